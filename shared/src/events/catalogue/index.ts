@@ -1,0 +1,3 @@
+// Importing the catalogue registers every event type.
+export * as identityEvents from './identity.ts';
+export * as governanceEvents from './governance.ts';

@@ -1,0 +1,173 @@
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Logger } from 'pino';
+import type { EventEnvelope } from './envelope.ts';
+import type { EventBus } from './kafka.ts';
+import { eventDefinition } from './registry.ts';
+
+export interface PgOutboxOptions {
+  sequelize: Sequelize;
+  bus: EventBus;
+  logger: Logger;
+  /** The sweep that catches rows whose wake-up was lost (crash between commit and publish). */
+  sweepIntervalMs?: number;
+  batchSize?: number;
+  /** Published rows are kept this long for inspection, then deleted by the sweep. */
+  retentionMs?: number;
+}
+
+interface OutboxRow {
+  seq: string;
+  topic: string;
+  envelope: EventEnvelope;
+}
+
+/** Any fixed number; it names the relay's advisory lock so only one replica publishes at a time. */
+const RELAY_LOCK_KEY = 7_243_002;
+
+function topicOf(event: EventEnvelope): string {
+  const definition = eventDefinition(event.type);
+  if (!definition) throw new Error(`Unknown event type ${event.type}: define it in shared/src/events/catalogue`);
+  return definition.topic;
+}
+
+/**
+ * Transactional outbox on PostgreSQL. `add` writes events in the caller's transaction; once that
+ * transaction commits the relay is woken and publishes them in order, marking them sent. A
+ * periodic sweep publishes anything left behind. Publication is at-least-once (a crash after the
+ * broker's ack but before marking re-sends), which the consumers' inbox makes harmless.
+ */
+export class PgOutbox {
+  private readonly sequelize: Sequelize;
+  private readonly bus: EventBus;
+  private readonly logger: Logger;
+  private readonly sweepIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly retentionMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private lastCleanup = 0;
+
+  constructor(options: PgOutboxOptions) {
+    this.sequelize = options.sequelize;
+    this.bus = options.bus;
+    this.logger = options.logger.child({ component: 'outbox' });
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
+    this.batchSize = options.batchSize ?? 200;
+    this.retentionMs = options.retentionMs ?? 24 * 3600_000;
+  }
+
+  /** Writes events inside `transaction`; they are published only if it commits. */
+  async add(transaction: Transaction, events: EventEnvelope | EventEnvelope[]): Promise<void> {
+    const list = Array.isArray(events) ? events : [events];
+    if (list.length === 0) return;
+    const values: string[] = [];
+    const replacements: Record<string, unknown> = {};
+    list.forEach((event, i) => {
+      values.push(`(:id${i}, :topic${i}, :key${i}, :envelope${i}::jsonb)`);
+      replacements[`id${i}`] = event.id;
+      replacements[`topic${i}`] = topicOf(event);
+      replacements[`key${i}`] = event.subjectId;
+      replacements[`envelope${i}`] = JSON.stringify(event);
+    });
+    await this.sequelize.query(`INSERT INTO outbox (id, topic, key, envelope) VALUES ${values.join(', ')}`, {
+      replacements,
+      transaction,
+    });
+    transaction.afterCommit(() => this.wake());
+  }
+
+  /** Starts the sweep and publishes whatever an earlier process left unpublished. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.wake(), this.sweepIntervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Asks for a relay pass; passes never overlap, and a wake during one schedules another. */
+  wake(): void {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        try {
+          await this.drain();
+        } catch (err) {
+          this.logger.error({ err }, 'outbox relay pass failed; the sweep will retry');
+        }
+      } while (this.rerun);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops the sweep and waits for a last pass, so nothing committed stays behind at shutdown. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.drain();
+  }
+
+  /** Publishes every pending row now; returns how many were published. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const published = await this.publishBatch();
+      total += Math.max(published, 0);
+      if (published < this.batchSize) break;
+    }
+    await this.cleanup();
+    return total;
+  }
+
+  private async publishBatch(): Promise<number> {
+    let rows: OutboxRow[] = [];
+    try {
+      return await this.sequelize.transaction(async (transaction) => {
+        const [lock] = await this.sequelize.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_xact_lock(:key) AS locked',
+          { replacements: { key: RELAY_LOCK_KEY }, type: QueryTypes.SELECT, transaction },
+        );
+        if (!lock?.locked) return -1; // Another replica's relay is publishing; it will get these.
+        rows = await this.sequelize.query<OutboxRow>(
+          `SELECT seq, topic, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT :limit`,
+          { replacements: { limit: this.batchSize }, type: QueryTypes.SELECT, transaction },
+        );
+        if (rows.length === 0) return 0;
+        await this.bus.publish(rows.map((row) => ({ topic: row.topic, event: row.envelope })));
+        await this.sequelize.query('UPDATE outbox SET published_at = now() WHERE seq IN (:seqs)', {
+          replacements: { seqs: rows.map((r) => r.seq) },
+          transaction,
+        });
+        return rows.length;
+      });
+    } catch (err) {
+      if (rows.length) await this.recordFailure(rows, err);
+      throw err;
+    }
+  }
+
+  private async recordFailure(rows: OutboxRow[], err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    await this.sequelize
+      .query('UPDATE outbox SET attempts = attempts + 1, last_error = :message WHERE seq IN (:seqs)', {
+        replacements: { message: message.slice(0, 2_000), seqs: rows.map((r) => r.seq) },
+      })
+      .catch((updateErr: unknown) => this.logger.warn({ err: updateErr }, 'could not record outbox failure'));
+  }
+
+  private async cleanup(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCleanup < 60_000) return;
+    this.lastCleanup = now;
+    await this.sequelize.query(
+      `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - (:ms || ' milliseconds')::interval`,
+      { replacements: { ms: String(this.retentionMs) } },
+    );
+  }
+}

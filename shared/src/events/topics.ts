@@ -1,0 +1,23 @@
+/** Topics per aggregate (architecture.md §3). Dead letters go to `<topic>.dlq`. */
+export const TOPICS = [
+  'identity.user',
+  'identity.session',
+  'identity.mail',
+  'governance.org',
+  'governance.membership',
+  'governance.team',
+  'governance.invitation',
+  'governance.approval',
+  'work.project',
+  'work.task',
+  'work.sprint',
+  'collab.comment',
+  'collab.message',
+  'collab.announcement',
+] as const;
+
+export type Topic = (typeof TOPICS)[number];
+
+export function dlqTopic(topic: string): string {
+  return `${topic}.dlq`;
+}

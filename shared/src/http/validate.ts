@@ -1,0 +1,47 @@
+import type { RequestHandler } from 'express';
+import { z, type ZodError, type ZodType } from 'zod';
+import { AppError, type FieldError } from './errors.ts';
+
+export function fieldErrorsFrom(error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
+    message: issue.message,
+  }));
+}
+
+type Part = 'body' | 'query' | 'params';
+
+/** Parses a value or throws a 400 problem naming each offending field, prefixed by where it came from. */
+export function parse<S extends ZodType>(schema: S, value: unknown, part: Part = 'body'): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new AppError(400, 'VALIDATION_FAILED', {
+    detail: `The request ${part} is not valid.`,
+    errors: fieldErrorsFrom(result.error).map((e) => ({ ...e, path: e.path === '(root)' ? part : `${part}.${e.path}` })),
+  });
+}
+
+export interface RequestSchemas {
+  body?: ZodType;
+  query?: ZodType;
+  params?: ZodType;
+}
+
+/**
+ * Validates and replaces `req.body`, `req.query` and `req.params` with their parsed values,
+ * so a handler only ever sees input that passed its schema.
+ */
+export function validate(schemas: RequestSchemas): RequestHandler {
+  return (req, _res, next) => {
+    if (schemas.params) req.params = parse(schemas.params, req.params, 'params') as typeof req.params;
+    if (schemas.query) {
+      // Express 5 exposes req.query as a getter; shadow it with the parsed value.
+      Object.defineProperty(req, 'query', { value: parse(schemas.query, req.query, 'query'), writable: true });
+    }
+    if (schemas.body) req.body = parse(schemas.body, req.body ?? {}, 'body');
+    next();
+  };
+}
+
+/** `?limit=` of api.md §1: 1–100, default 50. */
+export const limitSchema = z.coerce.number().int().min(1).max(100).default(50);

@@ -1,0 +1,68 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+
+export interface ShutdownStep {
+  name: string;
+  run: () => Promise<unknown>;
+}
+
+/**
+ * Runs the steps in order on SIGTERM/SIGINT (stop HTTP → stop consumers → flush outbox → close
+ * stores), each at most once, bounded by a global timeout so a stuck step cannot keep a pod alive.
+ * Returns the function so fatal errors can trigger the same path.
+ */
+export function installShutdown(logger: Logger, timeoutMs: number, steps: ShutdownStep[]): (reason: string) => void {
+  let started = false;
+  const shutdown = (reason: string) => {
+    if (started) return;
+    started = true;
+    logger.info({ reason }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    void (async () => {
+      let failed = reason !== 'SIGTERM' && reason !== 'SIGINT';
+      for (const step of steps) {
+        try {
+          await step.run();
+        } catch (err) {
+          failed = true;
+          logger.error({ err, step: step.name }, 'shutdown step failed');
+        }
+      }
+      logger.info('stopped');
+      process.exit(failed ? 1 : 0);
+    })();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    shutdown('unhandledRejection');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    shutdown('uncaughtException');
+  });
+  return shutdown;
+}
+
+export function listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}

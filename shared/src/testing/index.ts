@@ -1,0 +1,2 @@
+export * from './stack.ts';
+export * from './topic-reader.ts';

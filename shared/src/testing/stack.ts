@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/**
+ * Where the local stack is (set by `npm test`; defaults match infra/local). Tests never share
+ * state: each gets its own database names, topic prefix and group ids.
+ */
+export const stack = {
+  adminDatabaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+  mongoUrl: (process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/').replace(/\/?$/, '/'),
+  kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  maildevUrl: process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080',
+  smtpHost: process.env.SMTP_HOST ?? '127.0.0.1',
+  smtpPort: Number(process.env.SMTP_PORT ?? 1025),
+};
+
+export function uniqueName(label: string): string {
+  return `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop: () => Promise<void>;
+}
+
+/** A fresh PostgreSQL database for one test file. */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  const name = uniqueName(label);
+  const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url: withDatabase(stack.adminDatabaseUrl, name),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: stack.adminDatabaseUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A fresh MongoDB (FerretDB) database URL for one test file. */
+export function testMongoUrl(label: string): string {
+  return `${stack.mongoUrl}${uniqueName(label)}`;
+}
+
+export interface TestKafka {
+  brokers: string[];
+  topicPrefix: string;
+  groupId: (name: string) => string;
+}
+
+/** A topic prefix and group-id factory unique to this run. */
+export function testKafka(label: string): TestKafka {
+  const topicPrefix = `${uniqueName(label)}.`;
+  return { brokers: stack.kafkaBrokers, topicPrefix, groupId: (name) => `${name}-${randomBytes(3).toString('hex')}` };
+}
+
+/** Polls until `probe` returns a truthy value, or fails with the last value seen. */
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  { timeoutMs = 15_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
