@@ -19,3 +19,4 @@ export * from './events/pg-inbox.ts';
 export * from './events/mongo-outbox.ts';
 export * from './events/mongo-inbox.ts';
 export * from './events/catalogue/index.ts';
+export * from './lifecycle/runtime.ts';

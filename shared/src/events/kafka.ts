@@ -269,10 +269,14 @@ export class EventBus {
     });
   }
 
-  /** Stops consumers first, then the producer and admin (graceful shutdown order). */
-  async close(): Promise<void> {
+  /** Stops consuming (first step of a graceful shutdown); the producer stays for the outbox flush. */
+  async stopConsumers(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.stopConsumers();
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     this.producer = undefined;

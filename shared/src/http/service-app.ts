@@ -60,6 +60,11 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     pinoHttp({
       logger,
       genReqId: (req) => req.id,
+      // Method, path and status are enough; headers would repeat on every line and risk secrets.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
     }),
   );

@@ -28,17 +28,30 @@ export interface RequestSchemas {
 }
 
 /**
- * Validates and replaces `req.body`, `req.query` and `req.params` with their parsed values,
- * so a handler only ever sees input that passed its schema.
+ * Validates and replaces `req.body`, `req.query` and `req.params` with their parsed values, so a
+ * handler only ever sees input that passed its schema. Problems of all parts are reported at once.
  */
 export function validate(schemas: RequestSchemas): RequestHandler {
   return (req, _res, next) => {
-    if (schemas.params) req.params = parse(schemas.params, req.params, 'params') as typeof req.params;
-    if (schemas.query) {
-      // Express 5 exposes req.query as a getter; shadow it with the parsed value.
-      Object.defineProperty(req, 'query', { value: parse(schemas.query, req.query, 'query'), writable: true });
-    }
-    if (schemas.body) req.body = parse(schemas.body, req.body ?? {}, 'body');
+    const problems: FieldError[] = [];
+    const check = (part: Part, schema: ZodType | undefined, value: unknown): unknown => {
+      if (!schema) return value;
+      try {
+        return parse(schema, value, part);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        problems.push(...(err.errors ?? []));
+        return value;
+      }
+    };
+    const params = check('params', schemas.params, req.params);
+    const query = check('query', schemas.query, req.query);
+    const body = check('body', schemas.body, req.body ?? {});
+    if (problems.length) throw new AppError(400, 'VALIDATION_FAILED', { detail: 'The request is not valid.', errors: problems });
+    req.params = params as typeof req.params;
+    // Express 5 exposes req.query as a getter; shadow it with the parsed value.
+    Object.defineProperty(req, 'query', { value: query, writable: true });
+    req.body = body;
     next();
   };
 }

@@ -1,2 +1,4 @@
 export * from './stack.ts';
 export * from './topic-reader.ts';
+export * from './service-harness.ts';
+export * from './http-assertions.ts';

@@ -1,0 +1,4 @@
+import { outboxInboxMigration, type Migration } from '@trellis/shared';
+
+/** Forward-only, in order. Never edit a migration that has shipped; add a new one. */
+export const migrations: Migration[] = [outboxInboxMigration];

@@ -1,0 +1,13 @@
+import type { Express } from 'express';
+import { createServiceApp, type Logger, type ReadinessCheck } from '@trellis/shared';
+
+export interface AppDeps {
+  logger: Logger;
+  readiness: ReadinessCheck[];
+}
+
+/** The work HTTP app; no I/O happens here, so tests can build it around their own connections. */
+export function buildApp(deps: AppDeps): Express {
+  const { finish } = createServiceApp({ service: 'work', logger: deps.logger, readiness: deps.readiness });
+  return finish();
+}

@@ -1,0 +1,119 @@
+import { createServer } from 'node:http';
+import type { Express } from 'express';
+import type { Connection } from 'mongoose';
+import type { Logger } from 'pino';
+import type { Sequelize } from 'sequelize';
+import { connectMongo, pingMongo } from '../db/mongo.ts';
+import { createSequelize, migrate, type Migration } from '../db/postgres.ts';
+import { EventBus } from '../events/kafka.ts';
+import { PgOutbox } from '../events/pg-outbox.ts';
+import type { ReadinessCheck } from '../http/service-app.ts';
+import { closeServer, installShutdown, listen, type ShutdownStep } from './shutdown.ts';
+
+export interface KafkaConfig {
+  KAFKA_BROKERS: string[];
+  KAFKA_TOPIC_PREFIX: string;
+}
+
+/**
+ * What a running service holds besides its HTTP server, and how to release it. `stopSteps` run
+ * in order after HTTP has stopped: consumers, then outbox flush, then stores.
+ */
+export interface Runtime {
+  bus: EventBus;
+  readiness: ReadinessCheck[];
+  stopSteps: ShutdownStep[];
+}
+
+export function createBus(service: string, config: KafkaConfig, logger: Logger): EventBus {
+  return new EventBus({
+    brokers: config.KAFKA_BROKERS,
+    clientId: service,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+    logger,
+  });
+}
+
+export interface PostgresRuntime extends Runtime {
+  sequelize: Sequelize;
+  outbox: PgOutbox;
+}
+
+/** Connects PostgreSQL and Kafka, runs migrations and starts the outbox relay. */
+export async function startPostgresRuntime(options: {
+  service: string;
+  config: KafkaConfig & { DATABASE_URL: string };
+  logger: Logger;
+  migrations: Migration[];
+}): Promise<PostgresRuntime> {
+  const { service, config, logger } = options;
+  const sequelize = createSequelize(config.DATABASE_URL, logger);
+  await sequelize.authenticate();
+  await migrate(sequelize, options.migrations, logger);
+  const bus = createBus(service, config, logger);
+  const outbox = new PgOutbox({ sequelize, bus, logger });
+  outbox.start();
+  return {
+    sequelize,
+    bus,
+    outbox,
+    readiness: [
+      { name: 'postgres', check: () => sequelize.query('SELECT 1') },
+      { name: 'kafka', check: () => bus.ping() },
+    ],
+    stopSteps: [
+      { name: 'kafka consumers', run: () => bus.stopConsumers() },
+      { name: 'outbox flush', run: () => outbox.stop() },
+      { name: 'kafka', run: () => bus.close() },
+      { name: 'postgres', run: () => sequelize.close() },
+    ],
+  };
+}
+
+export interface MongoRuntime extends Runtime {
+  connection: Connection;
+}
+
+/** Connects MongoDB and Kafka. The service adds its MongoOutbox (it needs the service's models). */
+export async function startMongoRuntime(options: {
+  service: string;
+  config: KafkaConfig & { MONGO_URL: string };
+  logger: Logger;
+}): Promise<MongoRuntime> {
+  const { service, config, logger } = options;
+  const connection = await connectMongo(config.MONGO_URL, logger);
+  const bus = createBus(service, config, logger);
+  return {
+    connection,
+    bus,
+    readiness: [
+      { name: 'mongodb', check: () => pingMongo(connection) },
+      { name: 'kafka', check: () => bus.ping() },
+    ],
+    stopSteps: [
+      { name: 'kafka consumers', run: () => bus.stopConsumers() },
+      { name: 'kafka', run: () => bus.close() },
+      { name: 'mongodb', run: () => connection.close() },
+    ],
+  };
+}
+
+/**
+ * Listens, logs where, and installs graceful shutdown: stop accepting HTTP and drain in-flight
+ * requests first, then the runtime's steps.
+ */
+export async function serve(options: {
+  app: Express;
+  port: number;
+  logger: Logger;
+  shutdownTimeoutMs: number;
+  stopSteps: ShutdownStep[];
+}): Promise<void> {
+  const server = createServer(options.app);
+  installShutdown(options.logger, options.shutdownTimeoutMs, [
+    { name: 'http', run: () => closeServer(server) },
+    ...options.stopSteps,
+  ]);
+  const port = await listen(server, options.port);
+  options.logger.info({ port }, 'listening');
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import request from 'supertest';
+import { z } from 'zod';
+import {
+  AppError,
+  ConfigError,
+  baseEnvSchema,
+  createLogger,
+  createServiceApp,
+  decodeCursor,
+  encodeCursor,
+  limitSchema,
+  loadConfig,
+  pageOf,
+  validate,
+} from '../src/index.ts';
+import { assertProblem } from '../src/testing/index.ts';
+
+const logger = createLogger('http-test', 'silent');
+
+function appWithRoutes() {
+  const { app, finish } = createServiceApp({ service: 'http-test', logger, readiness: [], bodyLimit: '1kb' });
+  const body = z.object({ name: z.string().min(1).max(20), age: z.number().int().min(0) });
+  const query = z.object({ limit: limitSchema });
+  const params = z.object({ id: z.uuid() });
+  app.post('/things/:id', validate({ params, query, body }), (req, res) => {
+    res.status(201).json({ id: req.params.id, limit: req.query.limit, ...req.body });
+  });
+  app.get('/boom', () => {
+    throw new Error('secret internal detail');
+  });
+  app.get('/denied', () => {
+    throw new AppError(403, 'POLICY_DENIED', { extensions: { policy: { action: 'x' } } });
+  });
+  return finish();
+}
+
+describe('HTTP building blocks', () => {
+  const app = appWithRoutes();
+  const id = '3f1c2a4e-8b7d-4c1e-9f0a-2b3c4d5e6f70';
+
+  test('valid input reaches the handler parsed (coerced query, defaults)', async () => {
+    const res = await request(app).post(`/things/${id}?limit=7`).send({ name: 'Ada', age: 36 });
+    assert.equal(res.status, 201);
+    assert.deepEqual(res.body, { id, limit: 7, name: 'Ada', age: 36 });
+    const defaults = await request(app).post(`/things/${id}`).send({ name: 'Ada', age: 1 });
+    assert.equal(defaults.body.limit, 50);
+  });
+
+  test('every offending field is listed, prefixed by where it came from', async () => {
+    const res = await request(app).post('/things/not-a-uuid?limit=500').send({ name: '', age: 'old' });
+    assertProblem(res, 400, 'VALIDATION_FAILED');
+    const paths = (res.body.errors as Array<{ path: string }>).map((e) => e.path).sort();
+    assert.deepEqual(paths, ['body.age', 'body.name', 'params.id', 'query.limit']);
+  });
+
+  test('empty, wrongly typed, oversized and non-JSON bodies are clean 4xx problems', async () => {
+    assertProblem(await request(app).post(`/things/${id}`), 400, 'VALIDATION_FAILED');
+    assertProblem(await request(app).post(`/things/${id}`).send([1, 2]), 400, 'VALIDATION_FAILED');
+    assertProblem(await request(app).post(`/things/${id}`).send({ name: 'x'.repeat(5_000), age: 1 }), 413, 'PAYLOAD_TOO_LARGE');
+    const text = await request(app).post(`/things/${id}`).set('Content-Type', 'text/plain').send('hello');
+    assertProblem(text, 400, 'VALIDATION_FAILED');
+  });
+
+  test('programmer errors become a bare 500 that leaks nothing', async () => {
+    const res = await request(app).get('/boom');
+    assertProblem(res, 500, 'INTERNAL');
+    assert.doesNotMatch(JSON.stringify(res.body), /secret internal detail/);
+  });
+
+  test('problem extensions such as `policy` are kept', async () => {
+    const res = await request(app).get('/denied');
+    assertProblem(res, 403, 'POLICY_DENIED');
+    assert.deepEqual(res.body.policy, { action: 'x' });
+  });
+
+  test('keyset cursors round-trip and reject tampering', () => {
+    const position = { updatedAt: '2026-01-01T00:00:00.000Z', id: 'abc' };
+    const schema = z.object({ updatedAt: z.iso.datetime(), id: z.string() });
+    assert.deepEqual(decodeCursor(encodeCursor(position), schema), position);
+    assert.throws(() => decodeCursor('not-base64-json', schema), (err) => err instanceof AppError && err.status === 400);
+    assert.throws(() => decodeCursor(encodeCursor({ id: 1 }), schema), (err) => err instanceof AppError);
+  });
+
+  test('pageOf uses the extra row only to decide whether there is a next page', () => {
+    const rows = [1, 2, 3].map((n) => ({ n }));
+    const full = pageOf(rows, 2, (r) => r.n, (r) => ({ n: r.n }));
+    assert.deepEqual(full.items, [1, 2]);
+    assert.deepEqual(decodeCursor(full.nextCursor ?? '', z.object({ n: z.number() })), { n: 2 });
+    assert.deepEqual(pageOf(rows, 3, (r) => r.n, (r) => r), { items: [1, 2, 3], nextCursor: null });
+  });
+
+  test('configuration fails fast listing every problem', () => {
+    assert.throws(
+      () => loadConfig(baseEnvSchema, { PORT: 'eighty', LOG_LEVEL: 'loud' }),
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.issues.map((i) => i.split(':')[0]).sort(), ['KAFKA_BROKERS', 'LOG_LEVEL', 'PORT']);
+        return true;
+      },
+    );
+    const config = loadConfig(baseEnvSchema, { PORT: '8080', KAFKA_BROKERS: 'a:1, b:2' });
+    assert.deepEqual(config.KAFKA_BROKERS, ['a:1', 'b:2']);
+    assert.equal(config.LOG_LEVEL, 'info');
+  });
+});
