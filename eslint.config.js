@@ -19,7 +19,10 @@ export default tseslint.config(
     // Domain and shared code must not reach into a service: services depend on shared, never the reverse.
     files: ['shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['**/services/**', '@trellis/gateway', '@trellis/identity'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/services/**', '@trellis/gateway', '@trellis/identity'] },
+      ],
     },
   },
 );

@@ -10,7 +10,12 @@ let bus: EventBus;
 let reader: TopicReader;
 
 before(async () => {
-  bus = new EventBus({ brokers: kafka.brokers, clientId: 'dlq-test', topicPrefix: kafka.topicPrefix, logger });
+  bus = new EventBus({
+    brokers: kafka.brokers,
+    clientId: 'dlq-test',
+    topicPrefix: kafka.topicPrefix,
+    logger,
+  });
   await bus.ensureTopics([TEST_TOPIC]);
   reader = await TopicReader.start(kafka, [dlqTopic(TEST_TOPIC)]);
 });
@@ -39,10 +44,21 @@ test('poison messages go to the DLQ with bounded retries and do not block their 
   const key = 'same-aggregate'; // one key = one partition: the good events queue behind the bad ones
   const poison = createEvent(noted, 'test', { subjectId: key, data: { n: 1, note: 'poison' } });
   const good = createEvent(noted, 'test', { subjectId: key, data: { n: 2, note: 'fine' } });
-  const invalid = { ...createEvent(noted, 'test', { subjectId: key, data: { n: 3, note: 'x' } }), data: { n: 'three' } };
-  const unknownType = { ...createEvent(noted, 'test', { subjectId: key, data: { n: 4, note: 'y' } }), type: 'test.fromTheFuture' };
+  const invalid = {
+    ...createEvent(noted, 'test', { subjectId: key, data: { n: 3, note: 'x' } }),
+    data: { n: 'three' },
+  };
+  const unknownType = {
+    ...createEvent(noted, 'test', { subjectId: key, data: { n: 4, note: 'y' } }),
+    type: 'test.fromTheFuture',
+  };
   const last = createEvent(noted, 'test', { subjectId: key, data: { n: 5, note: 'fine too' } });
-  await bus.publish([poison, invalid as EventEnvelope, unknownType, good, last].map((event) => ({ topic: TEST_TOPIC, event })));
+  await bus.publish(
+    [poison, invalid as EventEnvelope, unknownType, good, last].map((event) => ({
+      topic: TEST_TOPIC,
+      event,
+    })),
+  );
   // And a message that is not even JSON, written straight to the topic.
   const { Kafka } = await import('kafkajs');
   const raw = new Kafka({ clientId: 'raw', brokers: kafka.brokers, logLevel: 0 }).producer();
@@ -55,9 +71,17 @@ test('poison messages go to the DLQ with bounded retries and do not block their 
   assert.equal(attempts.get(poison.id), 3, 'the failing handler is tried exactly maxAttempts times');
   assert.equal(attempts.has(unknownType.id), false, 'unknown types are skipped, not handled');
 
-  const parked = await waitFor(() => (reader.messages.length >= 3 ? reader.messages : undefined), { what: 'three DLQ messages' });
-  const reasons = Object.fromEntries(parked.map((m) => [m.headers['event-id'] ?? 'raw', m.headers['dlq-reason']]));
-  assert.deepEqual(reasons, { [poison.id]: 'handler-failed', [invalid.id]: 'invalid-data', raw: 'malformed-json' });
+  const parked = await waitFor(() => (reader.messages.length >= 3 ? reader.messages : undefined), {
+    what: 'three DLQ messages',
+  });
+  const reasons = Object.fromEntries(
+    parked.map((m) => [m.headers['event-id'] ?? 'raw', m.headers['dlq-reason']]),
+  );
+  assert.deepEqual(reasons, {
+    [poison.id]: 'handler-failed',
+    [invalid.id]: 'invalid-data',
+    raw: 'malformed-json',
+  });
   const poisonCopy = parked.find((m) => m.headers['event-id'] === poison.id);
   assert.equal(poisonCopy?.headers['dlq-original-topic'], TEST_TOPIC);
   assert.match(poisonCopy?.headers['dlq-error'] ?? '', /cannot apply/);

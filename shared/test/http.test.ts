@@ -58,7 +58,13 @@ describe('HTTP building blocks', () => {
   test('empty, wrongly typed, oversized and non-JSON bodies are clean 4xx problems', async () => {
     assertProblem(await request(app).post(`/things/${id}`), 400, 'VALIDATION_FAILED');
     assertProblem(await request(app).post(`/things/${id}`).send([1, 2]), 400, 'VALIDATION_FAILED');
-    assertProblem(await request(app).post(`/things/${id}`).send({ name: 'x'.repeat(5_000), age: 1 }), 413, 'PAYLOAD_TOO_LARGE');
+    assertProblem(
+      await request(app)
+        .post(`/things/${id}`)
+        .send({ name: 'x'.repeat(5_000), age: 1 }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
     const text = await request(app).post(`/things/${id}`).set('Content-Type', 'text/plain').send('hello');
     assertProblem(text, 400, 'VALIDATION_FAILED');
   });
@@ -79,16 +85,35 @@ describe('HTTP building blocks', () => {
     const position = { updatedAt: '2026-01-01T00:00:00.000Z', id: 'abc' };
     const schema = z.object({ updatedAt: z.iso.datetime(), id: z.string() });
     assert.deepEqual(decodeCursor(encodeCursor(position), schema), position);
-    assert.throws(() => decodeCursor('not-base64-json', schema), (err) => err instanceof AppError && err.status === 400);
-    assert.throws(() => decodeCursor(encodeCursor({ id: 1 }), schema), (err) => err instanceof AppError);
+    assert.throws(
+      () => decodeCursor('not-base64-json', schema),
+      (err) => err instanceof AppError && err.status === 400,
+    );
+    assert.throws(
+      () => decodeCursor(encodeCursor({ id: 1 }), schema),
+      (err) => err instanceof AppError,
+    );
   });
 
   test('pageOf uses the extra row only to decide whether there is a next page', () => {
     const rows = [1, 2, 3].map((n) => ({ n }));
-    const full = pageOf(rows, 2, (r) => r.n, (r) => ({ n: r.n }));
+    const full = pageOf(
+      rows,
+      2,
+      (r) => r.n,
+      (r) => ({ n: r.n }),
+    );
     assert.deepEqual(full.items, [1, 2]);
     assert.deepEqual(decodeCursor(full.nextCursor ?? '', z.object({ n: z.number() })), { n: 2 });
-    assert.deepEqual(pageOf(rows, 3, (r) => r.n, (r) => r), { items: [1, 2, 3], nextCursor: null });
+    assert.deepEqual(
+      pageOf(
+        rows,
+        3,
+        (r) => r.n,
+        (r) => r,
+      ),
+      { items: [1, 2, 3], nextCursor: null },
+    );
   });
 
   test('configuration fails fast listing every problem', () => {
@@ -96,7 +121,11 @@ describe('HTTP building blocks', () => {
       () => loadConfig(baseEnvSchema, { PORT: 'eighty', LOG_LEVEL: 'loud' }),
       (err) => {
         assert.ok(err instanceof ConfigError);
-        assert.deepEqual(err.issues.map((i) => i.split(':')[0]).sort(), ['KAFKA_BROKERS', 'LOG_LEVEL', 'PORT']);
+        assert.deepEqual(err.issues.map((i) => i.split(':')[0]).sort(), [
+          'KAFKA_BROKERS',
+          'LOG_LEVEL',
+          'PORT',
+        ]);
         return true;
       },
     );

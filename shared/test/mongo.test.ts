@@ -30,12 +30,20 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
   let bus: EventBus;
   let reader: TopicReader;
 
-  const accountSchema = new Schema<Account>({ email: { type: String, required: true, unique: true }, name: String });
+  const accountSchema = new Schema<Account>({
+    email: { type: String, required: true, unique: true },
+    name: String,
+  });
   outboxPlugin(accountSchema);
 
   before(async () => {
     connection = await connectMongo(testMongoUrl('mongo'), logger);
-    bus = new EventBus({ brokers: kafka.brokers, clientId: 'mongo-test', topicPrefix: kafka.topicPrefix, logger });
+    bus = new EventBus({
+      brokers: kafka.brokers,
+      clientId: 'mongo-test',
+      topicPrefix: kafka.topicPrefix,
+      logger,
+    });
     await bus.ensureTopics([TEST_TOPIC]);
     reader = await TopicReader.start(kafka, [TEST_TOPIC]);
   });
@@ -79,7 +87,10 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
     await outbox.flush(Account, doc._id);
 
     // A second change staged through an update operator, then left for the sweep alone.
-    const second = createEvent(noted, 'test', { subjectId: String(doc._id), data: { n: 2, note: 'renamed' } });
+    const second = createEvent(noted, 'test', {
+      subjectId: String(doc._id),
+      data: { n: 2, note: 'renamed' },
+    });
     await Account.updateOne({ _id: doc._id }, { $set: { name: 'Linus T.', ...outboxSet([second]) } });
     outbox.start();
 

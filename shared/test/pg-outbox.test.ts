@@ -16,7 +16,13 @@ import {
   type ConsumedEvent,
   type EventEnvelope,
 } from '../src/index.ts';
-import { TopicReader, createTestDatabase, testKafka, waitFor, type TestDatabase } from '../src/testing/index.ts';
+import {
+  TopicReader,
+  createTestDatabase,
+  testKafka,
+  waitFor,
+  type TestDatabase,
+} from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
 
 const logger = createLogger('pg-outbox-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -34,7 +40,12 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
     sequelize = createSequelize(db.url, logger);
     await migrate(sequelize, [outboxInboxMigration], logger);
     await sequelize.query('CREATE TABLE applied (event_id uuid NOT NULL, n integer NOT NULL)');
-    bus = new EventBus({ brokers: kafka.brokers, clientId: 'pg-outbox-test', topicPrefix: kafka.topicPrefix, logger });
+    bus = new EventBus({
+      brokers: kafka.brokers,
+      clientId: 'pg-outbox-test',
+      topicPrefix: kafka.topicPrefix,
+      logger,
+    });
     await bus.ensureTopics([TEST_TOPIC]);
     reader = await TopicReader.start(kafka, [TEST_TOPIC]);
     outbox = new PgOutbox({ sequelize, bus, logger, sweepIntervalMs: 200 });
@@ -65,10 +76,13 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
     const got = await waitFor(() => received.find((r) => r.event.id === event.id), { what: 'the event' });
     assert.deepEqual(got.event, event);
     assert.equal(got.topic, TEST_TOPIC);
-    const [row] = await sequelize.query<{ published_at: Date | null }>('SELECT published_at FROM outbox WHERE id = :id', {
-      replacements: { id: event.id },
-      type: QueryTypes.SELECT,
-    });
+    const [row] = await sequelize.query<{ published_at: Date | null }>(
+      'SELECT published_at FROM outbox WHERE id = :id',
+      {
+        replacements: { id: event.id },
+        type: QueryTypes.SELECT,
+      },
+    );
     assert.ok(row?.published_at, 'row is marked published');
     await consumer.stop();
   });
@@ -88,7 +102,10 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
       type: QueryTypes.SELECT,
     });
     assert.equal(row, undefined);
-    assert.equal(reader.messages.some((m) => m.value?.includes(event.id)), false);
+    assert.equal(
+      reader.messages.some((m) => m.value?.includes(event.id)),
+      false,
+    );
   });
 
   test('the same event delivered twice is applied once (inbox)', async () => {
@@ -128,7 +145,13 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
     const note = `crash-${randomUUID()}`;
     const child = promisify(execFile)(
       process.execPath,
-      [new URL('./fixtures/commit-then-die.ts', import.meta.url).pathname, db.url, kafka.brokers.join(','), kafka.topicPrefix, note],
+      [
+        new URL('./fixtures/commit-then-die.ts', import.meta.url).pathname,
+        db.url,
+        kafka.brokers.join(','),
+        kafka.topicPrefix,
+        note,
+      ],
       { timeout: 30_000 },
     );
     await assert.rejects(child, (err: { signal?: string }) => err.signal === 'SIGKILL');

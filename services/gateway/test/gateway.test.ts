@@ -49,7 +49,9 @@ describe('gateway routing and upstream failures', () => {
       /* never answers: lets the gateway's proxy timeout fire */
     });
     upstreams = {
-      identity: await start(buildIdentity({ logger: identity.logger, readiness: identity.runtime.readiness })),
+      identity: await start(
+        buildIdentity({ logger: identity.logger, readiness: identity.runtime.readiness }),
+      ),
       governance: `http://127.0.0.1:${await closedPort()}`,
       work: await start(echo),
       collab: await start(silent),
@@ -72,7 +74,8 @@ describe('gateway routing and upstream failures', () => {
 
   test('every api.md §7 prefix maps to its service', () => {
     for (const upstream of UPSTREAMS) {
-      for (const prefix of ROUTE_PREFIXES[upstream]) assert.equal(upstreamFor(`/api/v1/${prefix}/x?y=1`), upstream);
+      for (const prefix of ROUTE_PREFIXES[upstream])
+        assert.equal(upstreamFor(`/api/v1/${prefix}/x?y=1`), upstream);
     }
     assert.equal(upstreamFor('/api/v1/unknown'), undefined);
     assert.equal(upstreamFor('/api/v2/auth'), undefined);

@@ -8,6 +8,10 @@ export interface AppDeps {
 
 /** The governance HTTP app; no I/O happens here, so tests can build it around their own connections. */
 export function buildApp(deps: AppDeps): Express {
-  const { finish } = createServiceApp({ service: 'governance', logger: deps.logger, readiness: deps.readiness });
+  const { finish } = createServiceApp({
+    service: 'governance',
+    logger: deps.logger,
+    readiness: deps.readiness,
+  });
   return finish();
 }

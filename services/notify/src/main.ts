@@ -7,4 +7,10 @@ const config = readConfig();
 const logger = createLogger('notify', config.LOG_LEVEL);
 const runtime = await startMongoRuntime({ service: 'notify', config, logger });
 const app = buildApp({ logger, readiness: runtime.readiness });
-await serve({ app, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, stopSteps: runtime.stopSteps });
+await serve({
+  app,
+  port: config.PORT,
+  logger,
+  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  stopSteps: runtime.stopSteps,
+});

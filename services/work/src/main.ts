@@ -8,4 +8,10 @@ const config = readConfig();
 const logger = createLogger('work', config.LOG_LEVEL);
 const runtime = await startPostgresRuntime({ service: 'work', config, logger, migrations });
 const app = buildApp({ logger, readiness: runtime.readiness });
-await serve({ app, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, stopSteps: runtime.stopSteps });
+await serve({
+  app,
+  port: config.PORT,
+  logger,
+  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  stopSteps: runtime.stopSteps,
+});

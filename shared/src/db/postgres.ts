@@ -22,7 +22,11 @@ export interface Migration {
 }
 
 /** Runs pending migrations in order, recording them in `schema_migrations`. Safe to call on every start. */
-export async function migrate(sequelize: Sequelize, migrations: Migration[], logger: Logger): Promise<string[]> {
+export async function migrate(
+  sequelize: Sequelize,
+  migrations: Migration[],
+  logger: Logger,
+): Promise<string[]> {
   const umzug = new Umzug<MigrationContext>({
     migrations: migrations.map((m) => ({ name: m.name, up: ({ context }) => m.up(context) })),
     context: { sequelize },
@@ -32,7 +36,10 @@ export async function migrate(sequelize: Sequelize, migrations: Migration[], log
   // Replicas starting together must not run the same migration twice.
   const lockKey = 7_243_001;
   const applied = await sequelize.transaction(async (transaction) => {
-    await sequelize.query('SELECT pg_advisory_xact_lock(:lockKey)', { replacements: { lockKey }, transaction });
+    await sequelize.query('SELECT pg_advisory_xact_lock(:lockKey)', {
+      replacements: { lockKey },
+      transaction,
+    });
     return umzug.up();
   });
   const names = applied.map((m) => m.name);

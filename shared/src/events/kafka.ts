@@ -188,7 +188,10 @@ export class EventBus {
     consumer.on(consumer.events.GROUP_JOIN, () => joined());
 
     await consumer.connect();
-    await consumer.subscribe({ topics: topics.map((t) => this.topic(t)), fromBeginning: options.fromBeginning ?? true });
+    await consumer.subscribe({
+      topics: topics.map((t) => this.topic(t)),
+      fromBeginning: options.fromBeginning ?? true,
+    });
     await consumer.run({
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const plainTopic = topic.slice(this.prefix.length);
@@ -245,7 +248,14 @@ export class EventBus {
   ): Promise<void> {
     const detail = error instanceof Error ? error.message : String(error ?? '');
     this.logger.error(
-      { topic, partition, offset: message.offset, reason, error: detail, eventId: headerText(message.headers, 'event-id') },
+      {
+        topic,
+        partition,
+        offset: message.offset,
+        reason,
+        error: detail,
+        eventId: headerText(message.headers, 'event-id'),
+      },
       'event sent to the dead-letter topic',
     );
     const producer = await this.connectedProducer();

@@ -96,7 +96,11 @@ export class MongoOutbox {
   async sweep(): Promise<number> {
     let total = 0;
     for (const model of this.models) {
-      const pending = await model.find({ _outboxPending: true }).select('_id').limit(500).lean<PendingDoc[]>();
+      const pending = await model
+        .find({ _outboxPending: true })
+        .select('_id')
+        .limit(500)
+        .lean<PendingDoc[]>();
       for (const doc of pending) total += await this.publishDocument(model, doc._id);
     }
     return total;
@@ -105,7 +109,9 @@ export class MongoOutbox {
   // Relay work is serialised, so a flush and a sweep never publish the same document at once.
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task);
-    this.queue = run.catch((err: unknown) => this.logger.error({ err }, 'outbox relay failed; the sweep will retry'));
+    this.queue = run.catch((err: unknown) =>
+      this.logger.error({ err }, 'outbox relay failed; the sweep will retry'),
+    );
     return run;
   }
 
@@ -121,7 +127,10 @@ export class MongoOutbox {
           return { topic: definition.topic, event };
         }),
       );
-      await model.updateOne({ _id: id }, { $unset: Object.fromEntries(events.map((e) => [`_outbox.${e.id}`, 1])) });
+      await model.updateOne(
+        { _id: id },
+        { $unset: Object.fromEntries(events.map((e) => [`_outbox.${e.id}`, 1])) },
+      );
     }
     // Events staged by a concurrent write between our read and the unset stay, and keep the flag.
     await model.updateOne({ _id: id, _outbox: {} }, { $unset: { _outbox: 1, _outboxPending: 1 } });

@@ -26,7 +26,8 @@ const RELAY_LOCK_KEY = 7_243_002;
 
 function topicOf(event: EventEnvelope): string {
   const definition = eventDefinition(event.type);
-  if (!definition) throw new Error(`Unknown event type ${event.type}: define it in shared/src/events/catalogue`);
+  if (!definition)
+    throw new Error(`Unknown event type ${event.type}: define it in shared/src/events/catalogue`);
   return definition.topic;
 }
 

@@ -14,7 +14,9 @@ const definitions = new Map<string, EventDefinition<unknown>>();
  * Registers an event type. Every type lives in `shared/src/events/catalogue`, so producers and
  * consumers validate against the same schema; tests may register throwaway types of their own.
  */
-export function defineEvent<D extends Record<string, unknown>>(definition: EventDefinition<D>): EventDefinition<D> {
+export function defineEvent<D extends Record<string, unknown>>(
+  definition: EventDefinition<D>,
+): EventDefinition<D> {
   const existing = definitions.get(definition.type);
   if (existing && existing !== definition) {
     throw new Error(`Event type ${definition.type} is already defined`);

@@ -6,7 +6,10 @@ import { fieldErrorsFrom } from './validate.ts';
 
 export function sendProblem(res: Response, error: AppError, requestId: string | undefined): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(error, requestId)));
+  res
+    .status(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(error, requestId)));
 }
 
 interface HttpLikeError {
@@ -49,7 +52,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     let problem: AppError | undefined;
     if (error instanceof AppError) problem = error;
-    else if (error instanceof ZodError) problem = new AppError(400, 'VALIDATION_FAILED', { errors: fieldErrorsFrom(error) });
+    else if (error instanceof ZodError)
+      problem = new AppError(400, 'VALIDATION_FAILED', { errors: fieldErrorsFrom(error) });
     else if (error && typeof error === 'object') problem = fromHttpError(error as HttpLikeError);
 
     if (!problem) {
@@ -61,5 +65,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 export function notFoundHandler(): RequestHandler {
-  return (req, _res, next) => next(new AppError(404, 'NOT_FOUND', { detail: `No route for ${req.method} ${req.path}.` }));
+  return (req, _res, next) =>
+    next(new AppError(404, 'NOT_FOUND', { detail: `No route for ${req.method} ${req.path}.` }));
 }

@@ -25,7 +25,8 @@ export function createMetrics(service: string): Metrics {
     const end = duration.startTimer();
     res.on('finish', () => {
       const pattern: unknown = req.route?.path;
-      const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : (res.locals.metricsRoute ?? 'unmatched');
+      const route =
+        typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : (res.locals.metricsRoute ?? 'unmatched');
       end({ method: req.method, route: String(route), status: String(res.statusCode) });
     });
     next();

@@ -62,7 +62,11 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
       genReqId: (req) => req.id,
       // Method, path and status are enough; headers would repeat on every line and risk secrets.
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },

@@ -17,7 +17,10 @@ export function parse<S extends ZodType>(schema: S, value: unknown, part: Part =
   if (result.success) return result.data;
   throw new AppError(400, 'VALIDATION_FAILED', {
     detail: `The request ${part} is not valid.`,
-    errors: fieldErrorsFrom(result.error).map((e) => ({ ...e, path: e.path === '(root)' ? part : `${part}.${e.path}` })),
+    errors: fieldErrorsFrom(result.error).map((e) => ({
+      ...e,
+      path: e.path === '(root)' ? part : `${part}.${e.path}`,
+    })),
   });
 }
 
@@ -47,7 +50,8 @@ export function validate(schemas: RequestSchemas): RequestHandler {
     const params = check('params', schemas.params, req.params);
     const query = check('query', schemas.query, req.query);
     const body = check('body', schemas.body, req.body ?? {});
-    if (problems.length) throw new AppError(400, 'VALIDATION_FAILED', { detail: 'The request is not valid.', errors: problems });
+    if (problems.length)
+      throw new AppError(400, 'VALIDATION_FAILED', { detail: 'The request is not valid.', errors: problems });
     req.params = params as typeof req.params;
     // Express 5 exposes req.query as a getter; shadow it with the parsed value.
     Object.defineProperty(req, 'query', { value: query, writable: true });

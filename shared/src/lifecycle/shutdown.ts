@@ -11,7 +11,11 @@ export interface ShutdownStep {
  * stores), each at most once, bounded by a global timeout so a stuck step cannot keep a pod alive.
  * Returns the function so fatal errors can trigger the same path.
  */
-export function installShutdown(logger: Logger, timeoutMs: number, steps: ShutdownStep[]): (reason: string) => void {
+export function installShutdown(
+  logger: Logger,
+  timeoutMs: number,
+  steps: ShutdownStep[],
+): (reason: string) => void {
   let started = false;
   const shutdown = (reason: string) => {
     if (started) return;

@@ -21,14 +21,21 @@ export function assertProblem(
  * The checks every service's frame must pass: liveness, readiness against its real stores,
  * Prometheus metrics, request ids, and problem+json for unknown routes and malformed bodies.
  */
-export async function assertServiceFrame(app: Express, service: string, readinessChecks: string[]): Promise<void> {
+export async function assertServiceFrame(
+  app: Express,
+  service: string,
+  readinessChecks: string[],
+): Promise<void> {
   const live = await request(app).get('/health/live');
   assert.equal(live.status, 200);
   assert.deepEqual(live.body, { status: 'ok' });
 
   const ready = await request(app).get('/health/ready');
   assert.equal(ready.status, 200, JSON.stringify(ready.body));
-  assert.deepEqual(ready.body, { status: 'ok', checks: Object.fromEntries(readinessChecks.map((name) => [name, 'up'])) });
+  assert.deepEqual(ready.body, {
+    status: 'ok',
+    checks: Object.fromEntries(readinessChecks.map((name) => [name, 'up'])),
+  });
 
   const metrics = await request(app).get('/metrics');
   assert.equal(metrics.status, 200);

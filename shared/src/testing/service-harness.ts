@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { Migration } from '../db/postgres.ts';
-import { startMongoRuntime, startPostgresRuntime, type MongoRuntime, type PostgresRuntime } from '../lifecycle/runtime.ts';
+import {
+  startMongoRuntime,
+  startPostgresRuntime,
+  type MongoRuntime,
+  type PostgresRuntime,
+} from '../lifecycle/runtime.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createTestDatabase, testKafka, testMongoUrl } from './stack.ts';
 
@@ -16,7 +21,10 @@ export function testLogger(service: string): Logger {
 }
 
 /** A PostgreSQL service runtime on a fresh database and topic prefix, as `main.ts` would build it. */
-export async function postgresHarness(service: string, migrations: Migration[]): Promise<Harness<PostgresRuntime>> {
+export async function postgresHarness(
+  service: string,
+  migrations: Migration[],
+): Promise<Harness<PostgresRuntime>> {
   const logger = testLogger(service);
   const db = await createTestDatabase(service);
   const kafka = testKafka(service);
@@ -43,7 +51,11 @@ export async function mongoHarness(service: string): Promise<Harness<MongoRuntim
   const runtime = await startMongoRuntime({
     service,
     logger,
-    config: { MONGO_URL: testMongoUrl(service), KAFKA_BROKERS: kafka.brokers, KAFKA_TOPIC_PREFIX: kafka.topicPrefix },
+    config: {
+      MONGO_URL: testMongoUrl(service),
+      KAFKA_BROKERS: kafka.brokers,
+      KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+    },
   });
   return {
     runtime,

@@ -69,7 +69,11 @@ export interface TestKafka {
 /** A topic prefix and group-id factory unique to this run. */
 export function testKafka(label: string): TestKafka {
   const topicPrefix = `${uniqueName(label)}.`;
-  return { brokers: stack.kafkaBrokers, topicPrefix, groupId: (name) => `${name}-${randomBytes(3).toString('hex')}` };
+  return {
+    brokers: stack.kafkaBrokers,
+    topicPrefix,
+    groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
+  };
 }
 
 /** Polls until `probe` returns a truthy value, or fails with the last value seen. */
@@ -82,7 +86,8 @@ export async function waitFor<T>(
   for (;;) {
     last = await probe();
     if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

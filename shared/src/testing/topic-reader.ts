@@ -21,8 +21,15 @@ export class TopicReader {
   }
 
   static async start(kafka: TestKafka, topics: string[]): Promise<TopicReader> {
-    const client = new Kafka({ clientId: 'topic-reader', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
-    const consumer = client.consumer({ groupId: kafka.topicPrefix + kafka.groupId('reader'), maxWaitTimeInMs: 100 });
+    const client = new Kafka({
+      clientId: 'topic-reader',
+      brokers: kafka.brokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const consumer = client.consumer({
+      groupId: kafka.topicPrefix + kafka.groupId('reader'),
+      maxWaitTimeInMs: 100,
+    });
     const reader = new TopicReader(consumer);
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();

@@ -19,7 +19,9 @@ async function readiness(url: string, timeoutMs: number): Promise<UpstreamState>
 
 /** Asks every upstream's readiness in parallel; one slow service cannot delay the answer past the timeout. */
 export async function aggregateHealth(upstreams: UpstreamUrls, timeoutMs: number): Promise<AggregateHealth> {
-  const states = await Promise.all(UPSTREAMS.map(async (name) => [name, await readiness(upstreams[name], timeoutMs)] as const));
+  const states = await Promise.all(
+    UPSTREAMS.map(async (name) => [name, await readiness(upstreams[name], timeoutMs)] as const),
+  );
   const services = Object.fromEntries(states) as Record<Upstream, UpstreamState>;
   return { status: states.every(([, state]) => state === 'up') ? 'ok' : 'degraded', services };
 }

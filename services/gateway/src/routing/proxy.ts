@@ -16,7 +16,9 @@ const timedOut = new WeakSet<IncomingMessage>();
 
 function upstreamFailure(req: IncomingMessage, upstream: string): AppError {
   if (timedOut.has(req)) {
-    return new AppError(504, 'UPSTREAM_TIMEOUT', { detail: `The ${upstream} service did not answer in time.` });
+    return new AppError(504, 'UPSTREAM_TIMEOUT', {
+      detail: `The ${upstream} service did not answer in time.`,
+    });
   }
   return new AppError(503, 'UPSTREAM_UNAVAILABLE', {
     detail: `The ${upstream} service is unavailable.`,
