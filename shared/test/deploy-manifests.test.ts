@@ -1,0 +1,679 @@
+// Static checks of the deployment files: docker-compose.yml, the service
+// Dockerfiles and infra/k8s. Nothing is started — there is no Docker engine
+// or cluster here — so these tests keep the files consistent with each other
+// and with the services' env contract.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import {
+  SERVICE_NAMES,
+  SERVICE_PORTS,
+  dockerfilePath,
+  renderDockerfile,
+  repoRoot,
+  templatePath,
+} from '../../infra/docker/render-dockerfiles.ts';
+import type { ServiceName } from '../../infra/docker/render-dockerfiles.ts';
+
+// ---- the env contract: what each service reads at start-up
+
+const COMMON_ENV = ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'NODE_ENV'];
+
+/** Gateway variable → the service it points at. */
+const UPSTREAM_ENV: Record<string, ServiceName> = {
+  IDENTITY_URL: 'identity',
+  GOVERNANCE_URL: 'governance',
+  WORK_URL: 'work',
+  COLLAB_URL: 'collab',
+  NOTIFY_URL: 'notify',
+};
+
+const SERVICE_ENV: Record<ServiceName, string[]> = {
+  gateway: Object.keys(UPSTREAM_ENV),
+  identity: ['DATABASE_URL'],
+  governance: ['DATABASE_URL'],
+  work: ['DATABASE_URL'],
+  collab: ['MONGO_URL'],
+  notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT'],
+};
+
+/** Compose services each app service must wait for. */
+const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
+  gateway: ['kafka', 'identity', 'governance', 'work', 'collab', 'notify'],
+  identity: ['postgres', 'kafka'],
+  governance: ['postgres', 'kafka'],
+  work: ['postgres', 'kafka'],
+  collab: ['mongo', 'kafka'],
+  notify: ['mongo', 'kafka', 'maildev'],
+};
+
+const INFRA_SERVICES = ['kafka', 'postgres', 'mongo', 'maildev'];
+
+/** Only these are reachable from the host by default: the API and MailDev's UI. */
+const PUBLISHED_BY_DEFAULT: Record<string, number> = { gateway: 8080, maildev: 1080 };
+
+function requiredEnv(service: ServiceName): string[] {
+  return [...COMMON_ENV, ...SERVICE_ENV[service]];
+}
+
+// ---- small helpers for walking parsed YAML of unknown shape
+
+type Mapping = Record<string, unknown>;
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mapping(value: unknown, what: string): Mapping {
+  if (!isMapping(value)) assert.fail(`${what} must be a mapping`);
+  return value;
+}
+
+function list(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) assert.fail(`${what} must be a list`);
+  return value;
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string' || value === '') assert.fail(`${what} must be a non-empty string`);
+  return value;
+}
+
+function optionalMapping(value: unknown, what: string): Mapping {
+  return value === undefined ? {} : mapping(value, what);
+}
+
+function readRepoFile(relative: string): string {
+  return readFileSync(path.join(repoRoot, relative), 'utf8');
+}
+
+function isServiceName(name: string): name is ServiceName {
+  return (SERVICE_NAMES as string[]).includes(name);
+}
+
+// ---- docker-compose.yml
+
+// Compose resolves `<<:` merge keys (used for the shared service blocks).
+const compose = mapping(parse(readRepoFile('docker-compose.yml'), { merge: true }), 'docker-compose.yml');
+const composeServices = mapping(compose['services'], 'services');
+
+function composeService(name: string): Mapping {
+  return mapping(composeServices[name], `compose service ${name}`);
+}
+
+/** Environment as a map, from either the mapping or the `KEY=value` list form. */
+function composeEnv(name: string): Map<string, string> {
+  const raw = composeService(name)['environment'];
+  const env = new Map<string, string>();
+  if (raw === undefined) return env;
+  if (Array.isArray(raw)) {
+    for (const entry of raw) {
+      const [key = '', ...value] = text(entry, `${name} environment entry`).split('=');
+      env.set(key, value.join('='));
+    }
+    return env;
+  }
+  for (const [key, value] of Object.entries(mapping(raw, `${name} environment`))) {
+    env.set(key, value === null ? '' : String(value));
+  }
+  return env;
+}
+
+function composeDependsOn(name: string): Map<string, string | undefined> {
+  const raw = composeService(name)['depends_on'];
+  const deps = new Map<string, string | undefined>();
+  if (raw === undefined) return deps;
+  if (Array.isArray(raw)) {
+    for (const dep of raw) deps.set(text(dep, `${name} depends_on entry`), undefined);
+    return deps;
+  }
+  for (const [dep, options] of Object.entries(mapping(raw, `${name} depends_on`))) {
+    const condition = optionalMapping(options, `${name} depends_on ${dep}`)['condition'];
+    deps.set(
+      dep,
+      condition === undefined ? undefined : text(condition, `${name} depends_on ${dep} condition`),
+    );
+  }
+  return deps;
+}
+
+/** Host ports a service publishes (short `[ip:]host:container[/proto]` or long form). */
+function publishedHostPorts(name: string): number[] {
+  const raw = composeService(name)['ports'];
+  if (raw === undefined) return [];
+  const ports: number[] = [];
+  for (const entry of list(raw, `${name} ports`)) {
+    if (isMapping(entry)) {
+      if (entry['published'] !== undefined) ports.push(Number(entry['published']));
+      continue;
+    }
+    const parts = text(entry, `${name} port`).split('/')[0]?.split(':') ?? [];
+    if (parts.length >= 2) ports.push(Number(parts[parts.length - 2]));
+  }
+  return ports;
+}
+
+test('compose defines the six services and the infrastructure', () => {
+  for (const name of [...SERVICE_NAMES, ...INFRA_SERVICES]) {
+    assert.ok(isMapping(composeServices[name]), `compose service ${name} is missing`);
+  }
+});
+
+test('compose builds each service from its own existing Dockerfile at the repo root', () => {
+  for (const service of SERVICE_NAMES) {
+    const build = mapping(composeService(service)['build'], `${service} build`);
+    assert.equal(build['context'], '.', `${service} must build with the repository root as context`);
+    const dockerfile = text(build['dockerfile'], `${service} build.dockerfile`);
+    assert.equal(dockerfile, `services/${service}/Dockerfile`);
+    assert.ok(existsSync(path.join(repoRoot, dockerfile)), `${dockerfile} does not exist`);
+  }
+});
+
+test('compose gives every service the env it reads, PORT matching its declared port', () => {
+  for (const service of SERVICE_NAMES) {
+    const env = composeEnv(service);
+    for (const key of requiredEnv(service)) {
+      assert.ok(env.get(key), `${service} lacks ${key}`);
+    }
+    assert.equal(env.get('PORT'), String(SERVICE_PORTS[service]), `${service} PORT`);
+  }
+});
+
+test('compose services restart and wait for healthy dependencies', () => {
+  for (const service of SERVICE_NAMES) {
+    assert.equal(composeService(service)['restart'], 'unless-stopped', `${service} restart policy`);
+    const deps = composeDependsOn(service);
+    for (const needed of COMPOSE_DEPENDENCIES[service]) {
+      assert.equal(deps.get(needed), 'service_healthy', `${service} must wait for ${needed} to be healthy`);
+    }
+  }
+});
+
+test('every depends_on target exists and has a healthcheck', () => {
+  for (const name of Object.keys(composeServices)) {
+    for (const dep of composeDependsOn(name).keys()) {
+      assert.ok(isMapping(composeServices[dep]), `${name} depends on unknown service ${dep}`);
+      const healthcheck = composeService(dep)['healthcheck'];
+      assert.ok(isMapping(healthcheck), `${dep} (needed by ${name}) has no healthcheck`);
+    }
+  }
+});
+
+test('compose healthchecks are well-formed commands', () => {
+  for (const name of Object.keys(composeServices)) {
+    const healthcheck = composeService(name)['healthcheck'];
+    if (healthcheck === undefined) continue;
+    const command = list(mapping(healthcheck, `${name} healthcheck`)['test'], `${name} healthcheck.test`);
+    assert.ok(['CMD', 'CMD-SHELL'].includes(String(command[0])), `${name} healthcheck must start with CMD`);
+    // A stray ": " in an unquoted YAML item turns it into a mapping.
+    for (const part of command)
+      assert.equal(typeof part, 'string', `${name} healthcheck has a non-string part`);
+  }
+  for (const service of SERVICE_NAMES) {
+    const command = list(mapping(composeService(service)['healthcheck'], service)['test'], service);
+    assert.ok(command.join(' ').includes('/health/ready'), `${service} healthcheck must probe /health/ready`);
+  }
+});
+
+test('the kafka image is Apache Kafka 3.9.x in KRaft mode, advertised where the services look', () => {
+  const kafka = composeService('kafka');
+  assert.match(text(kafka['image'], 'kafka image'), /^apache\/kafka:3\.9\.\d+$/);
+  const env = composeEnv('kafka');
+  assert.equal(env.get('KAFKA_PROCESS_ROLES'), 'broker,controller');
+  const advertised = (env.get('KAFKA_ADVERTISED_LISTENERS') ?? '')
+    .split(',')
+    .map((l) => l.replace(/^[A-Z_]+:\/\//, ''));
+  for (const service of SERVICE_NAMES) {
+    for (const broker of (composeEnv(service).get('KAFKA_BROKERS') ?? '').split(',')) {
+      assert.ok(
+        advertised.includes(broker.trim()),
+        `${service} KAFKA_BROKERS ${broker} is not an advertised listener`,
+      );
+    }
+  }
+});
+
+test('the postgres init script creates every database the services connect to', () => {
+  const postgres = composeService('postgres');
+  const postgresEnv = composeEnv('postgres');
+  const mounts = list(postgres['volumes'], 'postgres volumes').map((v) => text(v, 'postgres volume'));
+  const initMount = mounts.find((m) => m.split(':')[1]?.startsWith('/docker-entrypoint-initdb.d/'));
+  if (initMount === undefined)
+    assert.fail('postgres mounts no init script into /docker-entrypoint-initdb.d/');
+  const hostPath = initMount.split(':')[0] ?? '';
+  assert.ok(existsSync(path.join(repoRoot, hostPath)), `${hostPath} does not exist`);
+  const script = readRepoFile(hostPath);
+  const created = new Set([...script.matchAll(/CREATE\s+DATABASE\s+"?(\w+)"?/gi)].map((m) => m[1]));
+
+  const wanted = SERVICE_NAMES.filter((s) => SERVICE_ENV[s].includes('DATABASE_URL'));
+  assert.deepEqual(wanted, ['identity', 'governance', 'work']);
+  for (const service of wanted) {
+    const url = new URL(text(composeEnv(service).get('DATABASE_URL'), `${service} DATABASE_URL`));
+    const database = url.pathname.slice(1);
+    assert.equal(database, `trellis_${service}`);
+    assert.ok(created.has(database), `${hostPath} does not create ${database}`);
+    assert.equal(url.hostname, 'postgres');
+    assert.equal(url.port, '5432');
+    assert.equal(url.username, postgresEnv.get('POSTGRES_USER'));
+    assert.equal(url.password, postgresEnv.get('POSTGRES_PASSWORD'));
+  }
+  for (const service of SERVICE_NAMES.filter((s) => SERVICE_ENV[s].includes('MONGO_URL'))) {
+    const url = new URL(text(composeEnv(service).get('MONGO_URL'), `${service} MONGO_URL`));
+    assert.equal(url.hostname, 'mongo');
+    assert.equal(url.pathname, `/trellis_${service}`);
+  }
+});
+
+test('gateway upstream URLs point at compose services on their declared ports', () => {
+  const env = composeEnv('gateway');
+  for (const [key, target] of Object.entries(UPSTREAM_ENV)) {
+    const url = new URL(text(env.get(key), `gateway ${key}`));
+    assert.equal(url.hostname, target, `gateway ${key}`);
+    assert.ok(isMapping(composeServices[url.hostname]), `gateway ${key}: no compose service ${url.hostname}`);
+    assert.equal(url.port, composeEnv(target).get('PORT'), `gateway ${key} port`);
+  }
+  const notify = composeEnv('notify');
+  assert.ok(
+    isMapping(composeServices[text(notify.get('SMTP_HOST'), 'SMTP_HOST')]),
+    'SMTP_HOST is no compose service',
+  );
+  assert.equal(notify.get('SMTP_PORT'), composeEnv('maildev').get('MAILDEV_SMTP_PORT'));
+});
+
+test('host ports are unique and only the gateway and MailDev publish any', () => {
+  const seen = new Map<number, string>();
+  for (const name of Object.keys(composeServices)) {
+    for (const port of publishedHostPorts(name)) {
+      assert.ok(Number.isInteger(port), `${name} publishes an unparsable port`);
+      const other = seen.get(port);
+      assert.equal(other, undefined, `host port ${port} published by both ${other} and ${name}`);
+      seen.set(port, name);
+    }
+  }
+  assert.deepEqual(Object.fromEntries([...seen].map(([port, name]) => [name, port])), PUBLISHED_BY_DEFAULT);
+});
+
+// ---- Dockerfiles
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Dockerfile instructions with comments dropped and continuations joined. */
+function instructions(dockerfile: string): Instruction[] {
+  const logical: string[] = [];
+  let pending = '';
+  for (const line of dockerfile.split('\n')) {
+    if (/^\s*#/.test(line)) continue;
+    if (line.trimEnd().endsWith('\\')) {
+      pending += line.trimEnd().slice(0, -1) + ' ';
+      continue;
+    }
+    const joined = (pending + line).trim();
+    pending = '';
+    if (joined) logical.push(joined);
+  }
+  return logical.map((line) => {
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    return { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+  });
+}
+
+test('each service Dockerfile is the rendered template (run infra/docker/render-dockerfiles.ts)', () => {
+  const template = readFileSync(templatePath, 'utf8');
+  for (const service of SERVICE_NAMES) {
+    const actual = readFileSync(dockerfilePath(service), 'utf8');
+    assert.equal(actual, renderDockerfile(template, service), `services/${service}/Dockerfile is stale`);
+  }
+});
+
+test('each service Dockerfile: node:24-slim, multi-stage, non-root, its own port and main.ts', () => {
+  for (const service of SERVICE_NAMES) {
+    const steps = instructions(readFileSync(dockerfilePath(service), 'utf8'));
+    const froms = steps.filter((s) => s.keyword === 'FROM').map((s) => s.args);
+    assert.ok(froms.length >= 2, `${service}: multi-stage build expected`);
+    for (const from of froms) assert.match(from, /^node:24-slim( AS \w+)?$/i, `${service}: FROM ${from}`);
+
+    const runtime = steps.slice(steps.findLastIndex((s) => s.keyword === 'FROM'));
+    const user = runtime.findLast((s) => s.keyword === 'USER');
+    if (user === undefined) assert.fail(`${service}: the runtime stage sets no USER`);
+    assert.ok(!['root', '0', 'root:root', '0:0'].includes(user.args), `${service}: runs as ${user.args}`);
+
+    const cmd = runtime.findLast((s) => s.keyword === 'CMD');
+    if (cmd === undefined) assert.fail(`${service}: no CMD`);
+    assert.deepEqual(JSON.parse(cmd.args), ['node', `services/${service}/src/main.ts`]);
+
+    const args = new Map(
+      runtime
+        .filter((s) => s.keyword === 'ARG')
+        .map((s) => {
+          const [key = '', value = ''] = s.args.split('=');
+          return [key, value] as const;
+        }),
+    );
+    assert.equal(args.get('PORT'), String(SERVICE_PORTS[service]), `${service}: ARG PORT`);
+    assert.ok(
+      runtime.some((s) => s.keyword === 'EXPOSE'),
+      `${service}: no EXPOSE`,
+    );
+    assert.ok(runtime.some((s) => s.keyword === 'ENV' && /NODE_ENV=production/.test(s.args)));
+    const healthcheck = runtime.find((s) => s.keyword === 'HEALTHCHECK');
+    assert.match(healthcheck?.args ?? '', /\/health\/live/, `${service}: HEALTHCHECK on /health/live`);
+    assert.equal(runtime.find((s) => s.keyword === 'STOPSIGNAL')?.args, 'SIGTERM');
+  }
+});
+
+test('the Dockerfile template copies every workspace manifest before npm ci', () => {
+  const steps = instructions(readFileSync(templatePath, 'utf8'));
+  const copies = steps.filter((s) => s.keyword === 'COPY').map((s) => s.args);
+  const workspaces = readdirSync(path.join(repoRoot, 'services'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(repoRoot, 'services', d.name, 'package.json')))
+    .map((d) => `services/${d.name}`);
+  for (const workspace of ['shared', ...workspaces]) {
+    assert.ok(
+      copies.some((c) => c.startsWith(`${workspace}/package.json `)),
+      `the deps stage must copy ${workspace}/package.json (npm ci needs every workspace manifest)`,
+    );
+  }
+  const install = steps.find((s) => s.keyword === 'RUN' && s.args.includes('npm ci'));
+  assert.match(install?.args ?? '', /--omit=dev/);
+  assert.match(install?.args ?? '', /--workspace "@trellis\/\$\{SERVICE\}"/);
+});
+
+test('.dockerignore keeps host node_modules and git data out of the build context', () => {
+  const patterns = readRepoFile('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  for (const needed of ['**/node_modules', '.git', '.trellis']) {
+    assert.ok(patterns.includes(needed), `.dockerignore lacks ${needed}`);
+  }
+  for (const kept of ['package.json', 'package-lock.json', 'shared', 'services']) {
+    assert.ok(!patterns.includes(kept), `.dockerignore must not exclude ${kept}`);
+  }
+});
+
+// ---- infra/k8s
+
+const k8sRoot = path.join(repoRoot, 'infra/k8s');
+
+function yamlFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFilesUnder(full);
+    return /\.ya?ml$/.test(entry.name) ? [full] : [];
+  });
+}
+
+interface Manifest {
+  file: string;
+  kind: string;
+  name: string;
+  body: Mapping;
+}
+
+const manifests: Manifest[] = [];
+for (const file of yamlFilesUnder(k8sRoot)) {
+  const relative = path.relative(k8sRoot, file);
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    assert.deepEqual(doc.errors, [], `${relative}: YAML errors`);
+    const body: unknown = doc.toJS();
+    if (body === null || body === undefined) continue;
+    const manifest = mapping(body, relative);
+    const kind = text(manifest['kind'], `${relative} kind`);
+    const name =
+      kind === 'Kustomization'
+        ? 'kustomization'
+        : text(mapping(manifest['metadata'], relative)['name'], `${relative} name`);
+    manifests.push({ file: relative, kind, name, body: manifest });
+  }
+}
+
+function ofKind(kind: string): Manifest[] {
+  return manifests.filter((m) => m.kind === kind);
+}
+
+function spec(m: Manifest): Mapping {
+  return mapping(m.body['spec'], `${m.kind} ${m.name} spec`);
+}
+
+function podSpec(deployment: Manifest): Mapping {
+  const template = mapping(spec(deployment)['template'], `${deployment.name} template`);
+  return mapping(template['spec'], `${deployment.name} pod spec`);
+}
+
+function podLabels(deployment: Manifest): Mapping {
+  const template = mapping(spec(deployment)['template'], `${deployment.name} template`);
+  return mapping(mapping(template['metadata'], `${deployment.name} template metadata`)['labels'], 'labels');
+}
+
+function containers(deployment: Manifest): Mapping[] {
+  return list(podSpec(deployment)['containers'], `${deployment.name} containers`).map((c) =>
+    mapping(c, `${deployment.name} container`),
+  );
+}
+
+function containerPorts(container: Mapping): { name?: string; port: number }[] {
+  return list(container['ports'] ?? [], 'container ports').map((p) => {
+    const port = mapping(p, 'container port');
+    const name = port['name'];
+    return { ...(typeof name === 'string' ? { name } : {}), port: Number(port['containerPort']) };
+  });
+}
+
+function servesPort(ports: { name?: string; port: number }[], ref: unknown): boolean {
+  return ports.some((p) => (typeof ref === 'string' ? p.name === ref : p.port === Number(ref)));
+}
+
+function dataKeys(kind: 'ConfigMap' | 'Secret', name: string): Set<string> | undefined {
+  const found = ofKind(kind).find((m) => m.name === name);
+  if (found === undefined) return undefined;
+  return new Set([
+    ...Object.keys(optionalMapping(found.body['data'], `${kind} ${name} data`)),
+    ...Object.keys(optionalMapping(found.body['stringData'], `${kind} ${name} stringData`)),
+  ]);
+}
+
+test('the kustomization lists existing files and every manifest file', () => {
+  const kustomization = ofKind('Kustomization');
+  assert.equal(kustomization.length, 1, 'exactly one kustomization.yaml');
+  const body = kustomization[0]?.body ?? {};
+  assert.equal(body['namespace'], 'trellis');
+  const resources = list(body['resources'], 'resources').map((r) => text(r, 'resource'));
+  for (const resource of resources) {
+    assert.ok(existsSync(path.join(k8sRoot, resource)), `kustomization resource ${resource} does not exist`);
+  }
+  const listed = new Set(resources.map((r) => path.normalize(r)));
+  for (const file of new Set(manifests.map((m) => m.file))) {
+    if (file === 'kustomization.yaml') continue;
+    assert.ok(listed.has(file), `${file} is not listed in kustomization.yaml`);
+  }
+  assert.ok(
+    ofKind('Namespace').some((m) => m.name === 'trellis'),
+    'no trellis Namespace',
+  );
+});
+
+test('there is one Deployment per service with its port, env and probes', () => {
+  const deployments = ofKind('Deployment');
+  assert.deepEqual(deployments.map((d) => d.name).sort(), [...SERVICE_NAMES].sort());
+  for (const deployment of deployments) {
+    const name = deployment.name;
+    if (!isServiceName(name)) assert.fail(`unexpected Deployment ${name}`);
+    for (const container of containers(deployment)) {
+      const ports = containerPorts(container);
+      assert.ok(servesPort(ports, SERVICE_PORTS[name]), `${name} must listen on ${SERVICE_PORTS[name]}`);
+      for (const [probe, route] of [
+        ['livenessProbe', '/health/live'],
+        ['readinessProbe', '/health/ready'],
+      ] as const) {
+        const httpGet = mapping(
+          mapping(container[probe], `${name} ${probe}`)['httpGet'],
+          `${name} ${probe}.httpGet`,
+        );
+        assert.equal(httpGet['path'], route, `${name} ${probe} path`);
+        assert.ok(servesPort(ports, httpGet['port']), `${name} ${probe} must probe the container port`);
+      }
+
+      const env: Mapping[] = list(container['env'] ?? [], `${name} env`).map((e) =>
+        mapping(e, `${name} env entry`),
+      );
+      const names = new Set(env.map((e) => text(e['name'], `${name} env name`)));
+      for (const key of requiredEnv(name)) assert.ok(names.has(key), `${name} Deployment lacks ${key}`);
+      const port: Mapping | undefined = env.find((e) => e['name'] === 'PORT');
+      assert.equal(port?.['value'], String(SERVICE_PORTS[name]), `${name} PORT`);
+    }
+  }
+});
+
+test('Deployment env references resolve to existing ConfigMap and Secret keys', () => {
+  for (const deployment of ofKind('Deployment')) {
+    for (const container of containers(deployment)) {
+      for (const entry of list(container['env'] ?? [], 'env')) {
+        const valueFrom = mapping(entry, 'env entry')['valueFrom'];
+        if (valueFrom === undefined) continue;
+        const from = mapping(valueFrom, 'valueFrom');
+        for (const [field, kind] of [
+          ['configMapKeyRef', 'ConfigMap'],
+          ['secretKeyRef', 'Secret'],
+        ] as const) {
+          if (from[field] === undefined) continue;
+          const ref = mapping(from[field], field);
+          const refName = text(ref['name'], `${field}.name`);
+          const keys = dataKeys(kind, refName);
+          assert.ok(keys, `${deployment.name}: no ${kind} ${refName}`);
+          assert.ok(
+            keys.has(text(ref['key'], `${field}.key`)),
+            `${deployment.name}: ${kind} ${refName} has no ${String(ref['key'])}`,
+          );
+        }
+      }
+      for (const source of list(container['envFrom'] ?? [], 'envFrom')) {
+        const envFrom = mapping(source, 'envFrom entry');
+        const configMap = envFrom['configMapRef'];
+        const secret = envFrom['secretRef'];
+        if (configMap !== undefined)
+          assert.ok(dataKeys('ConfigMap', text(mapping(configMap, 'ref')['name'], 'name')));
+        if (secret !== undefined) assert.ok(dataKeys('Secret', text(mapping(secret, 'ref')['name'], 'name')));
+      }
+    }
+  }
+});
+
+test('Deployments run hardened and drain gracefully', () => {
+  for (const deployment of ofKind('Deployment')) {
+    const pod = podSpec(deployment);
+    const podSecurity = mapping(pod['securityContext'], `${deployment.name} pod securityContext`);
+    assert.equal(podSecurity['runAsNonRoot'], true, `${deployment.name} runAsNonRoot`);
+    assert.equal(podSecurity['runAsUser'], 1000, `${deployment.name} runAsUser (the image's node user)`);
+    assert.equal(pod['terminationGracePeriodSeconds'], 30);
+    for (const container of containers(deployment)) {
+      const security = mapping(container['securityContext'], `${deployment.name} securityContext`);
+      assert.equal(security['readOnlyRootFilesystem'], true, `${deployment.name} readOnlyRootFilesystem`);
+      assert.equal(
+        security['allowPrivilegeEscalation'],
+        false,
+        `${deployment.name} allowPrivilegeEscalation`,
+      );
+      const drop = list(mapping(security['capabilities'], 'capabilities')['drop'], 'drop');
+      assert.ok(drop.includes('ALL'), `${deployment.name} must drop ALL capabilities`);
+      assert.ok(mapping(container['lifecycle'], 'lifecycle')['preStop'], `${deployment.name} preStop`);
+      const resources = mapping(container['resources'], `${deployment.name} resources`);
+      assert.ok(
+        isMapping(resources['requests']) && isMapping(resources['limits']),
+        `${deployment.name} resources`,
+      );
+    }
+  }
+});
+
+test('each Deployment has a CPU HorizontalPodAutoscaler of 2 to 10 replicas', () => {
+  for (const deployment of ofKind('Deployment')) {
+    const hpa = ofKind('HorizontalPodAutoscaler').find((h) => {
+      const target = mapping(spec(h)['scaleTargetRef'], 'scaleTargetRef');
+      return target['kind'] === 'Deployment' && target['name'] === deployment.name;
+    });
+    if (hpa === undefined) assert.fail(`${deployment.name} has no HorizontalPodAutoscaler`);
+    assert.equal(hpa.body['apiVersion'], 'autoscaling/v2');
+    assert.equal(spec(hpa)['minReplicas'], 2);
+    assert.equal(spec(hpa)['maxReplicas'], 10);
+    const metric = mapping(list(spec(hpa)['metrics'], 'metrics')[0], 'metric');
+    const resource = mapping(metric['resource'], 'metric resource');
+    assert.equal(resource['name'], 'cpu');
+    assert.equal(mapping(resource['target'], 'target')['averageUtilization'], 70);
+  }
+});
+
+test('each Service selects an existing Deployment and targets a container port', () => {
+  for (const service of ofKind('Service')) {
+    const selector = mapping(spec(service)['selector'], `Service ${service.name} selector`);
+    assert.ok(Object.keys(selector).length > 0, `Service ${service.name} has an empty selector`);
+    const deployment = ofKind('Deployment').find((d) => {
+      const labels = podLabels(d);
+      return Object.entries(selector).every(([key, value]) => labels[key] === value);
+    });
+    if (deployment === undefined) assert.fail(`Service ${service.name} selects no Deployment`);
+    const ports = containers(deployment).flatMap(containerPorts);
+    for (const port of list(spec(service)['ports'], 'ports')) {
+      const servicePort = mapping(port, 'service port');
+      const target = servicePort['targetPort'] ?? servicePort['port'];
+      assert.ok(
+        servesPort(ports, target),
+        `Service ${service.name} targets port ${String(target)} nobody serves`,
+      );
+    }
+  }
+});
+
+/** Port of a Service by name or number, if it has it. */
+function servicePort(serviceName: string, ref: unknown): number | undefined {
+  const service = ofKind('Service').find((s) => s.name === serviceName);
+  if (service === undefined) return undefined;
+  for (const port of list(spec(service)['ports'], 'ports')) {
+    const p = mapping(port, 'service port');
+    if (typeof ref === 'string' ? p['name'] === ref : Number(p['port']) === Number(ref))
+      return Number(p['port']);
+  }
+  return undefined;
+}
+
+test('the Ingress sends traffic to the gateway Service', () => {
+  const ingresses = ofKind('Ingress');
+  assert.ok(ingresses.length > 0, 'no Ingress');
+  for (const ingress of ingresses) {
+    const backends: Mapping[] = [];
+    const fallback = spec(ingress)['defaultBackend'];
+    if (fallback !== undefined) backends.push(mapping(fallback, 'defaultBackend'));
+    for (const rule of list(spec(ingress)['rules'] ?? [], 'rules')) {
+      const http = mapping(mapping(rule, 'rule')['http'], 'rule.http');
+      for (const p of list(http['paths'], 'paths'))
+        backends.push(mapping(mapping(p, 'path')['backend'], 'backend'));
+    }
+    assert.ok(backends.length > 0, `Ingress ${ingress.name} has no backend`);
+    for (const backend of backends) {
+      const service = mapping(backend['service'], 'backend.service');
+      const name = text(service['name'], 'backend service name');
+      const port = mapping(service['port'], 'backend service port');
+      assert.equal(name, 'gateway', `Ingress ${ingress.name} must route to the gateway`);
+      assert.ok(
+        servicePort(name, port['name'] ?? port['number']),
+        `Ingress ${ingress.name}: no Service port on ${name}`,
+      );
+    }
+  }
+});
+
+test('gateway upstream URLs in the ConfigMap point at Services on their ports', () => {
+  const config = ofKind('ConfigMap').find((m) => m.name === 'trellis-config');
+  if (config === undefined) assert.fail('no trellis-config ConfigMap');
+  const data = mapping(config.body['data'], 'trellis-config data');
+  for (const [key, target] of Object.entries(UPSTREAM_ENV)) {
+    const url = new URL(text(data[key], `trellis-config ${key}`));
+    assert.equal(url.hostname, target, key);
+    assert.equal(servicePort(url.hostname, Number(url.port)), SERVICE_PORTS[target], `${key} port`);
+  }
+});
