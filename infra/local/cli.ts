@@ -1,0 +1,50 @@
+// The native local stack manager (no Docker): `node infra/local/cli.ts <command>`.
+// npm scripts: stack:provision, stack:up, stack:down, stack:status, start, test.
+import { UserError } from './log.ts';
+import { down, provision, status, up } from './stack.ts';
+import { start } from './start.ts';
+import { test } from './test.ts';
+
+const USAGE = `usage: node infra/local/cli.ts <command>
+
+  provision   fetch Kafka (mvn) and build FerretDB (go) into the cache, if missing
+  up          provision, then start Kafka, PostgreSQL, FerretDB and MailDev in the background
+  down        stop them
+  status      show what runs, with pids and ports
+  start       up + the six services in the foreground (Ctrl-C stops what it started)
+  test [patterns|--flags=…]
+              up + node --test over shared/ and services/, then stop what it started
+
+See infra/local/README.md for ports, env vars and locations.`;
+
+// kafkajs 2.2.4 schedules a negative timeout on each connection: harmless, but
+// Node 24 prints a TimeoutNegativeWarning every time. Show other warnings.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning') console.warn(`${warning.name}: ${warning.message}`);
+});
+
+const [command, ...args] = process.argv.slice(2);
+
+const commands = new Map<string, () => Promise<number | void>>([
+  ['provision', provision],
+  ['up', async () => void (await up())],
+  ['down', () => down()],
+  ['status', status],
+  ['start', start],
+  ['test', () => test(args)],
+]);
+
+const run = command === undefined ? undefined : commands.get(command);
+if (!run) {
+  (command === undefined || command === 'help' ? console.log : console.error)(USAGE);
+  process.exit(command === undefined || command === 'help' ? 0 : 2);
+}
+
+try {
+  process.exit((await run()) ?? 0);
+} catch (error) {
+  if (!(error instanceof UserError)) throw error;
+  console.error(`✗ ${error.message}`);
+  process.exit(1);
+}

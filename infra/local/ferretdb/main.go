@@ -1,0 +1,52 @@
+// Command ferretdb runs FerretDB v1 (MongoDB wire protocol) on SQLite for the
+// Trellis local stack. It embeds the library instead of `go install`-ing
+// FerretDB's own cmd, which panics without the version file its build adds.
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dir := flag.String("data", "data", "SQLite data directory")
+	var level slog.Level
+	flag.TextVar(&level, "log-level", slog.LevelWarn, "debug, info, warn or error")
+	flag.Parse()
+
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		slog.Error("cannot create data directory", "dir", *dir, "err", err)
+		os.Exit(1)
+	}
+
+	// FerretDB is chatty: info logs every connection, warn every unsupported
+	// command (the Node driver's endSessions on each close).
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dir + "/",
+	})
+	if err != nil {
+		logger.Error("cannot start FerretDB", "err", err)
+		os.Exit(1)
+	}
+
+	// SIGTERM from `stack:down` cancels the context and FerretDB closes cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+		logger.Error("FerretDB stopped", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,165 @@
+// Apache Kafka 3.9.1 as a single KRaft node (broker + controller in one JVM),
+// from jars that Maven resolves into the cache.
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Kafka, logLevel } from 'kafkajs';
+
+import { buildIntoCache, cachePath } from '../cache.ts';
+import type { Component } from '../component.ts';
+import { endpoints, external, paths, ports } from '../config.ts';
+import { UserError, type Progress } from '../log.ts';
+import { run, spawnDaemon, tail } from '../proc.ts';
+
+const CACHE_ENTRY = 'kafka-3.9.1';
+const libs = cachePath(CACHE_ENTRY, 'libs');
+const dataDir = paths.data('kafka');
+const configDir = paths.config('kafka');
+const serverProperties = join(configDir, 'server.properties');
+const log4jProperties = join(configDir, 'log4j.properties');
+const log = paths.log('kafka');
+
+async function provision(progress: Progress): Promise<void> {
+  const pom = join(import.meta.dirname, 'pom.xml');
+  const mvnLog = paths.log('provision-kafka');
+  mkdirSync(join(paths.home, 'logs'), { recursive: true });
+  writeFileSync(mvnLog, '');
+  let downloaded = 0;
+  await buildIntoCache(CACHE_ENTRY, async (dir) => {
+    const code = await run(
+      'mvn',
+      [
+        '-B',
+        '-f',
+        pom,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${join(dir, 'libs')}`,
+        '-DincludeScope=runtime',
+      ],
+      {
+        onLine: (line) => {
+          appendFileSync(mvnLog, `${line}\n`);
+          if (line.includes('Downloaded from')) progress(`${++downloaded} artifacts downloaded`);
+          // One line per Maven phase/plugin and the verdict; the rest goes to the log.
+          if (/ --- |BUILD|ERROR|Total time/.test(line)) console.log(`  mvn │ ${line}`);
+        },
+      },
+    );
+    if (code !== 0) {
+      throw new UserError(`mvn failed (exit ${code}); last lines of ${mvnLog}:\n${tail(mvnLog, 30)}`);
+    }
+  });
+}
+
+/** A Kafka cluster id: 16 random bytes, base64url; Kafka itself avoids a leading '-'. */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function writeConfig(): void {
+  mkdirSync(configDir, { recursive: true });
+  const server = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${ports.kafkaController}`,
+    listeners: `PLAINTEXT://127.0.0.1:${ports.kafka},CONTROLLER://127.0.0.1:${ports.kafkaController}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${ports.kafka}`,
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': dataDir,
+    'num.partitions': '3',
+    'offsets.topic.replication.factor': '1',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    // Consumers in tests join a fresh group each run: don't make them wait 3 s.
+    'group.initial.rebalance.delay.ms': '0',
+    'auto.create.topics.enable': 'true',
+  };
+  writeFileSync(
+    serverProperties,
+    Object.entries(server)
+      .map(([key, value]) => `${key}=${value}\n`)
+      .join(''),
+  );
+  // WARN keeps the log small; KafkaRaftServer at INFO still says "started" and "shut down".
+  writeFileSync(
+    log4jProperties,
+    [
+      'log4j.rootLogger=WARN, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.logger.kafka.server.KafkaRaftServer=INFO',
+      '',
+    ].join('\n'),
+  );
+}
+
+const javaClasspath = ['-cp', `${libs}/*`, `-Dlog4j.configuration=file:${log4jProperties}`];
+
+/** KRaft needs its storage formatted once with a cluster id before the first start. */
+async function formatStorage(progress: Progress): Promise<void> {
+  if (existsSync(join(dataDir, 'meta.properties'))) return;
+  progress('formatting storage');
+  mkdirSync(dataDir, { recursive: true });
+  const output: string[] = [];
+  const code = await run(
+    'java',
+    [...javaClasspath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', serverProperties],
+    { onLine: (line) => output.push(line) },
+  );
+  appendFileSync(log, `${output.join('\n')}\n`);
+  if (code !== 0) throw new UserError(`Kafka storage format failed:\n${output.join('\n')}`);
+}
+
+async function start(progress: Progress): Promise<number> {
+  writeConfig();
+  await formatStorage(progress);
+  progress('starting the JVM');
+  return spawnDaemon({
+    command: 'java',
+    args: ['-Xmx512m', '-Djava.awt.headless=true', ...javaClasspath, 'kafka.Kafka', serverProperties],
+    log,
+  });
+}
+
+async function ready(): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'trellis-stack',
+    brokers: endpoints.kafkaBrokers.split(','),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 2_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export const kafka: Component = {
+  name: 'kafka',
+  external: external.kafkaBrokers && `KAFKA_BROKERS=${external.kafkaBrokers}`,
+  externalEnv: 'KAFKA_BROKERS',
+  ports: [
+    { port: ports.kafka, env: 'KAFKA_PORT' },
+    { port: ports.kafkaController, env: 'KAFKA_CONTROLLER_PORT', label: 'controller' },
+  ],
+  marker: serverProperties,
+  readyTimeoutMs: 90_000,
+  stopTimeoutMs: 30_000,
+  isProvisioned: () => existsSync(join(libs, 'kafka_2.13-3.9.1.jar')),
+  provision,
+  start,
+  ready,
+};

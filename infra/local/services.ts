@@ -1,0 +1,90 @@
+// The six Trellis services and the env each one reads (its env contract), plus
+// the env that tests get to reach the stack. `start` and `test` both use it.
+import { join } from 'node:path';
+
+import { endpoints, env, envPort, paths, redact } from './config.ts';
+import { UserError } from './log.ts';
+
+export interface Service {
+  name: string;
+  port: number;
+  /** The env var that overrides `port`, e.g. GATEWAY_PORT. */
+  portEnv: string;
+  store?: 'postgres' | 'mongo' | undefined;
+}
+
+function service(name: string, defaultPort: number, store?: Service['store']): Service {
+  const portEnv = `${name.toUpperCase()}_PORT`;
+  return { name, port: envPort(portEnv, defaultPort), portEnv, store };
+}
+
+export const services: Service[] = [
+  service('gateway', 8080),
+  service('identity', 8081, 'postgres'),
+  service('governance', 8082, 'postgres'),
+  service('work', 8083, 'postgres'),
+  service('collab', 8084, 'mongo'),
+  service('notify', 8085, 'mongo'),
+];
+
+export function serviceUrl(service: Service): string {
+  return `http://127.0.0.1:${service.port}`;
+}
+
+export function serviceDir(service: Service): string {
+  return join(paths.repo, 'services', service.name);
+}
+
+export function databaseName(service: Service): string {
+  return `trellis_${service.name}`;
+}
+
+/** Swaps the database of a postgres:// or mongodb:// URL, keeping hosts and query (multi-host safe). */
+export function withDatabase(url: string, database: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/i.exec(url);
+  if (!match) throw new UserError(`cannot parse database URL ${redact(url)}`);
+  return `${match[1]}/${database}${match[2] ?? ''}`;
+}
+
+/** kafkajs 2.2.4 trips Node 24's TimeoutNegativeWarning on every connection: harmless noise. */
+export function quietNodeOptions(): string {
+  return [env('NODE_OPTIONS'), '--disable-warning=TimeoutNegativeWarning'].filter(Boolean).join(' ');
+}
+
+/** What a test run needs to reach the stack (admin URLs: tests create their own databases). */
+export function stackEnv(): Record<string, string> {
+  return {
+    KAFKA_BROKERS: endpoints.kafkaBrokers,
+    DATABASE_URL: endpoints.databaseUrl,
+    MONGO_URL: endpoints.mongoUrl,
+    SMTP_HOST: endpoints.smtpHost,
+    SMTP_PORT: String(endpoints.smtpPort),
+    MAILDEV_URL: endpoints.maildevUrl,
+  };
+}
+
+export function serviceEnv(service: Service): Record<string, string> {
+  const vars: Record<string, string> = {
+    PORT: String(service.port),
+    KAFKA_BROKERS: endpoints.kafkaBrokers,
+    KAFKA_TOPIC_PREFIX: env('KAFKA_TOPIC_PREFIX') ?? '',
+    LOG_LEVEL: env('LOG_LEVEL') ?? 'info',
+    NODE_ENV: env('NODE_ENV') ?? 'development',
+  };
+  if (service.store === 'postgres') {
+    vars.DATABASE_URL = withDatabase(endpoints.databaseUrl, databaseName(service));
+  }
+  if (service.store === 'mongo') {
+    vars.MONGO_URL = withDatabase(endpoints.mongoUrl, databaseName(service));
+  }
+  if (service.name === 'notify') {
+    vars.SMTP_HOST = endpoints.smtpHost;
+    vars.SMTP_PORT = String(endpoints.smtpPort);
+  }
+  if (service.name === 'gateway') {
+    for (const upstream of services.filter((other) => other !== service)) {
+      vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);
+    }
+  }
+  return vars;
+}

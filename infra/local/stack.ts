@@ -1,0 +1,187 @@
+// The four infrastructure components as one stack: provision, up, down, status.
+import type { Component } from './component.ts';
+import { endpoints, paths, redact } from './config.ts';
+import { ferretdb } from './ferretdb/ferretdb.ts';
+import { kafka } from './kafka/kafka.ts';
+import { say, seconds, step, UserError } from './log.ts';
+import { maildev } from './maildev/maildev.ts';
+import { postgres } from './postgres/postgres.ts';
+import {
+  findProcess,
+  isAlive,
+  portInUse,
+  readPid,
+  removePid,
+  tail,
+  terminate,
+  waitUntil,
+  writePid,
+} from './proc.ts';
+
+export const components: Component[] = [kafka, postgres, ferretdb, maildev];
+
+/** The components we run ourselves (not pointed elsewhere by env). */
+function managed(): Component[] {
+  return components.filter((component) => !component.external);
+}
+
+/** Waits for every task, then fails with all their messages at once. */
+async function settle(tasks: Promise<unknown>[]): Promise<void> {
+  const errors = (await Promise.allSettled(tasks)).flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
+  const bug = errors.find((error) => !(error instanceof UserError));
+  if (bug !== undefined) throw bug;
+  if (errors.length > 0) throw new UserError(errors.map((error) => (error as Error).message).join('\n✗ '));
+}
+
+export async function provision(): Promise<void> {
+  const missing = managed().filter((component) => !component.isProvisioned());
+  if (missing.length === 0) {
+    say(`✓ provisioned (cache ${paths.cache})`);
+    return;
+  }
+  say(`Provisioning into ${paths.cache} (once per machine; later runs reuse it)`);
+  await settle(
+    missing.map((component) =>
+      step(`provision ${component.name}`, (progress) => component.provision(progress)),
+    ),
+  );
+}
+
+/** Our live daemon's pid, from the pid file or else found by its command line (the file is then fixed). */
+function runningPid(component: Component): number | undefined {
+  const file = paths.pid(component.name);
+  const recorded = readPid(file);
+  if (recorded !== undefined && isAlive(recorded, component.marker)) return recorded;
+  const found = findProcess(component.marker);
+  if (found === undefined) removePid(file);
+  else writePid(file, found);
+  return found;
+}
+
+async function awaitReady(component: Component, pid: number): Promise<void> {
+  const log = paths.log(component.name);
+  const answered = await waitUntil(
+    async () => {
+      if (!isAlive(pid, component.marker)) {
+        throw new UserError(`${component.name} exited while starting; last lines of ${log}:\n${tail(log)}`);
+      }
+      return component.ready();
+    },
+    component.readyTimeoutMs,
+    500,
+  );
+  if (!answered) {
+    throw new UserError(
+      `${component.name} (pid ${pid}) did not answer within ${component.readyTimeoutMs / 1000}s; see ${log}`,
+    );
+  }
+}
+
+async function ensureUp(component: Component, started: Set<string>): Promise<void> {
+  const running = runningPid(component);
+  if (running !== undefined) {
+    if (await component.ready()) {
+      say(`✓ ${component.name} already running (pid ${running})`);
+    } else {
+      await step(`${component.name} (pid ${running}) is running; waiting until it answers`, () =>
+        awaitReady(component, running),
+      );
+    }
+    return;
+  }
+  for (const { port, env } of component.ports) {
+    if (await portInUse(port)) {
+      const orExternal = component.externalEnv
+        ? `, or set ${component.externalEnv} to use an existing server`
+        : '';
+      throw new UserError(
+        `${component.name}: port ${port} is already in use by another process. ` +
+          `Stop it, or set ${env} to a free port${orExternal}.`,
+      );
+    }
+  }
+  started.add(component.name); // before spawning, so an interrupted start is still cleaned up
+  await step(`start ${component.name}`, async (progress) => {
+    const pid = await component.start(progress);
+    writePid(paths.pid(component.name), pid);
+    progress('waiting until it answers');
+    await awaitReady(component, pid);
+  });
+}
+
+/**
+ * Provisions what is missing and starts what is not running. Names of the
+ * components this call started are added to `started` as it goes, so a caller
+ * can stop exactly those, even after a failure or an interrupt.
+ */
+export async function up(started = new Set<string>()): Promise<Set<string>> {
+  const began = performance.now();
+  await provision();
+  for (const component of components) {
+    if (component.external) say(`• ${component.name}: not started, using ${component.external}`);
+  }
+  await settle(managed().map((component) => ensureUp(component, started)));
+  say(`Stack up in ${seconds(began)}:`);
+  say(`  Kafka       ${endpoints.kafkaBrokers}`);
+  say(`  PostgreSQL  ${redact(endpoints.databaseUrl)}`);
+  say(`  MongoDB     ${redact(endpoints.mongoUrl)} (FerretDB)`);
+  say(`  SMTP        ${endpoints.smtpHost}:${endpoints.smtpPort}`);
+  say(`  MailDev UI  ${endpoints.maildevUrl}`);
+  return started;
+}
+
+/** Stops the named components (default: all) that are running. */
+export async function down(only?: ReadonlySet<string>): Promise<void> {
+  const selected = components.filter((component) => !only || only.has(component.name));
+  await settle(
+    selected.map(async (component) => {
+      const pid = runningPid(component);
+      if (pid === undefined) {
+        say(`• ${component.name} not running`);
+      } else {
+        await step(`stop ${component.name} (pid ${pid})`, () =>
+          component.stop ? component.stop(pid) : terminate(pid, component.marker, component.stopTimeoutMs),
+        );
+      }
+      removePid(paths.pid(component.name));
+    }),
+  );
+}
+
+export async function status(): Promise<void> {
+  const rows = await Promise.all(
+    components.map(async (component) => {
+      const ports = component.ports
+        .map(({ port, label }) => (label ? `${port} (${label})` : String(port)))
+        .join(', ');
+      if (component.external) return [component.name, 'external', '-', component.external];
+      const pid = runningPid(component);
+      if (pid === undefined) return [component.name, 'down', '-', ports];
+      const state = (await component.ready()) ? 'up' : 'not answering';
+      return [component.name, state, String(pid), ports];
+    }),
+  );
+  const table = [['component', 'state', 'pid', 'port'], ...rows];
+  const widths = [0, 1, 2].map((column) => Math.max(...table.map((row) => row[column]?.length ?? 0)));
+  for (const row of table) {
+    say(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
+  }
+  say(`\nstate: ${paths.home}   cache: ${paths.cache}`);
+}
+
+/**
+ * Stops what a command (`start`, `test`) started itself and names the
+ * components it leaves running because they were up before it.
+ */
+export async function downStarted(started: ReadonlySet<string>): Promise<void> {
+  if (started.size > 0) await down(started);
+  const leftRunning = managed()
+    .filter((component) => !started.has(component.name) && runningPid(component) !== undefined)
+    .map((component) => component.name);
+  if (leftRunning.length > 0) {
+    say(`Left running (they were up before this command): ${leftRunning.join(', ')}.`);
+    say('  `npm run stack:down` stops them.');
+  }
+}

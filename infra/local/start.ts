@@ -1,0 +1,216 @@
+// `npm start`: the stack, the service databases and the six services in the
+// foreground; Ctrl-C stops the services and whatever part of the stack this
+// command started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { styleText } from 'node:util';
+
+import pg from 'pg';
+
+import { endpoints, paths } from './config.ts';
+import { say, seconds, step, UserError } from './log.ts';
+import { portInUse, waitUntil } from './proc.ts';
+import {
+  databaseName,
+  quietNodeOptions,
+  serviceDir,
+  serviceEnv,
+  services,
+  serviceUrl,
+  type Service,
+} from './services.ts';
+import { downStarted, up } from './stack.ts';
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+const COLOURS = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red'] as const;
+
+interface Running {
+  service: Service;
+  child: ChildProcess;
+  /** The last lines it printed, shown if it dies. */
+  recent: string[];
+}
+
+const mainFile = (service: Service) => join(serviceDir(service), 'src', 'main.ts');
+
+async function checkServices(): Promise<void> {
+  const missing = services.filter((service) => !existsSync(mainFile(service)));
+  if (missing.length > 0) {
+    const files = missing.map((service) => relative(paths.repo, mainFile(service)));
+    throw new UserError(`cannot start Trellis: missing ${files.join(', ')}`);
+  }
+  for (const service of services) {
+    if (await portInUse(service.port)) {
+      throw new UserError(
+        `${service.name}: port ${service.port} is already in use. Stop that process, or set ${service.portEnv} to a free port.`,
+      );
+    }
+  }
+}
+
+async function createDatabases(): Promise<void> {
+  const client = new pg.Client({ connectionString: endpoints.databaseUrl });
+  await client.connect();
+  try {
+    for (const service of services.filter(({ store }) => store === 'postgres')) {
+      const name = databaseName(service);
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (!rowCount) {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+        say(`✓ created database ${name}`);
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function childEnv(service: Service): NodeJS.ProcessEnv {
+  // Our own env may hold the admin URLs; each service gets only its database.
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  delete inherited.DATABASE_URL;
+  delete inherited.MONGO_URL;
+  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
+}
+
+function spawnService(service: Service, index: number): Running {
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: serviceDir(service),
+    env: childEnv(service),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const running: Running = { service, child, recent: [] };
+  const prefix = styleText(COLOURS[index % COLOURS.length] ?? 'cyan', `${service.name.padEnd(10)} │ `);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      running.recent.push(line);
+      if (running.recent.length > 30) running.recent.shift();
+      process.stdout.write(`${prefix}${line}\n`);
+    });
+  }
+  return running;
+}
+
+async function isReady(service: Service): Promise<boolean> {
+  try {
+    const response = await fetch(`${serviceUrl(service)}/health/ready`, {
+      signal: AbortSignal.timeout(1_000),
+    });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function awaitServices(): Promise<void> {
+  const began = performance.now();
+  const pending = new Set(services);
+  let nextReport = began + 5_000;
+  while (pending.size > 0) {
+    await Promise.all(
+      [...pending].map(async (service) => {
+        if (await isReady(service)) {
+          pending.delete(service);
+          say(`✓ ${service.name} ready (${seconds(began)})`);
+        }
+      }),
+    );
+    if (pending.size === 0) return;
+    const names = [...pending].map(({ name }) => name).join(', ');
+    if (performance.now() - began > READY_TIMEOUT_MS) {
+      throw new UserError(`not ready after ${READY_TIMEOUT_MS / 1000}s: ${names}`);
+    }
+    if (performance.now() >= nextReport) {
+      say(`  … waiting for ${names} (${seconds(began)})`);
+      nextReport += 5_000;
+    }
+    await sleep(500);
+  }
+}
+
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+async function stopServices(running: Running[]): Promise<void> {
+  const alive = running.filter(({ child }) => !hasExited(child));
+  if (alive.length === 0) return;
+  await step(`stop services (${alive.map(({ service }) => service.name).join(', ')})`, async () => {
+    for (const { child } of alive) child.kill('SIGTERM');
+    const stopped = await waitUntil(() => alive.every(({ child }) => hasExited(child)), STOP_TIMEOUT_MS);
+    if (!stopped) {
+      for (const { child, service } of alive.filter(({ child }) => !hasExited(child))) {
+        say(`! ${service.name} ignored SIGTERM for ${STOP_TIMEOUT_MS / 1000}s: SIGKILL`);
+        child.kill('SIGKILL');
+      }
+      await waitUntil(() => alive.every(({ child }) => hasExited(child)), 5_000);
+    }
+  });
+}
+
+function printBanner(): void {
+  const [gateway, ...others] = services;
+  if (!gateway) return;
+  say(`\nTrellis is up: gateway at ${serviceUrl(gateway)}`);
+  for (const service of others) say(`  ${service.name.padEnd(11)} ${serviceUrl(service)}`);
+  say(`  ${'MailDev UI'.padEnd(11)} ${endpoints.maildevUrl}`);
+  say('Press Ctrl-C to stop.\n');
+}
+
+export async function start(): Promise<number> {
+  await checkServices();
+  const started = new Set<string>();
+  const running: Running[] = [];
+  let stopping: Promise<never> | undefined;
+
+  // One way out, whatever triggers it: stop services, then our part of the stack.
+  const shutdown = (code: number, reason: string): Promise<never> => {
+    stopping ??= (async () => {
+      say(reason);
+      await stopServices(running);
+      await downStarted(started);
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (stopping) say('(already stopping, please wait)');
+      else void shutdown(0, `\n${signal}: stopping Trellis…`);
+    });
+  }
+
+  try {
+    await up(started);
+    if (stopping) return await stopping;
+    await step('create service databases', createDatabases);
+    if (stopping) return await stopping;
+
+    for (const [index, service] of services.entries()) {
+      const entry = spawnService(service, index);
+      running.push(entry);
+      // 'close', not 'exit': by then all its output has been read.
+      entry.child.on('close', (code, signal) => {
+        if (stopping) return;
+        const recent = entry.recent
+          .slice(-20)
+          .map((line) => `  │ ${line}`)
+          .join('\n');
+        void shutdown(
+          1,
+          `✗ ${service.name} exited (${signal ?? `code ${code}`}); its last lines:\n${recent}`,
+        );
+      });
+    }
+    await step('wait for services (/health/ready)', awaitServices);
+  } catch (error) {
+    if (stopping) return await stopping;
+    const message = error instanceof UserError ? error.message : (error as Error).stack;
+    return await shutdown(1, `✗ ${message ?? String(error)}`);
+  }
+  if (stopping) return await stopping;
+  printBanner();
+  return await new Promise<never>(() => undefined); // runs until a signal or a service exits
+}

@@ -1,0 +1,77 @@
+// `npm test` (after lint and typecheck): the stack, then Node's built-in test
+// runner over shared/ and services/. Stops what it started and exits with the
+// runner's code.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+
+import { paths } from './config.ts';
+import { say, UserError } from './log.ts';
+import { quietNodeOptions, stackEnv } from './services.ts';
+import { downStarted, up } from './stack.ts';
+
+const DEFAULT_PATTERNS = ['shared/test/**/*.test.ts', 'services/*/test/**/*.test.ts'];
+
+/**
+ * `args` are passed to the runner: patterns replace the defaults, flags
+ * (written `--flag=value`) are added, e.g. `--test-name-pattern=orgs`.
+ */
+export async function test(args: string[]): Promise<number> {
+  const started = new Set<string>();
+  let runner: ChildProcess | undefined = undefined; // set once the stack is up
+  let stopping: Promise<never> | undefined;
+  const shutdown = (code: number): Promise<never> => {
+    stopping ??= (async () => {
+      await downStarted(started);
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      // Ctrl-C reaches the runner through the terminal; other signals we forward.
+      // Either way its exit ends the run below, then the stack is stopped.
+      if (runner) {
+        if (signal !== 'SIGINT') runner.kill(signal);
+      } else {
+        void shutdown(128 + constants.signals[signal]);
+      }
+    });
+  }
+
+  try {
+    await up(started);
+  } catch (error) {
+    if (!stopping) say(`✗ ${error instanceof UserError ? error.message : (error as Error).stack}`);
+    return await shutdown(1);
+  }
+  if (stopping) return await stopping;
+
+  const patterns = args.filter((arg) => !arg.startsWith('-'));
+  const flags = args.filter((arg) => arg.startsWith('-'));
+  const runnerArgs = [
+    '--test',
+    '--test-reporter=spec',
+    ...flags,
+    ...(patterns.length > 0 ? patterns : DEFAULT_PATTERNS),
+  ];
+  say(`→ node ${runnerArgs.join(' ')}`);
+  runner = spawn(process.execPath, runnerArgs, {
+    cwd: paths.repo,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      ...stackEnv(),
+      NODE_ENV: process.env.NODE_ENV ?? 'test',
+      NODE_OPTIONS: quietNodeOptions(),
+      // Which components this run started (empty: the stack was already up).
+      TRELLIS_STACK_STARTED_BY_TEST: [...started].join(','),
+    },
+  });
+  const code = await new Promise<number>((resolve) => {
+    runner.on('exit', (exitCode, signal) => {
+      resolve(exitCode ?? (signal ? 128 + constants.signals[signal] : 1));
+    });
+  });
+  await downStarted(started);
+  return code;
+}
