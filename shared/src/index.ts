@@ -20,3 +20,6 @@ export * from './events/mongo-outbox.ts';
 export * from './events/mongo-inbox.ts';
 export * from './events/catalogue/index.ts';
 export * from './lifecycle/runtime.ts';
+export * from './http/openapi.ts';
+export * from './auth/access-token.ts';
+export * from './auth/jwks.ts';

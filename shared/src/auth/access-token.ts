@@ -1,0 +1,97 @@
+import type { KeyObject } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import jwt from 'jsonwebtoken';
+import { AppError } from '../http/errors.ts';
+
+/** The one definition of an access token, shared by the issuer (identity) and every verifier. */
+export const ACCESS_TOKEN = {
+  algorithm: 'RS256',
+  issuer: 'trellis-identity',
+  audience: 'trellis-api',
+  ttlSeconds: 15 * 60,
+} as const;
+
+export interface AuthUser {
+  id: string;
+  email: string;
+  jti: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** Returns the public key for a `kid`, or undefined when the key set has no such key. */
+export type KeyResolver = (kid: string) => Promise<KeyObject | undefined>;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by `authenticate` once the bearer token has been verified. */
+    user?: AuthUser;
+  }
+}
+
+const unauthenticated = (detail: string) => new AppError(401, 'UNAUTHENTICATED', { detail });
+
+/**
+ * Verifies a bearer token: RS256 only (a token saying `none` or HS256 is refused before any key
+ * is touched), known `kid`, signature, issuer, audience, expiry and the claims we rely on.
+ */
+export async function verifyAccessToken(token: string, resolveKey: KeyResolver): Promise<AuthUser> {
+  const decoded = jwt.decode(token, { complete: true });
+  if (!decoded || typeof decoded.payload === 'string')
+    throw unauthenticated('The access token is malformed.');
+  const { alg, kid } = decoded.header;
+  if (alg !== ACCESS_TOKEN.algorithm || !kid)
+    throw unauthenticated('The access token is not signed as expected.');
+  const key = await resolveKey(kid);
+  if (!key) throw unauthenticated('The access token was signed by an unknown key.');
+  let claims: jwt.JwtPayload;
+  try {
+    claims = jwt.verify(token, key, {
+      algorithms: [ACCESS_TOKEN.algorithm],
+      issuer: ACCESS_TOKEN.issuer,
+      audience: ACCESS_TOKEN.audience,
+    }) as jwt.JwtPayload;
+  } catch (err) {
+    const expired = err instanceof jwt.TokenExpiredError;
+    throw unauthenticated(expired ? 'The access token has expired.' : 'The access token is not valid.');
+  }
+  const { sub, email, jti, exp } = claims;
+  if (
+    typeof sub !== 'string' ||
+    typeof email !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof exp !== 'number'
+  ) {
+    throw unauthenticated('The access token lacks required claims.');
+  }
+  return { id: sub, email, jti, expiresAt: exp };
+}
+
+/** The token of an `Authorization: Bearer …` header, if any. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header ?? '');
+  return match?.[1];
+}
+
+export interface AuthenticateOptions {
+  /** Revocation check (the gateway's deny-list of logged-out `jti`s). */
+  isRevoked?: (jti: string) => boolean;
+}
+
+/** Requires a valid access token and sets `req.user`; every failure is a 401 problem. */
+export function authenticate(resolveKey: KeyResolver, options: AuthenticateOptions = {}): RequestHandler {
+  return async (req, _res, next) => {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw unauthenticated('A bearer access token is required.');
+    const user = await verifyAccessToken(token, resolveKey);
+    if (options.isRevoked?.(user.jti)) throw unauthenticated('The access token has been revoked.');
+    req.user = user;
+    next();
+  };
+}
+
+/** The authenticated user of a route behind `authenticate`. */
+export function currentUser(req: { user?: AuthUser }): AuthUser {
+  if (!req.user) throw unauthenticated('A bearer access token is required.');
+  return req.user;
+}

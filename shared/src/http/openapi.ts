@@ -1,0 +1,73 @@
+import { z, type ZodType } from 'zod';
+
+export interface RouteDoc {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI style, as clients call it through the gateway: `/api/v1/users/{id}`. */
+  path: string;
+  summary: string;
+  tags?: string[];
+  /** Public routes say false; everything else needs a bearer token. */
+  auth?: boolean;
+  params?: ZodType;
+  query?: ZodType;
+  body?: ZodType;
+  responses: Record<number, { description: string; schema?: ZodType }>;
+}
+
+function jsonSchema(schema: ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+  return rest;
+}
+
+function parameters(schema: ZodType | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const object = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(object.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (object.required ?? []).includes(name),
+    schema: property,
+  }));
+}
+
+/**
+ * An OpenAPI 3.1 document generated from the same zod schemas that validate the requests, so
+ * the documentation cannot drift from the behaviour. The gateway merges the services' documents.
+ */
+export function openApiDocument(info: { title: string; version: string }, routes: RouteDoc[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    paths[route.path] ??= {};
+    paths[route.path]![route.method] = {
+      summary: route.summary,
+      tags: route.tags,
+      security: route.auth === false ? [] : [{ bearer: [] }],
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }
+        : {}),
+      responses: Object.fromEntries(
+        Object.entries(route.responses).map(([status, response]) => [
+          status,
+          {
+            description: response.description,
+            ...(response.schema
+              ? { content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } }
+              : {}),
+          },
+        ]),
+      ),
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info,
+    paths,
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+  };
+}
