@@ -1,29 +1,94 @@
 import type { Express } from 'express';
-import { createServiceApp, type Logger, type ReadinessCheck } from '@trellis/shared';
+import cors from 'cors';
+import { createServiceApp, type KeyResolver, type Logger, type ReadinessCheck } from '@trellis/shared';
+import { requireAccessToken, stripIdentityHeaders } from './auth/gateway-auth.ts';
+import type { Config } from './config.ts';
+import { apiDocs } from './docs/api-docs.ts';
 import { aggregateHealth } from './health/aggregate.ts';
+import { apiRateLimit, bodySizeLimit } from './limits/limits.ts';
+import { UpstreamBreakers } from './routing/breakers.ts';
 import { apiProxy } from './routing/proxy.ts';
 import type { UpstreamUrls } from './routing/upstreams.ts';
 
 export interface AppDeps {
+  config: Pick<
+    Config,
+    | 'PROXY_TIMEOUT_MS'
+    | 'HEALTH_TIMEOUT_MS'
+    | 'BODY_LIMIT_BYTES'
+    | 'RATE_LIMIT_PER_USER'
+    | 'RATE_LIMIT_PER_IP'
+    | 'CORS_ORIGINS'
+    | 'BREAKER_ERROR_PERCENT'
+    | 'BREAKER_VOLUME'
+    | 'BREAKER_RESET_MS'
+  >;
   logger: Logger;
   readiness: ReadinessCheck[];
   upstreams: UpstreamUrls;
-  proxyTimeoutMs: number;
-  healthTimeoutMs: number;
+  resolveKey: KeyResolver;
+  isRevoked: (jti: string) => boolean;
 }
 
-/** The gateway app: no JSON body parser, so proxied bodies stream through untouched. */
-export function buildApp(deps: AppDeps): Express {
-  const { app, finish } = createServiceApp({
+export interface GatewayApp {
+  app: Express;
+  breakers: UpstreamBreakers;
+}
+
+function corsOrigins(setting: string): string[] | '*' {
+  const origins = setting
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  return origins.includes('*') ? '*' : origins;
+}
+
+/**
+ * The gateway: request ids → CORS → identity headers stripped → body size → token check →
+ * rate limit → per-upstream breaker → proxy. No JSON body parser: bodies stream through.
+ */
+export function buildApp(deps: AppDeps): GatewayApp {
+  const { config, logger } = deps;
+  const { app, metrics, finish } = createServiceApp({
     service: 'gateway',
-    logger: deps.logger,
+    logger,
     readiness: deps.readiness,
     jsonBody: false,
   });
+  const breakers = new UpstreamBreakers(
+    {
+      errorPercent: config.BREAKER_ERROR_PERCENT,
+      volume: config.BREAKER_VOLUME,
+      resetMs: config.BREAKER_RESET_MS,
+    },
+    logger,
+    metrics.registry,
+  );
+
+  app.use(
+    cors({
+      origin: corsOrigins(config.CORS_ORIGINS),
+      exposedHeaders: [
+        'X-Request-Id',
+        'ETag',
+        'Location',
+        'Retry-After',
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+      ],
+      maxAge: 600,
+    }),
+  );
   app.get('/health', async (_req, res) => {
-    const health = await aggregateHealth(deps.upstreams, deps.healthTimeoutMs);
+    const health = await aggregateHealth(deps.upstreams, config.HEALTH_TIMEOUT_MS);
     res.status(health.status === 'ok' ? 200 : 503).json(health);
   });
-  app.use(apiProxy({ upstreams: deps.upstreams, timeoutMs: deps.proxyTimeoutMs, logger: deps.logger }));
-  return finish();
+  app.use(apiDocs(deps.upstreams, config.HEALTH_TIMEOUT_MS));
+  app.use(stripIdentityHeaders());
+  app.use(bodySizeLimit(config.BODY_LIMIT_BYTES));
+  app.use(requireAccessToken({ resolveKey: deps.resolveKey, isRevoked: deps.isRevoked }));
+  app.use(apiRateLimit({ perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP }));
+  app.use(apiProxy({ upstreams: deps.upstreams, timeoutMs: config.PROXY_TIMEOUT_MS, breakers, logger }));
+  return { app: finish(), breakers };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { baseEnvSchema, loadConfig } from '@trellis/shared';
 
 const upstreamUrl = z.url({ protocol: /^https?$/ });
+const positiveInt = z.coerce.number().int().positive();
 
 export const configSchema = baseEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -11,8 +12,19 @@ export const configSchema = baseEnvSchema.extend({
   COLLAB_URL: upstreamUrl,
   NOTIFY_URL: upstreamUrl,
   /** An upstream that has not answered by then gets a 504 UPSTREAM_TIMEOUT. */
-  PROXY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  HEALTH_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  PROXY_TIMEOUT_MS: positiveInt.default(10_000),
+  HEALTH_TIMEOUT_MS: positiveInt.default(1_000),
+  /** Requests declaring a larger body are refused with 413 before reaching a service. */
+  BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
+  /** Requests per minute per authenticated user, and per IP for anonymous calls. */
+  RATE_LIMIT_PER_USER: positiveInt.default(600),
+  RATE_LIMIT_PER_IP: positiveInt.default(300),
+  /** Comma list of allowed browser origins; `*` allows any (tokens travel in headers, not cookies). */
+  CORS_ORIGINS: z.string().default('*'),
+  /** Breaker: opens when this % of at least BREAKER_VOLUME recent calls failed; half-opens after the reset. */
+  BREAKER_ERROR_PERCENT: positiveInt.max(100).default(50),
+  BREAKER_VOLUME: positiveInt.default(10),
+  BREAKER_RESET_MS: positiveInt.default(5_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,29 +1,38 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
-import { listen, closeServer, type PostgresRuntime } from '@trellis/shared';
-import { assertProblem, postgresHarness, testLogger, type Harness } from '@trellis/shared/testing';
-import { buildApp as buildIdentity } from '../../identity/src/app.ts';
-import { migrations as identityMigrations } from '../../identity/src/migrations/index.ts';
-import { buildApp } from '../src/app.ts';
+import { WebSocket, WebSocketServer } from 'ws';
+import { createEvent, createServiceApp, identityEvents, listen } from '@trellis/shared';
+import { assertProblem, testLogger } from '@trellis/shared/testing';
+import { buildApp, type AppDeps } from '../src/app.ts';
+import { RevocationList } from '../src/auth/revocations.ts';
+import { webSocketGate } from '../src/routing/websocket.ts';
 import { ROUTE_PREFIXES, UPSTREAMS, upstreamFor, type UpstreamUrls } from '../src/routing/upstreams.ts';
+import { closedPort, stopServers, testSigner } from './support.ts';
 
-/** A port nothing listens on: bind, read the port, close. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server, 0, '127.0.0.1');
-  await closeServer(server);
-  return port;
-}
+const signer = testSigner();
+const config: AppDeps['config'] = {
+  PROXY_TIMEOUT_MS: 300,
+  HEALTH_TIMEOUT_MS: 500,
+  BODY_LIMIT_BYTES: 1_000,
+  RATE_LIMIT_PER_USER: 1_000,
+  RATE_LIMIT_PER_IP: 1_000,
+  CORS_ORIGINS: '*',
+  BREAKER_ERROR_PERCENT: 50,
+  BREAKER_VOLUME: 100,
+  BREAKER_RESET_MS: 5_000,
+};
 
-describe('gateway routing and upstream failures', () => {
-  let identity: Harness<PostgresRuntime>;
+describe('gateway', () => {
   const servers: Server[] = [];
+  const revocations = new RevocationList();
   let upstreams: UpstreamUrls;
-  let gateway: ReturnType<typeof buildApp>;
-  const seenByEcho: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
+  let gateway: express.Express;
+  const seen: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
+  const bearer = (token = signer.sign()) => ({ Authorization: `Bearer ${token}` });
 
   async function start(app: express.Express): Promise<string> {
     const server = createServer(app);
@@ -31,45 +40,52 @@ describe('gateway routing and upstream failures', () => {
     return `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
   }
 
+  function gatewayWith(overrides: Partial<AppDeps> = {}) {
+    return buildApp({
+      config,
+      logger: testLogger('gateway'),
+      readiness: [],
+      upstreams,
+      resolveKey: signer.resolveKey,
+      isRevoked: revocations.isRevoked,
+      ...overrides,
+    });
+  }
+
   before(async () => {
-    identity = await postgresHarness('gwidentity', identityMigrations);
-    // identity: the real service on its own database; work: records what reaches it; collab: never answers;
-    // governance and notify: nothing listens.
+    // A bare service frame: answers its health and a problem+json 404 for everything else.
+    const frame = createServiceApp({
+      service: 'identity',
+      logger: testLogger('identity'),
+      readiness: [],
+    }).finish();
     const echo = express();
     echo.use((req, res) => {
       let body = '';
       req.on('data', (chunk) => (body += chunk));
       req.on('end', () => {
-        seenByEcho.push({ url: req.url, headers: req.headers, body });
+        seen.push({ url: req.url, headers: req.headers, body });
         res.status(200).json({ ok: true });
       });
     });
     const silent = express();
     silent.use(() => {
-      /* never answers: lets the gateway's proxy timeout fire */
+      /* never answers: lets the proxy timeout fire */
     });
     upstreams = {
-      identity: await start(
-        buildIdentity({ logger: identity.logger, readiness: identity.runtime.readiness }),
-      ),
+      // identity: a service frame; work: records what reaches it; collab: never answers;
+      // governance and notify: nothing listens.
+      identity: await start(frame),
       governance: `http://127.0.0.1:${await closedPort()}`,
       work: await start(echo),
       collab: await start(silent),
       notify: `http://127.0.0.1:${await closedPort()}`,
     };
-    gateway = buildApp({
-      logger: testLogger('gateway'),
-      readiness: [],
-      upstreams,
-      proxyTimeoutMs: 300,
-      healthTimeoutMs: 500,
-    });
+    gateway = gatewayWith().app;
   });
 
   after(async () => {
-    for (const server of servers) server.closeAllConnections();
-    await Promise.all(servers.map(closeServer));
-    await identity.close();
+    await stopServers(servers);
   });
 
   test('every api.md §7 prefix maps to its service', () => {
@@ -81,48 +97,240 @@ describe('gateway routing and upstream failures', () => {
     assert.equal(upstreamFor('/api/v2/auth'), undefined);
   });
 
-  test('proxies path, query and raw body untouched, with the request id', async () => {
+  test('proxies path, query and raw body untouched, forwards the token, strips client X-User-* headers', async () => {
     const body = '{"title":"raw body, not re-serialised" }';
+    const token = signer.sign();
     const res = await request(gateway)
       .post('/api/v1/projects/abc/tasks?x=1')
-      .set('Content-Type', 'application/json')
-      .set('X-Request-Id', 'trace-42')
+      .set({ ...bearer(token), 'Content-Type': 'application/json', 'X-Request-Id': 'trace-42' })
+      .set('X-User-Id', 'spoofed')
+      .set('X-User-Roles', 'OWNER')
       .send(body);
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-request-id'], 'trace-42');
-    const seen = seenByEcho.at(-1);
-    assert.equal(seen?.url, '/api/v1/projects/abc/tasks?x=1');
-    assert.equal(seen?.body, body);
-    assert.equal(seen?.headers['x-request-id'], 'trace-42');
+    const last = seen.at(-1);
+    assert.equal(last?.url, '/api/v1/projects/abc/tasks?x=1');
+    assert.equal(last?.body, body);
+    assert.equal(last?.headers['x-request-id'], 'trace-42');
+    assert.equal(last?.headers.authorization, `Bearer ${token}`);
+    assert.equal(last?.headers['x-user-id'], undefined);
+    assert.equal(last?.headers['x-user-roles'], undefined);
+  });
+
+  test('protected routes need a valid token; public routes do not', async () => {
+    assertProblem(await request(gateway).get('/api/v1/projects'), 401, 'UNAUTHENTICATED');
+    const publicRoute = await request(gateway).post('/api/v1/auth/login').send({});
+    assert.notEqual(publicRoute.status, 401, 'login is public: the service answers, not the gateway');
+  });
+
+  test('forged, expired and foreign tokens are refused', async () => {
+    const valid = signer.sign();
+    const [header, payload] = valid.split('.') as [string, string, string];
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const jwtLib = (await import('jsonwebtoken')).default;
+    const attacks: Record<string, string> = {
+      'alg none': `${b64({ alg: 'none', typ: 'JWT', kid: signer.kid })}.${payload}.`,
+      'HS256 signed with the public key': jwtLib.sign(
+        claims,
+        signer.publicKey.export({ type: 'spki', format: 'pem' }),
+        {
+          algorithm: 'HS256',
+          keyid: signer.kid,
+        },
+      ),
+      expired: signer.sign({}, { expiresIn: -10 }),
+      'unknown kid': signer.sign({}, { keyid: 'someone-else' }),
+      'tampered payload': `${header}.${b64({ ...claims, sub: randomUUID() })}.${valid.split('.')[2]}`,
+      'wrong audience': signer.sign({}, { audience: 'another-api' }),
+      'signed by another key': testSigner(signer.kid).sign(),
+      garbage: 'not.a.jwt',
+    };
+    for (const [name, token] of Object.entries(attacks)) {
+      const res = await request(gateway).get('/api/v1/projects').set(bearer(token));
+      assert.equal(res.status, 401, `${name} must be refused`);
+      assertProblem(res, 401, 'UNAUTHENTICATED');
+    }
+  });
+
+  test('a revoked jti is refused from the moment the revocation is known', async () => {
+    const jti = randomUUID();
+    const token = signer.sign({ jti });
+    assert.equal((await request(gateway).get('/api/v1/projects').set(bearer(token))).status, 200);
+    revocations.apply(
+      createEvent(identityEvents.sessionRevoked, 'identity', {
+        subjectId: randomUUID(),
+        data: {
+          userId: randomUUID(),
+          familyId: randomUUID(),
+          jti,
+          expiresAt: new Date(Date.now() + 60_000).toISOString(),
+          reason: 'logout',
+        },
+      }),
+    );
+    assertProblem(await request(gateway).get('/api/v1/projects').set(bearer(token)), 401, 'UNAUTHENTICATED');
   });
 
   test("the service's own problem answers pass through", async () => {
-    assertProblem(await request(gateway).get('/api/v1/users/nope'), 404, 'NOT_FOUND');
+    assertProblem(await request(gateway).get('/api/v1/users/nope').set(bearer()), 404, 'NOT_FOUND');
   });
 
   test('a down upstream answers 503 UPSTREAM_UNAVAILABLE with Retry-After, fast', async () => {
     const started = performance.now();
-    const res = await request(gateway).post('/api/v1/orgs').send({ name: 'x' });
+    const res = await request(gateway).post('/api/v1/orgs').set(bearer()).send({ name: 'x' });
     const elapsed = performance.now() - started;
     assertProblem(res, 503, 'UPSTREAM_UNAVAILABLE');
     assert.equal(res.headers['retry-after'], '5');
-    assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+    assert.ok(elapsed < 100, `took ${elapsed} ms`);
   });
 
   test('an upstream that does not answer in time gives 504 UPSTREAM_TIMEOUT', async () => {
-    assertProblem(await request(gateway).get('/api/v1/comments?taskId=1'), 504, 'UPSTREAM_TIMEOUT');
+    assertProblem(
+      await request(gateway).get('/api/v1/comments?taskId=1').set(bearer()),
+      504,
+      'UPSTREAM_TIMEOUT',
+    );
   });
 
-  test('unknown paths are the gateway’s own 404 problem', async () => {
-    assertProblem(await request(gateway).get('/api/v1/nothing-here'), 404, 'NOT_FOUND');
+  test('a body declared larger than the limit is refused before the service', async () => {
+    const res = await request(gateway)
+      .post('/api/v1/projects')
+      .set({ ...bearer(), 'Content-Type': 'application/json' })
+      .send(JSON.stringify({ pad: 'x'.repeat(2_000) }));
+    assertProblem(res, 413, 'PAYLOAD_TOO_LARGE');
   });
 
-  test('/health aggregates upstream readiness', async () => {
+  test('rate limits: RateLimit-* headers, per IP when anonymous and per user when signed in', async () => {
+    const limited = gatewayWith({ config: { ...config, RATE_LIMIT_PER_IP: 3, RATE_LIMIT_PER_USER: 5 } }).app;
+    for (let i = 0; i < 3; i += 1) {
+      const ok = await request(limited).post('/api/v1/auth/login').send({});
+      assert.equal(ok.headers['ratelimit-limit'], '3');
+      assert.equal(ok.headers['ratelimit-remaining'], String(2 - i));
+    }
+    const refused = await request(limited).post('/api/v1/auth/login').send({});
+    assertProblem(refused, 429, 'RATE_LIMITED');
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    // A signed-in user has a budget of their own, not the exhausted IP's.
+    const token = signer.sign();
+    for (let i = 0; i < 5; i += 1)
+      assert.equal((await request(limited).get('/api/v1/projects').set(bearer(token))).status, 200);
+    assertProblem(await request(limited).get('/api/v1/projects').set(bearer(token)), 429, 'RATE_LIMITED');
+  });
+
+  test('a breaker opens on a failing upstream, answers 503 at once, and closes when it recovers', async () => {
+    const port = await closedPort();
+    const { app, breakers } = gatewayWith({
+      upstreams: { ...upstreams, governance: `http://127.0.0.1:${port}` },
+      config: { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 300 },
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        assertProblem(await request(app).get('/api/v1/orgs').set(bearer()), 503, 'UPSTREAM_UNAVAILABLE');
+      }
+      const metrics = await request(app).get('/metrics');
+      assert.match(metrics.text, /gateway_breaker_open\{[^}]*upstream="governance"[^}]*\} 1/);
+      // The service comes back on the same port; after the reset delay one trial call closes the breaker.
+      const back = express();
+      back.get('/api/v1/orgs', (_req, res) => res.json({ items: [], nextCursor: null }));
+      const server = createServer(back);
+      servers.push(server);
+      await listen(server, port, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      const recovered = await request(app).get('/api/v1/orgs').set(bearer());
+      assert.equal(recovered.status, 200);
+      assert.match(
+        (await request(app).get('/metrics')).text,
+        /gateway_breaker_open\{[^}]*upstream="governance"[^}]*\} 0/,
+      );
+    } finally {
+      breakers.shutdown();
+    }
+  });
+
+  test('4xx answers do not count against an upstream', async () => {
+    const { app, breakers } = gatewayWith({
+      config: { ...config, BREAKER_VOLUME: 2, BREAKER_RESET_MS: 60_000 },
+    });
+    try {
+      for (let i = 0; i < 5; i += 1)
+        assert.equal((await request(app).get('/api/v1/users/nope').set(bearer())).status, 404);
+      assert.match(
+        (await request(app).get('/metrics')).text,
+        /gateway_breaker_open\{[^}]*upstream="identity"[^}]*\} 0/,
+      );
+    } finally {
+      breakers.shutdown();
+    }
+  });
+
+  test('unknown paths are the gateway’s own 404 problem; CORS is answered', async () => {
+    assertProblem(await request(gateway).get('/api/v1/nothing-here').set(bearer()), 404, 'NOT_FOUND');
+    const preflight = await request(gateway)
+      .options('/api/v1/projects')
+      .set('Origin', 'https://app.example')
+      .set('Access-Control-Request-Method', 'POST');
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], '*');
+  });
+
+  test('/health aggregates upstream readiness; docs are served', async () => {
     const res = await request(gateway).get('/health');
     assert.equal(res.status, 503);
     assert.deepEqual(res.body, {
       status: 'degraded',
       services: { identity: 'up', governance: 'down', work: 'up', collab: 'down', notify: 'down' },
     });
+    const docs = await request(gateway).get('/api/docs');
+    assert.match(docs.text, /swagger-ui-bundle\.js/);
+    assert.equal((await request(gateway).get('/api/docs/assets/swagger-ui-bundle.js')).status, 200);
+    const openapi = await request(gateway).get('/api/openapi.json');
+    assert.equal(openapi.body.openapi, '3.1.0');
+    const unavailable = openapi.body['x-unavailable'] as string[];
+    for (const down of ['collab', 'governance', 'notify'])
+      assert.ok(unavailable.includes(down), `${down} is listed`);
+    assert.ok(!unavailable.includes('work'), 'a reachable service is merged, not listed');
+  });
+
+  test('WebSocket upgrades need a valid token and are proxied to notify', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const notify = createServer();
+    notify.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        ws.send(JSON.stringify({ type: 'welcome', path: req.url })),
+      ),
+    );
+    servers.push(notify);
+    const notifyUrl = `http://127.0.0.1:${await listen(notify, 0, '127.0.0.1')}`;
+    const front = createServer(gateway);
+    front.on(
+      'upgrade',
+      webSocketGate({
+        notifyUrl,
+        resolveKey: signer.resolveKey,
+        isRevoked: revocations.isRevoked,
+        logger: testLogger('ws'),
+      }),
+    );
+    servers.push(front);
+    const port = await listen(front, 0, '127.0.0.1');
+
+    const refusedStatus = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    assert.equal(refusedStatus, 401, 'no token: refused before the upgrade');
+
+    const message = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${signer.sign()}`);
+      ws.on('message', (data) => {
+        resolve(String(data));
+        ws.close();
+      });
+      ws.on('error', reject);
+    });
+    assert.deepEqual(JSON.parse(message).type, 'welcome');
+    wss.close();
   });
 });

@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
@@ -108,8 +109,11 @@ export async function serve(options: {
   logger: Logger;
   shutdownTimeoutMs: number;
   stopSteps: ShutdownStep[];
+  /** HTTP upgrades (WebSockets) bypass express; this handles them. */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 }): Promise<void> {
   const server = createServer(options.app);
+  if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
   installShutdown(options.logger, options.shutdownTimeoutMs, [
     { name: 'http', run: () => closeServer(server) },
     ...options.stopSteps,

@@ -76,16 +76,18 @@ export function testKafka(label: string): TestKafka {
   };
 }
 
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 /** Polls until `probe` returns a truthy value, or fails with the last value seen. */
 export async function waitFor<T>(
   probe: () => Promise<T> | T,
   { timeoutMs = 15_000, intervalMs = 50, what = 'condition' } = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
     last = await probe();
-    if (last) return last as NonNullable<T>;
+    if (last) return last as Truthy<T>;
     if (Date.now() > deadline)
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -1,65 +1,102 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { AppError, problemBody, PROBLEM_CONTENT_TYPE, type Logger } from '@trellis/shared';
-import { upstreamFor, type UpstreamUrls } from './upstreams.ts';
+import type { UpstreamBreakers } from './breakers.ts';
+import { upstreamFor, type Upstream, type UpstreamUrls } from './upstreams.ts';
 
 export interface ProxyOptions {
   upstreams: UpstreamUrls;
   timeoutMs: number;
+  breakers: UpstreamBreakers;
   logger: Logger;
 }
 
-const RETRY_AFTER_SECONDS = '5';
-const timedOut = new WeakSet<IncomingMessage>();
+interface Outcome {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
 
-function upstreamFailure(req: IncomingMessage, upstream: string): AppError {
-  if (timedOut.has(req)) {
-    return new AppError(504, 'UPSTREAM_TIMEOUT', {
-      detail: `The ${upstream} service did not answer in time.`,
-    });
-  }
+const timedOut = new WeakSet<IncomingMessage>();
+const outcomes = new WeakMap<IncomingMessage, Outcome>();
+
+export function unavailable(upstream: string, retryAfterSeconds: number): AppError {
   return new AppError(503, 'UPSTREAM_UNAVAILABLE', {
     detail: `The ${upstream} service is unavailable.`,
-    headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+    headers: { 'Retry-After': String(retryAfterSeconds) },
   });
+}
+
+function writeProblem(
+  target: ServerResponse | Socket,
+  problem: AppError,
+  requestId: string | undefined,
+): void {
+  if (!('writeHead' in target)) {
+    target.destroy();
+    return;
+  }
+  if (target.headersSent) {
+    target.destroy();
+    return;
+  }
+  target.writeHead(problem.status, { 'Content-Type': PROBLEM_CONTENT_TYPE, ...problem.headers });
+  target.end(JSON.stringify(problemBody(problem, requestId)));
 }
 
 /**
  * Streams `/api/v1/<prefix>` requests to their service untouched (no body parser runs before
- * this). Every failure to get an answer becomes a problem+json 503 or 504, never a hang or HTML.
+ * this), through that upstream's circuit breaker. Every failure to get an answer becomes a
+ * problem+json 503 or 504, never a hang or an HTML page.
  */
 export function apiProxy(options: ProxyOptions): RequestHandler {
-  const { upstreams, timeoutMs, logger } = options;
-  return createProxyMiddleware<IncomingMessage, ServerResponse>({
-    router: (req) => upstreams[upstreamFor(req.url ?? '') ?? 'identity'],
-    pathFilter: (path) => upstreamFor(path) !== undefined,
+  const { upstreams, timeoutMs, breakers, logger } = options;
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    router: (req) => upstreams[upstreamFor(req.url ?? '') as Upstream],
     changeOrigin: true,
     xfwd: true,
     on: {
-      proxyReq: (proxyReq: ClientRequest, req) => {
+      proxyReq: (proxyReq, req) => {
         proxyReq.setTimeout(timeoutMs, () => {
           timedOut.add(req);
           proxyReq.destroy(new Error('upstream timeout'));
         });
       },
+      proxyRes: (proxyRes, req) => {
+        const status = proxyRes.statusCode ?? 502;
+        if (status >= 500) outcomes.get(req)?.reject(new Error(`upstream answered ${status}`));
+        else outcomes.get(req)?.resolve();
+      },
       error: (err, req, target) => {
         const upstream = upstreamFor(req.url ?? '') ?? 'upstream';
-        const problem = upstreamFailure(req, upstream);
+        outcomes.get(req)?.reject(err);
+        const problem = timedOut.has(req)
+          ? new AppError(504, 'UPSTREAM_TIMEOUT', {
+              detail: `The ${upstream} service did not answer in time.`,
+            })
+          : unavailable(upstream, breakers.retryAfterSeconds);
         logger.warn({ err, upstream, requestId: req.id, status: problem.status }, 'upstream request failed');
-        if (!(target instanceof Object) || !('writeHead' in target)) {
-          (target as Socket).destroy();
-          return;
-        }
-        const res = target as ServerResponse;
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        res.writeHead(problem.status, { 'Content-Type': PROBLEM_CONTENT_TYPE, ...problem.headers });
-        res.end(JSON.stringify(problemBody(problem, req.id)));
+        writeProblem(target as ServerResponse | Socket, problem, req.id);
       },
     },
   });
+
+  return async (req, res, next) => {
+    const upstream = upstreamFor(req.path);
+    if (!upstream) {
+      next();
+      return;
+    }
+    res.locals.metricsRoute = `/api/v1 → ${upstream}`;
+    const admitted = await breakers.run(
+      upstream,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          outcomes.set(req, { resolve, reject });
+          void proxy(req, res, next);
+        }),
+    );
+    if (!admitted) writeProblem(res, unavailable(upstream, breakers.retryAfterSeconds), req.id);
+  };
 }

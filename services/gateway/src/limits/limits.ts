@@ -1,0 +1,43 @@
+import type { RequestHandler } from 'express';
+import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import { AppError } from '@trellis/shared';
+
+/**
+ * The gateway parses no bodies, so it enforces the size from Content-Length; a chunked body of
+ * unknown length is bounded again by the service's own parser limit.
+ */
+export function bodySizeLimit(maxBytes: number): RequestHandler {
+  return (req, _res, next) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBytes) {
+      throw new AppError(413, 'PAYLOAD_TOO_LARGE', { detail: `The body must be at most ${maxBytes} bytes.` });
+    }
+    next();
+  };
+}
+
+/**
+ * Fixed one-minute windows, keyed by user when a verified token is present and by client IP
+ * otherwise; answers carry `RateLimit-*` headers (IETF draft 6) and 429s carry `Retry-After`.
+ * Counters live in this process: with several gateway replicas each enforces its own share.
+ */
+export function apiRateLimit(limits: { perUser: number; perIp: number }): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: (req) => (req.user ? limits.perUser : limits.perIp),
+    keyGenerator: (req) => (req.user ? `user:${req.user.id}` : `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`),
+    standardHeaders: 'draft-6',
+    legacyHeaders: false,
+    skip: (req) => !req.path.startsWith('/api/v1/'),
+    handler: (_req, res, next, options) => {
+      const resetTime = (_req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 60;
+      next(
+        new AppError(options.statusCode, 'RATE_LIMITED', {
+          detail: `Too many requests; retry in ${seconds} s.`,
+          headers: { 'Retry-After': String(seconds) },
+        }),
+      );
+    },
+  });
+}

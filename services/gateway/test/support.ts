@@ -1,0 +1,38 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import jwt from 'jsonwebtoken';
+import { ACCESS_TOKEN, closeServer, listen, type KeyResolver } from '@trellis/shared';
+
+/** A signing key like identity's, so gateway tests can mint (and forge) tokens. */
+export function testSigner(kid = 'test-key') {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const resolveKey: KeyResolver = async (k) => (k === kid ? publicKey : undefined);
+  const sign = (
+    claims: Record<string, unknown> = {},
+    options: jwt.SignOptions = {},
+    key: KeyObject = privateKey,
+  ) =>
+    jwt.sign({ email: 'ada@example.com', jti: randomUUID(), ...claims }, key, {
+      algorithm: ACCESS_TOKEN.algorithm,
+      keyid: kid,
+      issuer: ACCESS_TOKEN.issuer,
+      audience: ACCESS_TOKEN.audience,
+      subject: String(claims.sub ?? randomUUID()),
+      expiresIn: ACCESS_TOKEN.ttlSeconds,
+      ...options,
+    });
+  return { privateKey, publicKey, resolveKey, sign, kid };
+}
+
+/** A port nothing listens on: bind, read the port, close. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server, 0, '127.0.0.1');
+  await closeServer(server);
+  return port;
+}
+
+export async function stopServers(servers: Server[]): Promise<void> {
+  for (const server of servers) server.closeAllConnections();
+  await Promise.all(servers.map(closeServer));
+}
