@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { waitFor } from '@trellis/shared/testing';
+import { startSuite, type Suite } from './support/suite.ts';
+
+let suite: Suite;
+
+before(async () => {
+  suite = await startSuite();
+});
+
+after(() => suite?.close());
+
+test('all five upstreams are up behind the gateway', async () => {
+  const res = await fetch(`${suite.gatewayUrl}/health`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), {
+    status: 'ok',
+    services: { identity: 'up', governance: 'up', work: 'up', collab: 'up', notify: 'up' },
+  });
+});
+
+test('identity down → 503 in < 100 ms and /health says so; back up → recovers without a gateway restart', async () => {
+  await suite.kill('identity');
+  const started = performance.now();
+  const res = await fetch(`${suite.gatewayUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'ada@example.com', password: 'whatever-123' }),
+  });
+  const elapsed = performance.now() - started;
+  assert.equal(res.status, 503);
+  assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+  assert.equal((await res.json()).code, 'UPSTREAM_UNAVAILABLE');
+  assert.ok(res.headers.get('retry-after'));
+  assert.ok(elapsed < 100, `answered in ${elapsed.toFixed(1)} ms`);
+
+  const health = await fetch(`${suite.gatewayUrl}/health`);
+  assert.equal(health.status, 503);
+  assert.equal((await health.json()).services.identity, 'down');
+
+  await suite.start('identity');
+  const recovered = await waitFor(
+    async () => {
+      const again = await fetch(`${suite.gatewayUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      return again.status !== 503 ? again.status : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 200, what: 'identity behind the gateway again' },
+  );
+  assert.notEqual(recovered, 503);
+  assert.equal((await fetch(`${suite.gatewayUrl}/health`)).status, 200);
+});

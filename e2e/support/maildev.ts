@@ -1,0 +1,30 @@
+import { stack, waitFor } from '@trellis/shared/testing';
+
+export interface CaughtMail {
+  id: string;
+  subject: string;
+  text: string;
+  html: string;
+  to: Array<{ address: string }>;
+}
+
+/** The messages MailDev caught for one address (api.md §8). */
+export async function mailsTo(address: string): Promise<CaughtMail[]> {
+  const response = await fetch(`${stack.maildevUrl}/email`);
+  const all = (await response.json()) as CaughtMail[];
+  return all.filter((mail) => mail.to.some((to) => to.address.toLowerCase() === address.toLowerCase()));
+}
+
+/** Waits for the `count`-th mail to an address and returns its 6-digit code. */
+export async function codeFromMail(address: string, count = 1): Promise<string> {
+  const mails = await waitFor(
+    async () => {
+      const found = await mailsTo(address);
+      return found.length >= count ? found : undefined;
+    },
+    { what: `mail #${count} to ${address}` },
+  );
+  const code = /\b(\d{6})\b/.exec(mails[count - 1]?.text ?? '')?.[1];
+  if (!code) throw new Error(`no 6-digit code in the mail to ${address}`);
+  return code;
+}

@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import {
+  createTestDatabase,
+  stack,
+  testKafka,
+  testMongoUrl,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@trellis/shared/testing';
+
+export const SERVICES = ['identity', 'governance', 'work', 'collab', 'notify', 'gateway'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const POSTGRES_SERVICES: ServiceName[] = ['identity', 'governance', 'work'];
+const MONGO_SERVICES: ServiceName[] = ['collab', 'notify'];
+const repo = join(import.meta.dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface Suite {
+  gatewayUrl: string;
+  urls: Record<ServiceName, string>;
+  /** SIGKILLs a service (a crash, not a drain). */
+  kill: (name: ServiceName) => Promise<void>;
+  /** Starts a stopped service again on the same port and waits until it is ready. */
+  start: (name: ServiceName) => Promise<void>;
+  logs: (name: ServiceName) => string;
+  close: () => Promise<void>;
+}
+
+export interface SuiteOptions {
+  /** Extra env per service (e.g. higher rate limits for a benchmark). */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  logLevel?: string;
+}
+
+/**
+ * The whole suite as real processes, exactly as `npm start` runs it, but on free ports with fresh
+ * databases and a unique topic prefix, so end-to-end tests and benchmarks never share state.
+ */
+export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
+  const label = uniqueName('e2e');
+  const kafka = testKafka('e2e');
+  const databases = new Map<ServiceName, TestDatabase>();
+  for (const name of POSTGRES_SERVICES)
+    databases.set(name, await createTestDatabase(`${label}_${name}`.slice(0, 40)));
+  const ports = Object.fromEntries(
+    await Promise.all(SERVICES.map(async (name) => [name, await freePort()])),
+  ) as Record<ServiceName, number>;
+  const urls = Object.fromEntries(
+    SERVICES.map((name) => [name, `http://127.0.0.1:${ports[name]}`]),
+  ) as Record<ServiceName, string>;
+
+  const envFor = (name: ServiceName): Record<string, string> => ({
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: options.logLevel ?? process.env.E2E_LOG_LEVEL ?? 'warn',
+    PORT: String(ports[name]),
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+    ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
+    ...(MONGO_SERVICES.includes(name) ? { MONGO_URL: testMongoUrl(`${name}`) } : {}),
+    ...(name === 'notify' ? { SMTP_HOST: stack.smtpHost, SMTP_PORT: String(stack.smtpPort) } : {}),
+    ...(name === 'gateway'
+      ? Object.fromEntries(
+          SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),
+        )
+      : {}),
+    ...options.env?.[name],
+  });
+  // Mongo database names are fixed per suite, so a restarted service finds its data again.
+  const mongoEnv = new Map(MONGO_SERVICES.map((name) => [name, envFor(name).MONGO_URL ?? '']));
+
+  const processes = new Map<ServiceName, ChildProcess>();
+  const output = new Map<ServiceName, string>();
+
+  async function start(name: ServiceName): Promise<void> {
+    const env = { ...envFor(name), ...(mongoEnv.has(name) ? { MONGO_URL: mongoEnv.get(name) ?? '' } : {}) };
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=TimeoutNegativeWarning', join(repo, 'services', name, 'src', 'main.ts')],
+      { cwd: join(repo, 'services', name), env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    processes.set(name, child);
+    const append = (chunk: Buffer) =>
+      output.set(name, ((output.get(name) ?? '') + chunk.toString()).slice(-20_000));
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`${name} exited during start:\n${output.get(name) ?? ''}`);
+        try {
+          const response = await fetch(`${urls[name]}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+          return response.ok;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: `${name} to be ready` },
+    );
+  }
+
+  async function stop(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
+    const child = processes.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+    processes.delete(name);
+  }
+
+  try {
+    for (const name of SERVICES) await start(name);
+  } catch (err) {
+    await Promise.all(SERVICES.map((name) => stop(name, 'SIGKILL')));
+    throw err;
+  }
+
+  return {
+    gatewayUrl: urls.gateway,
+    urls,
+    start,
+    kill: (name) => stop(name, 'SIGKILL'),
+    logs: (name) => output.get(name) ?? '',
+    close: async () => {
+      await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
+      await Promise.all([...databases.values()].map((db) => db.drop()));
+    },
+  };
+}
