@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { baseEnvSchema, loadConfig, mongoEnvSchema } from '@trellis/shared';
 
-export const configSchema = baseEnvSchema.extend({
-  ...mongoEnvSchema.shape,
-  PORT: z.coerce.number().int().min(0).max(65535).default(8085),
-  SMTP_HOST: z.string().min(1).default('127.0.0.1'),
-  SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(1025),
-});
+export const configSchema = baseEnvSchema
+  .extend({
+    ...mongoEnvSchema.shape,
+    PORT: z.coerce.number().int().min(0).max(65535).default(8085),
+    SMTP_HOST: z.string().min(1).default('127.0.0.1'),
+    SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(1025),
+    /** TLS from the first byte (port 465); otherwise STARTTLS is used when the server offers it. */
+    SMTP_SECURE: z.stringbool().default(false),
+    SMTP_USER: z.string().min(1).optional(),
+    SMTP_PASSWORD: z.string().min(1).optional(),
+    SMTP_FROM: z.string().min(1).default('Trellis <no-reply@trellis.local>'),
+  })
+  .refine((env) => !env.SMTP_USER === !env.SMTP_PASSWORD, {
+    message: 'SMTP_USER and SMTP_PASSWORD are set together or not at all',
+    path: ['SMTP_PASSWORD'],
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
