@@ -7,7 +7,7 @@
 # every services/<name>/Dockerfile is rendered from it by
 #   node infra/docker/render-dockerfiles.ts
 # filling in only the SERVICE and PORT defaults and the CMD
-# (shared/test/deploy-manifests.test.ts fails if a copy drifts). Edit the
+# (infra/test/deploy-manifests.test.ts fails if a copy drifts). Edit the
 # template, never a copy. Copies rather than one file plus --build-arg because
 # each service must build on its own with `docker build -f
 # services/<name>/Dockerfile .`, a Dockerfile cannot include another, and an

@@ -9,7 +9,12 @@ import { say, UserError } from './log.ts';
 import { quietNodeOptions, stackEnv } from './services.ts';
 import { downStarted, up } from './stack.ts';
 
-const DEFAULT_PATTERNS = ['shared/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'e2e/**/*.test.ts'];
+const DEFAULT_PATTERNS = [
+  'shared/test/**/*.test.ts',
+  'services/*/test/**/*.test.ts',
+  'infra/test/**/*.test.ts',
+  'e2e/**/*.test.ts',
+];
 
 /**
  * `args` are passed to the runner: patterns replace the defaults, flags

@@ -14,8 +14,9 @@ import {
   renderDockerfile,
   repoRoot,
   templatePath,
-} from '../../infra/docker/render-dockerfiles.ts';
-import type { ServiceName } from '../../infra/docker/render-dockerfiles.ts';
+} from '../docker/render-dockerfiles.ts';
+import type { ServiceName } from '../docker/render-dockerfiles.ts';
+import type { ZodType } from 'zod';
 
 // ---- the env contract: what each service reads at start-up
 
@@ -32,7 +33,7 @@ const UPSTREAM_ENV: Record<string, ServiceName> = {
 
 const SERVICE_ENV: Record<ServiceName, string[]> = {
   gateway: Object.keys(UPSTREAM_ENV),
-  identity: ['DATABASE_URL'],
+  identity: ['DATABASE_URL', 'CODE_SECRET'],
   governance: ['DATABASE_URL'],
   work: ['DATABASE_URL'],
   collab: ['MONGO_URL'],
@@ -675,5 +676,27 @@ test('gateway upstream URLs in the ConfigMap point at Services on their ports', 
     const url = new URL(text(data[key], `trellis-config ${key}`));
     assert.equal(url.hostname, target, key);
     assert.equal(servicePort(url.hostname, Number(url.port)), SERVICE_PORTS[target], `${key} port`);
+  }
+});
+
+/** Resolves compose's `${VAR:-default}` / `${VAR-default}` interpolation to its default. */
+function interpolated(value: string): string {
+  return value.replace(/\$\{[A-Z0-9_]+:?-([^}]*)\}/g, '$1');
+}
+
+test("each service's own config schema accepts its compose environment (NODE_ENV=production)", async () => {
+  for (const service of SERVICE_NAMES) {
+    const { configSchema } = (await import(`../../services/${service}/src/config.ts`)) as {
+      configSchema: ZodType;
+    };
+    const env = Object.fromEntries(
+      [...composeEnv(service)].map(([key, value]) => [key, interpolated(value)]),
+    );
+    assert.equal(env.NODE_ENV, 'production', `${service} runs in production mode`);
+    const result = configSchema.safeParse(env);
+    assert.ok(
+      result.success,
+      `${service} would refuse to start: ${result.success ? '' : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
 });
