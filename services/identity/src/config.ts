@@ -1,10 +1,32 @@
 import { z } from 'zod';
 import { baseEnvSchema, loadConfig, postgresEnvSchema } from '@trellis/shared';
 
-export const configSchema = baseEnvSchema.extend({
-  ...postgresEnvSchema.shape,
-  PORT: z.coerce.number().int().min(0).max(65535).default(8081),
-});
+/**
+ * Development-only default for CODE_SECRET, so `npm start` works with no setup. It is public
+ * (it is in the repository), hence refused in production.
+ */
+export const DEV_CODE_SECRET = 'trellis-dev-code-secret-do-not-use-in-production';
+
+export const configSchema = baseEnvSchema
+  .extend({
+    ...postgresEnvSchema.shape,
+    PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+    /** HMAC key for one-time codes (reset, e-mail verification): the database only holds MACs. */
+    CODE_SECRET: z.string().min(32).optional(),
+    /** A signing key older than this is replaced (checked at start and hourly). */
+    KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
+    /** Failed logins allowed per e-mail within the window before 429. */
+    LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10),
+    /** Failed logins allowed per client IP (any e-mails) within the window before 429. */
+    LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(100),
+    LOGIN_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.CODE_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['CODE_SECRET'], message: 'Required in production' });
+    }
+  })
+  .transform((env) => ({ ...env, CODE_SECRET: env.CODE_SECRET ?? DEV_CODE_SECRET }));
 
 export type Config = z.infer<typeof configSchema>;
 

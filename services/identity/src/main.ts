@@ -1,17 +1,53 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { createLogger, serve, startPostgresRuntime } from '@trellis/shared';
-import { buildApp } from './app.ts';
+import {
+  createLogger,
+  identityEvents,
+  serve,
+  startPostgresRuntime,
+  type EventConsumer,
+} from '@trellis/shared';
+import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
+import { identitySubscriptions } from './events/subscriptions.ts';
+import { KeyStore } from './keys/keys.service.ts';
 import { migrations } from './migrations/index.ts';
+import { defineModels } from './models.ts';
+
+const HOUSEKEEPING_INTERVAL_MS = 3600_000;
 
 const config = readConfig();
 const logger = createLogger('identity', config.LOG_LEVEL);
 const runtime = await startPostgresRuntime({ service: 'identity', config, logger, migrations });
-const app = buildApp({ logger, readiness: runtime.readiness });
+const { sequelize, outbox } = runtime;
+// The topics identity publishes to exist before the outbox relay first needs them.
+await runtime.bus.ensureTopics([...new Set(Object.values(identityEvents).map((event) => event.topic))]);
+const models = defineModels(sequelize);
+const keys = new KeyStore({ sequelize, models, rotationDays: config.KEY_ROTATION_DAYS, logger });
+await keys.rotateIfDue();
+
+const deps = { logger, readiness: runtime.readiness, sequelize, models, outbox, keys, config };
+const services = buildServices(deps);
+const { orgs, throttle } = services;
+
+// Hourly: rotate the signing key when due (or pick up another replica's rotation), drop stale counters.
+const housekeeping = setInterval(() => {
+  Promise.all([keys.rotateIfDue(), throttle.sweep()]).catch((err: unknown) =>
+    logger.error({ err }, 'housekeeping failed; retrying next hour'),
+  );
+}, HOUSEKEEPING_INTERVAL_MS);
+housekeeping.unref();
+
+// Filled once listening (the consumer starts last); stopped before the runtime's steps.
+const consumers: EventConsumer[] = [];
 await serve({
-  app,
+  app: buildApp(deps, services),
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: runtime.stopSteps,
+  stopSteps: [
+    { name: 'housekeeping', run: async () => clearInterval(housekeeping) },
+    { name: 'identity consumer', run: () => Promise.all(consumers.map((c) => c.stop())) },
+    ...runtime.stopSteps,
+  ],
 });
+consumers.push(await runtime.bus.consume(identitySubscriptions({ sequelize, orgs })));

@@ -1,18 +1,28 @@
+import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertServiceFrame, postgresHarness, type Harness } from '@trellis/shared/testing';
-import type { PostgresRuntime } from '@trellis/shared';
-import { buildApp } from '../src/app.ts';
-import { migrations } from '../src/migrations/index.ts';
+import { assertServiceFrame } from '@trellis/shared/testing';
+import { DEV_CODE_SECRET, readConfig } from '../src/config.ts';
+import { startIdentity, type Identity } from './helpers.ts';
 
-let harness: Harness<PostgresRuntime>;
+let identity: Identity;
 
 before(async () => {
-  harness = await postgresHarness('identity', migrations);
+  identity = await startIdentity();
 });
 
-after(() => harness.close());
+after(() => identity.close());
 
 test('identity serves health, readiness against PostgreSQL and Kafka, metrics and problem+json errors', async () => {
-  const app = buildApp({ logger: harness.logger, readiness: harness.runtime.readiness });
-  await assertServiceFrame(app, 'identity', ['postgres', 'kafka']);
+  await assertServiceFrame(identity.app, 'identity', ['postgres', 'kafka']);
+});
+
+test('CODE_SECRET is required in production and defaults to a public dev value otherwise', () => {
+  const env = { PORT: '0', KAFKA_BROKERS: 'k:9092', DATABASE_URL: 'postgres://u@h/db' };
+  assert.throws(() => readConfig({ ...env, NODE_ENV: 'production' }), /CODE_SECRET: Required in production/);
+  assert.equal(readConfig({ ...env, NODE_ENV: 'development' }).CODE_SECRET, DEV_CODE_SECRET);
+  const config = readConfig({ ...env, NODE_ENV: 'production', CODE_SECRET: 's'.repeat(32) });
+  assert.equal(config.LOGIN_MAX_FAILURES, 10);
+  assert.equal(config.LOGIN_MAX_FAILURES_PER_IP, 100);
+  assert.equal(config.LOGIN_WINDOW_SECONDS, 900);
+  assert.equal(config.KEY_ROTATION_DAYS, 30);
 });

@@ -1,0 +1,43 @@
+/** A tiny JSON client for the gateway URL, so tests read like the API they exercise. */
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export function apiClient(baseUrl: string) {
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let payload: string | undefined;
+    if (options.raw !== undefined) payload = options.raw;
+    else if (options.body !== undefined) payload = JSON.stringify(options.body);
+    if (payload !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: payload });
+    const text = await response.text();
+    let body: unknown = {};
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { text };
+      }
+    }
+    return { status: response.status, headers: response.headers, body: body as T };
+  }
+  return {
+    call,
+    get: <T = Record<string, unknown>>(path: string, token?: string) => call<T>('GET', path, { token }),
+    post: <T = Record<string, unknown>>(path: string, body?: unknown, token?: string) =>
+      call<T>('POST', path, { body, token }),
+    patch: <T = Record<string, unknown>>(path: string, body?: unknown, token?: string) =>
+      call<T>('PATCH', path, { body, token }),
+    delete: <T = Record<string, unknown>>(path: string, token?: string) => call<T>('DELETE', path, { token }),
+  };
+}
+
+export type ApiClient = ReturnType<typeof apiClient>;

@@ -1,0 +1,65 @@
+import { currentUser } from '@trellis/shared';
+import type { Route } from '../routing.ts';
+import { profileSchema, updateMeBody, userIdParams, userSchema } from './users.schemas.ts';
+import { etagOf, toUserView, type UserService } from './users.service.ts';
+
+const tags = ['users'];
+
+export function userRoutes(users: UserService): Route[] {
+  return [
+    {
+      method: 'get',
+      path: '/api/v1/users/me',
+      summary: 'The signed-in user',
+      tags,
+      responses: { 200: { description: 'User (ETag)', schema: userSchema } },
+      handle: async (req, res) => {
+        const user = await users.requireActive(currentUser(req).id);
+        res.set('ETag', etagOf(user)).json(toUserView(user));
+      },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/users/me',
+      summary: 'Rename the signed-in user (honours If-Match)',
+      tags,
+      body: updateMeBody,
+      responses: {
+        200: { description: 'Updated user (ETag)', schema: userSchema },
+        412: { description: 'If-Match does not match' },
+      },
+      handle: async (req, res) => {
+        const user = await users.rename(currentUser(req), req.body.name, req.get('if-match'));
+        res.set('ETag', etagOf(user)).json(toUserView(user));
+      },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/users/me',
+      summary: 'Delete the account (refused while it owns an org)',
+      tags,
+      responses: {
+        204: { description: 'Deleted; every session ended' },
+        409: { description: 'The user owns an organization' },
+      },
+      handle: async (req, res) => {
+        await users.remove(currentUser(req));
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/users/{id}',
+      summary: 'Profile of a user who shares an org with the caller',
+      tags,
+      params: userIdParams,
+      responses: {
+        200: { description: 'Profile', schema: profileSchema },
+        404: { description: 'No such user, or no shared org' },
+      },
+      handle: async (req, res) => {
+        res.json(await users.profile(currentUser(req).id, String(req.params.id)));
+      },
+    },
+  ];
+}
