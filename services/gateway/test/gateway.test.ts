@@ -172,6 +172,20 @@ describe('gateway', () => {
     assertProblem(await request(gateway).get('/api/v1/projects').set(bearer(token)), 401, 'UNAUTHENTICATED');
   });
 
+  test('client connections stay keep-alive through the proxy', async () => {
+    const base = await start(gateway);
+    for (let i = 0; i < 2; i += 1) {
+      const res = await fetch(`${base}/api/v1/projects`, { headers: bearer() });
+      await res.text();
+      assert.equal(res.status, 200);
+      assert.notEqual(
+        res.headers.get('connection'),
+        'close',
+        'the upstream hop must not close the client connection',
+      );
+    }
+  });
+
   test("the service's own problem answers pass through", async () => {
     assertProblem(await request(gateway).get('/api/v1/users/nope').set(bearer()), 404, 'NOT_FOUND');
   });

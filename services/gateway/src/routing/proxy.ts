@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -52,8 +52,12 @@ function writeProblem(
  */
 export function apiProxy(options: ProxyOptions): RequestHandler {
   const { upstreams, timeoutMs, breakers, logger } = options;
+  // Pooled keep-alive connections: without them every call opens a TCP connection and the
+  // upstream's `Connection: close` would close the client's connection too.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     router: (req) => upstreams[upstreamFor(req.url ?? '') as Upstream],
+    agent,
     changeOrigin: true,
     xfwd: true,
     on: {
