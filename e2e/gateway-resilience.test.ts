@@ -54,3 +54,25 @@ test('identity down → 503 in < 100 ms and /health says so; back up → recover
   assert.notEqual(recovered, 503);
   assert.equal((await fetch(`${suite.gatewayUrl}/health`)).status, 200);
 });
+
+test('the merged OpenAPI document covers every service; Swagger UI is served', async () => {
+  const res = await fetch(`${suite.gatewayUrl}/api/openapi.json`);
+  assert.equal(res.status, 200);
+  const document = (await res.json()) as {
+    openapi: string;
+    paths: Record<string, unknown>;
+    'x-unavailable'?: string[];
+  };
+  assert.equal(document.openapi, '3.1.0');
+  assert.equal(document['x-unavailable'], undefined, 'every service answered');
+  for (const path of [
+    '/api/v1/auth/register',
+    '/api/v1/auth/login',
+    '/api/v1/users/me',
+    '/api/v1/users/{id}',
+  ]) {
+    assert.ok(document.paths[path], `${path} is documented`);
+  }
+  const docs = await fetch(`${suite.gatewayUrl}/api/docs`);
+  assert.match(await docs.text(), /swagger-ui/);
+});

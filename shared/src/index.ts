@@ -23,3 +23,4 @@ export * from './lifecycle/runtime.ts';
 export * from './http/openapi.ts';
 export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
+export * from './http/routes.ts';

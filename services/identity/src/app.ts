@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import type { Sequelize } from 'sequelize';
 import {
   createServiceApp,
-  openApiDocument,
+  mountRoutes,
   type Logger,
   type PgOutbox,
   type ReadinessCheck,
@@ -16,7 +16,6 @@ import { keyRoutes } from './keys/keys.routes.ts';
 import type { KeyStore } from './keys/keys.service.ts';
 import type { Models } from './models.ts';
 import { OrgDirectory } from './orgs/orgs.service.ts';
-import { mountRoutes } from './routing.ts';
 import { SessionService } from './sessions/sessions.service.ts';
 import { LoginThrottle } from './throttle/login-throttle.service.ts';
 import { userRoutes } from './users/users.routes.ts';
@@ -55,15 +54,12 @@ export function buildServices(deps: Omit<AppDeps, 'logger' | 'readiness'>) {
 /** The identity HTTP app; no I/O happens here, so tests can build it around their own connections. */
 export function buildApp(deps: AppDeps, services = buildServices(deps)): Express {
   const { users, auth } = services;
+  const routes = [...authRoutes(auth), ...keyRoutes(deps.keys), ...userRoutes(users)];
   const { app, finish } = createServiceApp({
     service: 'identity',
     logger: deps.logger,
     readiness: deps.readiness,
-  });
-  const routes = [...authRoutes(auth), ...keyRoutes(deps.keys), ...userRoutes(users)];
-  const document = openApiDocument({ title: 'identity', version: '1' }, routes);
-  app.get('/openapi.json', (_req, res) => {
-    res.json(document);
+    routes,
   });
   app.use(mountRoutes(routes, requireUser(deps.keys.resolve, users)));
   return finish();

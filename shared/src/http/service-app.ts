@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { openApiDocument, type RouteDoc } from './openapi.ts';
 import { requestId } from './request-context.ts';
 
 export interface ReadinessCheck {
@@ -18,6 +19,8 @@ export interface ServiceAppOptions {
   /** JSON body parsing; the gateway turns it off so proxied bodies stream through untouched. */
   jsonBody?: boolean;
   bodyLimit?: string;
+  /** The service's API routes, documented at `GET /openapi.json` (the gateway merges them). */
+  routes?: RouteDoc[];
 }
 
 export interface ServiceApp {
@@ -85,6 +88,11 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const document = openApiDocument({ title: service, version: '1' }, options.routes ?? []);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
   });
 
   if (options.jsonBody !== false) app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));

@@ -1,5 +1,4 @@
-import { currentUser } from '@trellis/shared';
-import type { Route } from '../routing.ts';
+import { currentUser, type Route } from '@trellis/shared';
 import { toUserView } from '../users/users.service.ts';
 import {
   changePasswordBody,

@@ -1,4 +1,4 @@
-import type { Route } from '../routing.ts';
+import type { Route } from '@trellis/shared';
 import { jwksSchema } from './keys.schemas.ts';
 import type { KeyStore } from './keys.service.ts';
 

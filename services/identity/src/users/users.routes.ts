@@ -1,5 +1,4 @@
-import { currentUser } from '@trellis/shared';
-import type { Route } from '../routing.ts';
+import { currentUser, type Route } from '@trellis/shared';
 import { profileSchema, updateMeBody, userIdParams, userSchema } from './users.schemas.ts';
 import { etagOf, toUserView, type UserService } from './users.service.ts';
 

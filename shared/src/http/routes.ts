@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
-import { validate, type RouteDoc } from '@trellis/shared';
+import type { RouteDoc } from './openapi.ts';
+import { validate } from './validate.ts';
 
 /** A route and its documentation in one entry, so the OpenAPI document cannot drift from the app. */
 export interface Route extends RouteDoc {
