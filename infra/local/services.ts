@@ -81,6 +81,9 @@ export function serviceEnv(service: Service): Record<string, string> {
     vars.SMTP_HOST = endpoints.smtpHost;
     vars.SMTP_PORT = String(endpoints.smtpPort);
   }
+  // Services that verify access tokens themselves fetch identity's JWKS.
+  const identity = services.find((other) => other.name === 'identity');
+  if (service.name === 'governance' && identity) vars.IDENTITY_URL = serviceUrl(identity);
   if (service.name === 'gateway') {
     for (const upstream of services.filter((other) => other !== service)) {
       vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);

@@ -34,7 +34,7 @@ const UPSTREAM_ENV: Record<string, ServiceName> = {
 const SERVICE_ENV: Record<ServiceName, string[]> = {
   gateway: Object.keys(UPSTREAM_ENV),
   identity: ['DATABASE_URL', 'CODE_SECRET'],
-  governance: ['DATABASE_URL'],
+  governance: ['DATABASE_URL', 'IDENTITY_URL'],
   work: ['DATABASE_URL'],
   collab: ['MONGO_URL'],
   notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT'],
@@ -44,7 +44,7 @@ const SERVICE_ENV: Record<ServiceName, string[]> = {
 const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
   gateway: ['kafka', 'identity', 'governance', 'work', 'collab', 'notify'],
   identity: ['postgres', 'kafka'],
-  governance: ['postgres', 'kafka'],
+  governance: ['postgres', 'kafka', 'identity'],
   work: ['postgres', 'kafka'],
   collab: ['mongo', 'kafka'],
   notify: ['mongo', 'kafka', 'maildev'],
