@@ -24,3 +24,4 @@ export * from './http/openapi.ts';
 export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
 export * from './http/routes.ts';
+export * from './policy/index.ts';

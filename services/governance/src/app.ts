@@ -1,17 +1,81 @@
 import type { Express } from 'express';
-import { createServiceApp, type Logger, type ReadinessCheck } from '@trellis/shared';
+import type { Sequelize } from 'sequelize';
+import {
+  authenticate,
+  createServiceApp,
+  mountRoutes,
+  type KeyResolver,
+  type Logger,
+  type PgOutbox,
+  type ReadinessCheck,
+} from '@trellis/shared';
+import { AccessService } from './access/access.service.ts';
+import { auditRoutes } from './audit/audit.routes.ts';
+import { AuditLog } from './audit/audit.service.ts';
+import { DirectoryService } from './directory/directory.service.ts';
+import { internalRoutes } from './internal/internal.routes.ts';
+import { InternalService } from './internal/internal.service.ts';
+import { memberRoutes } from './members/members.routes.ts';
+import { MemberService } from './members/members.service.ts';
+import type { Models } from './models.ts';
+import { PlanLimits } from './orgs/limits.service.ts';
+import { orgRoutes } from './orgs/orgs.routes.ts';
+import { OrgService } from './orgs/orgs.service.ts';
+import { settingsRoutes } from './settings/settings.routes.ts';
+import { SettingsService } from './settings/settings.service.ts';
+import { TeamMemberService } from './teams/team-members.service.ts';
+import { teamRoutes } from './teams/teams.routes.ts';
+import { TeamService } from './teams/teams.service.ts';
 
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  sequelize: Sequelize;
+  models: Models;
+  outbox: PgOutbox;
+  /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
+  resolveKey: KeyResolver;
 }
 
+/** The use cases, wired once; `main.ts` also needs `directory` for the event consumer. */
+export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outbox'>) {
+  const { sequelize, models, outbox } = deps;
+  const access = new AccessService({ models });
+  const limits = new PlanLimits({ sequelize, models });
+  const orgs = new OrgService({ sequelize, models, outbox, access });
+  const members = new MemberService({ sequelize, models, outbox, access, limits });
+  const teams = new TeamService({ sequelize, models, outbox, access, limits });
+  const teamMembers = new TeamMemberService({ sequelize, models, outbox, access });
+  const settings = new SettingsService({ sequelize, outbox, access });
+  const directory = new DirectoryService({ sequelize, members });
+  const internal = new InternalService({ models });
+  const audit = new AuditLog({ sequelize });
+  // Governance's own events enter the audit log in the same transaction as the change they
+  // describe, so the chain follows commit order; other services' arrive through Kafka.
+  outbox.onAdd((transaction, events) => audit.append(transaction, events));
+  return { access, limits, orgs, members, teams, teamMembers, settings, directory, internal, audit };
+}
+
+export type Services = ReturnType<typeof buildServices>;
+
 /** The governance HTTP app; no I/O happens here, so tests can build it around their own connections. */
-export function buildApp(deps: AppDeps): Express {
-  const { finish } = createServiceApp({
+export function buildApp(deps: AppDeps, services: Services = buildServices(deps)): Express {
+  const routes = [
+    ...orgRoutes(services.orgs),
+    ...memberRoutes(services.members),
+    ...settingsRoutes(services.settings),
+    ...teamRoutes(services.teams, services.teamMembers),
+    ...auditRoutes(services.audit, services.access),
+  ];
+  const { app, finish } = createServiceApp({
     service: 'governance',
     logger: deps.logger,
     readiness: deps.readiness,
+    routes,
   });
+  const guard = [authenticate(deps.resolveKey)];
+  app.use(mountRoutes(routes, guard));
+  // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
+  app.use(mountRoutes(internalRoutes(services.internal), guard));
   return finish();
 }

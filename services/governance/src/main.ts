@@ -1,17 +1,46 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { createLogger, serve, startPostgresRuntime } from '@trellis/shared';
-import { buildApp } from './app.ts';
+import {
+  createLogger,
+  governanceEvents,
+  remoteJwks,
+  serve,
+  startPostgresRuntime,
+  type EventConsumer,
+} from '@trellis/shared';
+import { buildApp, buildServices } from './app.ts';
+import { startAuditSubscription } from './audit/audit.subscription.ts';
 import { readConfig } from './config.ts';
+import { CONSUMER_GROUP, consumerOf, governanceSubscriptions } from './events/subscriptions.ts';
 import { migrations } from './migrations/index.ts';
+import { defineModels } from './models.ts';
 
 const config = readConfig();
 const logger = createLogger('governance', config.LOG_LEVEL);
 const runtime = await startPostgresRuntime({ service: 'governance', config, logger, migrations });
-const app = buildApp({ logger, readiness: runtime.readiness });
+const { sequelize, outbox } = runtime;
+// The topics governance publishes to exist before the outbox relay first needs them.
+await runtime.bus.ensureTopics([...new Set(Object.values(governanceEvents).map((event) => event.topic))]);
+const models = defineModels(sequelize);
+const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+
+const deps = { logger, readiness: runtime.readiness, sequelize, models, outbox, resolveKey };
+const services = buildServices(deps);
+
+// Filled once listening (the consumers start last); stopped before the runtime's steps.
+const consumers: EventConsumer[] = [];
 await serve({
-  app,
+  app: buildApp(deps, services),
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: runtime.stopSteps,
+  stopSteps: [
+    { name: 'governance consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
+    ...runtime.stopSteps,
+  ],
 });
+consumers.push(
+  await runtime.bus.consume(
+    consumerOf(CONSUMER_GROUP, governanceSubscriptions({ sequelize, directory: services.directory })),
+  ),
+  await startAuditSubscription({ bus: runtime.bus, sequelize, audit: services.audit }),
+);

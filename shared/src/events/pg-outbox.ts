@@ -15,6 +15,9 @@ export interface PgOutboxOptions {
   retentionMs?: number;
 }
 
+/** Work that must commit atomically with a batch of events (e.g. an audit log append). */
+export type OutboxHook = (transaction: Transaction, events: EventEnvelope[]) => Promise<void>;
+
 interface OutboxRow {
   seq: string;
   topic: string;
@@ -48,6 +51,7 @@ export class PgOutbox {
   private running: Promise<void> | undefined;
   private rerun = false;
   private lastCleanup = 0;
+  private readonly hooks: OutboxHook[] = [];
 
   constructor(options: PgOutboxOptions) {
     this.sequelize = options.sequelize;
@@ -58,10 +62,16 @@ export class PgOutbox {
     this.retentionMs = options.retentionMs ?? 24 * 3600_000;
   }
 
+  /** Runs `hook` inside the transaction of every `add`, before the events are written. */
+  onAdd(hook: OutboxHook): void {
+    this.hooks.push(hook);
+  }
+
   /** Writes events inside `transaction`; they are published only if it commits. */
   async add(transaction: Transaction, events: EventEnvelope | EventEnvelope[]): Promise<void> {
     const list = Array.isArray(events) ? events : [events];
     if (list.length === 0) return;
+    for (const hook of this.hooks) await hook(transaction, list);
     const values: string[] = [];
     const replacements: Record<string, unknown> = {};
     list.forEach((event, i) => {

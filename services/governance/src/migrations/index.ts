@@ -1,4 +1,6 @@
 import { outboxInboxMigration, type Migration } from '@trellis/shared';
+import { governanceMigration } from './0001-governance.ts';
+import { auditMigration } from './0002-audit.ts';
 
 /** Forward-only, in order. Never edit a migration that has shipped; add a new one. */
-export const migrations: Migration[] = [outboxInboxMigration];
+export const migrations: Migration[] = [outboxInboxMigration, governanceMigration, auditMigration];

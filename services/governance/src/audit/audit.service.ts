@@ -1,0 +1,181 @@
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import { decodeCursor, pageOf, type EventEnvelope, type Page } from '@trellis/shared';
+import { z } from 'zod';
+import { GENESIS_HASH, entryHash, redact, type ChainedFields } from './audit.chain.ts';
+import { summarize } from './audit.summary.ts';
+
+export interface AuditEntry extends Omit<ChainedFields, 'orgId'> {
+  hash: string;
+  prevHash: string;
+}
+
+export interface AuditFilters {
+  actorId?: string;
+  type?: string;
+  subjectId?: string;
+  from?: string;
+  to?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBrokenSeq?: number;
+}
+
+interface EntryRow {
+  org_id: string;
+  seq: string;
+  id: string;
+  occurred_at: Date;
+  actor_id: string | null;
+  type: string;
+  subject_id: string;
+  summary: string;
+  data: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+const cursorSchema = z.object({ seq: z.number().int().nonnegative() });
+
+function fieldsOf(row: EntryRow): ChainedFields {
+  return {
+    orgId: row.org_id,
+    seq: Number(row.seq),
+    id: row.id,
+    occurredAt: row.occurred_at.toISOString(),
+    actorId: row.actor_id,
+    type: row.type,
+    subjectId: row.subject_id,
+    summary: row.summary,
+    data: row.data,
+  };
+}
+
+/**
+ * The per-org hash-chained audit log: append (inside the caller's transaction), list, verify.
+ * Idempotent per event id: an event already in the log is not appended again.
+ */
+export class AuditLog {
+  private readonly sequelize: Sequelize;
+
+  constructor(deps: { sequelize: Sequelize }) {
+    this.sequelize = deps.sequelize;
+  }
+
+  /** Appends the org-scoped events; events without an orgId belong to no org's log. */
+  async append(transaction: Transaction, events: EventEnvelope[]): Promise<void> {
+    for (const event of events) {
+      if (!event.orgId) continue;
+      await this.appendOne(transaction, event.orgId, event);
+    }
+  }
+
+  private async appendOne(transaction: Transaction, orgId: string, event: EventEnvelope): Promise<void> {
+    const query = <T extends object>(sql: string, replacements: Record<string, unknown>) =>
+      this.sequelize.query<T>(sql, { replacements, transaction, type: QueryTypes.SELECT });
+    const [seen] = await query<{ id: string }>('SELECT id FROM audit_entries WHERE id = :id', {
+      id: event.id,
+    });
+    if (seen) return;
+    await this.sequelize.query(
+      'INSERT INTO audit_heads (org_id, seq, hash) VALUES (:orgId, 0, :genesis) ON CONFLICT (org_id) DO NOTHING',
+      { replacements: { orgId, genesis: GENESIS_HASH }, transaction },
+    );
+    // The row lock serialises appends per org until commit: seqs follow commit order, gap-free.
+    const [head] = await query<{ seq: string; hash: string }>(
+      'SELECT seq, hash FROM audit_heads WHERE org_id = :orgId FOR UPDATE',
+      { orgId },
+    );
+    if (!head) throw new Error(`audit head missing for org ${orgId}`);
+    const fields: ChainedFields = {
+      orgId,
+      seq: Number(head.seq) + 1,
+      id: event.id,
+      occurredAt: new Date(event.occurredAt).toISOString(),
+      actorId: event.actorId,
+      type: event.type,
+      subjectId: event.subjectId,
+      summary: summarize(event),
+      // Round-tripped through JSON as jsonb would, so the hash matches what verify reads back.
+      data: JSON.parse(JSON.stringify(redact(event.data))) as unknown,
+    };
+    const hash = entryHash(head.hash, fields);
+    await this.sequelize.query(
+      `INSERT INTO audit_entries (org_id, seq, id, occurred_at, actor_id, type, subject_id, summary, data, prev_hash, hash)
+       VALUES (:orgId, :seq, :id, :occurredAt, :actorId, :type, :subjectId, :summary, :data::jsonb, :prevHash, :hash)`,
+      {
+        replacements: { ...fields, data: JSON.stringify(fields.data), prevHash: head.hash, hash },
+        transaction,
+      },
+    );
+    await this.sequelize.query('UPDATE audit_heads SET seq = :seq, hash = :hash WHERE org_id = :orgId', {
+      replacements: { orgId, seq: fields.seq, hash },
+      transaction,
+    });
+  }
+
+  async list(
+    orgId: string,
+    filters: AuditFilters,
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<AuditEntry>> {
+    const after = cursor ? decodeCursor(cursor, cursorSchema).seq : 0;
+    const conditions = ['org_id = :orgId', 'seq > :after'];
+    if (filters.actorId) conditions.push('actor_id = :actorId');
+    if (filters.type) conditions.push('type = :type');
+    if (filters.subjectId) conditions.push('subject_id = :subjectId');
+    if (filters.from) conditions.push('occurred_at >= :from');
+    if (filters.to) conditions.push('occurred_at < :to');
+    const rows = await this.sequelize.query<EntryRow>(
+      `SELECT * FROM audit_entries WHERE ${conditions.join(' AND ')} ORDER BY seq LIMIT :limit`,
+      { replacements: { ...filters, orgId, after, limit: limit + 1 }, type: QueryTypes.SELECT },
+    );
+    return pageOf(
+      rows,
+      limit,
+      (row) => {
+        const { orgId: _org, ...fields } = fieldsOf(row);
+        return { ...fields, hash: row.hash, prevHash: row.prev_hash };
+      },
+      (row) => ({ seq: Number(row.seq) }),
+    );
+  }
+
+  /** Recomputes the org's chain from the start; reports the first entry that does not hold. */
+  async verify(orgId: string, batchSize = 1_000): Promise<VerifyResult> {
+    let previous = GENESIS_HASH;
+    let expectedSeq = 1;
+    let checked = 0;
+    for (;;) {
+      const rows = await this.sequelize.query<EntryRow>(
+        'SELECT * FROM audit_entries WHERE org_id = :orgId AND seq >= :from ORDER BY seq LIMIT :limit',
+        { replacements: { orgId, from: expectedSeq, limit: batchSize }, type: QueryTypes.SELECT },
+      );
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        const intact =
+          seq === expectedSeq &&
+          row.prev_hash === previous &&
+          row.hash === entryHash(previous, fieldsOf(row));
+        if (!intact) return { ok: false, checked, firstBrokenSeq: Math.min(seq, expectedSeq) };
+        previous = row.hash;
+        expectedSeq += 1;
+        checked += 1;
+      }
+      if (rows.length < batchSize) break;
+    }
+    const [head] = await this.sequelize.query<{ seq: string }>(
+      'SELECT seq FROM audit_heads WHERE org_id = :orgId',
+      {
+        replacements: { orgId },
+        type: QueryTypes.SELECT,
+      },
+    );
+    // Entries deleted from the end would leave the head ahead of the chain.
+    if (head && Number(head.seq) !== checked) return { ok: false, checked, firstBrokenSeq: checked + 1 };
+    return { ok: true, checked };
+  }
+}

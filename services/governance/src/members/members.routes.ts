@@ -1,0 +1,71 @@
+import { currentUser, type OrgRole, type Route } from '@trellis/shared';
+import { orgIdParams } from '../orgs/orgs.schemas.ts';
+import {
+  changeRoleBody,
+  listMembersQuery,
+  memberPageSchema,
+  memberParams,
+  memberSchema,
+} from './members.schemas.ts';
+import type { MemberService } from './members.service.ts';
+
+const tags = ['members'];
+const notFound = { description: 'No such org or member, or you are not a member' };
+
+export function memberRoutes(members: MemberService): Route[] {
+  return [
+    {
+      method: 'get',
+      path: '/api/v1/orgs/{orgId}/members',
+      summary: 'Members of an org, filtered by role and by q (name or e-mail)',
+      tags,
+      params: orgIdParams,
+      query: listMembersQuery,
+      responses: { 200: { description: 'Page of members', schema: memberPageSchema }, 404: notFound },
+      handle: async (req, res) => {
+        const query = req.query as unknown as {
+          role?: OrgRole;
+          q?: string;
+          limit: number;
+          cursor?: string;
+        };
+        res.json(await members.list(currentUser(req).id, String(req.params.orgId), query));
+      },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/orgs/{orgId}/members/{userId}',
+      summary: "Change a member's role (policy member.updateRole; outrank the target, stay below yourself)",
+      tags,
+      params: memberParams,
+      body: changeRoleBody,
+      responses: {
+        200: { description: 'The member', schema: memberSchema },
+        403: { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' },
+        404: notFound,
+      },
+      handle: async (req, res) => {
+        const { orgId, userId } = req.params as { orgId: string; userId: string };
+        res.json(await members.changeRole(currentUser(req).id, orgId, userId, req.body.role));
+      },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/orgs/{orgId}/members/{userId}',
+      summary: 'Remove a member, or leave (your own id); also removes them from every team of the org',
+      tags,
+      params: memberParams,
+      responses: {
+        204: { description: 'Removed' },
+        403: { description: 'POLICY_DENIED, or FORBIDDEN (outranked, self-removal off)' },
+        404: notFound,
+        409: { description: 'OWNER_MUST_TRANSFER: the org (or a team) owner must transfer first' },
+      },
+      handle: async (req, res) => {
+        const { orgId, userId } = req.params as { orgId: string; userId: string };
+        await members.remove(currentUser(req).id, orgId, userId);
+        res.status(204).end();
+      },
+    },
+  ];
+}

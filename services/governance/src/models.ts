@@ -1,0 +1,17 @@
+import type { Sequelize } from 'sequelize';
+import { defineDirectoryUserModel } from './directory/directory.model.ts';
+import { defineOrgMemberModel } from './members/members.model.ts';
+import { defineOrgModel } from './orgs/orgs.model.ts';
+import { defineTeamModels } from './teams/teams.model.ts';
+
+/** Every governance model bound to one connection (no I/O: `define` only registers them). */
+export function defineModels(sequelize: Sequelize) {
+  return {
+    Org: defineOrgModel(sequelize),
+    OrgMember: defineOrgMemberModel(sequelize),
+    ...defineTeamModels(sequelize),
+    DirectoryUser: defineDirectoryUserModel(sequelize),
+  };
+}
+
+export type Models = ReturnType<typeof defineModels>;

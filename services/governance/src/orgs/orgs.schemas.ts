@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { limitSchema, orgRoleSchema, planSchema } from '@trellis/shared';
+
+export const orgNameSchema = z.string().trim().min(1).max(100);
+export const slugSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(2)
+  .max(50)
+  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'Lower-case letters, digits and single dashes between them');
+
+export const createOrgBody = z.object({ name: orgNameSchema, slug: slugSchema.optional() });
+export const updateOrgBody = z.object({ name: orgNameSchema });
+export const transferOwnershipBody = z.object({ userId: z.uuid() });
+export const orgIdParams = z.object({ orgId: z.uuid() });
+export const slugParams = z.object({ slug: z.string().min(1).max(100) });
+export const pageQuery = z.object({ limit: limitSchema, cursor: z.string().min(1).max(500).optional() });
+
+export const orgSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  slug: z.string(),
+  ownerId: z.uuid(),
+  plan: planSchema,
+  createdAt: z.iso.datetime(),
+  myRole: orgRoleSchema,
+  version: z.number().int(),
+});
+export type OrgView = z.infer<typeof orgSchema>;
+
+export const orgPageSchema = z.object({ items: z.array(orgSchema), nextCursor: z.string().nullable() });
+export const orgSummarySchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string() });

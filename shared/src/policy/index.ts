@@ -1,0 +1,6 @@
+export * from './roles.ts';
+export * from './catalogue.ts';
+export * from './settings.ts';
+export * from './effective.ts';
+export * from './resolver.ts';
+export * from './membership-rules.ts';
