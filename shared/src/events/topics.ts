@@ -8,6 +8,8 @@ export const TOPICS = [
   'governance.team',
   'governance.invitation',
   'governance.approval',
+  // Mail requests carrying invitation tokens: read by notify alone, never audited.
+  'governance.mail',
   'work.project',
   'work.task',
   'work.sprint',

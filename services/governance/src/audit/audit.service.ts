@@ -1,5 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { decodeCursor, pageOf, type EventEnvelope, type Page } from '@trellis/shared';
+import { decodeCursor, eventDefinition, pageOf, type EventEnvelope, type Page } from '@trellis/shared';
 import { z } from 'zod';
 import { GENESIS_HASH, entryHash, redact, type ChainedFields } from './audit.chain.ts';
 import { summarize } from './audit.summary.ts';
@@ -64,10 +64,13 @@ export class AuditLog {
     this.sequelize = deps.sequelize;
   }
 
-  /** Appends the org-scoped events; events without an orgId belong to no org's log. */
+  /**
+   * Appends the org-scoped events; events without an orgId belong to no org's log, and mail
+   * requests (which carry one-time tokens for notify alone) never enter it.
+   */
   async append(transaction: Transaction, events: EventEnvelope[]): Promise<void> {
     for (const event of events) {
-      if (!event.orgId) continue;
+      if (!event.orgId || eventDefinition(event.type)?.topic.endsWith('.mail')) continue;
       await this.appendOne(transaction, event.orgId, event);
     }
   }

@@ -4,11 +4,11 @@ import type { AuditLog } from './audit.service.ts';
 
 /**
  * Topics whose events enter the audit log through Kafka: every service's but governance's own
- * (appended in the same transaction as the change, see main.ts) and `identity.mail`, which carries
- * one-time codes meant for notify alone.
+ * (appended in the same transaction as the change, see app.ts) and the `*.mail` topics, which
+ * carry one-time codes and tokens meant for notify alone.
  */
 export const AUDITED_TOPICS: string[] = TOPICS.filter(
-  (topic) => !topic.startsWith('governance.') && topic !== 'identity.mail',
+  (topic) => !topic.startsWith('governance.') && !topic.endsWith('.mail'),
 );
 
 /** A consumer group of its own, so a slow audit never delays governance's projections. */

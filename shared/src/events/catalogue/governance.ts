@@ -136,3 +136,22 @@ export const teamMemberRemoved = defineEvent({
     reason: z.enum(['removed', 'left', 'org_removed', 'user_deleted']),
   }),
 });
+
+/**
+ * An invitation e-mail for notify to send. It carries the single-use token, so it travels on
+ * `governance.mail`, which only notify reads (never `governance.invitation`, never the audit log).
+ */
+export const invitationMailRequested = defineEvent({
+  type: 'invitation.mailRequested',
+  topic: 'governance.mail',
+  version: 1,
+  data: z.object({
+    invitationId: z.uuid(),
+    to: z.email(),
+    token: z.string().min(20),
+    orgName: z.string(),
+    inviterName: z.string(),
+    role: orgRole,
+    expiresAt: z.iso.datetime(),
+  }),
+});
