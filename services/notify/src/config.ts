@@ -12,6 +12,8 @@ export const configSchema = baseEnvSchema
     SMTP_USER: z.string().min(1).optional(),
     SMTP_PASSWORD: z.string().min(1).optional(),
     SMTP_FROM: z.string().min(1).default('Trellis <no-reply@trellis.local>'),
+    /** Where links in mails point (the client app or the gateway); invitation links carry `token=`. */
+    APP_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
   })
   .refine((env) => !env.SMTP_USER === !env.SMTP_PASSWORD, {
     message: 'SMTP_USER and SMTP_PASSWORD are set together or not at all',

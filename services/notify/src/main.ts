@@ -23,4 +23,4 @@ await serve({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stopSteps: runtime.stopSteps.flatMap((step) => (step.name === 'mongodb' ? [closeMailer, step] : [step])),
 });
-await startSubscriptions(runtime.bus, { mail });
+await startSubscriptions(runtime.bus, { mail, appUrl: config.APP_URL });

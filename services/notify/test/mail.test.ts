@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   createEvent,
+  governanceEvents,
   identityEvents,
   type EventConsumer,
   type EventEnvelope,
@@ -98,13 +99,39 @@ describe('mail delivery', () => {
     deliveries = await mailDeliveryModel(harness.runtime.connection);
     mailer = createMailer(smtp);
     const mail = new MailService({ deliveries, mailer, logger: harness.logger });
-    consumer = await startSubscriptions(harness.runtime.bus, { mail });
+    consumer = await startSubscriptions(harness.runtime.bus, { mail, appUrl: 'https://app.trellis.test' });
     await consumer.ready;
   });
 
   after(async () => {
     await harness.close();
     mailer.close();
+  });
+
+  test('an invitation.mailRequested event becomes a mail whose accept link carries token=', async () => {
+    const to = uniqueAddress();
+    const token = randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', '');
+    const event = createEvent(governanceEvents.invitationMailRequested, 'governance', {
+      subjectId: randomUUID(),
+      orgId: randomUUID(),
+      data: {
+        invitationId: randomUUID(),
+        to,
+        token,
+        orgName: 'Acme <Rockets>',
+        inviterName: 'Olive',
+        role: 'MEMBER',
+        expiresAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      },
+    });
+    await harness.runtime.bus.publish([{ topic: 'governance.mail', event }]);
+    const [mail] = await waitForMailsTo(to);
+    assert.equal(mail?.subject, 'Olive invited you to Acme <Rockets> on Trellis');
+    assert.ok(mail?.text.includes(`https://app.trellis.test/invitations/accept?token=${token}`));
+    assert.match(mail?.html ?? '', /Acme &lt;Rockets&gt;/);
+    const delivery = await waitFor(() => deliveries.findOne({ eventId: event.id, status: 'sent' }).lean());
+    assert.equal(delivery.template, 'invitation');
+    assert.doesNotMatch(JSON.stringify(delivery), new RegExp(token), 'the token is not stored');
   });
 
   test('a mail.requested event is sent once through SMTP, even when redelivered', async () => {

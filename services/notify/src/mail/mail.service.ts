@@ -1,10 +1,17 @@
-import type { z } from 'zod';
-import { isDuplicateKeyError, type EventEnvelope, type identityEvents, type Logger } from '@trellis/shared';
+import { isDuplicateKeyError, type EventEnvelope, type Logger } from '@trellis/shared';
 import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
 import type { Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
 
-export type MailRequest = z.infer<typeof identityEvents.mailRequested.data>;
+/**
+ * A mail to send: identity's `mail.requested` data, or another event mapped onto this shape.
+ * A type alias, not an interface, so it stays assignable to an envelope's record data.
+ */
+export type MailRequest = {
+  template: string;
+  to: string;
+  params: Record<string, string>;
+};
 
 export interface MailServiceDeps {
   deliveries: MailDeliveryModel;

@@ -54,6 +54,19 @@ const templates: Record<string, MailTemplate> = {
       footnote: 'If you did not create a Trellis account, ignore this mail.',
     }),
   },
+  invitation: {
+    required: ['orgName', 'acceptUrl'],
+    content: (p) => ({
+      subject: `${p.inviterName || 'Someone'} invited you to ${p.orgName} on Trellis`,
+      paragraphs: [
+        'Hi,',
+        `${p.inviterName || 'A member'} invited you to join ${p.orgName} on Trellis${p.role ? ` as ${p.role}` : ''}.`,
+        'Sign in (or create an account) with this e-mail address, then accept the invitation.',
+      ],
+      action: { label: 'Accept the invitation', url: p.acceptUrl ?? '' },
+      footnote: `${p.expiresAt ? `The invitation expires on ${p.expiresAt}. ` : ''}If you did not expect it, ignore this mail.`,
+    }),
+  },
   welcome: {
     required: [],
     content: (p) => ({
