@@ -37,6 +37,8 @@ export interface Suite {
   /** Starts a stopped service again on the same port and waits until it is ready. */
   start: (name: ServiceName) => Promise<void>;
   logs: (name: ServiceName) => string;
+  /** A PostgreSQL service's own database (for checks no API offers, e.g. tampering with the audit log). */
+  databaseUrl: (name: ServiceName) => string;
   close: () => Promise<void>;
 }
 
@@ -137,6 +139,11 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     start,
     kill: (name) => stop(name, 'SIGKILL'),
     logs: (name) => output.get(name) ?? '',
+    databaseUrl: (name) => {
+      const db = databases.get(name);
+      if (!db) throw new Error(`${name} has no PostgreSQL database`);
+      return db.url;
+    },
     close: async () => {
       await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
       await Promise.all([...databases.values()].map((db) => db.drop()));

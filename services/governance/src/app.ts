@@ -10,9 +10,14 @@ import {
   type ReadinessCheck,
 } from '@trellis/shared';
 import { AccessService } from './access/access.service.ts';
+import { ApprovalGate } from './approvals/approval-gate.ts';
+import { approvalRoutes } from './approvals/approvals.routes.ts';
+import { ApprovalService } from './approvals/approvals.service.ts';
 import { auditRoutes } from './audit/audit.routes.ts';
 import { AuditLog } from './audit/audit.service.ts';
 import { DirectoryService } from './directory/directory.service.ts';
+import { invitationRoutes } from './invitations/invitations.routes.ts';
+import { InvitationService } from './invitations/invitations.service.ts';
 import { internalRoutes } from './internal/internal.routes.ts';
 import { InternalService } from './internal/internal.service.ts';
 import { memberRoutes } from './members/members.routes.ts';
@@ -37,14 +42,30 @@ export interface AppDeps {
   resolveKey: KeyResolver;
 }
 
-/** The use cases, wired once; `main.ts` also needs `directory` for the event consumer. */
+/**
+ * The use cases, wired once; `main.ts` also needs `directory` and `approvals` for the event
+ * consumer and `invitations` for the expiry sweep.
+ */
 export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outbox'>) {
   const { sequelize, models, outbox } = deps;
   const access = new AccessService({ models });
   const limits = new PlanLimits({ sequelize, models });
+  const gate = new ApprovalGate({ models, outbox });
   const orgs = new OrgService({ sequelize, models, outbox, access });
-  const members = new MemberService({ sequelize, models, outbox, access, limits });
-  const teams = new TeamService({ sequelize, models, outbox, access, limits });
+  const members = new MemberService({ sequelize, models, outbox, access, limits, gate });
+  const teams = new TeamService({ sequelize, models, outbox, access, limits, gate });
+  const invitations = new InvitationService({ sequelize, models, outbox, access, members, gate });
+  // Approvals execute the other use cases (as the requester, gate skipped), so they come last.
+  const approvals = new ApprovalService({
+    sequelize,
+    models,
+    outbox,
+    access,
+    gate,
+    members,
+    teams,
+    invitations,
+  });
   const teamMembers = new TeamMemberService({ sequelize, models, outbox, access });
   const settings = new SettingsService({ sequelize, outbox, access });
   const directory = new DirectoryService({ sequelize, members });
@@ -53,7 +74,20 @@ export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outb
   // Governance's own events enter the audit log in the same transaction as the change they
   // describe, so the chain follows commit order; other services' arrive through Kafka.
   outbox.onAdd((transaction, events) => audit.append(transaction, events));
-  return { access, limits, orgs, members, teams, teamMembers, settings, directory, internal, audit };
+  return {
+    access,
+    limits,
+    orgs,
+    members,
+    teams,
+    teamMembers,
+    settings,
+    invitations,
+    approvals,
+    directory,
+    internal,
+    audit,
+  };
 }
 
 export type Services = ReturnType<typeof buildServices>;
@@ -65,6 +99,8 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     ...memberRoutes(services.members),
     ...settingsRoutes(services.settings),
     ...teamRoutes(services.teams, services.teamMembers),
+    ...invitationRoutes(services.invitations),
+    ...approvalRoutes(services.approvals),
     ...auditRoutes(services.audit, services.access),
   ];
   const { app, finish } = createServiceApp({

@@ -11,6 +11,7 @@ import { buildApp, buildServices } from './app.ts';
 import { startAuditSubscription } from './audit/audit.subscription.ts';
 import { readConfig } from './config.ts';
 import { CONSUMER_GROUP, consumerOf, governanceSubscriptions } from './events/subscriptions.ts';
+import { INVITATION_SWEEP_MS } from './invitations/invitations.service.ts';
 import { migrations } from './migrations/index.ts';
 import { defineModels } from './models.ts';
 
@@ -28,19 +29,33 @@ const services = buildServices(deps);
 
 // Filled once listening (the consumers start last); stopped before the runtime's steps.
 const consumers: EventConsumer[] = [];
+// Hourly, and once at start: PENDING invitations past their time are written down as EXPIRED.
+const sweepInvitations = () =>
+  services.invitations
+    .expireDue()
+    .then((expired) => {
+      if (expired > 0) logger.info({ expired }, 'invitations expired');
+    })
+    .catch((err: unknown) => logger.error({ err }, 'invitation expiry sweep failed'));
+const sweep = setInterval(() => void sweepInvitations(), INVITATION_SWEEP_MS);
 await serve({
   app: buildApp(deps, services),
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stopSteps: [
+    { name: 'invitation sweep', run: async () => clearInterval(sweep) },
     { name: 'governance consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
     ...runtime.stopSteps,
   ],
 });
 consumers.push(
   await runtime.bus.consume(
-    consumerOf(CONSUMER_GROUP, governanceSubscriptions({ sequelize, directory: services.directory })),
+    consumerOf(
+      CONSUMER_GROUP,
+      governanceSubscriptions({ sequelize, directory: services.directory, approvals: services.approvals }),
+    ),
   ),
   await startAuditSubscription({ bus: runtime.bus, sequelize, audit: services.audit }),
 );
+void sweepInvitations();

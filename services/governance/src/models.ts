@@ -1,5 +1,7 @@
 import type { Sequelize } from 'sequelize';
+import { defineApprovalModel } from './approvals/approvals.model.ts';
 import { defineDirectoryUserModel } from './directory/directory.model.ts';
+import { defineInvitationModel } from './invitations/invitations.model.ts';
 import { defineOrgMemberModel } from './members/members.model.ts';
 import { defineOrgModel } from './orgs/orgs.model.ts';
 import { defineTeamModels } from './teams/teams.model.ts';
@@ -11,6 +13,8 @@ export function defineModels(sequelize: Sequelize) {
     OrgMember: defineOrgMemberModel(sequelize),
     ...defineTeamModels(sequelize),
     DirectoryUser: defineDirectoryUserModel(sequelize),
+    Invitation: defineInvitationModel(sequelize),
+    Approval: defineApprovalModel(sequelize),
   };
 }
 

@@ -25,7 +25,14 @@ before(async () => {
   const { sequelize, bus } = gov.harness.runtime;
   await bus.ensureTopics(['identity.user']);
   consumer = await bus.consume(
-    consumerOf(CONSUMER_GROUP, governanceSubscriptions({ sequelize, directory: gov.services.directory })),
+    consumerOf(
+      CONSUMER_GROUP,
+      governanceSubscriptions({
+        sequelize,
+        directory: gov.services.directory,
+        approvals: gov.services.approvals,
+      }),
+    ),
   );
   await consumer.ready;
   reader = await readTopics(gov, ['governance.membership', 'governance.team']);

@@ -16,6 +16,15 @@ const SUMMARIES: Record<string, (data: Data) => string> = {
   'member.removed': (d) => `${str(d.userId)} removed (${str(d.reason)})`,
   'team.created': (d) => `Team "${str(d.name)}" created`,
   'team.deleted': () => 'Team deleted',
+  'invitation.created': (d) => `${str(d.email)} invited as ${str(d.role)}`,
+  'invitation.accepted': (d) => `Invitation for ${str(d.email)} accepted`,
+  'invitation.declined': (d) => `Invitation for ${str(d.email)} declined`,
+  'invitation.revoked': (d) => `Invitation for ${str(d.email)} revoked`,
+  'invitation.resent': (d) => `Invitation for ${str(d.email)} sent again`,
+  'invitation.expired': (d) => `Invitation for ${str(d.email)} expired`,
+  'approval.requested': (d) => `Approval requested for ${str(d.kind)}`,
+  'approval.decided': (d) => `Approval for ${str(d.kind)}: ${str(d.decision)}`,
+  'approval.cancelled': (d) => `Approval for ${str(d.kind)} cancelled`,
 };
 
 export function summarize(event: EventEnvelope): string {

@@ -1,5 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import {
+  governanceEvents,
   handleOnce,
   identityEvents,
   routeByType,
@@ -7,6 +8,7 @@ import {
   type EventDefinition,
   type EventHandler,
 } from '@trellis/shared';
+import type { ApprovalService } from '../approvals/approvals.service.ts';
 import type { DirectoryService } from '../directory/directory.service.ts';
 
 /** Consumer group of governance's state changes, and the inbox name of the handled event ids. */
@@ -20,14 +22,16 @@ export interface Subscription {
 
 /**
  * Everything governance consumes for its own state, in one list: `identity.user` into the user
- * directory (and a deleted user leaves every org and team). Each effect runs through the inbox,
- * so a redelivered event changes nothing. The audit log has its own consumer next to this one.
+ * directory (and a deleted user leaves every org and team); work's `project.approvalRequested`
+ * into a `project.create` approval. Each effect runs through the inbox, so a redelivered event
+ * changes nothing. The audit log has its own consumer next to this one.
  */
 export function governanceSubscriptions(deps: {
   sequelize: Sequelize;
   directory: DirectoryService;
+  approvals: ApprovalService;
 }): Subscription[] {
-  const { sequelize, directory } = deps;
+  const { sequelize, directory, approvals } = deps;
   const on = <D extends Record<string, unknown>>(
     definition: EventDefinition<D>,
     effect: (transaction: Transaction, data: D) => Promise<void>,
@@ -44,6 +48,7 @@ export function governanceSubscriptions(deps: {
     on(identityEvents.userRegistered, (tx, d) => directory.upsert(tx, d)),
     on(identityEvents.userUpdated, (tx, d) => directory.upsert(tx, d)),
     on(identityEvents.userDeleted, (tx, d) => directory.userDeleted(tx, d.userId)),
+    on(governanceEvents.projectApprovalRequested, (tx, d) => approvals.recordProjectRequest(tx, d)),
   ];
 }
 

@@ -1,4 +1,6 @@
 import { currentUser, type OrgRole, type Route } from '@trellis/shared';
+import { isPending } from '../approvals/approval-gate.ts';
+import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
 import {
   changeRoleBody,
@@ -41,12 +43,17 @@ export function memberRoutes(members: MemberService): Route[] {
       body: changeRoleBody,
       responses: {
         200: { description: 'The member', schema: memberSchema },
+        202: {
+          description: 'requireApproval.roleChanges: waiting for approval',
+          schema: pendingApprovalSchema,
+        },
         403: { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' },
         404: notFound,
       },
       handle: async (req, res) => {
         const { orgId, userId } = req.params as { orgId: string; userId: string };
-        res.json(await members.changeRole(currentUser(req).id, orgId, userId, req.body.role));
+        const result = await members.changeRole(currentUser(req).id, orgId, userId, req.body.role);
+        res.status(isPending(result) ? 202 : 200).json(result);
       },
     },
     {
@@ -57,14 +64,16 @@ export function memberRoutes(members: MemberService): Route[] {
       params: memberParams,
       responses: {
         204: { description: 'Removed' },
+        202: { description: 'requireApproval.removals: waiting for approval', schema: pendingApprovalSchema },
         403: { description: 'POLICY_DENIED, or FORBIDDEN (outranked, self-removal off)' },
         404: notFound,
         409: { description: 'OWNER_MUST_TRANSFER: the org (or a team) owner must transfer first' },
       },
       handle: async (req, res) => {
         const { orgId, userId } = req.params as { orgId: string; userId: string };
-        await members.remove(currentUser(req).id, orgId, userId);
-        res.status(204).end();
+        const pending = await members.remove(currentUser(req).id, orgId, userId);
+        if (pending) res.status(202).json(pending);
+        else res.status(204).end();
       },
     },
   ];

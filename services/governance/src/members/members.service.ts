@@ -11,6 +11,12 @@ import {
   type PgOutbox,
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
+import {
+  inTransaction,
+  type ApprovalGate,
+  type PendingApproval,
+  type UseCaseOptions,
+} from '../approvals/approval-gate.ts';
 import { governanceEvent } from '../events/outgoing.ts';
 import { afterCursor, containsPattern, keysetPage } from '../keyset.ts';
 import type { Models } from '../models.ts';
@@ -41,6 +47,7 @@ export class MemberService {
   private readonly outbox: PgOutbox;
   private readonly access: AccessService;
   private readonly limits: PlanLimits;
+  private readonly gate: ApprovalGate;
 
   constructor(deps: {
     sequelize: Sequelize;
@@ -48,12 +55,14 @@ export class MemberService {
     outbox: PgOutbox;
     access: AccessService;
     limits: PlanLimits;
+    gate: ApprovalGate;
   }) {
     this.sequelize = deps.sequelize;
     this.models = deps.models;
     this.outbox = deps.outbox;
     this.access = deps.access;
     this.limits = deps.limits;
+    this.gate = deps.gate;
   }
 
   /** Any member may list the members, filtered by role and by `q` on name or e-mail. */
@@ -87,15 +96,26 @@ export class MemberService {
     return keysetPage(rows, query.limit, toMemberView);
   }
 
-  /** `member.updateRole` by policy, then the membership rules: outrank the target, stay below yourself. */
-  async changeRole(actorId: string, orgId: string, userId: string, role: OrgRole): Promise<MemberView> {
-    return this.sequelize.transaction(async (transaction) => {
+  /**
+   * `member.updateRole` by policy, then the membership rules: outrank the target, stay below
+   * yourself. With `requireApproval.roleChanges` (and an actor other than the OWNER) the change
+   * waits for an approval instead.
+   */
+  async changeRole(
+    actorId: string,
+    orgId: string,
+    userId: string,
+    role: OrgRole,
+    options: UseCaseOptions = {},
+  ): Promise<MemberView | PendingApproval> {
+    return inTransaction(this.sequelize, options.transaction, async (transaction) => {
       const actor = await this.access.org(orgId, actorId, { transaction, lock: true });
+      const settings = orgSettingsOf(actor.org);
       const decision = authorize({
         scope: 'org',
         action: 'member.updateRole',
         memberships: { orgRole: actor.role },
-        settings: { org: orgSettingsOf(actor.org) },
+        settings: { org: settings },
       });
       const target = await this.models.OrgMember.findOne({ where: { orgId, userId }, transaction });
       if (!target) throw errors.notFound('member');
@@ -107,6 +127,14 @@ export class MemberService {
         newRole: role,
       });
       const from = target.role;
+      if (from !== role && this.gate.required('member.updateRole', settings, decision, options)) {
+        return this.gate.request(transaction, {
+          orgId,
+          kind: 'member.updateRole',
+          requestedBy: actorId,
+          payload: { userId, role, from },
+        });
+      }
       if (from !== role) {
         await target.update({ role }, { transaction });
         await this.outbox.add(
@@ -127,9 +155,16 @@ export class MemberService {
    * Removes a member (`member.remove` by policy, then the membership rules), or lets the caller
    * leave when `userId` is their own (allowed unless the org turned `allowSelfRemoval` off). The
    * OWNER can do neither before transferring ownership; nor can a team owner before handing the team on.
+   * With `requireApproval.removals` (and an actor other than the OWNER) a removal waits for an
+   * approval instead; leaving never does.
    */
-  async remove(actorId: string, orgId: string, userId: string): Promise<void> {
-    await this.sequelize.transaction(async (transaction) => {
+  async remove(
+    actorId: string,
+    orgId: string,
+    userId: string,
+    options: UseCaseOptions = {},
+  ): Promise<PendingApproval | undefined> {
+    return inTransaction(this.sequelize, options.transaction, async (transaction) => {
       const actor = await this.access.org(orgId, actorId, { transaction, lock: true });
       const settings = orgSettingsOf(actor.org);
       const self = userId === actorId;
@@ -160,7 +195,16 @@ export class MemberService {
           detail: `${self ? 'You own' : 'The member owns'} the team(s) ${names}: transfer ownership first.`,
         });
       }
+      if (!self && this.gate.required('member.remove', settings, decision, options)) {
+        return this.gate.request(transaction, {
+          orgId,
+          kind: 'member.remove',
+          requestedBy: actorId,
+          payload: { userId, role: target.role },
+        });
+      }
       await this.detach(transaction, orgId, userId, self ? 'left' : 'removed', actorId);
+      return undefined;
     });
   }
 

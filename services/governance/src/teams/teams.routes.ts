@@ -1,4 +1,6 @@
 import { currentUser, type Route } from '@trellis/shared';
+import { isPending } from '../approvals/approval-gate.ts';
+import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
 import { orgIdParams, transferOwnershipBody } from '../orgs/orgs.schemas.ts';
 import { etagOf } from '../orgs/orgs.views.ts';
 import type { TeamMemberService } from './team-members.service.ts';
@@ -33,12 +35,20 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
       body: createTeamBody,
       responses: {
         201: { description: 'Created team (Location, ETag)', schema: teamSchema },
+        202: {
+          description: 'requireApproval.teamCreation: waiting for approval',
+          schema: pendingApprovalSchema,
+        },
         403: denied,
         404: notFound,
         409: { description: 'LIMIT_REACHED, or CONFLICT: the name is taken' },
       },
       handle: async (req, res) => {
         const team = await teams.create(currentUser(req).id, String(req.params.orgId), req.body);
+        if (isPending(team)) {
+          res.status(202).json(team);
+          return;
+        }
         res.status(201).location(`/api/v1/teams/${team.id}`).set('ETag', etagOf(team)).json(team);
       },
     },

@@ -12,6 +12,12 @@ import {
   type TeamRole,
 } from '@trellis/shared';
 import { requireRole, type AccessService } from '../access/access.service.ts';
+import {
+  inTransaction,
+  type ApprovalGate,
+  type PendingApproval,
+  type UseCaseOptions,
+} from '../approvals/approval-gate.ts';
 import { governanceEvent } from '../events/outgoing.ts';
 import { afterCursor, keysetPage } from '../keyset.ts';
 import type { Models } from '../models.ts';
@@ -28,6 +34,7 @@ export class TeamService {
   private readonly outbox: PgOutbox;
   private readonly access: AccessService;
   private readonly limits: PlanLimits;
+  private readonly gate: ApprovalGate;
 
   constructor(deps: {
     sequelize: Sequelize;
@@ -35,30 +42,46 @@ export class TeamService {
     outbox: PgOutbox;
     access: AccessService;
     limits: PlanLimits;
+    gate: ApprovalGate;
   }) {
     this.sequelize = deps.sequelize;
     this.models = deps.models;
     this.outbox = deps.outbox;
     this.access = deps.access;
     this.limits = deps.limits;
+    this.gate = deps.gate;
   }
 
-  /** The creator becomes the team's OWNER. A live team's name is unique in its org (case-insensitive). */
+  /**
+   * The creator becomes the team's OWNER. A live team's name is unique in its org (case-insensitive).
+   * With `requireApproval.teamCreation` (and an actor other than the OWNER) the creation waits for
+   * an approval instead; approving runs this again as the requester.
+   */
   async create(
     actorId: string,
     orgId: string,
     input: { name: string; description?: string | null | undefined },
-  ): Promise<TeamView> {
-    return this.sequelize.transaction(async (transaction) => {
+    options: UseCaseOptions = {},
+  ): Promise<TeamView | PendingApproval> {
+    return inTransaction(this.sequelize, options.transaction, async (transaction) => {
       const actor = await this.access.org(orgId, actorId, { transaction, lock: true });
-      authorize({
+      const settings = orgSettingsOf(actor.org);
+      const decision = authorize({
         scope: 'org',
         action: 'team.create',
         memberships: { orgRole: actor.role },
-        settings: { org: orgSettingsOf(actor.org) },
+        settings: { org: settings },
       });
       await this.limits.assertWithinLimit(orgId, 'teams', transaction);
       await this.assertNameFree(orgId, input.name, undefined, transaction);
+      if (this.gate.required('team.create', settings, decision, options)) {
+        return this.gate.request(transaction, {
+          orgId,
+          kind: 'team.create',
+          requestedBy: actorId,
+          payload: { name: input.name, description: input.description ?? null },
+        });
+      }
       const team = await this.models.Team.create(
         {
           id: randomUUID(),

@@ -155,3 +155,125 @@ export const invitationMailRequested = defineEvent({
     expiresAt: z.iso.datetime(),
   }),
 });
+
+// governance.invitation: invitations addressed to an invitee (never the token; that travels only
+// on governance.mail). An invitation awaiting approval shows up through approval events alone
+// until it is approved; `invitation.created` is published when it is issued (state PENDING).
+
+const invitationData = z.object({
+  invitationId: z.uuid(),
+  orgId: z.uuid(),
+  email: z.email(),
+  role: orgRole,
+  invitedBy: z.uuid(),
+  expiresAt: z.iso.datetime(),
+});
+
+export const invitationCreated = defineEvent({
+  type: 'invitation.created',
+  topic: 'governance.invitation',
+  version: 1,
+  data: invitationData,
+});
+/** A new token and expiry; the old token is dead. */
+export const invitationResent = defineEvent({
+  type: 'invitation.resent',
+  topic: 'governance.invitation',
+  version: 1,
+  data: invitationData,
+});
+export const invitationAccepted = defineEvent({
+  type: 'invitation.accepted',
+  topic: 'governance.invitation',
+  version: 1,
+  data: z.object({
+    invitationId: z.uuid(),
+    orgId: z.uuid(),
+    email: z.email(),
+    role: orgRole,
+    userId: z.uuid(),
+  }),
+});
+export const invitationDeclined = defineEvent({
+  type: 'invitation.declined',
+  topic: 'governance.invitation',
+  version: 1,
+  data: z.object({ invitationId: z.uuid(), orgId: z.uuid(), email: z.email(), userId: z.uuid() }),
+});
+export const invitationRevoked = defineEvent({
+  type: 'invitation.revoked',
+  topic: 'governance.invitation',
+  version: 1,
+  data: z.object({ invitationId: z.uuid(), orgId: z.uuid(), email: z.email() }),
+});
+export const invitationExpired = defineEvent({
+  type: 'invitation.expired',
+  topic: 'governance.invitation',
+  version: 1,
+  data: z.object({ invitationId: z.uuid(), orgId: z.uuid(), email: z.email() }),
+});
+
+// governance.approval (product.md §5). `payload` is the intended action, as the approval holds it.
+
+const approvalKind = z.enum([
+  'invitation.send',
+  'member.updateRole',
+  'member.remove',
+  'team.create',
+  'project.create',
+  'membership.join',
+]);
+const approvalData = z.object({
+  approvalId: z.uuid(),
+  orgId: z.uuid(),
+  kind: approvalKind,
+  requestedBy: z.uuid(),
+  payload: z.record(z.string(), z.unknown()),
+});
+
+export const approvalRequested = defineEvent({
+  type: 'approval.requested',
+  topic: 'governance.approval',
+  version: 1,
+  data: approvalData,
+});
+/**
+ * `APPROVED`: the action was executed (for `project.create`, work activates the project);
+ * `REJECTED`: nothing happened (work discards the project); `FAILED`: approved, but the re-run
+ * checks refused the action, so nothing happened either (`reason` says why).
+ */
+export const approvalDecided = defineEvent({
+  type: 'approval.decided',
+  topic: 'governance.approval',
+  version: 1,
+  data: approvalData.extend({
+    decision: z.enum(['APPROVED', 'REJECTED', 'FAILED']),
+    decidedBy: z.uuid(),
+    reason: z.string().nullable(),
+  }),
+});
+export const approvalCancelled = defineEvent({
+  type: 'approval.cancelled',
+  topic: 'governance.approval',
+  version: 1,
+  data: approvalData,
+});
+
+/**
+ * Published by work (topic `work.project`) when it created a project as PENDING_APPROVAL because
+ * the org requires approval for project creation; governance turns it into a `project.create`
+ * approval and answers with `approval.decided`. Kept here until work has a catalogue of its own.
+ */
+export const projectApprovalRequested = defineEvent({
+  type: 'project.approvalRequested',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({
+    projectId: z.uuid(),
+    orgId: z.uuid(),
+    teamId: z.uuid().nullable(),
+    name: z.string().min(1),
+    key: z.string().min(1),
+    requestedBy: z.uuid(),
+  }),
+});
