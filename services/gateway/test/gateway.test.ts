@@ -11,7 +11,7 @@ import { buildApp, type AppDeps } from '../src/app.ts';
 import { RevocationList } from '../src/auth/revocations.ts';
 import { webSocketGate } from '../src/routing/websocket.ts';
 import { ROUTE_PREFIXES, UPSTREAMS, upstreamFor, type UpstreamUrls } from '../src/routing/upstreams.ts';
-import { closedPort, stopServers, testSigner } from './support.ts';
+import { closedPort, stopServers, testSigner } from '@trellis/shared/testing';
 
 const signer = testSigner();
 const config: AppDeps['config'] = {

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { assertProblem, assertServiceFrame } from '@trellis/shared/testing';
-import { startGovernance, testSigner, type Governance } from './helpers.ts';
+import { testSigner } from '@trellis/shared/testing';
+import { startGovernance, type Governance } from './helpers.ts';
 
 let gov: Governance;
 
@@ -19,7 +20,7 @@ test('governance serves health, readiness against PostgreSQL and Kafka, metrics 
 
 test('every API route needs a valid access token; the internal one too; the document lists only /api/v1', async () => {
   assertProblem(await request(gov.app).get('/api/v1/orgs'), 401, 'UNAUTHENTICATED');
-  const forged = testSigner(gov.signer.kid).token({ sub: randomUUID(), email: 'x@example.com' });
+  const forged = testSigner(gov.signer.kid).sign({ sub: randomUUID(), email: 'x@example.com' });
   assertProblem(
     await request(gov.app).get('/api/v1/orgs').set('Authorization', `Bearer ${forged}`),
     401,

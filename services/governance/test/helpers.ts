@@ -1,33 +1,11 @@
-import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
-import { ACCESS_TOKEN, type EventEnvelope, type KeyResolver, type OrgRole } from '@trellis/shared';
-import { postgresHarness, stack, TopicReader, waitFor, type TestKafka } from '@trellis/shared/testing';
+import type { OrgRole } from '@trellis/shared';
+import { postgresHarness, stack, testSigner, TopicReader, type TestKafka } from '@trellis/shared/testing';
 import { buildApp, buildServices } from '../src/app.ts';
 import { migrations } from '../src/migrations/index.ts';
 import { defineModels } from '../src/models.ts';
-
-/** A signing key like identity's, so tests mint access tokens governance verifies as real ones. */
-export function testSigner(kid = 'test-key') {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const resolveKey: KeyResolver = async (k) => (k === kid ? publicKey : undefined);
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const token = (claims: { sub: string; email: string }, key: KeyObject = privateKey) => {
-    const now = Math.floor(Date.now() / 1000);
-    const header = encode({ alg: ACCESS_TOKEN.algorithm, typ: 'JWT', kid });
-    const payload = encode({
-      ...claims,
-      jti: randomUUID(),
-      iat: now,
-      exp: now + ACCESS_TOKEN.ttlSeconds,
-      iss: ACCESS_TOKEN.issuer,
-      aud: ACCESS_TOKEN.audience,
-    });
-    const signature = sign('sha256', Buffer.from(`${header}.${payload}`), key).toString('base64url');
-    return `${header}.${payload}.${signature}`;
-  };
-  return { privateKey, publicKey, resolveKey, token, kid };
-}
 
 /** Governance as main.ts wires it, on a fresh database and topic prefix. */
 export async function startGovernance() {
@@ -72,7 +50,7 @@ export async function newUser(gov: Governance, name = 'Ada Lovelace'): Promise<T
   await gov.harness.runtime.sequelize.transaction((tx) =>
     gov.services.directory.upsert(tx, { userId: id, email, name }),
   );
-  return { id, email, name, auth: { Authorization: `Bearer ${gov.signer.token({ sub: id, email })}` } };
+  return { id, email, name, auth: { Authorization: `Bearer ${gov.signer.sign({ sub: id, email })}` } };
 }
 
 export async function createOrg(
@@ -118,17 +96,6 @@ export async function readTopics(gov: Governance, topics: string[]): Promise<Top
   return TopicReader.start(gov.kafka, topics);
 }
 
-export function envelopes(reader: TopicReader, topic: string): EventEnvelope[] {
-  return reader.on(topic).map((m) => JSON.parse(m.value ?? 'null') as EventEnvelope);
-}
-
-export function waitForEvent(
-  reader: TopicReader,
-  topic: string,
-  predicate: (event: EventEnvelope) => boolean,
-  what = `event on ${topic}`,
-): Promise<EventEnvelope> {
-  return waitFor(() => envelopes(reader, topic).find(predicate), { what });
-}
+export { envelopes, waitForEvent } from '@trellis/shared/testing';
 
 export const api = (app: Express) => request(app);

@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
-import type { EventEnvelope } from '@trellis/shared';
-import { postgresHarness, stack, TopicReader, waitFor, type TestKafka } from '@trellis/shared/testing';
+import { postgresHarness, stack, TopicReader, type TestKafka } from '@trellis/shared/testing';
 import { buildApp, buildServices } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
 import { KeyStore } from '../src/keys/keys.service.ts';
@@ -74,16 +73,4 @@ export async function readTopics(identity: Identity, topics: string[]): Promise<
   return TopicReader.start(identity.kafka, topics);
 }
 
-export function envelopes(reader: TopicReader, topic: string): EventEnvelope[] {
-  return reader.on(topic).map((m) => JSON.parse(m.value ?? 'null') as EventEnvelope);
-}
-
-/** Waits for an event on `topic` matching `predicate`. */
-export function waitForEvent(
-  reader: TopicReader,
-  topic: string,
-  predicate: (event: EventEnvelope) => boolean,
-  what = `event on ${topic}`,
-): Promise<EventEnvelope> {
-  return waitFor(() => envelopes(reader, topic).find(predicate), { what });
-}
+export { envelopes, waitForEvent } from '@trellis/shared/testing';

@@ -2,3 +2,4 @@ export * from './stack.ts';
 export * from './topic-reader.ts';
 export * from './service-harness.ts';
 export * from './http-assertions.ts';
+export * from './access-tokens.ts';

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
-import type { TestKafka } from './stack.ts';
+import type { EventEnvelope } from '../events/envelope.ts';
+import { waitFor, type TestKafka } from './stack.ts';
 
 export interface ReadMessage {
   topic: string;
@@ -59,4 +60,19 @@ function toRead(topic: string, message: KafkaMessage): ReadMessage {
     if (first !== undefined) headers[name] = first.toString();
   }
   return { topic, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers };
+}
+
+/** The envelopes read from a topic, parsed. */
+export function envelopes(reader: TopicReader, topic: string): EventEnvelope[] {
+  return reader.on(topic).map((m) => JSON.parse(m.value ?? 'null') as EventEnvelope);
+}
+
+/** Waits for an event on `topic` matching `predicate`. */
+export function waitForEvent(
+  reader: TopicReader,
+  topic: string,
+  predicate: (event: EventEnvelope) => boolean,
+  what = `event on ${topic}`,
+): Promise<EventEnvelope> {
+  return waitFor(() => envelopes(reader, topic).find(predicate), { what });
 }

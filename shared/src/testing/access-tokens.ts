@@ -1,9 +1,13 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN, closeServer, listen, type KeyResolver } from '@trellis/shared';
+import { ACCESS_TOKEN, type KeyResolver } from '../auth/access-token.ts';
+import { closeServer, listen } from '../lifecycle/shutdown.ts';
 
-/** A signing key like identity's, so gateway tests can mint (and forge) tokens. */
+/**
+ * A signing key like identity's, so a service's tests mint access tokens it verifies as real
+ * ones (and forge bad ones) without running identity. `sign` takes the claims to set or override.
+ */
 export function testSigner(kid = 'test-key') {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const resolveKey: KeyResolver = async (k) => (k === kid ? publicKey : undefined);
@@ -12,12 +16,11 @@ export function testSigner(kid = 'test-key') {
     options: jwt.SignOptions = {},
     key: KeyObject = privateKey,
   ) =>
-    jwt.sign({ email: 'ada@example.com', jti: randomUUID(), ...claims }, key, {
+    jwt.sign({ sub: randomUUID(), email: 'ada@example.com', jti: randomUUID(), ...claims }, key, {
       algorithm: ACCESS_TOKEN.algorithm,
       keyid: kid,
       issuer: ACCESS_TOKEN.issuer,
       audience: ACCESS_TOKEN.audience,
-      subject: String(claims.sub ?? randomUUID()),
       expiresIn: ACCESS_TOKEN.ttlSeconds,
       ...options,
     });
