@@ -81,9 +81,11 @@ export function serviceEnv(service: Service): Record<string, string> {
     vars.SMTP_HOST = endpoints.smtpHost;
     vars.SMTP_PORT = String(endpoints.smtpPort);
   }
-  // Services that verify access tokens themselves fetch identity's JWKS.
-  const identity = services.find((other) => other.name === 'identity');
-  if (service.name === 'governance' && identity) vars.IDENTITY_URL = serviceUrl(identity);
+  // Services that verify access tokens themselves fetch identity's JWKS; work also asks
+  // governance for memberships its projection has not seen yet.
+  const urlOf = (name: string) => serviceUrl(services.find((other) => other.name === name) ?? service);
+  if (service.name === 'governance' || service.name === 'work') vars.IDENTITY_URL = urlOf('identity');
+  if (service.name === 'work') vars.GOVERNANCE_URL = urlOf('governance');
   if (service.name === 'gateway') {
     for (const upstream of services.filter((other) => other !== service)) {
       vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);

@@ -35,7 +35,7 @@ const SERVICE_ENV: Record<ServiceName, string[]> = {
   gateway: Object.keys(UPSTREAM_ENV),
   identity: ['DATABASE_URL', 'CODE_SECRET'],
   governance: ['DATABASE_URL', 'IDENTITY_URL'],
-  work: ['DATABASE_URL'],
+  work: ['DATABASE_URL', 'IDENTITY_URL', 'GOVERNANCE_URL'],
   collab: ['MONGO_URL'],
   notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT'],
 };
@@ -45,7 +45,7 @@ const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
   gateway: ['kafka', 'identity', 'governance', 'work', 'collab', 'notify'],
   identity: ['postgres', 'kafka'],
   governance: ['postgres', 'kafka', 'identity'],
-  work: ['postgres', 'kafka'],
+  work: ['postgres', 'kafka', 'identity', 'governance'],
   collab: ['mongo', 'kafka'],
   notify: ['mongo', 'kafka', 'maildev'],
 };
