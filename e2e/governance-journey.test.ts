@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { waitFor } from '@trellis/shared/testing';
-import { apiClient, type ApiClient, type ApiResponse } from './support/client.ts';
+import { apiClient, assertProblem, type ApiClient } from './support/client.ts';
 import { invitationToken, join, person, type Person } from './support/people.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
@@ -13,12 +13,6 @@ interface Org {
   slug: string;
   ownerId: string;
   myRole: string;
-}
-
-function assertProblem(res: ApiResponse, status: number, code: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  assert.equal(res.body.code, code);
 }
 
 describe('governance through the gateway', () => {

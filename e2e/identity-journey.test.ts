@@ -3,7 +3,7 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { waitFor } from '@trellis/shared/testing';
-import { apiClient, type ApiClient, type ApiResponse } from './support/client.ts';
+import { apiClient, assertProblem, type ApiClient, type ApiResponse } from './support/client.ts';
 import { codeFromMail, mailsTo } from './support/maildev.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
@@ -12,13 +12,6 @@ interface Session {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
-}
-
-function assertProblem(res: ApiResponse, status: number, code: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  assert.equal(res.body.code, code);
-  assert.equal(res.body.requestId, res.headers.get('x-request-id'));
 }
 
 describe('identity through the gateway', () => {

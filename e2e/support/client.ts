@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 /** A tiny JSON client for the gateway URL, so tests read like the API they exercise. */
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -41,3 +43,11 @@ export function apiClient(baseUrl: string) {
 }
 
 export type ApiClient = ReturnType<typeof apiClient>;
+
+/** Asserts an api.md §1 problem: status, content type, code and the echoed request id. */
+export function assertProblem(res: ApiResponse, status: number, code: string): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(res.body.code, code);
+  assert.equal(res.body.requestId, res.headers.get('x-request-id'));
+}

@@ -1,5 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
-import { AppError, bearerToken, verifyAccessToken, type KeyResolver } from '@trellis/shared';
+import { AppError, bearerToken, verifyAccessToken, type AuthUser, type KeyResolver } from '@trellis/shared';
 import { isPublicApiRoute } from './public-routes.ts';
 
 export interface GatewayAuthOptions {
@@ -7,12 +8,29 @@ export interface GatewayAuthOptions {
   isRevoked: (jti: string) => boolean;
 }
 
-/** Client-sent identity headers are never trusted, whatever the route. */
+/** Client-sent identity headers are never trusted, whatever the route (HTTP or WebSocket). */
+export function removeIdentityHeaders(headers: IncomingHttpHeaders): void {
+  for (const name of Object.keys(headers)) if (name.startsWith('x-user-')) delete headers[name];
+}
+
 export function stripIdentityHeaders(): RequestHandler {
   return (req, _res, next) => {
-    for (const name of Object.keys(req.headers)) if (name.startsWith('x-user-')) delete req.headers[name];
+    removeIdentityHeaders(req.headers);
     next();
   };
+}
+
+/** Signature, claims, expiry — and not revoked since: what the gateway asks of every token. */
+export async function verifyUnrevoked(
+  token: string | undefined,
+  options: GatewayAuthOptions,
+): Promise<AuthUser> {
+  if (!token) throw new AppError(401, 'UNAUTHENTICATED', { detail: 'A bearer access token is required.' });
+  const user = await verifyAccessToken(token, options.resolveKey);
+  if (options.isRevoked(user.jti)) {
+    throw new AppError(401, 'UNAUTHENTICATED', { detail: 'The access token has been revoked.' });
+  }
+  return user;
 }
 
 /**
@@ -26,13 +44,7 @@ export function requireAccessToken(options: GatewayAuthOptions): RequestHandler 
       next();
       return;
     }
-    const token = bearerToken(req.headers.authorization);
-    if (!token) throw new AppError(401, 'UNAUTHENTICATED', { detail: 'A bearer access token is required.' });
-    const user = await verifyAccessToken(token, options.resolveKey);
-    if (options.isRevoked(user.jti)) {
-      throw new AppError(401, 'UNAUTHENTICATED', { detail: 'The access token has been revoked.' });
-    }
-    req.user = user;
+    req.user = await verifyUnrevoked(bearerToken(req.headers.authorization), options);
     next();
   };
 }

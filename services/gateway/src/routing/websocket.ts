@@ -7,10 +7,10 @@ import {
   PROBLEM_CONTENT_TYPE,
   problemBody,
   requestIdFrom,
-  verifyAccessToken,
   type KeyResolver,
   type Logger,
 } from '@trellis/shared';
+import { removeIdentityHeaders, verifyUnrevoked } from '../auth/gateway-auth.ts';
 
 export interface WebSocketGateOptions {
   notifyUrl: string;
@@ -49,17 +49,12 @@ export function webSocketGate(options: WebSocketGateOptions) {
     }
     const token = url.searchParams.get('access_token') ?? bearerToken(req.headers.authorization);
     try {
-      if (!token)
-        throw new AppError(401, 'UNAUTHENTICATED', { detail: 'A bearer access token is required.' });
-      const user = await verifyAccessToken(token, options.resolveKey);
-      if (options.isRevoked(user.jti)) {
-        throw new AppError(401, 'UNAUTHENTICATED', { detail: 'The access token has been revoked.' });
-      }
+      await verifyUnrevoked(token ?? undefined, options);
     } catch (err) {
       refuse(socket, err instanceof AppError ? err : new AppError(401, 'UNAUTHENTICATED'), requestId);
       return;
     }
-    for (const name of Object.keys(req.headers)) if (name.startsWith('x-user-')) delete req.headers[name];
+    removeIdentityHeaders(req.headers);
     req.headers['x-request-id'] = requestId;
     proxy.upgrade(req, socket as never, head);
   };
