@@ -130,7 +130,18 @@ describe('password reset', () => {
     assertProblem(locked, 400, 'VALIDATION_FAILED');
     assert.equal((await post('/auth/refresh').send({ refreshToken: session.refreshToken })).status, 200);
 
-    // A new code replaces the locked one.
+    // Asking again does not buy fresh guesses while the locked code lives: no new mail.
+    assert.equal((await post('/auth/password/forgot').send({ email: session.email })).status, 202);
+    await identity.harness.runtime.outbox.drain();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const mailed = envelopes(reader, 'identity.mail').filter((e) => e.data.to === session.email);
+    assert.equal(mailed.length, 1, 'still only the first code mail');
+
+    // Once it has expired, a new code replaces it.
+    await identity.models.OneTimeCode.update(
+      { expiresAt: new Date(Date.now() - 1000) },
+      { where: { userId: session.user.id } },
+    );
     await post('/auth/password/forgot').send({ email: session.email });
     const fresh = await mailedCode(session.email, 'password-reset', 1);
     const ok = await post('/auth/password/reset').send({
@@ -139,6 +150,22 @@ describe('password reset', () => {
       newPassword: 'finally-123',
     });
     assert.equal(ok.status, 204);
+  });
+
+  test('asking twice within a minute mails one code, and that code still works', async () => {
+    const session = await register(identity.app);
+    await post('/auth/password/forgot').send({ email: session.email });
+    const code = await mailedCode(session.email, 'password-reset');
+    assert.equal((await post('/auth/password/forgot').send({ email: session.email })).status, 202);
+    await identity.harness.runtime.outbox.drain();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(envelopes(reader, 'identity.mail').filter((e) => e.data.to === session.email).length, 1);
+    const reset = await post('/auth/password/reset').send({
+      email: session.email,
+      code,
+      newPassword: 'once-is-enough',
+    });
+    assert.equal(reset.status, 204);
   });
 
   test('an expired code is refused', async () => {

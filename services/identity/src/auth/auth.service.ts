@@ -172,6 +172,7 @@ export class AuthService {
 
   private async mailCode(transaction: Transaction, user: UserInstance, purpose: CodePurpose): Promise<void> {
     const code = await this.codes.issue(transaction, user.id, purpose);
+    if (!code) return;
     await this.outbox.add(
       transaction,
       createEvent(identityEvents.mailRequested, 'identity', {

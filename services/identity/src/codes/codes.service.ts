@@ -5,6 +5,8 @@ import type { CodePurpose } from './codes.model.ts';
 
 const CODE_TTL_MS = 10 * 60_000;
 export const MAX_CODE_ATTEMPTS = 5;
+/** A new code for the same purpose is issued at most this often; the last mail's code stays good. */
+export const CODE_REISSUE_INTERVAL_MS = 60_000;
 
 /**
  * Six-digit one-time codes sent by e-mail (password reset, e-mail verification). Only an HMAC is
@@ -19,8 +21,23 @@ export class CodeService {
     this.secret = deps.secret;
   }
 
-  /** Issues a fresh code, replacing any live one for the same purpose; returns it for the mail. */
-  async issue(transaction: Transaction, userId: string, purpose: CodePurpose): Promise<string> {
+  /**
+   * Issues a fresh code, replacing the live one for the same purpose, and returns it for the mail —
+   * or null when the live one must stand: it was issued less than a minute ago, or it is locked
+   * after 5 wrong guesses (asking again must not buy fresh guesses: that would make the 6 digits
+   * brute-forceable). Either way the caller answers as if a mail went out.
+   */
+  async issue(transaction: Transaction, userId: string, purpose: CodePurpose): Promise<string | null> {
+    const live = await this.OneTimeCode.findOne({
+      where: { userId, purpose },
+      lock: transaction.LOCK.UPDATE,
+      transaction,
+    });
+    const now = Date.now();
+    if (live && live.expiresAt.getTime() > now) {
+      const locked = live.attempts >= MAX_CODE_ATTEMPTS;
+      if (locked || now - live.createdAt.getTime() < CODE_REISSUE_INTERVAL_MS) return null;
+    }
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     await this.OneTimeCode.upsert(
       {
