@@ -33,7 +33,7 @@ const UPSTREAM_ENV: Record<string, ServiceName> = {
 
 const SERVICE_ENV: Record<ServiceName, string[]> = {
   gateway: Object.keys(UPSTREAM_ENV),
-  identity: ['DATABASE_URL', 'CODE_SECRET'],
+  identity: ['DATABASE_URL', 'CODE_SECRET', 'KEY_ENCRYPTION_SECRET'],
   governance: ['DATABASE_URL', 'IDENTITY_URL'],
   work: ['DATABASE_URL', 'IDENTITY_URL', 'GOVERNANCE_URL'],
   collab: ['MONGO_URL'],

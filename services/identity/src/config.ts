@@ -6,6 +6,8 @@ import { baseEnvSchema, loadConfig, postgresEnvSchema } from '@trellis/shared';
  * (it is in the repository), hence refused in production.
  */
 export const DEV_CODE_SECRET = 'trellis-dev-code-secret-do-not-use-in-production';
+/** Development-only default for KEY_ENCRYPTION_SECRET, refused in production for the same reason. */
+export const DEV_KEY_ENCRYPTION_SECRET = 'trellis-dev-key-encryption-secret-not-for-production';
 
 export const configSchema = baseEnvSchema
   .extend({
@@ -13,6 +15,8 @@ export const configSchema = baseEnvSchema
     PORT: z.coerce.number().int().min(0).max(65535).default(8081),
     /** HMAC key for one-time codes (reset, e-mail verification): the database only holds MACs. */
     CODE_SECRET: z.string().min(32).optional(),
+    /** Passphrase that encrypts the signing keys' private halves at rest (AES-256 PKCS#8). */
+    KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
     /** A signing key older than this is replaced (checked at start and hourly). */
     KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
     /** Failed logins allowed per e-mail within the window before 429. */
@@ -22,11 +26,16 @@ export const configSchema = baseEnvSchema
     LOGIN_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && !env.CODE_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['CODE_SECRET'], message: 'Required in production' });
+    if (env.NODE_ENV !== 'production') return;
+    for (const name of ['CODE_SECRET', 'KEY_ENCRYPTION_SECRET'] as const) {
+      if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'Required in production' });
     }
   })
-  .transform((env) => ({ ...env, CODE_SECRET: env.CODE_SECRET ?? DEV_CODE_SECRET }));
+  .transform((env) => ({
+    ...env,
+    CODE_SECRET: env.CODE_SECRET ?? DEV_CODE_SECRET,
+    KEY_ENCRYPTION_SECRET: env.KEY_ENCRYPTION_SECRET ?? DEV_KEY_ENCRYPTION_SECRET,
+  }));
 
 export type Config = z.infer<typeof configSchema>;
 

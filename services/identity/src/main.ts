@@ -22,7 +22,13 @@ const { sequelize, outbox } = runtime;
 // The topics identity publishes to exist before the outbox relay first needs them.
 await runtime.bus.ensureTopics([...new Set(Object.values(identityEvents).map((event) => event.topic))]);
 const models = defineModels(sequelize);
-const keys = new KeyStore({ sequelize, models, rotationDays: config.KEY_ROTATION_DAYS, logger });
+const keys = new KeyStore({
+  sequelize,
+  models,
+  rotationDays: config.KEY_ROTATION_DAYS,
+  logger,
+  passphrase: config.KEY_ENCRYPTION_SECRET,
+});
 await keys.rotateIfDue();
 
 const deps = { logger, readiness: runtime.readiness, sequelize, models, outbox, keys, config };

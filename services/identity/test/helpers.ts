@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { postgresHarness, stack, TopicReader, type TestKafka } from '@trellis/shared/testing';
 import { buildApp, buildServices } from '../src/app.ts';
-import { readConfig } from '../src/config.ts';
+import { DEV_KEY_ENCRYPTION_SECRET, readConfig } from '../src/config.ts';
 import { KeyStore } from '../src/keys/keys.service.ts';
 import { migrations } from '../src/migrations/index.ts';
 import { defineModels } from '../src/models.ts';
@@ -15,7 +15,13 @@ export async function startIdentity(env: Record<string, string> = {}) {
   const harness = await postgresHarness('identity', migrations);
   const { sequelize, outbox, bus, readiness } = harness.runtime;
   const models = defineModels(sequelize);
-  const keys = new KeyStore({ sequelize, models, rotationDays: 30, logger: harness.logger });
+  const keys = new KeyStore({
+    sequelize,
+    models,
+    rotationDays: 30,
+    logger: harness.logger,
+    passphrase: DEV_KEY_ENCRYPTION_SECRET,
+  });
   await keys.rotateIfDue();
   const config = readConfig({
     NODE_ENV: 'test',

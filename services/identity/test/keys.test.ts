@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
@@ -33,6 +39,18 @@ async function resolverFromJwks() {
 }
 
 const me = (token: string) => request(identity.app).get('/api/v1/users/me').set(bearer(token));
+
+test('private keys are stored encrypted: a database dump alone cannot sign', async () => {
+  const rows = await identity.models.SigningKey.findAll();
+  assert.ok(rows.length > 0);
+  for (const row of rows) {
+    assert.match(row.privatePem, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    assert.throws(() => createPrivateKey(row.privatePem));
+    assert.throws(() =>
+      createPrivateKey({ key: row.privatePem, passphrase: 'a wrong passphrase of 32+ chars!!' }),
+    );
+  }
+});
 
 describe('JWKS and access tokens', () => {
   test('the JWKS carries the kid of issued tokens, whose claims verify against it', async () => {

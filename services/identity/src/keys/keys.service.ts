@@ -44,11 +44,20 @@ export class KeyStore {
   private readonly SigningKey: Models['SigningKey'];
   private readonly rotationMs: number;
   private readonly logger: Logger;
+  private readonly passphrase: string;
   private current: SigningKey | undefined;
   private readonly publicKeys = new Map<string, KeyObject>();
 
-  constructor(options: { sequelize: Sequelize; models: Models; rotationDays: number; logger: Logger }) {
+  constructor(options: {
+    sequelize: Sequelize;
+    models: Models;
+    rotationDays: number;
+    logger: Logger;
+    /** Encrypts private keys at rest: a database dump alone cannot sign tokens. */
+    passphrase: string;
+  }) {
     this.sequelize = options.sequelize;
+    this.passphrase = options.passphrase;
     this.SigningKey = options.models.SigningKey;
     this.rotationMs = options.rotationDays * DAY_MS;
     this.logger = options.logger.child({ component: 'keys' });
@@ -72,7 +81,9 @@ export class KeyStore {
       await this.SigningKey.create(
         {
           kid,
-          privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+          privatePem: privateKey
+            .export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: this.passphrase })
+            .toString(),
           publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e },
           createdAt: now,
         },
@@ -98,7 +109,10 @@ export class KeyStore {
     const rows = await this.published();
     const [newest] = rows;
     if (!newest) throw new Error('No signing key: call rotateIfDue() first');
-    this.current = { kid: newest.kid, privateKey: createPrivateKey(newest.privatePem) };
+    this.current = {
+      kid: newest.kid,
+      privateKey: createPrivateKey({ key: newest.privatePem, passphrase: this.passphrase }),
+    };
     this.publicKeys.clear();
     for (const row of rows) this.publicKeys.set(row.kid, this.publicKeyOf(row));
   }
