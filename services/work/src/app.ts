@@ -1,13 +1,54 @@
 import type { Express } from 'express';
-import { createServiceApp, type Logger, type ReadinessCheck } from '@trellis/shared';
+import type { Sequelize } from 'sequelize';
+import {
+  authenticate,
+  createServiceApp,
+  mountRoutes,
+  type KeyResolver,
+  type Logger,
+  type PgOutbox,
+  type ReadinessCheck,
+} from '@trellis/shared';
+import { AccessService } from './access/access.service.ts';
+import type { GovernanceClient } from './access/governance-client.ts';
+import { ProjectionService } from './access/projection.service.ts';
+import { projectRoutes } from './projects/projects.routes.ts';
+import { ProjectService } from './projects/projects.service.ts';
+import { taskRoutes } from './tasks/tasks.routes.ts';
+import { TaskService } from './tasks/tasks.service.ts';
 
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  sequelize: Sequelize;
+  outbox: PgOutbox;
+  /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
+  resolveKey: KeyResolver;
+  /** The membership fallback; without it a membership missing from the projection is a 404. */
+  governance?: GovernanceClient;
 }
 
+/** The use cases, wired once; `main.ts` also needs `projection` and `projects` for the consumer. */
+export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'outbox' | 'governance'>) {
+  const { sequelize, outbox, governance } = deps;
+  const projection = new ProjectionService({ sequelize });
+  const access = new AccessService({ sequelize, projection, ...(governance ? { governance } : {}) });
+  const projects = new ProjectService({ sequelize, outbox, access });
+  const tasks = new TaskService({ sequelize, outbox, access });
+  return { projection, access, projects, tasks };
+}
+
+export type Services = ReturnType<typeof buildServices>;
+
 /** The work HTTP app; no I/O happens here, so tests can build it around their own connections. */
-export function buildApp(deps: AppDeps): Express {
-  const { finish } = createServiceApp({ service: 'work', logger: deps.logger, readiness: deps.readiness });
+export function buildApp(deps: AppDeps, services: Services = buildServices(deps)): Express {
+  const routes = [...projectRoutes(services.projects), ...taskRoutes(services.tasks)];
+  const { app, finish } = createServiceApp({
+    service: 'work',
+    logger: deps.logger,
+    readiness: deps.readiness,
+    routes,
+  });
+  app.use(mountRoutes(routes, [authenticate(deps.resolveKey)]));
   return finish();
 }

@@ -4,6 +4,12 @@ import { baseEnvSchema, loadConfig, postgresEnvSchema } from '@trellis/shared';
 export const configSchema = baseEnvSchema.extend({
   ...postgresEnvSchema.shape,
   PORT: z.coerce.number().int().min(0).max(65535).default(8083),
+  /** Identity's base URL: access tokens are verified against its JWKS (`/api/v1/auth/jwks`). */
+  IDENTITY_URL: z.url(),
+  /** Governance's base URL: the membership fallback (`/internal/orgs/{orgId}/members/{userId}`). */
+  GOVERNANCE_URL: z.url(),
+  /** How long the membership fallback may take before the breaker counts a failure. */
+  GOVERNANCE_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,17 +1,52 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { createLogger, serve, startPostgresRuntime } from '@trellis/shared';
-import { buildApp } from './app.ts';
+import {
+  createLogger,
+  remoteJwks,
+  serve,
+  startPostgresRuntime,
+  workEvents,
+  type EventConsumer,
+} from '@trellis/shared';
+import { GovernanceClient } from './access/governance-client.ts';
+import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
+import { CONSUMER_GROUP, consumerOf, workSubscriptions } from './events/subscriptions.ts';
 import { migrations } from './migrations/index.ts';
 
 const config = readConfig();
 const logger = createLogger('work', config.LOG_LEVEL);
 const runtime = await startPostgresRuntime({ service: 'work', config, logger, migrations });
-const app = buildApp({ logger, readiness: runtime.readiness });
+const { sequelize, outbox } = runtime;
+// The topics work publishes to exist before the outbox relay first needs them.
+await runtime.bus.ensureTopics([...new Set(Object.values(workEvents).map((event) => event.topic))]);
+const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const governance = new GovernanceClient({
+  baseUrl: config.GOVERNANCE_URL,
+  timeoutMs: config.GOVERNANCE_TIMEOUT_MS,
+  logger,
+});
+
+const deps = { logger, readiness: runtime.readiness, sequelize, outbox, resolveKey, governance };
+const services = buildServices(deps);
+
+// Filled once listening (the consumers start last); stopped before the runtime's steps.
+const consumers: EventConsumer[] = [];
 await serve({
-  app,
+  app: buildApp(deps, services),
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: runtime.stopSteps,
+  stopSteps: [
+    { name: 'work consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
+    { name: 'governance breaker', run: async () => governance.shutdown() },
+    ...runtime.stopSteps,
+  ],
 });
+consumers.push(
+  await runtime.bus.consume(
+    consumerOf(
+      CONSUMER_GROUP,
+      workSubscriptions({ sequelize, projection: services.projection, projects: services.projects }),
+    ),
+  ),
+);

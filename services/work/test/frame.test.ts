@@ -1,18 +1,15 @@
 import { after, before, test } from 'node:test';
-import { assertServiceFrame, postgresHarness, type Harness } from '@trellis/shared/testing';
-import type { PostgresRuntime } from '@trellis/shared';
-import { buildApp } from '../src/app.ts';
-import { migrations } from '../src/migrations/index.ts';
+import { assertServiceFrame } from '@trellis/shared/testing';
+import { startWork, type Work } from './helpers.ts';
 
-let harness: Harness<PostgresRuntime>;
+let work: Work;
 
 before(async () => {
-  harness = await postgresHarness('work', migrations);
+  work = await startWork();
 });
 
-after(() => harness.close());
+after(() => work.close());
 
 test('work serves health, readiness against PostgreSQL and Kafka, metrics and problem+json errors', async () => {
-  const app = buildApp({ logger: harness.logger, readiness: harness.runtime.readiness });
-  await assertServiceFrame(app, 'work', ['postgres', 'kafka']);
+  await assertServiceFrame(work.app, 'work', ['postgres', 'kafka']);
 });

@@ -1,4 +1,5 @@
 import { outboxInboxMigration, type Migration } from '@trellis/shared';
+import { workMigration } from './0001-work.ts';
 
 /** Forward-only, in order. Never edit a migration that has shipped; add a new one. */
-export const migrations: Migration[] = [outboxInboxMigration];
+export const migrations: Migration[] = [outboxInboxMigration, workMigration];

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { defineEvent } from '../registry.ts';
+
+// work.project and work.task. `project.approvalRequested` (also on work.project) stays in
+// governance.ts, where governance's consumer already imports it; its type name is unchanged.
+
+const projectStatus = z.enum(['PLANNING', 'ACTIVE', 'ON_HOLD', 'COMPLETED', 'ARCHIVED', 'PENDING_APPROVAL']);
+const projectRole = z.enum(['OWNER', 'MANAGER', 'LEAD', 'CONTRIBUTOR', 'VIEWER']);
+
+const projectData = z.object({
+  projectId: z.uuid(),
+  orgId: z.uuid(),
+  teamId: z.uuid().nullable(),
+  name: z.string().min(1),
+  key: z.string().min(1),
+  status: projectStatus,
+  visibility: z.enum(['ORG', 'PRIVATE']),
+  ownerId: z.uuid(),
+});
+
+export const projectCreated = defineEvent({
+  type: 'project.created',
+  topic: 'work.project',
+  version: 1,
+  data: projectData,
+});
+/** Also published when an approved project becomes ACTIVE. */
+export const projectUpdated = defineEvent({
+  type: 'project.updated',
+  topic: 'work.project',
+  version: 1,
+  data: projectData,
+});
+export const projectDeleted = defineEvent({
+  type: 'project.deleted',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({ projectId: z.uuid(), orgId: z.uuid() }),
+});
+export const projectRestored = defineEvent({
+  type: 'project.restored',
+  topic: 'work.project',
+  version: 1,
+  data: projectData,
+});
+/** The project's whole settings after the change. */
+export const projectSettingsChanged = defineEvent({
+  type: 'project.settingsChanged',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({ projectId: z.uuid(), orgId: z.uuid(), settings: z.record(z.string(), z.unknown()) }),
+});
+export const projectMemberAdded = defineEvent({
+  type: 'project.memberAdded',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({ projectId: z.uuid(), orgId: z.uuid(), userId: z.uuid(), role: projectRole }),
+});
+export const projectMemberRoleChanged = defineEvent({
+  type: 'project.memberRoleChanged',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({
+    projectId: z.uuid(),
+    orgId: z.uuid(),
+    userId: z.uuid(),
+    from: projectRole,
+    to: projectRole,
+  }),
+});
+export const projectMemberRemoved = defineEvent({
+  type: 'project.memberRemoved',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({ projectId: z.uuid(), orgId: z.uuid(), userId: z.uuid() }),
+});
+
+const taskData = z.object({
+  taskId: z.uuid(),
+  orgId: z.uuid(),
+  projectId: z.uuid(),
+  key: z.string().min(1),
+  number: z.number().int().positive(),
+  parentId: z.uuid().nullable(),
+  title: z.string().min(1),
+  status: z.enum(['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'BLOCKED', 'DONE']),
+  priority: z.enum(['LOW', 'MEDIUM', 'HIGH', 'URGENT']),
+  type: z.enum(['TASK', 'FEATURE', 'BUG', 'IMPROVEMENT', 'DOCUMENTATION']),
+  assigneeId: z.uuid().nullable(),
+  reporterId: z.uuid(),
+  sprintId: z.uuid().nullable(),
+  estimate: z.number().int().nullable(),
+  labels: z.array(z.string()),
+  dueDate: z.string().nullable(),
+  completedAt: z.iso.datetime().nullable(),
+  version: z.number().int().positive(),
+});
+
+const fieldChange = z.object({ from: z.unknown(), to: z.unknown() });
+
+export const taskCreated = defineEvent({
+  type: 'task.created',
+  topic: 'work.task',
+  version: 1,
+  data: taskData,
+});
+/** The task after the change, and `changes: {field: {from, to}}` of this update. */
+export const taskUpdated = defineEvent({
+  type: 'task.updated',
+  topic: 'work.task',
+  version: 1,
+  data: taskData.extend({ changes: z.record(z.string(), fieldChange) }),
+});
+/** `subtaskIds`: the subtasks deleted with it. */
+export const taskDeleted = defineEvent({
+  type: 'task.deleted',
+  topic: 'work.task',
+  version: 1,
+  data: z.object({
+    taskId: z.uuid(),
+    orgId: z.uuid(),
+    projectId: z.uuid(),
+    key: z.string(),
+    subtaskIds: z.array(z.uuid()),
+  }),
+});
+export const taskRestored = defineEvent({
+  type: 'task.restored',
+  topic: 'work.task',
+  version: 1,
+  data: taskData,
+});
