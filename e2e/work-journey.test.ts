@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@trellis/shared/testing';
+import { apiClient, assertProblem, type ApiClient } from './support/client.ts';
+import { join, person, type Person } from './support/people.ts';
+import { startSuite, type Suite } from './support/suite.ts';
+
+interface Project {
+  id: string;
+  key: string;
+  orgId: string;
+  myRole: string;
+}
+interface Task {
+  id: string;
+  key: string;
+  number: number;
+  title: string;
+  status: string;
+}
+interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+describe('work through the gateway', () => {
+  let suite: Suite;
+  let api: ApiClient;
+  let owner: Person, admin: Person, member: Person, contributor: Person, stranger: Person;
+  let orgId: string;
+  let project: Project;
+
+  const newProject = async (who: Person, key: string) => {
+    const res = await api.post<Project>('/projects', { orgId, name: `Project ${key}`, key }, who.token);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  };
+  const createTask = async (who: Person, body: Record<string, unknown>, projectId = project.id) => {
+    const res = await api.post<Task>(`/projects/${projectId}/tasks`, body, who.token);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  };
+
+  before(async () => {
+    suite = await startSuite();
+    api = apiClient(suite.gatewayUrl);
+    [owner, admin, member, contributor, stranger] = await Promise.all(
+      ['Olive Owner', 'Adam Admin', 'Max Member', 'Cora Contributor', 'Sid Stranger'].map((n) =>
+        person(api, n),
+      ),
+    );
+    const org = await api.post<{ id: string }>(
+      '/orgs',
+      { name: `Works ${randomUUID().slice(0, 6)}` },
+      owner.token,
+    );
+    assert.equal(org.status, 201);
+    orgId = org.body.id;
+    await join(api, orgId, owner, admin, 'ADMIN');
+    await join(api, orgId, owner, member, 'MEMBER');
+    await join(api, orgId, owner, contributor, 'MEMBER');
+  });
+
+  after(() => suite?.close());
+
+  test('the owner and an ADMIN (project MANAGER) create projects; a plain MEMBER cannot by default', async () => {
+    project = await newProject(owner, 'CORE');
+    assert.equal(project.myRole, 'OWNER');
+    const byAdmin = await newProject(admin, 'OPS');
+    assert.equal(byAdmin.myRole, 'OWNER');
+    const denied = await api.post('/projects', { orgId, name: 'Nope', key: 'NOPE' }, member.token);
+    assertProblem(denied, 403, 'POLICY_DENIED');
+    assert.deepEqual(denied.body.policy, {
+      scope: 'org',
+      action: 'project.create',
+      requiredRole: 'ADMIN',
+      yourRole: 'MEMBER',
+    });
+  });
+
+  test('lists hold only what the caller may see; an unrelated user gets an empty list and 404s', async () => {
+    const seenByMember = await api.get<Page<Project>>(`/projects?orgId=${orgId}`, member.token);
+    assert.deepEqual(seenByMember.body.items.map((p) => p.key).sort(), ['CORE', 'OPS']);
+    assert.equal(seenByMember.body.items.find((p) => p.key === 'CORE')?.myRole, 'VIEWER');
+    const seenByStranger = await api.get<Page<Project>>(`/projects?orgId=${orgId}`, stranger.token);
+    assert.deepEqual(seenByStranger.body.items, []);
+    assertProblem(await api.get(`/projects/${project.id}`, stranger.token), 404, 'NOT_FOUND');
+    assertProblem(await api.get(`/projects/${project.id}/tasks`, stranger.token), 404, 'NOT_FOUND');
+  });
+
+  test('50 concurrent creates get CORE-1 … CORE-50, each once', async () => {
+    const created = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => createTask(owner, { title: `Concurrent task ${i}` })),
+    );
+    const numbers = created.map((t) => t.number).sort((a, b) => a - b);
+    assert.deepEqual(
+      numbers,
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(new Set(created.map((t) => t.key)).size, 50);
+    assert.ok(created.every((t) => t.key === `CORE-${t.number}`));
+    const lookup = await api.get<Task>(`/tasks/lookup?orgId=${orgId}&key=CORE-17`, member.token);
+    assert.equal(lookup.status, 200);
+    assert.equal(lookup.body.number, 17);
+  });
+
+  test('filtering by status and q returns exactly the matching tasks', async () => {
+    const p = await newProject(owner, 'FIND');
+    const a = await createTask(owner, { title: 'Fix the login flicker', status: 'IN_PROGRESS' }, p.id);
+    const b = await createTask(
+      owner,
+      { title: 'Write onboarding docs', description: 'login screenshots' },
+      p.id,
+    );
+    const c = await createTask(owner, { title: 'Tune the database', status: 'DONE' }, p.id);
+    const byStatus = await api.get<Page<Task>>(
+      `/projects/${p.id}/tasks?status=IN_PROGRESS,DONE`,
+      owner.token,
+    );
+    assert.deepEqual(byStatus.body.items.map((t) => t.id).sort(), [a.id, c.id].sort());
+    const byText = await api.get<Page<Task>>(`/projects/${p.id}/tasks?q=login`, owner.token);
+    assert.deepEqual(byText.body.items.map((t) => t.id).sort(), [a.id, b.id].sort());
+    const both = await api.get<Page<Task>>(`/projects/${p.id}/tasks?q=login&status=TODO`, owner.token);
+    assert.deepEqual(
+      both.body.items.map((t) => t.id),
+      [b.id],
+    );
+  });
+
+  test('a CONTRIBUTOR can PATCH title and status; a MANAGER deletes and the task leaves every list', async () => {
+    const added = await api.post(
+      `/projects/${project.id}/members`,
+      { userId: contributor.id, role: 'CONTRIBUTOR' },
+      owner.token,
+    );
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    const task = await createTask(owner, { title: 'Polish the dashboard' });
+    const patched = await api.patch<Task>(
+      `/tasks/${task.id}`,
+      { title: 'Polish the dashboard, again', status: 'IN_REVIEW' },
+      contributor.token,
+    );
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.status, 'IN_REVIEW');
+    const activity = await api.get<Page<{ field: string; from: unknown; to: unknown }>>(
+      `/tasks/${task.id}/activity`,
+      owner.token,
+    );
+    assert.ok(
+      activity.body.items.some((a) => a.field === 'status' && a.from === 'TODO' && a.to === 'IN_REVIEW'),
+    );
+
+    assertProblem(await api.delete(`/tasks/${task.id}`, contributor.token), 403, 'POLICY_DENIED');
+    assert.equal(
+      (await api.delete(`/tasks/${task.id}`, admin.token)).status,
+      204,
+      'an org ADMIN is a project MANAGER',
+    );
+    assertProblem(await api.get(`/tasks/${task.id}`, owner.token), 404, 'NOT_FOUND');
+    const list = await api.get<Page<Task>>(`/projects/${project.id}/tasks?limit=100`, owner.token);
+    assert.equal(
+      list.body.items.some((t) => t.id === task.id),
+      false,
+    );
+  });
+
+  test('creator/assignee override task.update; onlyAssigneeCanUpdateTask narrows it to the assignee and MANAGER+', async () => {
+    const p = await newProject(owner, 'RULES');
+    const writer = await person(api, 'Wes Writer');
+    await join(api, orgId, owner, writer, 'MEMBER');
+    for (const who of [writer, contributor]) {
+      const added = await api.post(
+        `/projects/${p.id}/members`,
+        { userId: who.id, role: 'CONTRIBUTOR' },
+        owner.token,
+      );
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+    }
+    const raised = await api.patch(
+      `/projects/${p.id}/settings`,
+      { thresholds: { 'task.update': 'LEAD' } },
+      owner.token,
+    );
+    assert.equal(raised.status, 200, JSON.stringify(raised.body));
+    const ownTask = await createTask(writer, { title: 'Mine' }, p.id);
+    const assigned = await createTask(owner, { title: 'Theirs', assigneeId: contributor.id }, p.id);
+    const unrelated = await createTask(owner, { title: 'Nobody’s' }, p.id);
+
+    assert.equal(
+      (await api.patch(`/tasks/${ownTask.id}`, { title: 'Mine, edited' }, writer.token)).status,
+      200,
+      'creator',
+    );
+    assert.equal(
+      (await api.patch(`/tasks/${assigned.id}`, { status: 'IN_PROGRESS' }, contributor.token)).status,
+      200,
+      'assignee',
+    );
+    assertProblem(
+      await api.patch(`/tasks/${unrelated.id}`, { title: 'x' }, writer.token),
+      403,
+      'POLICY_DENIED',
+    );
+
+    const strict = await api.patch(
+      `/projects/${p.id}/settings`,
+      { onlyAssigneeCanUpdateTask: true },
+      owner.token,
+    );
+    assert.equal(strict.status, 200, JSON.stringify(strict.body));
+    assert.equal(
+      (await api.patch(`/tasks/${ownTask.id}`, { title: 'again' }, writer.token)).status,
+      403,
+      'creator no longer',
+    );
+    assert.equal(
+      (await api.patch(`/tasks/${assigned.id}`, { status: 'DONE' }, contributor.token)).status,
+      200,
+      'assignee still',
+    );
+    assert.equal(
+      (await api.patch(`/tasks/${ownTask.id}`, { title: 'by a manager' }, admin.token)).status,
+      200,
+      'MANAGER+',
+    );
+  });
+
+  test('a user removed from the org loses access within a second', async () => {
+    const leaving = await person(api, 'Lee Leaving');
+    await join(api, orgId, owner, leaving, 'MEMBER');
+    assert.equal((await api.get(`/projects/${project.id}`, leaving.token)).status, 200);
+    assert.equal((await api.delete(`/orgs/${orgId}/members/${leaving.id}`, owner.token)).status, 204);
+    const removedAt = performance.now();
+    await waitFor(async () => (await api.get(`/projects/${project.id}`, leaving.token)).status === 404, {
+      timeoutMs: 1_000,
+      intervalMs: 25,
+      what: 'the removed member to lose access',
+    });
+    assert.ok(performance.now() - removedAt < 1_000);
+  });
+
+  test('a user just added can act at once (membership fallback)', async () => {
+    const newcomer = await person(api, 'Nina Newcomer');
+    await join(api, orgId, owner, newcomer, 'ADMIN');
+    // No wait for events: work asks governance when its projection has not seen the membership yet.
+    const created = await api.post<Project>(
+      '/projects',
+      { orgId, name: 'Fresh', key: 'FRESH' },
+      newcomer.token,
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  });
+});
