@@ -14,6 +14,8 @@ import type { GovernanceClient } from './access/governance-client.ts';
 import { ProjectionService } from './access/projection.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { ProjectService } from './projects/projects.service.ts';
+import { sprintRoutes } from './sprints/sprints.routes.ts';
+import { SprintService } from './sprints/sprints.service.ts';
 import { taskRoutes } from './tasks/tasks.routes.ts';
 import { TaskService } from './tasks/tasks.service.ts';
 
@@ -35,14 +37,19 @@ export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'outbox' | 'gove
   const access = new AccessService({ sequelize, projection, ...(governance ? { governance } : {}) });
   const projects = new ProjectService({ sequelize, outbox, access });
   const tasks = new TaskService({ sequelize, outbox, access });
-  return { projection, access, projects, tasks };
+  const sprints = new SprintService({ sequelize, outbox, access });
+  return { projection, access, projects, tasks, sprints };
 }
 
 export type Services = ReturnType<typeof buildServices>;
 
 /** The work HTTP app; no I/O happens here, so tests can build it around their own connections. */
 export function buildApp(deps: AppDeps, services: Services = buildServices(deps)): Express {
-  const routes = [...projectRoutes(services.projects), ...taskRoutes(services.tasks)];
+  const routes = [
+    ...projectRoutes(services.projects),
+    ...taskRoutes(services.tasks),
+    ...sprintRoutes(services.sprints),
+  ];
   const { app, finish } = createServiceApp({
     service: 'work',
     logger: deps.logger,

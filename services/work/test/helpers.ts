@@ -36,7 +36,9 @@ export async function startWork(options: { governance?: GovernanceClient } = {})
     projection: services.projection,
     projects: services.projects,
   });
-  await bus.ensureTopics([...new Set([...subscriptions.map((s) => s.topic), 'work.project', 'work.task'])]);
+  await bus.ensureTopics([
+    ...new Set([...subscriptions.map((s) => s.topic), 'work.project', 'work.task', 'work.sprint']),
+  ]);
   const consumer: EventConsumer = await bus.consume(consumerOf(CONSUMER_GROUP, subscriptions));
   await consumer.ready;
   const close = async () => {

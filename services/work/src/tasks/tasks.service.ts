@@ -197,6 +197,18 @@ export class TaskService {
       throw errors.validation([{ path: 'parentId', message: 'This parent would make a cycle' }], 422);
   }
 
+  /** A task's sprint: one of its project, not COMPLETED (the row is held FOR SHARE until commit). */
+  private async assertSprint(projectId: string, sprintId: string, transaction: Transaction) {
+    const [sprint] = await this.sequelize.query<{ state: string }>(
+      `SELECT state FROM sprints WHERE id = :sprintId AND project_id = :projectId FOR SHARE`,
+      { replacements: { sprintId, projectId }, type: QueryTypes.SELECT, transaction },
+    );
+    if (!sprint)
+      throw errors.validation([{ path: 'sprintId', message: 'No such sprint in this project' }], 422);
+    if (sprint.state === 'COMPLETED')
+      throw errors.validation([{ path: 'sprintId', message: 'The sprint is COMPLETED' }], 422);
+  }
+
   private async history(
     transaction: Transaction,
     task: TaskRow,
@@ -230,6 +242,7 @@ export class TaskService {
         throw errors.conflict(`Tasks cannot be created in a ${project.status} project.`);
       if (body.parentId) await this.assertParent(projectId, body.parentId, transaction);
       if (body.assigneeId) await this.assertAssignable(context, body.assigneeId, caller, transaction);
+      if (body.sprintId) await this.assertSprint(projectId, body.sprintId, transaction);
       // The counter row lock queues concurrent creates; the number is used only if this commits.
       const [counter] = await this.sequelize.query<{ n: number }>(
         `UPDATE task_counters SET last_number = last_number + 1 WHERE project_id = :projectId
@@ -314,6 +327,8 @@ export class TaskService {
         await this.assertParent(task.projectId, body.parentId, transaction, task.id);
       if (changes.assigneeId && body.assigneeId)
         await this.assertAssignable(context, body.assigneeId, caller, transaction);
+      if (changes.sprintId && body.sprintId)
+        await this.assertSprint(task.projectId, body.sprintId, transaction);
       const sets: string[] = [];
       const replacements: Record<string, unknown> = { id };
       for (const [field, change] of Object.entries(changes)) {

@@ -130,3 +130,61 @@ export const taskRestored = defineEvent({
   version: 1,
   data: taskData,
 });
+
+// work.sprint: PLANNED → ACTIVE → COMPLETED (product.md §8). Envelopes carry orgId and actorId.
+
+const sprintData = z.object({
+  sprintId: z.uuid(),
+  orgId: z.uuid(),
+  projectId: z.uuid(),
+  name: z.string().min(1),
+  goal: z.string().nullable(),
+  startDate: z.iso.date(),
+  endDate: z.iso.date(),
+  state: z.enum(['PLANNED', 'ACTIVE', 'COMPLETED']),
+});
+
+export const sprintCreated = defineEvent({
+  type: 'sprint.created',
+  topic: 'work.sprint',
+  version: 1,
+  data: sprintData,
+});
+/** The sprint after the change (name, goal, dates; only while PLANNED). */
+export const sprintUpdated = defineEvent({
+  type: 'sprint.updated',
+  topic: 'work.sprint',
+  version: 1,
+  data: sprintData,
+});
+/** `committedPoints` and `taskIds`: the sprint's scope at start. */
+export const sprintStarted = defineEvent({
+  type: 'sprint.started',
+  topic: 'work.sprint',
+  version: 1,
+  data: sprintData.extend({ committedPoints: z.number().int(), taskIds: z.array(z.uuid()) }),
+});
+/** `movedTaskIds`: the open tasks carried over to `movedTo` (a PLANNED sprint, or null = backlog). */
+export const sprintCompleted = defineEvent({
+  type: 'sprint.completed',
+  topic: 'work.sprint',
+  version: 1,
+  data: sprintData.extend({
+    committedPoints: z.number().int(),
+    completedPoints: z.number().int(),
+    movedTo: z.uuid().nullable(),
+    movedTaskIds: z.array(z.uuid()),
+  }),
+});
+/** `movedTaskIds`: its tasks, now back in the backlog. */
+export const sprintDeleted = defineEvent({
+  type: 'sprint.deleted',
+  topic: 'work.sprint',
+  version: 1,
+  data: z.object({
+    sprintId: z.uuid(),
+    orgId: z.uuid(),
+    projectId: z.uuid(),
+    movedTaskIds: z.array(z.uuid()),
+  }),
+});
