@@ -226,6 +226,61 @@ describe('work through the gateway', () => {
     );
   });
 
+  test('a sprint journey: the report and burndown match a hand calculation', async () => {
+    const p = await newProject(owner, 'SPRNT');
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const sprint = async (name: string) => {
+      const res = await api.post<{ id: string }>(
+        `/projects/${p.id}/sprints`,
+        { name, startDate: day(0), endDate: day(4) },
+        owner.token,
+      );
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id;
+    };
+    const [s1, s2] = [await sprint('Sprint 1'), await sprint('Sprint 2')];
+    const a = await createTask(owner, { title: 'A', sprintId: s1, estimate: 3 }, p.id);
+    const b = await createTask(owner, { title: 'B', sprintId: s1, estimate: 5 }, p.id);
+    const c = await createTask(owner, { title: 'C', sprintId: s1, estimate: 2 }, p.id);
+    const started = await api.post<{ committedPoints: number }>(`/sprints/${s1}/start`, {}, owner.token);
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.equal(started.body.committedPoints, 10);
+    assertProblem(await api.post(`/sprints/${s2}/start`, {}, owner.token), 409, 'CONFLICT');
+
+    assert.equal((await api.patch(`/tasks/${a.id}`, { status: 'DONE' }, owner.token)).status, 200); // done 3
+    const d = await createTask(owner, { title: 'D', sprintId: s1, estimate: 4 }, p.id); // added 4
+    assert.equal((await api.patch(`/tasks/${c.id}`, { sprintId: null }, owner.token)).status, 200); // removed 2
+    const completed = await api.post(`/sprints/${s1}/complete`, { moveOpenTasksTo: s2 }, owner.token);
+    assert.equal(completed.status, 200, JSON.stringify(completed.body));
+    for (const t of [b, d])
+      assert.equal((await api.get<{ sprintId: string }>(`/tasks/${t.id}`, owner.token)).body.sprintId, s2);
+
+    // By hand: committed A3+B5+C2 = 10; completed A = 3; added D = 4; removed C = 2; one day so far:
+    // remaining at completion B5 + D4 = 9; ideal on day 1 of 5 = 10.
+    const report = await api.get(`/sprints/${s1}/report`, owner.token);
+    assert.deepEqual(report.body, {
+      committedPoints: 10,
+      completedPoints: 3,
+      addedPoints: 4,
+      removedPoints: 2,
+      burndown: [{ date: day(0), remainingPoints: 9, idealPoints: 10 }],
+    });
+    const velocity = await api.get(`/projects/${p.id}/velocity?last=5`, owner.token);
+    assert.deepEqual(velocity.body, {
+      sprints: [{ id: s1, name: 'Sprint 1', committedPoints: 10, completedPoints: 3 }],
+      averageCompleted: 3,
+    });
+    assertProblem(
+      await api.post(
+        `/projects/${p.id}/sprints`,
+        { name: 'x', startDate: day(0), endDate: day(1) },
+        member.token,
+      ),
+      403,
+      'POLICY_DENIED',
+    );
+  });
+
   test('a user removed from the org loses access within a second', async () => {
     const leaving = await person(api, 'Lee Leaving');
     await join(api, orgId, owner, leaving, 'MEMBER');
