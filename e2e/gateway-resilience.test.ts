@@ -31,13 +31,13 @@ test('identity down → 503 in < 100 ms and /health says so; back up → recover
   const elapsed = performance.now() - started;
   assert.equal(res.status, 503);
   assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
-  assert.equal((await res.json()).code, 'UPSTREAM_UNAVAILABLE');
+  assert.equal(((await res.json()) as { code: string }).code, 'UPSTREAM_UNAVAILABLE');
   assert.ok(res.headers.get('retry-after'));
   assert.ok(elapsed < 100, `answered in ${elapsed.toFixed(1)} ms`);
 
   const health = await fetch(`${suite.gatewayUrl}/health`);
   assert.equal(health.status, 503);
-  assert.equal((await health.json()).services.identity, 'down');
+  assert.equal(((await health.json()) as { services: Record<string, string> }).services.identity, 'down');
 
   await suite.start('identity');
   const recovered = await waitFor(

@@ -31,9 +31,9 @@ describe('governance through the gateway', () => {
   before(async () => {
     suite = await startSuite();
     api = apiClient(suite.gatewayUrl);
-    [owner, admin, admin2, member, outsider] = await Promise.all(
+    [owner, admin, admin2, member, outsider] = (await Promise.all(
       ['Olive Owner', 'Adam Admin', 'Ada Second', 'Max Member', 'Oscar Outsider'].map((n) => person(api, n)),
-    );
+    )) as [Person, Person, Person, Person, Person];
     org = await createOrg(owner, `Acme ${randomUUID().slice(0, 6)}`);
     foreignOrg = await createOrg(outsider, `Elsewhere ${randomUUID().slice(0, 6)}`);
   });

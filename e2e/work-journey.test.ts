@@ -45,11 +45,11 @@ describe('work through the gateway', () => {
   before(async () => {
     suite = await startSuite();
     api = apiClient(suite.gatewayUrl);
-    [owner, admin, member, contributor, stranger] = await Promise.all(
+    [owner, admin, member, contributor, stranger] = (await Promise.all(
       ['Olive Owner', 'Adam Admin', 'Max Member', 'Cora Contributor', 'Sid Stranger'].map((n) =>
         person(api, n),
       ),
-    );
+    )) as [Person, Person, Person, Person, Person];
     const org = await api.post<{ id: string }>(
       '/orgs',
       { name: `Works ${randomUUID().slice(0, 6)}` },
