@@ -107,16 +107,35 @@ export class EventBus {
     return this.admin;
   }
 
+  /**
+   * A broker that has just started answers "unknown topic or partition" and the like while new
+   * partitions get their leaders. Errors kafkajs marks retriable are retried a bounded number of
+   * times here, so a service starting next to a fresh broker waits instead of dying.
+   */
+  private async retryTransient<T>(what: string, work: () => Promise<T>, attempts = 20): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (err) {
+        if ((err as { retriable?: boolean }).retriable !== true || attempt >= attempts) throw err;
+        this.logger.warn({ what, attempt, error: (err as Error).message }, 'Kafka not ready yet; retrying');
+        await sleep(250);
+      }
+    }
+  }
+
   /** Creates the topics (and their DLQs) if missing, so consumers never race topic auto-creation. */
   async ensureTopics(topics: string[], numPartitions = 3): Promise<void> {
     const admin = await this.connectedAdmin();
-    const wanted = topics.flatMap((t) => [this.topic(t), this.topic(dlqTopic(t))]);
-    const existing = new Set(await admin.listTopics());
-    const missing = [...new Set(wanted)].filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
+    const wanted = [...new Set(topics.flatMap((t) => [this.topic(t), this.topic(dlqTopic(t))]))];
+    await this.retryTransient('create topics', async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
+      });
     });
   }
 
@@ -188,10 +207,12 @@ export class EventBus {
     consumer.on(consumer.events.GROUP_JOIN, () => joined());
 
     await consumer.connect();
-    await consumer.subscribe({
-      topics: topics.map((t) => this.topic(t)),
-      fromBeginning: options.fromBeginning ?? true,
-    });
+    await this.retryTransient('subscribe', () =>
+      consumer.subscribe({
+        topics: topics.map((t) => this.topic(t)),
+        fromBeginning: options.fromBeginning ?? true,
+      }),
+    );
     await consumer.run({
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const plainTopic = topic.slice(this.prefix.length);
