@@ -281,6 +281,45 @@ describe('work through the gateway', () => {
     );
   });
 
+  test('project ownership transfer: owner only, to an explicit member; old owner MANAGER, new owner OWNER', async () => {
+    const p = await newProject(admin, 'HAND');
+    assertProblem(
+      await api.post(`/projects/${p.id}/transfer-ownership`, { userId: contributor.id }, admin.token),
+      422,
+      'VALIDATION_FAILED',
+    );
+    const added = await api.post(
+      `/projects/${p.id}/members`,
+      { userId: contributor.id, role: 'CONTRIBUTOR' },
+      admin.token,
+    );
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assertProblem(
+      await api.post(`/projects/${p.id}/transfer-ownership`, { userId: contributor.id }, contributor.token),
+      403,
+      'FORBIDDEN',
+    );
+    const moved = await api.post<Project & { ownerId: string }>(
+      `/projects/${p.id}/transfer-ownership`,
+      { userId: contributor.id },
+      admin.token,
+    );
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(moved.body.ownerId, contributor.id);
+    assert.equal(moved.body.myRole, 'MANAGER');
+    const seenByNew = await api.get<Project>(`/projects/${p.id}`, contributor.token);
+    assert.equal(seenByNew.body.myRole, 'OWNER');
+    const members = await api.get<Page<{ userId: string; role: string; source: string }>>(
+      `/projects/${p.id}/members`,
+      admin.token,
+    );
+    const explicit = Object.fromEntries(
+      members.body.items.filter((m) => m.source === 'explicit').map((m) => [m.userId, m.role]),
+    );
+    assert.equal(explicit[contributor.id], 'OWNER');
+    assert.equal(explicit[admin.id], 'MANAGER');
+  });
+
   test('a user removed from the org loses access within a second', async () => {
     const leaving = await person(api, 'Lee Leaving');
     await join(api, orgId, owner, leaving, 'MEMBER');

@@ -3,6 +3,7 @@ import { callerOf } from '../access/access.service.ts';
 import { etagOf } from '../models.ts';
 import {
   addProjectMemberBody,
+  transferOwnershipBody,
   changeProjectRoleBody,
   createProjectBody,
   memberPageQuery,
@@ -186,6 +187,24 @@ export function projectRoutes(projects: ProjectService): Route[] {
       handle: async (req, res) => {
         await projects.removeMember(callerOf(req), id(req), String(req.params.userId));
         res.status(204).end();
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/projects/{id}/transfer-ownership',
+      summary: 'Hand the project to another explicit member (owner only); you become MANAGER',
+      tags,
+      params: projectIdParams,
+      body: transferOwnershipBody,
+      responses: {
+        200: { description: 'Project, as you now see it', schema: projectSchema },
+        403: { description: 'Not the project owner' },
+        404: notFound,
+        422: { description: 'The target is not a member of the project' },
+      },
+      handle: async (req, res) => {
+        const body = req.body as { userId: string };
+        res.json(await projects.transferOwnership(callerOf(req), id(req), body.userId));
       },
     },
     {

@@ -41,6 +41,7 @@ export const projectIdParams = z.object({ id: z.uuid() });
 export const projectMemberParams = z.object({ id: z.uuid(), userId: z.uuid() });
 export const addProjectMemberBody = z.object({ userId: z.uuid(), role: projectRoleSchema });
 export const changeProjectRoleBody = z.object({ role: projectRoleSchema });
+export const transferOwnershipBody = z.object({ userId: z.uuid() });
 
 export const projectListQuery = z.object({
   orgId: z.uuid().optional(),

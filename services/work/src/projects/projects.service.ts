@@ -12,6 +12,7 @@ import {
   effectiveProjectRole,
   ensureAllowed,
   errors,
+  formerOwnerRole,
   governanceEvents,
   pageOf,
   thresholdsInForce,
@@ -526,6 +527,68 @@ export class ProjectService {
           data: { projectId: id, orgId: context.project.orgId, userId },
         }),
       );
+    });
+  }
+
+  /**
+   * product.md §4: only the current owner; the target must already be an explicit member of the
+   * project (and of the org). New owner → OWNER, old owner → MANAGER, in one transaction.
+   */
+  async transferOwnership(caller: Caller, id: string, userId: string): Promise<ProjectView> {
+    return this.sequelize.transaction(async (transaction) => {
+      const context = await this.access.project(id, caller, { transaction, lock: true });
+      if (context.project.ownerId !== caller.id) {
+        throw errors.forbidden('Only the project owner may transfer its ownership.');
+      }
+      if (userId === caller.id) {
+        throw errors.validation([{ path: 'userId', message: 'You already own this project' }], 422);
+      }
+      const [member] = await this.sequelize.query<{ role: ProjectRole }>(
+        `SELECT role FROM project_members WHERE project_id = :id AND user_id = :userId FOR UPDATE`,
+        { replacements: { id, userId }, type: QueryTypes.SELECT, transaction },
+      );
+      const inOrg = await this.access.orgOrNull(
+        context.project.orgId,
+        userId,
+        caller.authorization,
+        transaction,
+      );
+      if (!member || !inOrg) {
+        throw errors.validation([{ path: 'userId', message: 'Not a member of this project' }], 422);
+      }
+      const demoted = formerOwnerRole('project') as ProjectRole;
+      // Demote first: the one-OWNER-per-project index is checked row by row.
+      const statements = [
+        `UPDATE project_members SET role = :demoted WHERE project_id = :id AND user_id = :callerId`,
+        `UPDATE project_members SET role = 'OWNER' WHERE project_id = :id AND user_id = :userId`,
+        `UPDATE projects SET owner_id = :userId, version = version + 1, updated_at = now() WHERE id = :id`,
+      ];
+      for (const sql of statements) {
+        await this.sequelize.query(sql, {
+          replacements: { id, userId, callerId: caller.id, demoted },
+          transaction,
+        });
+      }
+      const orgId = context.project.orgId;
+      const roleChanged = (who: string, from: ProjectRole, to: ProjectRole) =>
+        workEvent(workEvents.projectMemberRoleChanged, {
+          orgId,
+          actorId: caller.id,
+          subjectId: id,
+          data: { projectId: id, orgId, userId: who, from, to },
+        });
+      await this.outbox.add(transaction, [
+        workEvent(workEvents.projectOwnershipTransferred, {
+          orgId,
+          actorId: caller.id,
+          subjectId: id,
+          data: { projectId: id, orgId, fromUserId: caller.id, toUserId: userId },
+        }),
+        roleChanged(userId, member.role, 'OWNER'),
+        roleChanged(caller.id, 'OWNER', demoted),
+      ]);
+      const after = { ...context, memberships: { ...context.memberships, projectRole: demoted } };
+      return this.viewFor(caller, await this.reload(id, transaction), after);
     });
   }
 

@@ -68,6 +68,12 @@ export const projectMemberRoleChanged = defineEvent({
     to: projectRole,
   }),
 });
+export const projectOwnershipTransferred = defineEvent({
+  type: 'project.ownershipTransferred',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({ projectId: z.uuid(), orgId: z.uuid(), fromUserId: z.uuid(), toUserId: z.uuid() }),
+});
 export const projectMemberRemoved = defineEvent({
   type: 'project.memberRemoved',
   topic: 'work.project',
