@@ -25,3 +25,4 @@ export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
 export * from './http/routes.ts';
 export * from './policy/index.ts';
+export * from './events/subscriptions.ts';

@@ -6,11 +6,12 @@ import {
   serve,
   startPostgresRuntime,
   type EventConsumer,
+  consumerOf,
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { startAuditSubscription } from './audit/audit.subscription.ts';
 import { readConfig } from './config.ts';
-import { CONSUMER_GROUP, consumerOf, governanceSubscriptions } from './events/subscriptions.ts';
+import { CONSUMER_GROUP, governanceSubscriptions } from './events/subscriptions.ts';
 import { INVITATION_SWEEP_MS } from './invitations/invitations.service.ts';
 import { migrations } from './migrations/index.ts';
 import { defineModels } from './models.ts';

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createEvent, governanceEvents, type EventConsumer, type RequireApproval } from '@trellis/shared';
+import {
+  createEvent,
+  governanceEvents,
+  type EventConsumer,
+  type RequireApproval,
+  consumerOf,
+} from '@trellis/shared';
 import { assertProblem, waitFor, type TopicReader } from '@trellis/shared/testing';
-import { CONSUMER_GROUP, consumerOf, governanceSubscriptions } from '../src/events/subscriptions.ts';
+import { CONSUMER_GROUP, governanceSubscriptions } from '../src/events/subscriptions.ts';
 import {
   addMember,
   api,

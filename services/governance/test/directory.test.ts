@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
-import { createEvent, identityEvents, type EventConsumer, type EventEnvelope } from '@trellis/shared';
+import {
+  createEvent,
+  identityEvents,
+  type EventConsumer,
+  type EventEnvelope,
+  consumerOf,
+} from '@trellis/shared';
 import { assertProblem, waitFor, type TopicReader } from '@trellis/shared/testing';
-import { CONSUMER_GROUP, consumerOf, governanceSubscriptions } from '../src/events/subscriptions.ts';
+import { CONSUMER_GROUP, governanceSubscriptions } from '../src/events/subscriptions.ts';
 import {
   addMember,
   api,

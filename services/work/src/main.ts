@@ -6,11 +6,12 @@ import {
   startPostgresRuntime,
   workEvents,
   type EventConsumer,
+  consumerOf,
 } from '@trellis/shared';
 import { GovernanceClient } from './access/governance-client.ts';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { CONSUMER_GROUP, consumerOf, workSubscriptions } from './events/subscriptions.ts';
+import { CONSUMER_GROUP, workSubscriptions } from './events/subscriptions.ts';
 import { migrations } from './migrations/index.ts';
 
 const config = readConfig();

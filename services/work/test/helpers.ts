@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import {
+  consumerOf,
   createEvent,
   governanceEvents,
   type EventConsumer,
@@ -13,7 +14,7 @@ import {
 import { postgresHarness, testSigner, waitFor, type Harness } from '@trellis/shared/testing';
 import type { GovernanceClient } from '../src/access/governance-client.ts';
 import { buildApp, buildServices } from '../src/app.ts';
-import { CONSUMER_GROUP, consumerOf, workSubscriptions } from '../src/events/subscriptions.ts';
+import { CONSUMER_GROUP, workSubscriptions } from '../src/events/subscriptions.ts';
 import { migrations } from '../src/migrations/index.ts';
 
 /** Work as main.ts wires it (consumer included), on a fresh database and topic prefix. */

@@ -54,6 +54,25 @@ export function ensureAllowed(decision: PolicyDecision): PolicyDecision {
   });
 }
 
+/**
+ * A fixed role requirement outside the configurable catalogue (renaming an org needs ADMIN, editing
+ * a project its MANAGER): decided on the same ladder and denied like a threshold (403 POLICY_DENIED
+ * with `policy`), so a client can explain every refusal the same way.
+ */
+export function requireRole(
+  scope: Scope,
+  action: string,
+  role: string | null,
+  required: string,
+  bypass = false,
+): void {
+  ensureAllowed({
+    allowed: bypass || atLeast(scope, role, required),
+    bypass,
+    reason: { scope, action, requiredRole: required, yourRole: role },
+  });
+}
+
 /** decide(), throwing 403 POLICY_DENIED when denied. */
 export function authorize<S extends Scope>(input: Parameters<typeof decide<S>>[0]): PolicyDecision {
   return ensureAllowed(decide(input));

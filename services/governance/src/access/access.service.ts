@@ -1,14 +1,5 @@
 import type { Transaction } from 'sequelize';
-import {
-  AppError,
-  atLeast,
-  effectiveTeamRole,
-  ensureAllowed,
-  errors,
-  type OrgRole,
-  type Scope,
-  type TeamRole,
-} from '@trellis/shared';
+import { AppError, effectiveTeamRole, errors, type OrgRole, type TeamRole } from '@trellis/shared';
 import type { Models } from '../models.ts';
 import type { OrgMemberInstance } from '../members/members.model.ts';
 import type { OrgInstance } from '../orgs/orgs.model.ts';
@@ -77,23 +68,4 @@ export class AccessService {
     const effective = effectiveTeamRole({ orgRole: context.role, teamRole });
     return { ...context, team, teamMember, teamRole, effective };
   }
-}
-
-/**
- * A fixed role requirement (renaming an org needs ADMIN, deleting it the OWNER): decided on the
- * shared ladder and denied like a threshold (403 POLICY_DENIED with `policy`), so the client
- * learns which role it would need.
- */
-export function requireRole(
-  scope: Scope,
-  action: string,
-  role: string | null,
-  required: string,
-  bypass = false,
-): void {
-  ensureAllowed({
-    allowed: bypass || atLeast(scope, role, required),
-    bypass,
-    reason: { scope, action, requiredRole: required, yourRole: role },
-  });
 }

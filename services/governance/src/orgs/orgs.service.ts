@@ -8,8 +8,9 @@ import {
   type OrgRole,
   type Page,
   type PgOutbox,
+  requireRole,
 } from '@trellis/shared';
-import { requireRole, type AccessService } from '../access/access.service.ts';
+import type { AccessService } from '../access/access.service.ts';
 import { governanceEvent } from '../events/outgoing.ts';
 import { afterCursor, keysetPage } from '../keyset.ts';
 import type { Models } from '../models.ts';

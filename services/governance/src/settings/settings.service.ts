@@ -10,8 +10,9 @@ import {
   type PgOutbox,
   type TeamSettings,
   type TeamSettingsPatch,
+  requireRole,
 } from '@trellis/shared';
-import { requireRole, type AccessService } from '../access/access.service.ts';
+import type { AccessService } from '../access/access.service.ts';
 import { governanceEvent } from '../events/outgoing.ts';
 import { orgSettingsOf } from '../orgs/orgs.views.ts';
 import { teamSettingsOf } from '../teams/teams.views.ts';

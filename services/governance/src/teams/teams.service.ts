@@ -10,8 +10,9 @@ import {
   type Page,
   type PgOutbox,
   type TeamRole,
+  requireRole,
 } from '@trellis/shared';
-import { requireRole, type AccessService } from '../access/access.service.ts';
+import type { AccessService } from '../access/access.service.ts';
 import {
   inTransaction,
   type ApprovalGate,

@@ -1,9 +1,7 @@
 import type { Request } from 'express';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import {
-  atLeast,
   authorize,
-  ensureAllowed,
   currentUser,
   effectiveProjectRole,
   errors,
@@ -14,7 +12,6 @@ import {
   type ProjectAction,
   type ProjectRole,
   type ProjectRoleSource,
-  type Scope,
   type TeamRole,
   type TeamSettings,
 } from '@trellis/shared';
@@ -243,22 +240,4 @@ export class AccessService {
   authorize(context: ProjectContext, action: ProjectAction): void {
     authorize({ scope: 'project', action, memberships: context.memberships, settings: context.settings });
   }
-}
-
-/**
- * A fixed role requirement outside the action catalogue (editing or deleting a project needs its
- * MANAGER): decided on the shared ladder and denied like a threshold (403 POLICY_DENIED).
- */
-export function requireRole(
-  scope: Scope,
-  action: string,
-  role: string | null,
-  required: string,
-  bypass = false,
-): void {
-  ensureAllowed({
-    allowed: bypass || atLeast(scope, role, required),
-    bypass,
-    reason: { scope, action, requiredRole: required, yourRole: role },
-  });
 }

@@ -1,24 +1,10 @@
-import type { Sequelize, Transaction } from 'sequelize';
-import {
-  governanceEvents,
-  handleOnce,
-  identityEvents,
-  routeByType,
-  type ConsumerOptions,
-  type EventDefinition,
-  type EventHandler,
-} from '@trellis/shared';
+import type { Sequelize } from 'sequelize';
+import { governanceEvents, identityEvents, inboxSubscriber, type Subscription } from '@trellis/shared';
 import type { ProjectionService } from '../access/projection.service.ts';
 import type { ProjectService } from '../projects/projects.service.ts';
 
 /** Consumer group of work's state changes, and the inbox name of the handled event ids. */
 export const CONSUMER_GROUP = 'work';
-
-export interface Subscription {
-  type: string;
-  topic: string;
-  handle: EventHandler;
-}
 
 /**
  * Everything work consumes, in one list: governance's orgs, memberships and teams and identity's
@@ -32,17 +18,7 @@ export function workSubscriptions(deps: {
   projects: ProjectService;
 }): Subscription[] {
   const { sequelize, projection: p, projects } = deps;
-  const on = <D extends Record<string, unknown>>(
-    definition: EventDefinition<D>,
-    effect: (transaction: Transaction, data: D) => Promise<unknown>,
-  ): Subscription => ({
-    type: definition.type,
-    topic: definition.topic,
-    handle: async ({ event }) => {
-      // The consumer has already validated `data` against this definition's schema.
-      await handleOnce(sequelize, CONSUMER_GROUP, event, (tx) => effect(tx, event.data as D));
-    },
-  });
+  const on = inboxSubscriber(sequelize, CONSUMER_GROUP);
   const g = governanceEvents;
 
   return [
@@ -68,13 +44,4 @@ export function workSubscriptions(deps: {
     on(identityEvents.userUpdated, (tx, d) => p.userUpserted(tx, d)),
     on(identityEvents.userDeleted, (tx, d) => p.userDeleted(tx, d.userId)),
   ];
-}
-
-/** Consumer options for a list of subscriptions under one group. */
-export function consumerOf(groupId: string, subscriptions: Subscription[]): ConsumerOptions {
-  return {
-    groupId,
-    topics: [...new Set(subscriptions.map((s) => s.topic))],
-    handle: routeByType(Object.fromEntries(subscriptions.map((s) => [s.type, s.handle]))),
-  };
 }

@@ -22,13 +22,9 @@ import {
   type ProjectRole,
   type ProjectSettingsPatch,
   type TeamRole,
-} from '@trellis/shared';
-import {
   requireRole,
-  type AccessService,
-  type Caller,
-  type ProjectContext,
-} from '../access/access.service.ts';
+} from '@trellis/shared';
+import { type AccessService, type Caller, type ProjectContext } from '../access/access.service.ts';
 import { workEvent } from '../events/outgoing.ts';
 import { PROJECT_COLUMNS, ifMatchPasses, projectSettingsOf, type ProjectRow } from '../models.ts';
 import type {
