@@ -75,8 +75,9 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
     ...(MONGO_SERVICES.includes(name) ? { MONGO_URL: testMongoUrl(`${name}`) } : {}),
     ...(name === 'notify' ? { SMTP_HOST: stack.smtpHost, SMTP_PORT: String(stack.smtpPort) } : {}),
-    ...(name === 'governance' || name === 'work' ? { IDENTITY_URL: urls.identity } : {}),
-    ...(name === 'work' ? { GOVERNANCE_URL: urls.governance } : {}),
+    ...(name !== 'gateway' && name !== 'identity' ? { IDENTITY_URL: urls.identity } : {}),
+    ...(['work', 'collab', 'notify'].includes(name) ? { GOVERNANCE_URL: urls.governance } : {}),
+    ...(name === 'collab' || name === 'notify' ? { WORK_URL: urls.work } : {}),
     ...(name === 'gateway'
       ? Object.fromEntries(
           SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),

@@ -5,6 +5,13 @@ import { join } from 'node:path';
 import { endpoints, env, envPort, paths, redact } from './config.ts';
 import { UserError } from './log.ts';
 
+/** Upstream → the services that call it (JWKS, internal fallback endpoints). */
+const INTERNAL_UPSTREAMS: Record<string, string[]> = {
+  identity: ['governance', 'work', 'collab', 'notify'],
+  governance: ['work', 'collab', 'notify'],
+  work: ['collab', 'notify'],
+};
+
 export interface Service {
   name: string;
   port: number;
@@ -81,11 +88,11 @@ export function serviceEnv(service: Service): Record<string, string> {
     vars.SMTP_HOST = endpoints.smtpHost;
     vars.SMTP_PORT = String(endpoints.smtpPort);
   }
-  // Services that verify access tokens themselves fetch identity's JWKS; work also asks
-  // governance for memberships its projection has not seen yet.
+  // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
+  // also ask governance (and collab and notify work) for what their projections have not seen yet.
   const urlOf = (name: string) => serviceUrl(services.find((other) => other.name === name) ?? service);
-  if (service.name === 'governance' || service.name === 'work') vars.IDENTITY_URL = urlOf('identity');
-  if (service.name === 'work') vars.GOVERNANCE_URL = urlOf('governance');
+  for (const [upstream, readers] of Object.entries(INTERNAL_UPSTREAMS))
+    if (readers.includes(service.name)) vars[`${upstream.toUpperCase()}_URL`] = urlOf(upstream);
   if (service.name === 'gateway') {
     for (const upstream of services.filter((other) => other !== service)) {
       vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);

@@ -36,8 +36,8 @@ const SERVICE_ENV: Record<ServiceName, string[]> = {
   identity: ['DATABASE_URL', 'CODE_SECRET', 'KEY_ENCRYPTION_SECRET'],
   governance: ['DATABASE_URL', 'IDENTITY_URL'],
   work: ['DATABASE_URL', 'IDENTITY_URL', 'GOVERNANCE_URL'],
-  collab: ['MONGO_URL'],
-  notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT'],
+  collab: ['MONGO_URL', 'IDENTITY_URL', 'GOVERNANCE_URL', 'WORK_URL'],
+  notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT', 'IDENTITY_URL', 'GOVERNANCE_URL', 'WORK_URL'],
 };
 
 /** Compose services each app service must wait for. */
@@ -46,8 +46,8 @@ const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
   identity: ['postgres', 'kafka'],
   governance: ['postgres', 'kafka', 'identity'],
   work: ['postgres', 'kafka', 'identity', 'governance'],
-  collab: ['mongo', 'kafka'],
-  notify: ['mongo', 'kafka', 'maildev'],
+  collab: ['mongo', 'kafka', 'identity', 'governance', 'work'],
+  notify: ['mongo', 'kafka', 'maildev', 'identity', 'governance', 'work'],
 };
 
 const INFRA_SERVICES = ['kafka', 'postgres', 'mongo', 'maildev'];

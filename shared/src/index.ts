@@ -26,3 +26,4 @@ export * from './auth/jwks.ts';
 export * from './http/routes.ts';
 export * from './policy/index.ts';
 export * from './events/subscriptions.ts';
+export * from './access/index.ts';

@@ -1,13 +1,119 @@
 import type { Express } from 'express';
-import { createServiceApp, type Logger, type ReadinessCheck } from '@trellis/shared';
+import type { Connection } from 'mongoose';
+import {
+  accessProjection,
+  authenticate,
+  createMetrics,
+  createServiceApp,
+  mountRoutes,
+  MongoInbox,
+  type EventBus,
+  type InternalClient,
+  type KeyResolver,
+  type Logger,
+  type ReadinessCheck,
+} from '@trellis/shared';
+import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
+import { notifySubscriptions } from './events/subscriptions.ts';
+import { mailDeliveryModel } from './mail/delivery.model.ts';
+import { MailService } from './mail/mail.service.ts';
+import type { Mailer } from './mail/mailer.ts';
+import { notifyModels } from './notifications/notification.model.ts';
+import { notificationRoutes } from './notifications/notifications.routes.ts';
+import { InboxService } from './notifications/notifications.service.ts';
+import { Notifier } from './notifications/notifier.ts';
+import { PreferenceService } from './notifications/preferences.ts';
+import { createRealtime, type RealtimeDeps } from './realtime/index.ts';
 
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  connection: Connection;
+  bus: EventBus;
+  mailer: Mailer;
+  /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
+  resolveKey: KeyResolver;
+  /** Base of the links mails carry (APP_URL). */
+  appUrl: string;
+  /** The fallbacks; without them only the projection counts. */
+  governance?: InternalClient;
+  work?: InternalClient;
+  /** Hub settings (tests shorten heartbeats and history). */
+  realtime?: Partial<Pick<RealtimeDeps, 'instanceId' | 'historyLimit' | 'historyMaxAgeMs' | 'heartbeatMs'>>;
 }
 
-/** The notify HTTP app; no I/O happens here, so tests can build it around their own connections. */
-export function buildApp(deps: AppDeps): Express {
-  const { finish } = createServiceApp({ service: 'notify', logger: deps.logger, readiness: deps.readiness });
+/** Everything notify runs, wired once; `main.ts` and the tests start the same thing. */
+export async function buildServices(deps: AppDeps) {
+  const { connection, logger } = deps;
+  const projection = accessProjection({
+    connection,
+    name: 'notify',
+    ...(deps.governance ? { governance: deps.governance } : {}),
+    ...(deps.work ? { work: deps.work } : {}),
+  });
+  const models = await notifyModels(connection);
+  const mail = new MailService({
+    deliveries: await mailDeliveryModel(connection),
+    mailer: deps.mailer,
+    logger,
+  });
+  const chatChannels = chatChannelModel(connection);
+  // Created before the app, so the hub registers its gauges where /metrics reads.
+  const metrics = createMetrics('notify');
+  const realtime = await createRealtime({
+    registry: metrics.registry,
+    connection,
+    bus: deps.bus,
+    logger,
+    resolveKey: deps.resolveKey,
+    access: new ChannelAccess({ reader: projection.reader, channels: chatChannels }),
+    ...deps.realtime,
+  });
+  const preferences = new PreferenceService(models.Preferences);
+  const notifier = new Notifier({
+    models,
+    reader: projection.reader,
+    preferences,
+    realtime,
+    mail,
+    appUrl: deps.appUrl,
+    logger,
+  });
+  const subscriptions = notifySubscriptions({
+    inbox: new MongoInbox(connection),
+    projection,
+    chatChannels,
+    commenters: models.Commenter,
+    notifier,
+    mail,
+    accessChanged: (orgId, userIds) => realtime.accessChanged(orgId, userIds),
+    appUrl: deps.appUrl,
+  });
+  return {
+    metrics,
+    projection,
+    models,
+    mail,
+    realtime,
+    preferences,
+    notifier,
+    inbox: new InboxService(models.Notification),
+    subscriptions,
+  };
+}
+
+export type Services = Awaited<ReturnType<typeof buildServices>>;
+
+/** The notify HTTP app (the WebSocket hub is served on upgrades, next to it). */
+export function buildApp(deps: AppDeps, services: Services): Express {
+  const routes = notificationRoutes(services.inbox, services.preferences);
+  const { app, finish } = createServiceApp({
+    service: 'notify',
+    logger: deps.logger,
+    readiness: deps.readiness,
+    routes,
+    metrics: services.metrics,
+  });
+  app.use(mountRoutes(routes, [authenticate(deps.resolveKey)]));
   return finish();
 }

@@ -12,6 +12,14 @@ export const configSchema = baseEnvSchema
     SMTP_USER: z.string().min(1).optional(),
     SMTP_PASSWORD: z.string().min(1).optional(),
     SMTP_FROM: z.string().min(1).default('Trellis <no-reply@trellis.local>'),
+    /** Identity's base URL: access tokens are verified against its JWKS (`/api/v1/auth/jwks`). */
+    IDENTITY_URL: z.url(),
+    /** Governance's base URL: the membership fallback (`/internal/orgs/{orgId}/members/{userId}`). */
+    GOVERNANCE_URL: z.url(),
+    /** Work's base URL: the project and task fallback (`/internal/projects/{id}`, `/internal/tasks/{id}`). */
+    WORK_URL: z.url(),
+    /** How long a fallback call may take before its breaker counts a failure. */
+    FALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
     /** Where links in mails point (the client app or the gateway); invitation links carry `token=`. */
     APP_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
   })

@@ -1,26 +1,70 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { createLogger, serve, startMongoRuntime } from '@trellis/shared';
-import { buildApp } from './app.ts';
+import {
+  createLogger,
+  InternalClient,
+  remoteJwks,
+  serve,
+  startMongoRuntime,
+  type EventConsumer,
+} from '@trellis/shared';
+import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { startSubscriptions } from './events/subscriptions.ts';
-import { mailDeliveryModel } from './mail/delivery.model.ts';
-import { MailService } from './mail/mail.service.ts';
+import { notifyConsumer } from './events/subscriptions.ts';
 import { createMailer } from './mail/mailer.ts';
 
 const config = readConfig();
 const logger = createLogger('notify', config.LOG_LEVEL);
 const runtime = await startMongoRuntime({ service: 'notify', config, logger });
 const mailer = createMailer(config);
-const mail = new MailService({ deliveries: await mailDeliveryModel(runtime.connection), mailer, logger });
+const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const timeoutMs = config.FALLBACK_TIMEOUT_MS;
+const governance = new InternalClient({
+  name: 'governance',
+  baseUrl: config.GOVERNANCE_URL,
+  timeoutMs,
+  logger,
+});
+const work = new InternalClient({ name: 'work', baseUrl: config.WORK_URL, timeoutMs, logger });
 
-const app = buildApp({ logger, readiness: runtime.readiness });
-// The SMTP pool closes once the consumers (its only users) have stopped, before the store.
-const closeMailer = { name: 'smtp', run: async () => mailer.close() };
+const deps = {
+  logger,
+  readiness: runtime.readiness,
+  connection: runtime.connection,
+  bus: runtime.bus,
+  mailer,
+  resolveKey,
+  appUrl: config.APP_URL,
+  governance,
+  work,
+};
+const services = await buildServices(deps);
+const { realtime } = services;
+
+// Filled once listening (the consumers start last); stopped before the runtime's steps.
+const consumers: EventConsumer[] = [];
 await serve({
-  app,
+  app: buildApp(deps, services),
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: runtime.stopSteps.flatMap((step) => (step.name === 'mongodb' ? [closeMailer, step] : [step])),
+  onUpgrade: (req, socket, head) => realtime.handleUpgrade(req, socket, head),
+  // Open sockets would keep the HTTP server from closing: the hub closes them (1001) first.
+  beforeHttpClose: [{ name: 'websocket hub', run: () => realtime.stop() }],
+  stopSteps: [
+    { name: 'notify consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
+    {
+      name: 'breakers',
+      run: async () => {
+        governance.shutdown();
+        work.shutdown();
+      },
+    },
+    // The SMTP pool closes once the consumers (its only users) have stopped, before the store.
+    ...runtime.stopSteps.flatMap((step) =>
+      step.name === 'mongodb' ? [{ name: 'smtp', run: async () => mailer.close() }, step] : [step],
+    ),
+  ],
 });
-await startSubscriptions(runtime.bus, { mail, appUrl: config.APP_URL });
+await realtime.start();
+consumers.push(await runtime.bus.consume(notifyConsumer(services.subscriptions)));
+consumers.push(await runtime.bus.consume(realtime.sourceSubscriptions()));

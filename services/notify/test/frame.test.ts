@@ -1,17 +1,15 @@
 import { after, before, test } from 'node:test';
-import { assertServiceFrame, mongoHarness, type Harness } from '@trellis/shared/testing';
-import type { MongoRuntime } from '@trellis/shared';
-import { buildApp } from '../src/app.ts';
+import { assertServiceFrame } from '@trellis/shared/testing';
+import { startNotify, type Notify } from './helpers.ts';
 
-let harness: Harness<MongoRuntime>;
+let notify: Notify;
 
 before(async () => {
-  harness = await mongoHarness('notify');
+  notify = await startNotify();
 });
 
-after(() => harness.close());
+after(() => notify.close());
 
 test('notify serves health, readiness against MongoDB and Kafka, metrics and problem+json errors', async () => {
-  const app = buildApp({ logger: harness.logger, readiness: harness.runtime.readiness });
-  await assertServiceFrame(app, 'notify', ['mongodb', 'kafka']);
+  await assertServiceFrame(notify.app, 'notify', ['mongodb', 'kafka']);
 });

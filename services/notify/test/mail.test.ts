@@ -2,21 +2,14 @@ import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import {
-  createEvent,
-  governanceEvents,
-  identityEvents,
-  type EventConsumer,
-  type EventEnvelope,
-  type MongoRuntime,
-} from '@trellis/shared';
-import { mongoHarness, stack, TopicReader, waitFor, type Harness } from '@trellis/shared/testing';
+import { createEvent, governanceEvents, identityEvents, type EventEnvelope } from '@trellis/shared';
+import { stack, TopicReader, waitFor } from '@trellis/shared/testing';
 import { readConfig } from '../src/config.ts';
-import { startSubscriptions } from '../src/events/subscriptions.ts';
 import { mailDeliveryModel, type MailDeliveryModel } from '../src/mail/delivery.model.ts';
 import { MailService, type MailRequest } from '../src/mail/mail.service.ts';
 import { MailTemplateError, renderMail } from '../src/mail/mail.templates.ts';
 import { createMailer, type Mailer, type SmtpConfig } from '../src/mail/mailer.ts';
+import { startNotify, type Notify } from './helpers.ts';
 
 interface CaughtMail {
   id: string;
@@ -79,7 +72,13 @@ describe('mail templates', () => {
 });
 
 test('SMTP settings: defaults, a boolean SMTP_SECURE, credentials only in pairs', () => {
-  const base = { KAFKA_BROKERS: '127.0.0.1:9092', MONGO_URL: 'mongodb://127.0.0.1:27017/notify' };
+  const base = {
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    MONGO_URL: 'mongodb://127.0.0.1:27017/notify',
+    IDENTITY_URL: 'http://127.0.0.1:8081',
+    GOVERNANCE_URL: 'http://127.0.0.1:8082',
+    WORK_URL: 'http://127.0.0.1:8083',
+  };
   const defaults = readConfig(base);
   assert.equal(defaults.SMTP_FROM, 'Trellis <no-reply@trellis.local>');
   assert.equal(defaults.SMTP_SECURE, false);
@@ -89,22 +88,20 @@ test('SMTP settings: defaults, a boolean SMTP_SECURE, credentials only in pairs'
 });
 
 describe('mail delivery', () => {
-  let harness: Harness<MongoRuntime>;
+  let notify: Notify;
+  let harness: Notify['harness'];
   let deliveries: MailDeliveryModel;
   let mailer: Mailer;
-  let consumer: EventConsumer;
 
   before(async () => {
-    harness = await mongoHarness('notify');
+    notify = await startNotify();
+    harness = notify.harness;
     deliveries = await mailDeliveryModel(harness.runtime.connection);
     mailer = createMailer(smtp);
-    const mail = new MailService({ deliveries, mailer, logger: harness.logger });
-    consumer = await startSubscriptions(harness.runtime.bus, { mail, appUrl: 'https://app.trellis.test' });
-    await consumer.ready;
   });
 
   after(async () => {
-    await harness.close();
+    await notify.close();
     mailer.close();
   });
 

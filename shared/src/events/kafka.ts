@@ -41,6 +41,11 @@ export interface ConsumerOptions {
   maxAttempts?: number;
   retryBaseDelayMs?: number;
   fromBeginning?: boolean;
+  /**
+   * Partitions handled at once (order stays per partition, so per aggregate). More than one, so a
+   * handler waiting on an event of another topic (retrying) does not hold that event up.
+   */
+  partitionsConsumedConcurrently?: number;
 }
 
 export interface EventConsumer {
@@ -214,6 +219,7 @@ export class EventBus {
       }),
     );
     await consumer.run({
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const plainTopic = topic.slice(this.prefix.length);
         const parked = (reason: string, error?: unknown) =>

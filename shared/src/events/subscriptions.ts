@@ -2,6 +2,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 import type { EventEnvelope } from './envelope.ts';
 import type { ConsumerOptions, EventHandler } from './kafka.ts';
 import { routeByType } from './kafka.ts';
+import type { MongoInbox } from './mongo-inbox.ts';
 import { handleOnce } from './pg-inbox.ts';
 import type { EventDefinition } from './registry.ts';
 
@@ -32,11 +33,43 @@ export function inboxSubscriber(sequelize: Sequelize, inbox: string) {
   });
 }
 
-/** Consumer options for a service's list of subscriptions under one group. */
+/**
+ * Builds subscriptions for a MongoDB service. Without multi-document transactions each effect must
+ * be idempotent on its own (upserts, inserts guarded by a unique index); the inbox record, keyed by
+ * `inbox` and the event id, then only spares repeating it.
+ */
+export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
+  return <D extends Record<string, unknown>>(
+    definition: EventDefinition<D>,
+    effect: (data: D, event: EventEnvelope<D>) => Promise<unknown>,
+  ): Subscription => ({
+    type: definition.type,
+    topic: definition.topic,
+    handle: async ({ event }) => {
+      await inbox.handleOnce(name, event, () => effect(event.data as D, event as EventEnvelope<D>));
+    },
+  });
+}
+
+/**
+ * Consumer options for a service's list of subscriptions under one group. Several subscriptions
+ * may share a type (a projection, then the effect that reads it): they run in list order.
+ */
 export function consumerOf(groupId: string, subscriptions: Subscription[]): ConsumerOptions {
+  const byType = new Map<string, EventHandler[]>();
+  for (const s of subscriptions) byType.set(s.type, [...(byType.get(s.type) ?? []), s.handle]);
   return {
     groupId,
     topics: [...new Set(subscriptions.map((s) => s.topic))],
-    handle: routeByType(Object.fromEntries(subscriptions.map((s) => [s.type, s.handle]))),
+    handle: routeByType(
+      Object.fromEntries(
+        [...byType].map(([type, handlers]): [string, EventHandler] => [
+          type,
+          async (consumed) => {
+            for (const handle of handlers) await handle(consumed);
+          },
+        ]),
+      ),
+    ),
   };
 }

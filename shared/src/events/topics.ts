@@ -20,6 +20,9 @@ export const TOPICS = [
 
 export type Topic = (typeof TOPICS)[number];
 
+/** Topics internal to one service (never audited, never read by another service). */
+export const INTERNAL_TOPICS = ['notify.realtime'] as const;
+
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
 }

@@ -21,6 +21,8 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** The service's API routes, documented at `GET /openapi.json` (the gateway merges them). */
   routes?: RouteDoc[];
+  /** Metrics created earlier (when components built before the app register their own); new otherwise. */
+  metrics?: Metrics;
 }
 
 export interface ServiceApp {
@@ -56,7 +58,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  const metrics = createMetrics(service);
+  const metrics = options.metrics ?? createMetrics(service);
 
   app.use(requestId());
   app.use(

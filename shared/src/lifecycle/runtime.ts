@@ -111,10 +111,16 @@ export async function serve(options: {
   stopSteps: ShutdownStep[];
   /** HTTP upgrades (WebSockets) bypass express; this handles them. */
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
+  /**
+   * Steps before HTTP stops: upgraded connections (WebSockets) keep the server open until they are
+   * closed, so whoever owns them closes them here.
+   */
+  beforeHttpClose?: ShutdownStep[];
 }): Promise<void> {
   const server = createServer(options.app);
   if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
   installShutdown(options.logger, options.shutdownTimeoutMs, [
+    ...(options.beforeHttpClose ?? []),
     { name: 'http', run: () => closeServer(server) },
     ...options.stopSteps,
   ]);

@@ -289,3 +289,21 @@ export function thresholdsInForce<S extends Scope>(
   for (const action of actionsOf(scope)) result[action] = thresholdFor(scope, action, settings);
   return result as Record<ActionOf<S>, RoleOf<S>>;
 }
+
+/** Stored (possibly partial, possibly older) org settings with the defaults filled in. */
+export function orgSettingsFrom(stored: Partial<OrgSettings> | null | undefined): OrgSettings {
+  const defaults = defaultOrgSettings();
+  return {
+    ...defaults,
+    ...stored,
+    requireApproval: { ...defaults.requireApproval, ...stored?.requireApproval },
+  };
+}
+
+export function teamSettingsFrom(stored: Partial<TeamSettings> | null | undefined): TeamSettings {
+  return { ...defaultTeamSettings(), ...stored };
+}
+
+export function projectSettingsFrom(stored: Partial<ProjectSettings> | null | undefined): ProjectSettings {
+  return { ...defaultProjectSettings(), ...stored };
+}

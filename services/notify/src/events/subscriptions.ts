@@ -1,15 +1,35 @@
+import type { Model } from 'mongoose';
 import {
+  collabEvents,
+  consumerOf,
+  type ConsumerOptions,
   governanceEvents,
   identityEvents,
-  routeByType,
-  type EventBus,
-  type EventConsumer,
+  mongoInboxSubscriber,
+  workEvents,
+  type AccessProjection,
   type EventEnvelope,
+  type MongoInbox,
+  type Subscription,
 } from '@trellis/shared';
+import type { ChatChannel } from '../access/channel-access.ts';
 import type { MailRequest, MailService } from '../mail/mail.service.ts';
+import type { Commenter } from '../notifications/notification.model.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+import { TRIGGERS } from '../notifications/triggers.ts';
+
+/** notify's consumer group for state changes (the hub's fan-out has groups of its own). */
+export const CONSUMER_GROUP = 'notify';
 
 export interface SubscriptionDeps {
+  inbox: MongoInbox;
+  projection: AccessProjection;
+  chatChannels: Model<ChatChannel>;
+  commenters: Model<Commenter>;
+  notifier: Notifier;
   mail: MailService;
+  /** Tells every replica's hub to re-check these users' subscriptions (all of the org's when empty). */
+  accessChanged: (orgId: string | null, userIds: string[]) => Promise<void>;
   /** Base of the links mails carry (APP_URL). */
   appUrl: string;
 }
@@ -39,19 +59,71 @@ export function invitationMail(event: InvitationMail, appUrl: string): EventEnve
 }
 
 /**
- * Everything notify consumes, in one list: one consumer group, its topics, a handler per event
- * type. The bus has already validated each event's data against its registered schema, so the
- * handlers may rely on the type.
+ * Everything notify consumes under its group, in order per event type: the authorization
+ * projection first (so what follows reads it current), then access changes for the hub, then the
+ * notification triggers, then the mails. The bus has already validated each event's data.
  */
-export function startSubscriptions(bus: EventBus, deps: SubscriptionDeps): Promise<EventConsumer> {
-  return bus.consume({
-    groupId: 'notify',
-    topics: [identityEvents.mailRequested.topic, governanceEvents.invitationMailRequested.topic],
-    handle: routeByType({
-      [identityEvents.mailRequested.type]: ({ event }) =>
-        deps.mail.deliver(event as EventEnvelope<MailRequest>),
-      [governanceEvents.invitationMailRequested.type]: ({ event }) =>
-        deps.mail.deliver(invitationMail(event as InvitationMail, deps.appUrl)),
+export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
+  const { inbox, notifier, mail } = deps;
+  // One inbox name per family: several families react to the same event type.
+  const on = mongoInboxSubscriber(inbox, 'notify-access-change');
+  const onNotify = mongoInboxSubscriber(inbox, 'notify-notifications');
+  const onMail = mongoInboxSubscriber(inbox, 'notify-mail');
+  const g = governanceEvents;
+  const w = workEvents;
+  const c = collabEvents;
+
+  // Changes that can take access away: the hub re-checks the subscriptions concerned.
+  const revoke = <D extends { orgId: string; userId?: string }>(definition: Parameters<typeof on<D>>[0]) =>
+    on(definition, (d) => deps.accessChanged(d.orgId, d.userId ? [d.userId] : []));
+  const chat = deps.chatChannels;
+
+  return [
+    ...deps.projection.subscriptions(inbox),
+    on(c.channelCreated, (d) =>
+      chat.updateOne(
+        { _id: d.channelId },
+        { $set: { orgId: d.orgId, scope: d.scope, scopeId: d.scopeId } },
+        { upsert: true },
+      ),
+    ),
+    on(c.channelArchived, async (d) => {
+      await chat.updateOne({ _id: d.channelId }, { $set: { archived: true } });
+      await deps.accessChanged(d.orgId, []);
     }),
-  });
+    revoke(g.memberRemoved),
+    revoke(g.memberRoleChanged),
+    revoke(g.orgDeleted),
+    revoke(g.teamDeleted),
+    revoke(g.teamMemberRemoved),
+    revoke(g.teamMemberRoleChanged),
+    revoke(w.projectMemberRemoved),
+    revoke(w.projectMemberRoleChanged),
+    revoke(w.projectDeleted),
+    revoke(w.projectUpdated),
+    revoke(w.taskDeleted),
+    ...TRIGGERS.map((trigger) =>
+      onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event)),
+    ),
+    on(c.commentCreated, (d) =>
+      deps.commenters.updateOne(
+        { _id: `${d.taskId}:${d.authorId}` },
+        { $set: { taskId: d.taskId, userId: d.authorId } },
+        { upsert: true },
+      ),
+    ),
+    onMail(identityEvents.mailRequested, (_d, event) => mail.deliver(event as EventEnvelope<MailRequest>)),
+    onMail(g.invitationMailRequested, async (d, event) => {
+      if (await notifier.emailAllowed(d.to, 'invitation.received'))
+        await mail.deliver(invitationMail(event as InvitationMail, deps.appUrl));
+    }),
+  ];
+}
+
+/**
+ * notify's consumer: more attempts than the default, because a comment can arrive before the task
+ * it is on (another topic) and its notifications wait for that task to be projected.
+ */
+export function notifyConsumer(subscriptions: Subscription[]): ConsumerOptions {
+  return { ...consumerOf(CONSUMER_GROUP, subscriptions), maxAttempts: 6 };
 }

@@ -67,6 +67,16 @@ const templates: Record<string, MailTemplate> = {
       footnote: `${p.expiresAt ? `The invitation expires on ${p.expiresAt}. ` : ''}If you did not expect it, ignore this mail.`,
     }),
   },
+  /** A notification the user switched on for e-mail (api.md §6 preferences). */
+  notification: {
+    required: ['title', 'url'],
+    content: (p) => ({
+      subject: p.title ?? '',
+      paragraphs: [greeting(p), p.title ?? '', ...(p.body ? [p.body] : [])],
+      action: { label: 'Open your notifications', url: p.url ?? '' },
+      footnote: 'You get this mail because it is switched on in your notification preferences.',
+    }),
+  },
   welcome: {
     required: [],
     content: (p) => ({

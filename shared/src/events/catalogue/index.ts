@@ -2,3 +2,5 @@
 export * as identityEvents from './identity.ts';
 export * as governanceEvents from './governance.ts';
 export * as workEvents from './work.ts';
+export * as collabEvents from './collab.ts';
+export * as realtimeEvents from './realtime.ts';

@@ -1,0 +1,121 @@
+// npm run bench:realtime — the time from an API write to the event at a subscribed WebSocket.
+// One user PATCHes tasks through the gateway at a steady rate (BENCH_RATE per second, default 100,
+// for BENCH_SECONDS, default 20) across BENCH_TASKS tasks (default 10, so the events travel on
+// several Kafka partitions); another user's socket, subscribed to the project channel through the
+// gateway's /ws, receives each task.updated. Prints p50/p95/p99/max of write-sent → event-received
+// and write-acknowledged → event-received, and checks the seqs arrived gap-free. Figures, not
+// assertions: not part of npm test.
+import { performance } from 'node:perf_hooks';
+import { downStarted, up } from '../infra/local/stack.ts';
+import { stackEnv } from '../infra/local/services.ts';
+
+const rate = Number(process.env.BENCH_RATE ?? 100);
+const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+const taskCount = Number(process.env.BENCH_TASKS ?? 10);
+
+const started = new Set<string>();
+await up(started);
+Object.assign(process.env, stackEnv());
+// Imported after the stack env is set: the harness reads it at load time.
+const { startSuite } = await import('../e2e/support/suite.ts');
+const { apiClient } = await import('../e2e/support/client.ts');
+const { join, person } = await import('../e2e/support/people.ts');
+const { Socket } = await import('../e2e/support/socket.ts');
+const suite = await startSuite({
+  logLevel: 'error',
+  env: { gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000' } },
+});
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+try {
+  const api = apiClient(suite.gatewayUrl);
+  const writer = await person(api, 'Bench Writer');
+  const reader = await person(api, 'Bench Reader');
+  const org = await api.post<{ id: string }>('/orgs', { name: `Bench ${Date.now()}` }, writer.token);
+  await join(api, org.body.id, writer, reader, 'MEMBER');
+  const project = await api.post<{ id: string }>(
+    '/projects',
+    { orgId: org.body.id, name: 'Realtime', key: 'RT' },
+    writer.token,
+  );
+  if (project.status !== 201) throw new Error(`project: ${project.status} ${JSON.stringify(project.body)}`);
+  const tasks: string[] = [];
+  for (let i = 0; i < taskCount; i += 1) {
+    const res = await api.post<{ id: string }>(
+      `/projects/${project.body.id}/tasks`,
+      { title: `Task ${i}` },
+      writer.token,
+    );
+    tasks.push(res.body.id);
+  }
+
+  const socket = await Socket.open(suite.gatewayUrl, reader.token);
+  const channel = `project:${project.body.id}`;
+  const subscribed = await socket.subscribe(channel);
+  if (subscribed.type !== 'subscribed') throw new Error(`subscribe: ${JSON.stringify(subscribed)}`);
+
+  const sentAt = new Map<string, number>();
+  const ackedAt = new Map<string, number>();
+  const fromSend: number[] = [];
+  const fromAck: number[] = [];
+  const seqs: number[] = [];
+  let failures = 0;
+  socket.onMessage((m) => {
+    const marker = m.type === 'event' && m.channel === channel ? m.event?.data.description : undefined;
+    if (typeof marker !== 'string' || !sentAt.has(marker)) return;
+    const now = performance.now();
+    seqs.push(m.seq ?? 0);
+    fromSend.push(now - sentAt.get(marker)!);
+    const acked = ackedAt.get(marker);
+    if (acked !== undefined) fromAck.push(now - acked);
+  });
+
+  // Warm-up: a few writes so connections, JIT and consumers are hot before measuring.
+  for (let i = 0; i < 20; i += 1)
+    await api.patch(`/tasks/${tasks[i % tasks.length]}`, { description: `warm-up ${i}` }, writer.token);
+
+  const total = rate * seconds;
+  console.log(`\n${total} task updates at ${rate}/s over ${taskCount} tasks; one subscriber on ${channel}`);
+  const writes: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < total; i += 1) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const marker = `bench-${i}`;
+    sentAt.set(marker, performance.now());
+    writes.push(
+      api.patch(`/tasks/${tasks[i % tasks.length]}`, { description: marker }, writer.token).then((res) => {
+        if (res.status !== 200) failures += 1;
+        else ackedAt.set(marker, performance.now());
+      }),
+    );
+  }
+  await Promise.all(writes);
+  const deadline = Date.now() + 15_000;
+  while (fromSend.length < total - failures && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  const elapsed = (performance.now() - start) / 1000;
+
+  const sortedSend = [...fromSend].sort((a, b) => a - b);
+  const sortedAck = [...fromAck].sort((a, b) => a - b);
+  const ordered = [...seqs].sort((a, b) => a - b);
+  const gapFree = ordered.every((seq, i) => i === 0 || seq === ordered[i - 1]! + 1);
+  const inOrder = seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!);
+  const row = (name: string, v: number[]) =>
+    `${name.padEnd(28)} ${[50, 95, 99].map((p) => percentile(v, p).toFixed(1).padStart(8)).join('')}${(v.at(-1) ?? NaN).toFixed(1).padStart(9)}`;
+  console.log(`\nwrites: ${total - failures} ok, ${failures} failed; events received: ${fromSend.length}`);
+  console.log(
+    `achieved write rate: ${(total / elapsed).toFixed(1)}/s; seqs in order: ${inOrder}, gap-free: ${gapFree}`,
+  );
+  console.log('\nlatency (ms)                      p50     p95     p99      max');
+  console.log(row('write sent → event at socket', sortedSend));
+  console.log(row('write acked → event at socket', sortedAck));
+  console.log(`\ngoal: p99 (write sent → event) under 50 ms at 100 updates/s`);
+  await socket.close();
+} finally {
+  await suite.close();
+  await downStarted(started);
+}

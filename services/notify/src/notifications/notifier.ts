@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import type { AccessReader, EventEnvelope, Logger } from '@trellis/shared';
+import type { MailService } from '../mail/mail.service.ts';
+import type { Notification, NotifyModels } from './notification.model.ts';
+import type { PreferenceService } from './preferences.ts';
+import type { Intent, Trigger } from './triggers.ts';
+import { notificationView } from './notifications.views.ts';
+
+/** What the notifier needs of the real-time hub: put an event on a channel, once per event id. */
+export interface RealtimeFeed {
+  append(
+    channel: string,
+    event: {
+      id: string;
+      type: string;
+      occurredAt: string;
+      actorId: string | null;
+      data: Record<string, unknown>;
+    },
+  ): Promise<number>;
+}
+
+/** A UUID-shaped id derived from (event, recipient): the same pair always gives the same id. */
+export function notificationId(eventId: string, userId: string): string {
+  const hex = createHash('sha256').update(`${eventId}:${userId}`).digest('hex');
+  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Turns an event into notifications (product.md §10): the trigger names the recipients; the actor is
+ * never notified, each recipient at most once per event, and each recipient's preferences decide
+ * between the inbox (with a `notification.created` on their `user:<id>` channel) and e-mail. Every
+ * step is idempotent per (event, recipient) — the notification's id is derived from both, the
+ * channel append and the mail delivery are keyed by it — so a redelivered event, after a crash
+ * anywhere in between, completes what is missing and repeats nothing.
+ */
+export class Notifier {
+  private readonly models: NotifyModels;
+  private readonly reader: AccessReader;
+  private readonly preferences: PreferenceService;
+  private readonly realtime: RealtimeFeed;
+  private readonly mail: MailService;
+  private readonly appUrl: string;
+  private readonly logger: Logger;
+
+  constructor(deps: {
+    models: NotifyModels;
+    reader: AccessReader;
+    preferences: PreferenceService;
+    realtime: RealtimeFeed;
+    mail: MailService;
+    appUrl: string;
+    logger: Logger;
+  }) {
+    this.models = deps.models;
+    this.reader = deps.reader;
+    this.preferences = deps.preferences;
+    this.realtime = deps.realtime;
+    this.mail = deps.mail;
+    this.appUrl = deps.appUrl;
+    this.logger = deps.logger.child({ component: 'notifier' });
+  }
+
+  async handle(trigger: Trigger, event: EventEnvelope): Promise<void> {
+    const intents = await trigger.intents(event, { reader: this.reader, commenters: this.models.Commenter });
+    const seen = new Set<string>();
+    for (const intent of intents) {
+      if (intent.userId === event.actorId || seen.has(intent.userId)) continue;
+      seen.add(intent.userId);
+      await this.deliver(intent, event);
+    }
+  }
+
+  private async deliver(intent: Intent, event: EventEnvelope): Promise<void> {
+    const preferences = await this.preferences.of(intent.userId);
+    const id = notificationId(event.id, intent.userId);
+    if (preferences.inApp[intent.type]) {
+      const notification = await this.store(id, intent, event);
+      await this.realtime.append(`user:${intent.userId}`, {
+        id,
+        type: 'notification.created',
+        occurredAt: notification.createdAt.toISOString(),
+        actorId: event.actorId,
+        data: notificationView(notification),
+      });
+    }
+    if (preferences.email[intent.type]) {
+      const user = await this.reader.user(intent.userId);
+      if (!user) return;
+      await this.mail.deliver({
+        ...event,
+        id,
+        data: {
+          template: 'notification',
+          to: user.email,
+          params: {
+            name: user.name,
+            title: intent.title,
+            body: intent.body,
+            url: new URL('/notifications', this.appUrl).toString(),
+          },
+        },
+      });
+    }
+    this.logger.debug({ eventId: event.id, type: intent.type }, 'notified');
+  }
+
+  /**
+   * Whether a mail of this type may go to this address: a registered user's e-mail preference
+   * decides; an address without an account has no preferences (an invitation must reach it).
+   */
+  async emailAllowed(email: string, type: Intent['type']): Promise<boolean> {
+    const user = await this.reader.userByEmail(email);
+    return user ? (await this.preferences.of(user._id)).email[type] : true;
+  }
+
+  /** Inserts the notification, or finds the one an earlier delivery of this event created. */
+  private async store(id: string, intent: Intent, event: EventEnvelope): Promise<Notification> {
+    const fresh: Notification = {
+      _id: id,
+      userId: intent.userId,
+      orgId: event.orgId,
+      type: intent.type,
+      title: intent.title,
+      body: intent.body,
+      subject: intent.subject,
+      actorId: event.actorId,
+      eventId: event.id,
+      read: false,
+      readAt: null,
+      createdAt: new Date(event.occurredAt),
+    };
+    await this.models.Notification.updateOne({ _id: id }, { $setOnInsert: fresh }, { upsert: true });
+    return (await this.models.Notification.findById(id).lean<Notification>()) ?? fresh;
+  }
+}

@@ -1,0 +1,254 @@
+import {
+  collabEvents,
+  decide,
+  governanceEvents,
+  workEvents,
+  type AccessReader,
+  type EventDefinition,
+  type EventEnvelope,
+} from '@trellis/shared';
+import type { Commenter, NotificationType, Subject } from './notification.model.ts';
+import type { Model } from 'mongoose';
+
+/** A notification some event asks for, before preferences are applied. */
+export interface Intent {
+  userId: string;
+  type: NotificationType;
+  title: string;
+  body: string;
+  subject: Subject;
+}
+
+export interface TriggerContext {
+  reader: AccessReader;
+  commenters: Model<Commenter>;
+}
+
+/** One trigger of product.md §10: the event type it reacts to and the notifications it asks for. */
+export interface Trigger<D extends Record<string, unknown> = Record<string, unknown>> {
+  definition: EventDefinition<D>;
+  intents: (event: EventEnvelope<D>, ctx: TriggerContext) => Promise<Intent[]>;
+}
+
+function trigger<D extends Record<string, unknown>>(
+  definition: EventDefinition<D>,
+  intents: (event: EventEnvelope<D>, ctx: TriggerContext) => Promise<Intent[]>,
+): Trigger {
+  return { definition, intents } as unknown as Trigger;
+}
+
+async function nameOf(ctx: TriggerContext, userId: string | null): Promise<string> {
+  return (userId ? (await ctx.reader.user(userId))?.name : undefined) ?? 'Someone';
+}
+
+/** The users among `userIds` who can see the project (from the projection: no token, no fallback). */
+async function withProjectAccess(ctx: TriggerContext, projectId: string, userIds: string[]) {
+  const allowed: string[] = [];
+  for (const userId of new Set(userIds))
+    if (await ctx.reader.project(projectId, userId)) allowed.push(userId);
+  return allowed;
+}
+
+/**
+ * The task a comment is on. Comments and tasks travel on different topics, so a comment on a
+ * brand-new task can arrive first: failing lets the consumer retry (with backoff) until work's
+ * `task.created` has been projected, instead of notifying without knowing the task's people.
+ */
+async function knownTask(ctx: TriggerContext, taskId: string) {
+  const task = await ctx.reader.taskRow(taskId);
+  if (!task) throw new Error(`task ${taskId} is not projected yet; retrying`);
+  return task;
+}
+
+const snippet = (text: string) => (text.length > 140 ? `${text.slice(0, 139)}…` : text);
+
+const taskSubject = (taskId: string): Subject => ({ kind: 'task', id: taskId });
+
+type TaskData = { taskId: string; key: string; title: string; projectId: string; assigneeId: string | null };
+
+async function assigned(event: EventEnvelope<TaskData>, ctx: TriggerContext): Promise<Intent[]> {
+  const d = event.data;
+  if (!d.assigneeId) return [];
+  if (!(await ctx.reader.project(d.projectId, d.assigneeId))) return [];
+  return [
+    {
+      userId: d.assigneeId,
+      type: 'task.assigned',
+      title: `${await nameOf(ctx, event.actorId)} assigned you ${d.key}`,
+      body: d.title,
+      subject: taskSubject(d.taskId),
+    },
+  ];
+}
+
+/** Mentions in a comment or a chat message: the producer already kept only users with access. */
+async function mentioned(
+  event: EventEnvelope<{ body?: string }>,
+  ctx: TriggerContext,
+  userIds: string[],
+  where: string,
+  subject: Subject,
+): Promise<Intent[]> {
+  const who = await nameOf(ctx, event.actorId);
+  return userIds.map((userId) => ({
+    userId,
+    type: 'mention' as const,
+    title: `${who} mentioned you ${where}`,
+    body: snippet(event.data.body ?? ''),
+    subject,
+  }));
+}
+
+/**
+ * Every trigger of product.md §10, in one place. The notifier drops the actor, keeps the first
+ * intent per recipient (an event notifies a user once) and applies the preferences.
+ */
+export const TRIGGERS: Trigger[] = [
+  trigger(workEvents.taskCreated, (event, ctx) => assigned(event, ctx)),
+  trigger(workEvents.taskUpdated, async (event, ctx) => {
+    const d = event.data;
+    const intents: Intent[] = [];
+    if (d.changes.assigneeId) intents.push(...(await assigned(event, ctx)));
+    const status = d.changes.status;
+    if (status) {
+      const people = [d.reporterId, ...(d.assigneeId ? [d.assigneeId] : [])];
+      const who = await nameOf(ctx, event.actorId);
+      for (const userId of await withProjectAccess(ctx, d.projectId, people))
+        intents.push({
+          userId,
+          type: 'task.statusChanged',
+          title: `${who} moved ${d.key} to ${String(status.to)}`,
+          body: d.title,
+          subject: taskSubject(d.taskId),
+        });
+    }
+    return intents;
+  }),
+  trigger(collabEvents.commentCreated, async (event, ctx) => {
+    const d = event.data;
+    const task = await knownTask(ctx, d.taskId);
+    const where = `on ${task.key}`;
+    const subject: Subject = { kind: 'comment', id: d.commentId };
+    const intents = await mentioned(event, ctx, d.mentions, where, subject);
+    const earlier = await ctx.commenters.find({ taskId: d.taskId }).lean();
+    const people = [
+      task.reporterId,
+      ...(task.assigneeId ? [task.assigneeId] : []),
+      ...earlier.map((c) => c.userId),
+    ];
+    const who = await nameOf(ctx, event.actorId);
+    for (const userId of await withProjectAccess(ctx, d.projectId, people))
+      intents.push({
+        userId,
+        type: 'comment.created',
+        title: `${who} commented ${where}`,
+        body: snippet(d.body),
+        subject,
+      });
+    return intents;
+  }),
+  trigger(collabEvents.commentUpdated, async (event, ctx) => {
+    const task = await knownTask(ctx, event.data.taskId);
+    const subject: Subject = { kind: 'comment', id: event.data.commentId };
+    return mentioned(event, ctx, event.data.addedMentions, `on ${task.key}`, subject);
+  }),
+  trigger(collabEvents.messageCreated, (event, ctx) =>
+    mentioned(event, ctx, event.data.mentions, 'in a chat', { kind: 'message', id: event.data.messageId }),
+  ),
+  trigger(collabEvents.messageUpdated, (event, ctx) =>
+    mentioned(event, ctx, event.data.addedMentions, 'in a chat', {
+      kind: 'message',
+      id: event.data.messageId,
+    }),
+  ),
+  trigger(governanceEvents.invitationCreated, async (event, ctx) => {
+    const d = event.data;
+    const invitee = await ctx.reader.userByEmail(d.email);
+    if (!invitee) return [];
+    return [
+      {
+        userId: invitee._id,
+        type: 'invitation.received',
+        title: `${await nameOf(ctx, d.invitedBy)} invited you to an organization`,
+        body: `Role: ${d.role}. The invitation expires on ${d.expiresAt}.`,
+        subject: { kind: 'invitation', id: d.invitationId },
+      },
+    ];
+  }),
+  trigger(governanceEvents.memberRoleChanged, async (event) => [
+    {
+      userId: event.data.userId,
+      type: 'member.roleChanged',
+      title: `Your role changed to ${event.data.to}`,
+      body: `Your organization role was ${event.data.from} and is now ${event.data.to}.`,
+      subject: { kind: 'org', id: event.data.orgId },
+    },
+  ]),
+  trigger(governanceEvents.memberRemoved, async (event) =>
+    event.data.reason === 'removed'
+      ? [
+          {
+            userId: event.data.userId,
+            type: 'member.removed',
+            title: 'You were removed from an organization',
+            body: 'You no longer have access to its teams, projects and channels.',
+            subject: { kind: 'org', id: event.data.orgId },
+          },
+        ]
+      : [],
+  ),
+  trigger(governanceEvents.approvalRequested, async (event, ctx) => {
+    const d = event.data;
+    const members = await ctx.reader.orgMembers(d.orgId);
+    const settings = { org: await ctx.reader.orgSettings(d.orgId) };
+    const deciders = members.filter(
+      (m) =>
+        decide({ scope: 'org', action: 'approval.decide', memberships: { orgRole: m.role }, settings })
+          .allowed,
+    );
+    const who = await nameOf(ctx, d.requestedBy);
+    return deciders.map((m) => ({
+      userId: m.userId,
+      type: 'approval.requested' as const,
+      title: `${who} asks for approval: ${d.kind}`,
+      body: 'An action in your organization waits for a decision.',
+      subject: { kind: 'approval' as const, id: d.approvalId },
+    }));
+  }),
+  trigger(governanceEvents.approvalDecided, async (event) => [
+    {
+      userId: event.data.requestedBy,
+      type: 'approval.decided',
+      title: `Your request (${event.data.kind}) was ${event.data.decision.toLowerCase()}`,
+      body: event.data.reason ?? '',
+      subject: { kind: 'approval', id: event.data.approvalId },
+    },
+  ]),
+  trigger(workEvents.sprintStarted, async (event, ctx) =>
+    (await ctx.reader.projectPeople(event.data.projectId)).map((userId) => ({
+      userId,
+      type: 'sprint.started' as const,
+      title: `Sprint ${event.data.name} started`,
+      body: event.data.goal ?? '',
+      subject: { kind: 'sprint' as const, id: event.data.sprintId },
+    })),
+  ),
+  trigger(workEvents.sprintCompleted, async (event, ctx) =>
+    (await ctx.reader.projectPeople(event.data.projectId)).map((userId) => ({
+      userId,
+      type: 'sprint.completed' as const,
+      title: `Sprint ${event.data.name} completed`,
+      body: `${event.data.completedPoints} of ${event.data.committedPoints} committed points done.`,
+      subject: { kind: 'sprint' as const, id: event.data.sprintId },
+    })),
+  ),
+  trigger(collabEvents.announcementPosted, async (event, ctx) =>
+    (await ctx.reader.orgMembers(event.data.orgId)).map((m) => ({
+      userId: m.userId,
+      type: 'announcement.posted' as const,
+      title: event.data.title,
+      body: snippet(event.data.body),
+      subject: { kind: 'announcement' as const, id: event.data.announcementId },
+    })),
+  ),
+];

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import {
+  consumerOf,
+  createEvent,
+  realtimeEvents,
+  routeByType,
+  type ConsumerOptions,
+  type EventBus,
+  type EventConsumer,
+  type EventEnvelope,
+  type KeyResolver,
+  type Logger,
+} from '@trellis/shared';
+import type { Connection } from 'mongoose';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { WebSocketServer } from 'ws';
+import { CHANNEL_ROUTES, channelDeliveries, parseChannel, type RealtimeEvent } from './channels.ts';
+import { ChannelHistory } from './history.ts';
+import { historyModel } from './history.model.ts';
+import { Hub, type ChannelAccess } from './hub.ts';
+import { CLOSE, DEFAULT_MAX_SUBSCRIPTIONS, MAX_MESSAGE_BYTES } from './protocol.ts';
+import { upgradeHandler } from './upgrade.ts';
+
+export type { AccessVerdict, ChannelAccess } from './hub.ts';
+export type { RealtimeEvent } from './channels.ts';
+export { channelDeliveries, userChannel } from './channels.ts';
+
+export interface RealtimeDeps {
+  connection: Connection;
+  bus: EventBus;
+  logger: Logger;
+  access: ChannelAccess;
+  /** Verifies access tokens on upgrade (identity's JWKS: `remoteJwks`). */
+  resolveKey: KeyResolver;
+  /** Names this replica's consumer group on the internal topic; unique per process by default. */
+  instanceId?: string;
+  /** History kept per channel: at least the newest `historyLimit` … (default 1 000) */
+  historyLimit?: number;
+  /** … and everything younger than this (default 24 h). */
+  historyMaxAgeMs?: number;
+  /** How often the retention job runs (default 5 min). */
+  retentionIntervalMs?: number;
+  /** Ping interval; a socket that has not answered the previous ping is dropped (default 30 s). */
+  heartbeatMs?: number;
+  /** Subscriptions per socket, its inbox included (default 200). */
+  maxSubscriptions?: number;
+  /** Where to register the hub's metrics (the app's registry); none when absent. */
+  registry?: Registry;
+}
+
+export interface Realtime {
+  readonly instanceId: string;
+  /** For `serve({ onUpgrade })`: `/ws`, `/ws/projects/{id}`, `/ws/notifications`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Assigns the event its seq on the channel (once: a repeat returns the same seq) and fans it out. */
+  append(channel: string, event: RealtimeEvent): Promise<number>;
+  /** Someone's access may have shrunk: every replica re-checks those users' subscriptions. */
+  accessChanged(orgId: string | null, userIds: string[]): Promise<void>;
+  /** The public-topic consumer (group `notify-realtime`) that feeds the channels; pass to `bus.consume`. */
+  sourceSubscriptions(): ConsumerOptions;
+  /** Starts this replica's internal-topic consumer, the heartbeat and the retention job. */
+  start(): Promise<void>;
+  /** Closes every socket (1001), stops the consumer and the timers. */
+  stop(): Promise<void>;
+  /** One run of the retention job; returns how many entries were deleted. */
+  pruneHistory(now?: Date): Promise<number>;
+}
+
+const INTERNAL_TOPIC = realtimeEvents.realtimePublished.topic;
+const SOURCE_GROUP = 'notify-realtime';
+const WARM_UP_TIMEOUT_MS = 30_000;
+
+/**
+ * The real-time hub (api.md §9, architecture.md §3): assigns per-channel seqs in MongoDB, fans out
+ * through the internal topic that every replica reads with a group of its own, and serves the
+ * WebSocket endpoint.
+ */
+export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
+  const {
+    bus,
+    historyLimit = 1_000,
+    historyMaxAgeMs = 24 * 60 * 60_000,
+    retentionIntervalMs = 5 * 60_000,
+    heartbeatMs = 30_000,
+  } = deps;
+  const instanceId = deps.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
+  const logger = deps.logger.child({ component: 'realtime', instanceId });
+  const history = new ChannelHistory(await historyModel(deps.connection));
+  // Created up front, so the first append never races Kafka's topic auto-creation.
+  await bus.ensureTopics([INTERNAL_TOPIC]);
+
+  const delivered = new Counter({
+    name: 'realtime_events_delivered_total',
+    help: 'Events sent to WebSocket subscribers (replays included)',
+    registers: deps.registry ? [deps.registry] : [],
+  });
+  const hub = new Hub({
+    history,
+    access: deps.access,
+    logger,
+    maxSubscriptions: deps.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS,
+    onEventDelivered: () => delivered.inc(),
+  });
+  new Gauge({
+    name: 'realtime_sockets_open',
+    help: 'Open WebSocket connections on this replica',
+    registers: deps.registry ? [deps.registry] : [],
+    collect() {
+      this.set(hub.socketCount);
+    },
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  let accepting = true;
+  let consumer: EventConsumer | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  // Ids of warm-up probes this replica published and is waiting to read back.
+  const probes = new Map<string, () => void>();
+
+  const publish = (event: EventEnvelope) => bus.publish([{ topic: INTERNAL_TOPIC, event }]);
+
+  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
+    if (!parseChannel(channel)) throw new Error(`Malformed realtime channel "${channel}"`);
+    // Validated before it takes a seq: an event that cannot be published must not sit in the history.
+    const seq = await history.append(channel, realtimeEvents.realtimeEvent.parse(event));
+    // Also when the seq already existed: a redelivered event may have died between insert and
+    // publish. Sockets drop seqs they already have, so publishing twice is harmless.
+    await publish(
+      createEvent(realtimeEvents.realtimePublished, 'notify', {
+        subjectId: channel,
+        data: { channel, seq, event },
+      }),
+    );
+    return seq;
+  };
+
+  const accessChanged = (orgId: string | null, userIds: string[]) =>
+    publish(
+      createEvent(realtimeEvents.realtimeAccessChanged, 'notify', {
+        subjectId: orgId ?? userIds[0] ?? 'nobody',
+        orgId,
+        data: { orgId, userIds },
+      }),
+    );
+
+  const internalConsumer: ConsumerOptions = {
+    groupId: `notify-hub-${instanceId}`,
+    topics: [INTERNAL_TOPIC],
+    // A fresh replica has no sockets that could want older events; they come from the history.
+    fromBeginning: false,
+    handle: routeByType({
+      [realtimeEvents.realtimePublished.type]: async ({ event }) => {
+        const {
+          channel,
+          seq,
+          event: payload,
+        } = event.data as { channel: string; seq: number; event: RealtimeEvent };
+        hub.deliver(channel, seq, payload);
+      },
+      [realtimeEvents.realtimeAccessChanged.type]: async ({ event }) => {
+        probes.get(event.id)?.();
+        const { orgId, userIds } = event.data as { orgId: string | null; userIds: string[] };
+        // Not awaited: slow access checks must not hold up deliveries on this partition.
+        void hub.recheckAccess(orgId, userIds);
+      },
+    }),
+  };
+
+  /**
+   * A new group reading "from latest" can miss what is published between joining and its first
+   * fetch. Until a probe it published (a no-op access change) comes back, it is not yet reading.
+   */
+  const warmUp = async () => {
+    const deadline = Date.now() + WARM_UP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const probe = createEvent(realtimeEvents.realtimeAccessChanged, 'notify', {
+        subjectId: instanceId,
+        data: { orgId: null, userIds: [] },
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const seen = await new Promise<boolean>((resolve) => {
+        probes.set(probe.id, () => resolve(true));
+        timer = setTimeout(() => resolve(false), 1_000);
+        publish(probe).catch(() => resolve(false));
+      });
+      clearTimeout(timer);
+      probes.delete(probe.id);
+      if (seen) return;
+    }
+    logger.warn('the internal realtime topic did not echo a probe; continuing');
+  };
+
+  const pruneHistory = async (now?: Date) =>
+    history.prune({ maxAgeMs: historyMaxAgeMs, keepLast: historyLimit, now });
+
+  let pruning = false;
+  const runRetention = async () => {
+    if (pruning) return;
+    pruning = true;
+    try {
+      const deleted = await pruneHistory();
+      if (deleted > 0) logger.info({ deleted }, 'realtime history pruned');
+    } catch (err) {
+      logger.error({ err }, 'realtime history retention failed');
+    } finally {
+      pruning = false;
+    }
+  };
+
+  return {
+    instanceId,
+    handleUpgrade: upgradeHandler({
+      wss,
+      resolveKey: deps.resolveKey,
+      logger,
+      accepting: () => accepting,
+      onConnection: (ws, user, authorization, channels) => hub.connect(ws, user, authorization, channels),
+    }),
+    append,
+    accessChanged,
+    sourceSubscriptions: () =>
+      consumerOf(
+        SOURCE_GROUP,
+        CHANNEL_ROUTES.map(({ definition }) => ({
+          type: definition.type,
+          topic: definition.topic,
+          handle: async ({ event }) => {
+            for (const { channel, event: payload } of channelDeliveries(event))
+              await append(channel, payload);
+          },
+        })),
+      ),
+    start: async () => {
+      consumer = await bus.consume(internalConsumer);
+      await consumer.ready;
+      await warmUp();
+      timers.push(setInterval(() => hub.heartbeat(), heartbeatMs));
+      timers.push(setInterval(() => void runRetention(), retentionIntervalMs));
+      logger.info({ group: internalConsumer.groupId }, 'realtime hub started');
+    },
+    stop: async () => {
+      accepting = false;
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      await hub.closeAll(CLOSE.goingAway, 'server shutting down');
+      await consumer?.stop();
+      consumer = undefined;
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+    pruneHistory,
+  };
+}

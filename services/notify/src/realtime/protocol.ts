@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import type { RealtimeEvent } from './channels.ts';
+
+// The WebSocket wire format of api.md §9, in one place.
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('subscribe'),
+    channel: z.string(),
+    since: z.number().int().min(0).optional(),
+  }),
+  z.object({ type: z.literal('unsubscribe'), channel: z.string() }),
+  z.object({ type: z.literal('ping') }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+export type ErrorCode = 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_REQUEST';
+
+export type ServerMessage =
+  | { type: 'welcome'; userId: string }
+  | { type: 'subscribed'; channel: string; seq: number }
+  | { type: 'error'; channel?: string; code: ErrorCode; message: string }
+  | { type: 'pong' }
+  | { type: 'event'; channel: string; seq: number; event: RealtimeEvent }
+  | { type: 'unsubscribed'; channel: string; reason: 'ACCESS_REVOKED' }
+  | { type: 'reset'; channel: string };
+
+/** Why the server closes a socket; a client reconnects (with a fresh token for 4001) and resumes with `since`. */
+export const CLOSE = {
+  /** The replica is shutting down. */
+  goingAway: 1001,
+  /** Delivery failed on our side (e.g. the history could not be read). */
+  internalError: 1011,
+  /** The access token the socket was opened with has expired. */
+  tokenExpired: 4001,
+} as const;
+
+/** A client message larger than this closes the socket (1009, by `ws`). Ours are tiny. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+/** Frames the socket has not yet written beyond this mean the client cannot keep up: it is dropped. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_SUBSCRIPTIONS = 200;

@@ -1,0 +1,77 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import request from 'supertest';
+import {
+  createEvent,
+  type EventConsumer,
+  type EventDefinition,
+  type MongoRuntime,
+  type NewEvent,
+} from '@trellis/shared';
+import { mongoHarness, stack, testSigner, type Harness } from '@trellis/shared/testing';
+import { buildApp, buildServices, type AppDeps } from '../src/app.ts';
+import { notifyConsumer } from '../src/events/subscriptions.ts';
+import { createMailer } from '../src/mail/mailer.ts';
+
+/** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
+export async function startNotify(options: Partial<Pick<AppDeps, 'governance' | 'work' | 'realtime'>> = {}) {
+  const harness: Harness<MongoRuntime> = await mongoHarness('notify');
+  const { connection, bus, readiness } = harness.runtime;
+  const signer = testSigner();
+  const mailer = createMailer({
+    SMTP_HOST: stack.smtpHost,
+    SMTP_PORT: stack.smtpPort,
+    SMTP_SECURE: false,
+    SMTP_FROM: 'Trellis <no-reply@trellis.local>',
+  });
+  const deps: AppDeps = {
+    logger: harness.logger,
+    readiness,
+    connection,
+    bus,
+    mailer,
+    resolveKey: signer.resolveKey,
+    appUrl: 'https://app.trellis.test',
+    ...options,
+  };
+  const services = await buildServices(deps);
+  const app = buildApp(deps, services);
+  await services.realtime.start();
+  const consumers: EventConsumer[] = [
+    await bus.consume(notifyConsumer(services.subscriptions)),
+    await bus.consume(services.realtime.sourceSubscriptions()),
+  ];
+  await Promise.all(consumers.map((c) => c.ready));
+  const close = async () => {
+    await services.realtime.stop();
+    await Promise.all(consumers.map((c) => c.stop()));
+    mailer.close();
+    await harness.close();
+  };
+  /** Publishes an event the way its owner would (through Kafka, with the envelope it would build). */
+  const publish = async <D extends Record<string, unknown>>(
+    definition: EventDefinition<D>,
+    source: string,
+    event: Omit<NewEvent<D>, 'subjectId'> & { subjectId?: string },
+  ) => {
+    const envelope = createEvent(definition, source, { subjectId: randomUUID(), ...event });
+    await bus.publish([{ topic: definition.topic, event: envelope }]);
+    return envelope;
+  };
+  return { harness, app, services, signer, mailer, publish, close };
+}
+
+export type Notify = Awaited<ReturnType<typeof startNotify>>;
+
+export interface TestUser {
+  id: string;
+  email: string;
+  auth: { Authorization: string };
+}
+
+export function testUser(notify: Notify): TestUser {
+  const id = randomUUID();
+  const email = `u-${randomBytes(5).toString('hex')}@example.test`;
+  return { id, email, auth: { Authorization: `Bearer ${notify.signer.sign({ sub: id, email })}` } };
+}
+
+export const api = (notify: Notify) => request(notify.app);

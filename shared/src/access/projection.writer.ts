@@ -1,0 +1,274 @@
+import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
+import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
+import type { ProjectionModels } from './projection.models.ts';
+
+/** Governance's `/internal/orgs/{orgId}/members/{userId}` answer. */
+export interface MembershipSnapshot {
+  orgId: string;
+  userId: string;
+  role: OrgRole;
+  teams: { teamId: string; role: TeamRole }[];
+  orgSettings: OrgSettings;
+  teamSettings: Record<string, TeamSettings>;
+}
+
+/** Work's `/internal/projects/{projectId}` answer. */
+export interface ProjectSnapshot {
+  projectId: string;
+  orgId: string;
+  teamId: string | null;
+  name: string;
+  key: string;
+  status: string;
+  visibility: 'ORG' | 'PRIVATE';
+  ownerId: string;
+  settings: Record<string, unknown> | null;
+  deleted: boolean;
+  members: { userId: string; role: ProjectRole }[];
+}
+
+/** Work's `/internal/tasks/{taskId}` answer. */
+export interface TaskSnapshot {
+  taskId: string;
+  orgId: string;
+  projectId: string;
+  key: string;
+  title: string;
+  reporterId: string;
+  assigneeId: string | null;
+  deleted: boolean;
+  project: ProjectSnapshot;
+}
+
+interface ProjectData {
+  projectId: string;
+  orgId: string;
+  teamId: string | null;
+  name: string;
+  key: string;
+  status: string;
+  visibility: 'ORG' | 'PRIVATE';
+  ownerId: string;
+}
+
+interface TaskData {
+  taskId: string;
+  orgId: string;
+  projectId: string;
+  key: string;
+  title: string;
+  reporterId: string;
+  assigneeId: string | null;
+}
+
+const upsert = { upsert: true } as const;
+
+/**
+ * Writes the projection. Every effect is an upsert keyed by natural ids, so replaying an event is
+ * harmless and events of different topics may arrive in any order. A removed membership stays as a
+ * tombstone (`role: null`), and snapshots from the fallbacks only fill in what no event has
+ * written yet (`$setOnInsert`), so a stale snapshot can never bring back a removed membership.
+ */
+export class ProjectionWriter {
+  private readonly m: ProjectionModels;
+
+  constructor(models: ProjectionModels) {
+    this.m = models;
+  }
+
+  // governance.org
+
+  orgUpserted(d: { orgId: string; ownerId: string; name?: string }, restore = false) {
+    const set: Record<string, unknown> = { ownerId: d.ownerId };
+    if (d.name !== undefined) set.name = d.name;
+    if (restore) set.deleted = false;
+    return this.m.Org.updateOne({ _id: d.orgId }, { $set: set }, upsert);
+  }
+
+  orgDeleted(orgId: string) {
+    return this.m.Org.updateOne({ _id: orgId }, { $set: { deleted: true } }, upsert);
+  }
+
+  orgSettingsChanged(d: { orgId: string; settings: Record<string, unknown> }) {
+    return this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: d.settings } }, upsert);
+  }
+
+  async orgOwnershipTransferred(d: { orgId: string; fromUserId: string; toUserId: string }) {
+    await this.m.Org.updateOne({ _id: d.orgId }, { $set: { ownerId: d.toUserId } }, upsert);
+    await this.orgMemberSet({ orgId: d.orgId, userId: d.fromUserId, role: 'ADMIN' });
+    await this.orgMemberSet({ orgId: d.orgId, userId: d.toUserId, role: 'OWNER' });
+  }
+
+  // governance.membership
+
+  orgMemberSet(d: { orgId: string; userId: string; role: OrgRole }) {
+    return this.m.OrgMember.updateOne(
+      { _id: `${d.orgId}:${d.userId}` },
+      { $set: { orgId: d.orgId, userId: d.userId, role: d.role } },
+      upsert,
+    );
+  }
+
+  async orgMemberRemoved(d: { orgId: string; userId: string }) {
+    await this.m.OrgMember.updateOne(
+      { _id: `${d.orgId}:${d.userId}` },
+      { $set: { orgId: d.orgId, userId: d.userId, role: null } },
+      upsert,
+    );
+    await this.m.TeamMember.updateMany({ orgId: d.orgId, userId: d.userId }, { $set: { role: null } });
+  }
+
+  // governance.team
+
+  teamUpserted(d: { orgId: string; teamId: string; name?: string }) {
+    const set: Record<string, unknown> = { orgId: d.orgId, deleted: false };
+    if (d.name !== undefined) set.name = d.name;
+    return this.m.Team.updateOne({ _id: d.teamId }, { $set: set }, upsert);
+  }
+
+  teamDeleted(d: { orgId: string; teamId: string }) {
+    return this.m.Team.updateOne({ _id: d.teamId }, { $set: { orgId: d.orgId, deleted: true } }, upsert);
+  }
+
+  teamSettingsChanged(d: { orgId: string; teamId: string; settings: Record<string, unknown> }) {
+    return this.m.Team.updateOne(
+      { _id: d.teamId },
+      { $set: { orgId: d.orgId, settings: d.settings } },
+      upsert,
+    );
+  }
+
+  teamMemberSet(d: { orgId: string; teamId: string; userId: string; role: TeamRole | null }) {
+    return this.m.TeamMember.updateOne(
+      { _id: `${d.teamId}:${d.userId}` },
+      { $set: { orgId: d.orgId, teamId: d.teamId, userId: d.userId, role: d.role } },
+      upsert,
+    );
+  }
+
+  async teamOwnershipTransferred(d: { orgId: string; teamId: string; fromUserId: string; toUserId: string }) {
+    await this.teamMemberSet({ ...d, userId: d.fromUserId, role: 'MANAGER' });
+    await this.teamMemberSet({ ...d, userId: d.toUserId, role: 'OWNER' });
+  }
+
+  // work.project
+
+  projectUpserted(d: ProjectData, restore = false) {
+    const { projectId, ...fields } = d;
+    return this.m.Project.updateOne(
+      { _id: projectId },
+      { $set: { ...fields, ...(restore ? { deleted: false } : {}) } },
+      upsert,
+    );
+  }
+
+  projectDeleted(d: { projectId: string }) {
+    return this.m.Project.updateOne({ _id: d.projectId }, { $set: { deleted: true } });
+  }
+
+  projectSettingsChanged(d: { projectId: string; settings: Record<string, unknown> }) {
+    return this.m.Project.updateOne({ _id: d.projectId }, { $set: { settings: d.settings } });
+  }
+
+  projectMemberSet(d: { orgId: string; projectId: string; userId: string; role: ProjectRole | null }) {
+    return this.m.ProjectMember.updateOne(
+      { _id: `${d.projectId}:${d.userId}` },
+      { $set: { orgId: d.orgId, projectId: d.projectId, userId: d.userId, role: d.role } },
+      upsert,
+    );
+  }
+
+  async projectOwnershipTransferred(d: {
+    orgId: string;
+    projectId: string;
+    fromUserId: string;
+    toUserId: string;
+  }) {
+    await this.m.Project.updateOne({ _id: d.projectId }, { $set: { ownerId: d.toUserId } });
+    await this.projectMemberSet({ ...d, userId: d.fromUserId, role: 'MANAGER' });
+    await this.projectMemberSet({ ...d, userId: d.toUserId, role: 'OWNER' });
+  }
+
+  // work.task
+
+  taskUpserted(d: TaskData, restore = false) {
+    const { taskId, orgId, projectId, key, title, reporterId, assigneeId } = d;
+    return this.m.Task.updateOne(
+      { _id: taskId },
+      {
+        $set: {
+          orgId,
+          projectId,
+          key,
+          title,
+          reporterId,
+          assigneeId,
+          ...(restore ? { deleted: false } : {}),
+        },
+      },
+      upsert,
+    );
+  }
+
+  tasksDeleted(taskIds: string[]) {
+    return this.m.Task.updateMany({ _id: { $in: taskIds } }, { $set: { deleted: true } });
+  }
+
+  // identity.user
+
+  userUpserted(d: { userId: string; email: string; name: string }) {
+    return this.m.User.updateOne(
+      { _id: d.userId },
+      { $set: { email: d.email.toLowerCase(), name: d.name, deleted: false } },
+      upsert,
+    );
+  }
+
+  userDeleted(userId: string) {
+    return this.m.User.updateOne({ _id: userId }, { $set: { deleted: true } });
+  }
+
+  // fallbacks
+
+  async storeMembership(s: MembershipSnapshot) {
+    await this.m.Org.updateOne(
+      { _id: s.orgId },
+      { $setOnInsert: { settings: s.orgSettings, deleted: false, ownerId: null, name: null } },
+      upsert,
+    );
+    await this.m.OrgMember.updateOne(
+      { _id: `${s.orgId}:${s.userId}` },
+      { $setOnInsert: { orgId: s.orgId, userId: s.userId, role: s.role } },
+      upsert,
+    );
+    for (const { teamId, role } of s.teams) {
+      await this.m.Team.updateOne(
+        { _id: teamId },
+        { $setOnInsert: { orgId: s.orgId, settings: s.teamSettings[teamId] ?? null, deleted: false } },
+        upsert,
+      );
+      await this.m.TeamMember.updateOne(
+        { _id: `${teamId}:${s.userId}` },
+        { $setOnInsert: { orgId: s.orgId, teamId, userId: s.userId, role } },
+        upsert,
+      );
+    }
+  }
+
+  async storeProject(s: ProjectSnapshot) {
+    const { projectId, members, ...fields } = s;
+    await this.m.Project.updateOne({ _id: projectId }, { $setOnInsert: fields }, upsert);
+    for (const { userId, role } of members)
+      await this.m.ProjectMember.updateOne(
+        { _id: `${projectId}:${userId}` },
+        { $setOnInsert: { orgId: s.orgId, projectId, userId, role } },
+        upsert,
+      );
+  }
+
+  async storeTask(s: TaskSnapshot) {
+    await this.storeProject(s.project);
+    const { taskId, project: _project, ...fields } = s;
+    await this.m.Task.updateOne({ _id: taskId }, { $setOnInsert: fields }, upsert);
+  }
+}
