@@ -9,7 +9,15 @@ export interface ServerMessage {
   code?: string;
   reason?: string;
   userId?: string;
-  event?: { id: string; type: string; occurredAt: string; actorId: string | null; data: Record<string, any> };
+  event?: {
+    id: string;
+    type: string;
+    occurredAt: string;
+    actorId: string | null;
+    // Event data differs per type; tests read into it freely and assert on what they find.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    data: Record<string, any>;
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   teamSettingsFrom,
   type OrgSettings,
   type PolicySettings,
+  type ProjectSettings,
   type TeamSettings,
 } from '../policy/settings.ts';
 import type { InternalClient } from './internal-client.ts';
@@ -16,6 +17,11 @@ import type {
   ProjectSnapshot,
   TaskSnapshot,
 } from './projection.writer.ts';
+
+/** Stored settings text back to an object (partial: the `*SettingsFrom` helpers fill defaults). */
+function settingsOf<T>(text: string | null | undefined): Partial<T> | undefined {
+  return text ? (JSON.parse(text) as Partial<T>) : undefined;
+}
 
 /** The caller inside a live org they belong to. */
 export interface OrgAccess {
@@ -83,7 +89,7 @@ export class AccessReader {
     if (org?.deleted) return { known: true, access: null };
     // A membership may arrive before its org (different topics): the defaults stand in meanwhile.
     const access: OrgAccess | null = member?.role
-      ? { orgId, role: member.role, settings: orgSettingsFrom(org?.settings as Partial<OrgSettings>) }
+      ? { orgId, role: member.role, settings: orgSettingsFrom(settingsOf<OrgSettings>(org?.settings)) }
       : null;
     return { known: member !== null, access };
   }
@@ -114,7 +120,7 @@ export class AccessReader {
     const memberships: Memberships = { orgRole: org.role, teamRole: await this.teamRole(teamId, userId) };
     const effective = effectiveTeamRole({ orgRole: org.role, teamRole: memberships.teamRole ?? null });
     if (!effective.role) return null;
-    const settings = { org: org.settings, team: teamSettingsFrom(team.settings as Partial<TeamSettings>) };
+    const settings = { org: org.settings, team: teamSettingsFrom(settingsOf<TeamSettings>(team.settings)) };
     return { team, org, memberships, settings, role: effective.role, bypass: effective.bypass };
   }
 
@@ -153,8 +159,8 @@ export class AccessReader {
     if (!effective.role) return null;
     const settings: PolicySettings = {
       org: org.settings,
-      team: liveTeam ? teamSettingsFrom(liveTeam.settings as Partial<TeamSettings>) : null,
-      project: projectSettingsFrom(project.settings),
+      team: liveTeam ? teamSettingsFrom(settingsOf<TeamSettings>(liveTeam.settings)) : null,
+      project: projectSettingsFrom(settingsOf<ProjectSettings>(project.settings)),
     };
     return { project, org, memberships, settings, role: effective.role, bypass: effective.bypass };
   }
@@ -183,7 +189,7 @@ export class AccessReader {
   /** An org's settings as projected (the defaults until its settings are seen). */
   async orgSettings(orgId: string): Promise<OrgSettings> {
     const org = await this.m.Org.findById(orgId).lean();
-    return orgSettingsFrom(org?.settings as Partial<OrgSettings>);
+    return orgSettingsFrom(settingsOf<OrgSettings>(org?.settings));
   }
 
   /** The current members of a live org with their roles. */

@@ -9,14 +9,16 @@ export interface AccessOrg {
   _id: string;
   ownerId: string | null;
   name: string | null;
-  settings: Record<string, unknown> | null;
+  /** JSON text: settings keys hold dots (`task.update`), which FerretDB refuses in stored keys. */
+  settings: string | null;
   deleted: boolean;
 }
 export interface AccessTeam {
   _id: string;
   orgId: string;
   name: string | null;
-  settings: Record<string, unknown> | null;
+  /** JSON text: settings keys hold dots (`task.update`), which FerretDB refuses in stored keys. */
+  settings: string | null;
   deleted: boolean;
 }
 export interface AccessProject {
@@ -28,7 +30,8 @@ export interface AccessProject {
   status: string;
   visibility: 'ORG' | 'PRIVATE';
   ownerId: string;
-  settings: Record<string, unknown> | null;
+  /** JSON text: settings keys hold dots (`task.update`), which FerretDB refuses in stored keys. */
+  settings: string | null;
   deleted: boolean;
 }
 export interface AccessTask {
@@ -93,7 +96,7 @@ export function projectionModels(connection: Connection): ProjectionModels {
       _id: id,
       ownerId: { type: String, default: null },
       name: { type: String, default: null },
-      settings: { type: Schema.Types.Mixed, default: null },
+      settings: { type: String, default: null },
       deleted: { type: Boolean, default: false },
     },
     { ...options, collection: 'access_orgs' },
@@ -103,7 +106,7 @@ export function projectionModels(connection: Connection): ProjectionModels {
       _id: id,
       orgId: { ...id, index: true },
       name: { type: String, default: null },
-      settings: { type: Schema.Types.Mixed, default: null },
+      settings: { type: String, default: null },
       deleted: { type: Boolean, default: false },
     },
     { ...options, collection: 'access_teams' },
@@ -118,7 +121,7 @@ export function projectionModels(connection: Connection): ProjectionModels {
       status: id,
       visibility: { type: String, required: true, enum: ['ORG', 'PRIVATE'] },
       ownerId: id,
-      settings: { type: Schema.Types.Mixed, default: null },
+      settings: { type: String, default: null },
       deleted: { type: Boolean, default: false },
     },
     { ...options, collection: 'access_projects' },

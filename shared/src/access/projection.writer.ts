@@ -63,6 +63,10 @@ interface TaskData {
 
 const upsert = { upsert: true } as const;
 
+/** Settings are stored as JSON text (their keys hold dots, which FerretDB refuses as field names). */
+export const settingsText = (settings: object | null | undefined): string | null =>
+  settings ? JSON.stringify(settings) : null;
+
 /**
  * Writes the projection. Every effect is an upsert keyed by natural ids, so replaying an event is
  * harmless and events of different topics may arrive in any order. A removed membership stays as a
@@ -90,7 +94,7 @@ export class ProjectionWriter {
   }
 
   orgSettingsChanged(d: { orgId: string; settings: Record<string, unknown> }) {
-    return this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: d.settings } }, upsert);
+    return this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: settingsText(d.settings) } }, upsert);
   }
 
   async orgOwnershipTransferred(d: { orgId: string; fromUserId: string; toUserId: string }) {
@@ -133,7 +137,7 @@ export class ProjectionWriter {
   teamSettingsChanged(d: { orgId: string; teamId: string; settings: Record<string, unknown> }) {
     return this.m.Team.updateOne(
       { _id: d.teamId },
-      { $set: { orgId: d.orgId, settings: d.settings } },
+      { $set: { orgId: d.orgId, settings: settingsText(d.settings) } },
       upsert,
     );
   }
@@ -167,7 +171,7 @@ export class ProjectionWriter {
   }
 
   projectSettingsChanged(d: { projectId: string; settings: Record<string, unknown> }) {
-    return this.m.Project.updateOne({ _id: d.projectId }, { $set: { settings: d.settings } });
+    return this.m.Project.updateOne({ _id: d.projectId }, { $set: { settings: settingsText(d.settings) } });
   }
 
   projectMemberSet(d: { orgId: string; projectId: string; userId: string; role: ProjectRole | null }) {
@@ -233,7 +237,7 @@ export class ProjectionWriter {
   async storeMembership(s: MembershipSnapshot) {
     await this.m.Org.updateOne(
       { _id: s.orgId },
-      { $setOnInsert: { settings: s.orgSettings, deleted: false, ownerId: null, name: null } },
+      { $setOnInsert: { settings: settingsText(s.orgSettings), deleted: false, ownerId: null, name: null } },
       upsert,
     );
     await this.m.OrgMember.updateOne(
@@ -244,7 +248,7 @@ export class ProjectionWriter {
     for (const { teamId, role } of s.teams) {
       await this.m.Team.updateOne(
         { _id: teamId },
-        { $setOnInsert: { orgId: s.orgId, settings: s.teamSettings[teamId] ?? null, deleted: false } },
+        { $setOnInsert: { orgId: s.orgId, settings: settingsText(s.teamSettings[teamId]), deleted: false } },
         upsert,
       );
       await this.m.TeamMember.updateOne(
@@ -256,8 +260,12 @@ export class ProjectionWriter {
   }
 
   async storeProject(s: ProjectSnapshot) {
-    const { projectId, members, ...fields } = s;
-    await this.m.Project.updateOne({ _id: projectId }, { $setOnInsert: fields }, upsert);
+    const { projectId, members, settings, ...fields } = s;
+    await this.m.Project.updateOne(
+      { _id: projectId },
+      { $setOnInsert: { ...fields, settings: settingsText(settings) } },
+      upsert,
+    );
     for (const { userId, role } of members)
       await this.m.ProjectMember.updateOne(
         { _id: `${projectId}:${userId}` },

@@ -1,0 +1,80 @@
+import type { Route } from '@trellis/shared';
+import { callerOf } from '../access/access.ts';
+import {
+  commentIdParams,
+  commentListQuery,
+  commentPageSchema,
+  commentSchema,
+  createCommentBody,
+  updateCommentBody,
+  type CommentListQuery,
+} from './comments.schemas.ts';
+import type { CommentService } from './comments.service.ts';
+
+const tags = ['comments'];
+const notFound = { description: 'No such task or comment, or you cannot see its task' };
+
+export function commentRoutes(comments: CommentService): Route[] {
+  const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
+  return [
+    {
+      method: 'post',
+      path: '/api/v1/comments',
+      summary: 'Comment on a task (project policy comment.create); mentions written <@userId>',
+      tags,
+      body: createCommentBody,
+      responses: {
+        201: { description: 'Created comment (Location)', schema: commentSchema },
+        403: { description: 'POLICY_DENIED (comment.create)' },
+        404: notFound,
+      },
+      handle: async (req, res) => {
+        const comment = await comments.create(callerOf(req), req.body);
+        res.status(201).location(`/api/v1/comments/${comment.id}`).json(comment);
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/comments',
+      summary: "A task's comments, oldest first (deleted ones as placeholders), keyset-paginated",
+      tags,
+      query: commentListQuery,
+      responses: { 200: { description: 'Page of comments', schema: commentPageSchema }, 404: notFound },
+      handle: async (req, res) => {
+        res.json(await comments.list(callerOf(req), req.query as unknown as CommentListQuery));
+      },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/comments/{id}',
+      summary: 'Edit a comment (its author only); sets editedAt',
+      tags,
+      params: commentIdParams,
+      body: updateCommentBody,
+      responses: {
+        200: { description: 'Comment', schema: commentSchema },
+        403: { description: 'FORBIDDEN: not the author' },
+        404: notFound,
+      },
+      handle: async (req, res) => {
+        res.json(await comments.update(callerOf(req), id(req), req.body));
+      },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/comments/{id}',
+      summary: 'Delete a comment (its author, or project policy comment.moderate); a placeholder stays',
+      tags,
+      params: commentIdParams,
+      responses: {
+        204: { description: 'Deleted' },
+        403: { description: 'POLICY_DENIED (comment.moderate)' },
+        404: notFound,
+      },
+      handle: async (req, res) => {
+        await comments.remove(callerOf(req), id(req));
+        res.status(204).end();
+      },
+    },
+  ];
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { limitSchema } from '@trellis/shared';
+
+/** Markdown of 1..10 000 characters, not only whitespace. */
+const body = z
+  .string()
+  .min(1)
+  .max(10_000)
+  .refine((s) => s.trim().length > 0, { message: 'Must not be blank' });
+
+export const createCommentBody = z.object({ taskId: z.uuid(), body });
+export type CreateCommentBody = z.infer<typeof createCommentBody>;
+
+export const updateCommentBody = z.object({ body });
+export type UpdateCommentBody = z.infer<typeof updateCommentBody>;
+
+export const commentIdParams = z.object({ id: z.uuid() });
+
+export const commentListQuery = z.object({
+  taskId: z.uuid(),
+  limit: limitSchema,
+  cursor: z.string().min(1).max(500).optional(),
+});
+export type CommentListQuery = z.infer<typeof commentListQuery>;
+
+export const commentSchema = z.object({
+  id: z.uuid(),
+  taskId: z.uuid(),
+  projectId: z.uuid(),
+  orgId: z.uuid(),
+  authorId: z.uuid(),
+  /** '' once deleted. */
+  body: z.string(),
+  /** Mentioned users (`<@userId>`) who can see the task, in order of appearance. */
+  mentions: z.array(z.uuid()),
+  createdAt: z.iso.datetime(),
+  editedAt: z.iso.datetime().nullable(),
+  deleted: z.boolean(),
+});
+export type CommentView = z.infer<typeof commentSchema>;
+
+export const commentPageSchema = z.object({
+  items: z.array(commentSchema),
+  nextCursor: z.string().nullable(),
+});
+
+/** Keyset position of the oldest-first thread. */
+export const commentCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { Connection } from 'mongoose';
+import { accessProjection, connectMongo, InternalClient, type AccessProjection } from '../src/index.ts';
+import { testLogger, testMongoUrl } from '../src/testing/index.ts';
+
+const logger = testLogger('access');
+let connection: Connection;
+let projection: AccessProjection;
+let stand: Server;
+const calls: string[] = [];
+/** What the stand-in for governance's and work's internal endpoints answers, by path. */
+const answers = new Map<string, unknown>();
+
+before(async () => {
+  connection = await connectMongo(testMongoUrl('access'), logger);
+  stand = createServer((req, res) => {
+    calls.push(`${req.url} ${req.headers.authorization ?? ''}`);
+    const answer = answers.get(req.url ?? '');
+    res.writeHead(answer ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer ?? { code: 'NOT_FOUND' }));
+  });
+  await new Promise<void>((resolve) => stand.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(stand.address() as AddressInfo).port}`;
+  projection = accessProjection({
+    connection,
+    name: 'test',
+    governance: new InternalClient({ name: 'governance', baseUrl, logger }),
+    work: new InternalClient({ name: 'work', baseUrl, logger }),
+  });
+});
+
+after(async () => {
+  await connection.dropDatabase();
+  await connection.close();
+  await new Promise((resolve) => stand.close(resolve));
+});
+
+describe('the MongoDB access projection', () => {
+  test('settings with dotted action keys round-trip, and decisions use them', async () => {
+    const { writer, reader } = projection;
+    const orgId = randomUUID();
+    const userId = randomUUID();
+    await writer.orgUpserted({ orgId, ownerId: randomUUID() });
+    await writer.orgMemberSet({ orgId, userId, role: 'MEMBER' });
+    await writer.orgSettingsChanged({
+      orgId,
+      settings: { thresholds: { 'announcement.post': 'MEMBER' }, projectDefaults: { 'task.update': 'LEAD' } },
+    });
+    const access = await reader.org(orgId, userId);
+    assert.equal(access?.role, 'MEMBER');
+    assert.equal(access?.settings.thresholds['announcement.post'], 'MEMBER');
+    assert.equal(access?.settings.allowSelfRemoval, true, 'defaults fill what was not set');
+  });
+
+  test('projects: effective roles from org, team and explicit membership; PRIVATE hides; deletion hides', async () => {
+    const { writer, reader } = projection;
+    const orgId = randomUUID();
+    const teamId = randomUUID();
+    const projectId = randomUUID();
+    const [admin, viewer, teamLead, stranger] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await writer.orgMemberSet({ orgId, userId: admin, role: 'ADMIN' });
+    await writer.orgMemberSet({ orgId, userId: viewer, role: 'MEMBER' });
+    await writer.orgMemberSet({ orgId, userId: teamLead, role: 'MEMBER' });
+    await writer.teamUpserted({ orgId, teamId });
+    await writer.teamMemberSet({ orgId, teamId, userId: teamLead, role: 'LEAD' });
+    const data = {
+      projectId,
+      orgId,
+      teamId,
+      name: 'P',
+      key: 'P',
+      status: 'ACTIVE',
+      visibility: 'PRIVATE' as const,
+      ownerId: admin,
+    };
+    await writer.projectUpserted(data);
+    assert.equal((await reader.project(projectId, admin))?.role, 'MANAGER');
+    assert.equal((await reader.project(projectId, teamLead))?.role, 'LEAD');
+    assert.equal(await reader.project(projectId, viewer), null, 'PRIVATE: no role from the org');
+    assert.equal(await reader.project(projectId, stranger), null);
+    await writer.projectMemberSet({ orgId, projectId, userId: viewer, role: 'CONTRIBUTOR' });
+    assert.equal((await reader.project(projectId, viewer))?.role, 'CONTRIBUTOR');
+    assert.deepEqual((await reader.projectPeople(projectId)).sort(), [teamLead, viewer].sort());
+
+    await writer.orgMemberRemoved({ orgId, userId: teamLead });
+    assert.equal(await reader.project(projectId, teamLead), null, 'removed from the org: team role gone too');
+    await writer.projectDeleted({ projectId });
+    assert.equal(await reader.project(projectId, admin), null);
+  });
+
+  test('fallbacks: an unseen membership or task is asked once with the caller’s token; a tombstone is never resurrected', async () => {
+    const { writer, reader } = projection;
+    const orgId = randomUUID();
+    const userId = randomUUID();
+    const projectId = randomUUID();
+    const taskId = randomUUID();
+    answers.set(`/internal/orgs/${orgId}/members/${userId}`, {
+      orgId,
+      userId,
+      role: 'MEMBER',
+      teams: [],
+      orgSettings: { thresholds: { 'member.invite': 'MANAGER' } },
+      teamSettings: {},
+    });
+    const project = {
+      projectId,
+      orgId,
+      teamId: null,
+      name: 'New',
+      key: 'NEW',
+      status: 'ACTIVE',
+      visibility: 'ORG',
+      ownerId: randomUUID(),
+      settings: { thresholds: { 'comment.create': 'VIEWER' } },
+      deleted: false,
+      members: [],
+    };
+    answers.set(`/internal/tasks/${taskId}`, {
+      taskId,
+      orgId,
+      projectId,
+      key: 'NEW-1',
+      title: 'Fresh',
+      reporterId: userId,
+      assigneeId: null,
+      deleted: false,
+      project,
+    });
+
+    assert.equal(await reader.task(taskId, userId), null, 'without a token only the projection counts');
+    assert.equal(calls.length, 0);
+    const found = await reader.task(taskId, userId, 'Bearer caller');
+    assert.equal(found?.task.key, 'NEW-1');
+    assert.equal(found?.project.role, 'VIEWER');
+    assert.equal(found?.project.settings.project?.thresholds['comment.create'], 'VIEWER');
+    assert.ok(
+      calls.every((c) => c.endsWith('Bearer caller')),
+      'the caller’s token is forwarded',
+    );
+
+    // Removed after the snapshot: the tombstone wins over a stale answer from governance.
+    await writer.orgMemberRemoved({ orgId, userId });
+    const before = calls.length;
+    assert.equal(await reader.org(orgId, userId, 'Bearer caller'), null);
+    assert.equal(calls.length, before, 'a known removal is not asked again');
+
+    // An unknown org and user: governance says 404 → null.
+    assert.equal(await reader.org(randomUUID(), randomUUID(), 'Bearer caller'), null);
+  });
+});
