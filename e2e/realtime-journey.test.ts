@@ -165,7 +165,7 @@ describe('collaboration and real time through the gateway', () => {
     const answer = await b2.subscribe(channel, last);
     assert.equal(answer.type, 'subscribed');
     await b2.next(
-      (m) => m.channel === channel && m.event?.data.description === 'revision 20',
+      (m) => m.channel === channel && m.event?.data.changes?.description?.to === 'revision 20',
       'the 20th change',
     );
     const replayed = b2.events(channel);
@@ -176,7 +176,7 @@ describe('collaboration and real time through the gateway', () => {
       'in order, no gaps, no duplicates',
     );
     assert.deepEqual(
-      replayed.map((m) => m.event?.data.description),
+      replayed.map((m) => m.event?.data.changes?.description?.to),
       Array.from({ length: 20 }, (_, i) => `revision ${i + 1}`),
     );
 
@@ -326,7 +326,8 @@ describe('collaboration and real time through the gateway', () => {
         );
         return found.length >= tasks.length ? found : undefined;
       },
-      { what: 'the eight assignment notifications', timeoutMs: 30_000 },
+      // A killed consumer holds its partitions until Kafka's session timeout (10 s) expires.
+      { what: 'the eight assignment notifications', timeoutMs: 45_000 },
     );
     assert.equal(assigned.length, 8);
     assert.equal(new Set(assigned.map((n) => n.subject.id)).size, 8, 'one per task, no duplicates');

@@ -201,7 +201,8 @@ export class EventBus {
     const consumer = this.kafka.consumer({
       groupId: this.topic(options.groupId),
       maxWaitTimeInMs: 100,
-      sessionTimeout: 30_000,
+      // A crashed replica's partitions move to the others after this long without heartbeats.
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
     });
     this.consumers.add(consumer);
