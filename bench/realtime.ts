@@ -62,8 +62,10 @@ try {
   const fromAck: number[] = [];
   const seqs: number[] = [];
   let failures = 0;
+  const failedStatuses = new Map<number, number>();
   socket.onMessage((m) => {
-    const marker = m.type === 'event' && m.channel === channel ? m.event?.data.description : undefined;
+    const marker =
+      m.type === 'event' && m.channel === channel ? m.event?.data.changes?.description?.to : undefined;
     if (typeof marker !== 'string' || !sentAt.has(marker)) return;
     const now = performance.now();
     seqs.push(m.seq ?? 0);
@@ -88,8 +90,10 @@ try {
     sentAt.set(marker, performance.now());
     writes.push(
       api.patch(`/tasks/${tasks[i % tasks.length]}`, { description: marker }, writer.token).then((res) => {
-        if (res.status !== 200) failures += 1;
-        else ackedAt.set(marker, performance.now());
+        if (res.status !== 200) {
+          failures += 1;
+          failedStatuses.set(res.status, (failedStatuses.get(res.status) ?? 0) + 1);
+        } else ackedAt.set(marker, performance.now());
       }),
     );
   }
@@ -106,7 +110,10 @@ try {
   const inOrder = seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!);
   const row = (name: string, v: number[]) =>
     `${name.padEnd(28)} ${[50, 95, 99].map((p) => percentile(v, p).toFixed(1).padStart(8)).join('')}${(v.at(-1) ?? NaN).toFixed(1).padStart(9)}`;
-  console.log(`\nwrites: ${total - failures} ok, ${failures} failed; events received: ${fromSend.length}`);
+  const failed = [...failedStatuses].map(([status, n]) => `${n}× ${status}`).join(', ');
+  console.log(
+    `\nwrites: ${total - failures} ok, ${failures} failed${failed ? ` (${failed})` : ''}; events received: ${fromSend.length}`,
+  );
   console.log(
     `achieved write rate: ${(total / elapsed).toFixed(1)}/s; seqs in order: ${inOrder}, gap-free: ${gapFree}`,
   );

@@ -17,7 +17,7 @@ import { testKafka, testLogger, testMongoUrl, testSigner, waitFor } from '@trell
 import type { Connection } from 'mongoose';
 import { WebSocket } from 'ws';
 import type { RealtimeEvent } from '../src/realtime/channels.ts';
-import { historyModel } from '../src/realtime/history.model.ts';
+import { historyModels } from '../src/realtime/history.model.ts';
 import { ChannelHistory } from '../src/realtime/history.ts';
 import {
   createRealtime,
@@ -215,8 +215,8 @@ describe('realtime hub', () => {
     // The same events again, through the other replica: the seqs they already have.
     const again = await Promise.all(events.map((e, i) => (i % 2 === 0 ? b : a).append(channel, e)));
     assert.deepEqual(again, seqs);
-    const history = await historyModel(connections[0] as Connection);
-    assert.equal(await history.countDocuments({ channel }), 50);
+    const history = await historyModels(connections[0] as Connection);
+    assert.equal(await history.entries.countDocuments({ channel }), 50);
   });
 
   test('refuses upgrades without a valid token (401) and on unknown paths (404)', async () => {
@@ -314,7 +314,7 @@ describe('realtime hub', () => {
     assert.equal((await client.subscribed(channel)).seq, 0);
 
     // Seqs assigned in the history without publishing, then published as 3, 1, 2, 5, 4 (and 3 again).
-    const history = new ChannelHistory(await historyModel(connections[0] as Connection));
+    const history = new ChannelHistory(await historyModels(connections[0] as Connection));
     const events = range(1, 5).map(() => event());
     for (const e of events) await history.append(channel, e);
     const bus = buses[0] as EventBus;
@@ -457,7 +457,7 @@ describe('realtime hub', () => {
       const channel = access.grant(`chat:${randomUUID()}`, userId);
       for (let i = 0; i < 5; i += 1) await small.realtime.append(channel, event('message.created'));
       assert.ok((await small.realtime.pruneHistory()) >= 3);
-      const history = new ChannelHistory(await historyModel(small.connection));
+      const history = new ChannelHistory(await historyModels(small.connection));
       assert.equal(await history.oldestSeq(channel), 4);
       assert.equal(await history.lastSeq(channel), 5);
 

@@ -1,8 +1,13 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { RealtimeEvent } from './channels.ts';
 
-/** One event as it went out on one channel, under the channel's `seq` (1, 2, 3 … without gaps). */
+/**
+ * One event as it went out on one channel, under the channel's `seq` (1, 2, 3 … without gaps).
+ * `_id` is `<channel>#<seq>`: FerretDB v1 answers `_id` lookups from its index but scans the
+ * collection for any other filter, so every hot-path read and write here goes by `_id`.
+ */
 export interface HistoryEntry {
+  _id: string;
   channel: string;
   seq: number;
   eventId: string;
@@ -13,6 +18,7 @@ export interface HistoryEntry {
 
 const historySchema = new Schema<HistoryEntry>(
   {
+    _id: { type: String, required: true },
     channel: { type: String, required: true },
     seq: { type: Number, required: true },
     eventId: { type: String, required: true },
@@ -22,19 +28,37 @@ const historySchema = new Schema<HistoryEntry>(
   { collection: 'realtime_history', versionKey: false, minimize: false },
 );
 
-// (channel, seq): one event per seq, so two replicas racing for the next seq cannot both win.
-historySchema.index({ channel: 1, seq: 1 }, { unique: true });
-// (channel, eventId): a redelivered event finds the seq it already has instead of taking another.
+// (channel, eventId): an event takes one seq per channel, however often it is appended. Enforced
+// on insert (cheap); only the rare redelivery after a crash needs to look it up.
 historySchema.index({ channel: 1, eventId: 1 }, { unique: true });
-// The retention job's scan for old entries (no TTL index on FerretDB v1: architecture.md §5).
-historySchema.index({ at: 1 });
 
-export type HistoryModel = Model<HistoryEntry>;
+/** Per channel: the newest seq written (may lag after a crash; readers probe past it) and the oldest kept. */
+export interface ChannelHead {
+  _id: string;
+  seq: number;
+  first: number;
+}
 
-/** The model on this connection, with its unique indexes built before the first append relies on them. */
-export async function historyModel(connection: Connection): Promise<HistoryModel> {
-  const model =
-    connection.models.RealtimeHistory ?? connection.model<HistoryEntry>('RealtimeHistory', historySchema);
-  await model.init();
-  return model as HistoryModel;
+const headSchema = new Schema<ChannelHead>(
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    first: { type: Number, required: true, default: 1 },
+  },
+  { collection: 'realtime_channels', versionKey: false },
+);
+
+export interface HistoryModels {
+  entries: Model<HistoryEntry>;
+  heads: Model<ChannelHead>;
+}
+
+/** The models on this connection, with the unique index built before the first append relies on it. */
+export async function historyModels(connection: Connection): Promise<HistoryModels> {
+  const entries = (connection.models.RealtimeHistory ??
+    connection.model<HistoryEntry>('RealtimeHistory', historySchema)) as Model<HistoryEntry>;
+  const heads = (connection.models.RealtimeChannel ??
+    connection.model<ChannelHead>('RealtimeChannel', headSchema)) as Model<ChannelHead>;
+  await Promise.all([entries.init(), heads.init()]);
+  return { entries, heads };
 }

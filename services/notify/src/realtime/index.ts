@@ -19,7 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { CHANNEL_ROUTES, channelDeliveries, parseChannel, type RealtimeEvent } from './channels.ts';
 import { ChannelHistory } from './history.ts';
-import { historyModel } from './history.model.ts';
+import { historyModels } from './history.model.ts';
 import { Hub, type ChannelAccess } from './hub.ts';
 import { CLOSE, DEFAULT_MAX_SUBSCRIPTIONS, MAX_MESSAGE_BYTES } from './protocol.ts';
 import { upgradeHandler } from './upgrade.ts';
@@ -88,7 +88,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   } = deps;
   const instanceId = deps.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
   const logger = deps.logger.child({ component: 'realtime', instanceId });
-  const history = new ChannelHistory(await historyModel(deps.connection));
+  const history = new ChannelHistory(await historyModels(deps.connection));
   // Created up front, so the first append never races Kafka's topic auto-creation.
   await bus.ensureTopics([INTERNAL_TOPIC]);
 
