@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { buildIntoCache, cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
-import { endpoints, external, paths, ports } from '../config.ts';
+import { endpoints, env, external, paths, ports } from '../config.ts';
 import { UserError, type Progress } from '../log.ts';
 import { run, spawnDaemon, tail } from '../proc.ts';
 
@@ -122,7 +122,14 @@ async function start(progress: Progress): Promise<number> {
   progress('starting the JVM');
   return spawnDaemon({
     command: 'java',
-    args: ['-Xmx512m', '-Djava.awt.headless=true', ...javaClasspath, 'kafka.Kafka', serverProperties],
+    // Test runs create thousands of (prefixed) topics; 512 MiB ran out of heap after a few runs.
+    args: [
+      `-Xmx${env('KAFKA_HEAP') ?? '1536m'}`,
+      '-Djava.awt.headless=true',
+      ...javaClasspath,
+      'kafka.Kafka',
+      serverProperties,
+    ],
     log,
   });
 }
