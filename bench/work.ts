@@ -5,7 +5,14 @@
 // the table to 1 000 000 tasks across 100 orgs and measures again. Goal (the issue): p95 under
 // 25 ms for a filtered page at 100 000 tasks. Not part of npm test: figures, not assertions —
 // except that any non-2xx answer fails the run.
+//
+// Latencies on a shared 2-core machine move with whatever else runs, so each scenario also reports
+// the CPU it cost per request in the gateway, in work and in work's PostgreSQL backends (read
+// from /proc, Linux only): that figure barely moves with outside load. BENCH_CPU_PROF=<dir> writes
+// V8 CPU profiles of the gateway and work there (open them in Chrome DevTools).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { downStarted, up } from '../infra/local/stack.ts';
@@ -18,6 +25,7 @@ const projectTasks = Number(process.env.BENCH_TASKS ?? 100_000);
 const largeTotal = Number(process.env.BENCH_LARGE_TASKS ?? 1_000_000);
 const largeOrgs = Number(process.env.BENCH_LARGE_ORGS ?? 100);
 const large = process.env.BENCH_LARGE !== '0';
+const cpuProfileDir = process.env.BENCH_CPU_PROF;
 const GOAL_P95_MS = 25;
 const KEY = 'BENCH';
 
@@ -264,6 +272,54 @@ interface Figures {
   p95: number;
   p99: number;
   errors: number;
+  /** CPU milliseconds per request, by process group (see cpuTicks). */
+  cpu?: Record<CpuGroup, number>;
+}
+
+const CPU_GROUPS = ['gateway', 'work', 'pg'] as const;
+type CpuGroup = (typeof CPU_GROUPS)[number];
+
+/**
+ * CPU ticks (utime + stime, 10 ms each) per process of a group: the gateway and work processes
+ * this bench started, and PostgreSQL backends connected to work's database. Undefined off Linux.
+ */
+function cpuTicks(workDatabase: string): Map<string, number> | undefined {
+  if (!existsSync('/proc/self/stat')) return undefined;
+  const ticks = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(join('/proc', pid, 'stat'), 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(join('/proc', pid, 'cmdline'), 'utf8').replace(/\0/g, ' ');
+      const ours = Number(fields[1]) === process.pid;
+      const group: CpuGroup | undefined =
+        ours && cmd.includes('services/gateway/')
+          ? 'gateway'
+          : ours && cmd.includes('services/work/')
+            ? 'work'
+            : cmd.startsWith('postgres: ') && cmd.includes(` ${workDatabase} `)
+              ? 'pg'
+              : undefined;
+      if (group) ticks.set(`${group}:${pid}`, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return ticks;
+}
+
+function cpuPerRequest(
+  before: Map<string, number> | undefined,
+  after: Map<string, number> | undefined,
+  requests: number,
+): Record<CpuGroup, number> | undefined {
+  if (!before || !after || requests === 0) return undefined;
+  const ms = Object.fromEntries(CPU_GROUPS.map((g) => [g, 0])) as Record<CpuGroup, number>;
+  for (const [key, ticks] of after) {
+    const group = key.slice(0, key.indexOf(':')) as CpuGroup;
+    ms[group] += (ticks - (before.get(key) ?? 0)) * 10;
+  }
+  return Object.fromEntries(CPU_GROUPS.map((g) => [g, ms[g] / requests])) as Record<CpuGroup, number>;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -323,13 +379,21 @@ function table(title: string, rows: Figures[]) {
   console.log(
     `${connections} connections, ${duration} s each after a ${warmup} s warm-up (autocannon, exact per-request percentiles)\n`,
   );
+  const cpuHeader = rows.some((r) => r.cpu)
+    ? `   CPU ms/request: ${CPU_GROUPS.map((g) => g.padStart(7)).join('')}`
+    : '';
   console.log(
-    `${'scenario'.padEnd(42)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`,
+    `${'scenario'.padEnd(42)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}${cpuHeader}`,
   );
-  for (const r of rows)
+  for (const r of rows) {
+    const { cpu } = r;
+    const cpuColumns = cpu
+      ? `${' '.repeat(19)}${CPU_GROUPS.map((g) => cpu[g].toFixed(2).padStart(7)).join('')}`
+      : '';
     console.log(
-      `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p95.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(7)}`,
+      `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p95.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(7)}${cpuColumns}`,
     );
+  }
 }
 
 const started = new Set<string>();
@@ -339,10 +403,16 @@ Object.assign(process.env, stackEnv());
 const { startSuite } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
 const { person } = await import('../e2e/support/people.ts');
+const profile = (name: string): Record<string, string> =>
+  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(cpuProfileDir, name)}` } : {};
 const suite = await startSuite({
   logLevel: 'error',
-  env: { gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000' } },
+  env: {
+    gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
+    work: profile('work'),
+  },
 });
+const workDatabase = new URL(suite.databaseUrl('work')).pathname.slice(1);
 const db = new pg.Client({ connectionString: suite.databaseUrl('work') });
 
 try {
@@ -416,7 +486,10 @@ try {
     const rows: Figures[] = [];
     for (const s of list) {
       await cannon(suite.gatewayUrl, headers, s, warmup);
-      rows.push(await cannon(suite.gatewayUrl, headers, s, duration));
+      const before = cpuTicks(workDatabase);
+      const figures: Figures = await cannon(suite.gatewayUrl, headers, s, duration);
+      const cpu = cpuPerRequest(before, cpuTicks(workDatabase), figures.requests);
+      rows.push(cpu ? { ...figures, cpu } : figures);
     }
     return rows;
   };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   createEvent,
-  governanceEvents,
+  workEvents,
   type EventConsumer,
   type RequireApproval,
   consumerOf,
@@ -356,7 +356,7 @@ describe('join requests', () => {
 test('project.approvalRequested from work becomes one project.create approval; deciding it publishes approval.decided', async () => {
   const { org, manager, admin } = await orgWithRoles(gov);
   const projectId = randomUUID();
-  const request = createEvent(governanceEvents.projectApprovalRequested, 'work', {
+  const request = createEvent(workEvents.projectApprovalRequested, 'work', {
     orgId: org.id,
     actorId: manager.id,
     subjectId: projectId,

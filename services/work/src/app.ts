@@ -9,9 +9,12 @@ import {
   type PgOutbox,
   type ReadinessCheck,
 } from '@trellis/shared';
+import { AccessMemo } from './access/access-memo.ts';
 import { AccessService } from './access/access.service.ts';
 import type { GovernanceClient } from './access/governance-client.ts';
 import { ProjectionService } from './access/projection.service.ts';
+import { internalRoutes } from './internal/internal.routes.ts';
+import { InternalService } from './internal/internal.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { ProjectService } from './projects/projects.service.ts';
 import { sprintRoutes } from './sprints/sprints.routes.ts';
@@ -28,17 +31,27 @@ export interface AppDeps {
   resolveKey: KeyResolver;
   /** The membership fallback; without it a membership missing from the projection is a 404. */
   governance?: GovernanceClient;
+  /** How long reads may reuse a project access decision (ACCESS_CACHE_TTL_MS); 250 ms if absent. */
+  accessCacheTtlMs?: number;
 }
 
-/** The use cases, wired once; `main.ts` also needs `projection` and `projects` for the consumer. */
-export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'outbox' | 'governance'>) {
+/**
+ * The use cases, wired once; `main.ts` also needs `projection`, `projects` and `memo` for the
+ * consumer.
+ */
+export function buildServices(
+  deps: Pick<AppDeps, 'sequelize' | 'outbox' | 'governance' | 'accessCacheTtlMs'>,
+) {
   const { sequelize, outbox, governance } = deps;
-  const projection = new ProjectionService({ sequelize });
-  const access = new AccessService({ sequelize, projection, ...(governance ? { governance } : {}) });
+  const memo = new AccessMemo({ ttlMs: deps.accessCacheTtlMs ?? 250 });
+  memo.watch(outbox);
+  const projection = new ProjectionService({ sequelize, memo });
+  const access = new AccessService({ sequelize, projection, memo, ...(governance ? { governance } : {}) });
   const projects = new ProjectService({ sequelize, outbox, access });
   const tasks = new TaskService({ sequelize, outbox, access });
   const sprints = new SprintService({ sequelize, outbox, access });
-  return { projection, access, projects, tasks, sprints };
+  const internal = new InternalService({ sequelize });
+  return { memo, projection, access, projects, tasks, sprints, internal };
 }
 
 export type Services = ReturnType<typeof buildServices>;
@@ -56,6 +69,9 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     readiness: deps.readiness,
     routes,
   });
-  app.use(mountRoutes(routes, [authenticate(deps.resolveKey)]));
+  const guard = [authenticate(deps.resolveKey)];
+  app.use(mountRoutes(routes, guard));
+  // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
+  app.use(mountRoutes(internalRoutes(services.internal), guard));
   return finish();
 }

@@ -10,6 +10,8 @@ export const configSchema = baseEnvSchema.extend({
   GOVERNANCE_URL: z.url(),
   /** How long the membership fallback may take before the breaker counts a failure. */
   GOVERNANCE_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
+  /** How long a read may reuse a project access decision (see access-memo.ts); 0 turns it off. */
+  ACCESS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(1000).default(250),
 });
 
 export type Config = z.infer<typeof configSchema>;

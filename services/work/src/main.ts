@@ -27,7 +27,15 @@ const governance = new GovernanceClient({
   logger,
 });
 
-const deps = { logger, readiness: runtime.readiness, sequelize, outbox, resolveKey, governance };
+const deps = {
+  logger,
+  readiness: runtime.readiness,
+  sequelize,
+  outbox,
+  resolveKey,
+  governance,
+  accessCacheTtlMs: config.ACCESS_CACHE_TTL_MS,
+};
 const services = buildServices(deps);
 
 // Filled once listening (the consumers start last); stopped before the runtime's steps.
@@ -47,7 +55,12 @@ consumers.push(
   await runtime.bus.consume(
     consumerOf(
       CONSUMER_GROUP,
-      workSubscriptions({ sequelize, projection: services.projection, projects: services.projects }),
+      workSubscriptions({
+        sequelize,
+        projection: services.projection,
+        projects: services.projects,
+        memo: services.memo,
+      }),
     ),
   ),
 );

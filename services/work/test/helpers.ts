@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import {
@@ -11,14 +11,21 @@ import {
   type OrgRole,
   type PostgresRuntime,
 } from '@trellis/shared';
-import { postgresHarness, testSigner, waitFor, type Harness } from '@trellis/shared/testing';
+import {
+  postgresHarness,
+  stack,
+  testSigner,
+  TopicReader,
+  waitFor,
+  type Harness,
+} from '@trellis/shared/testing';
 import type { GovernanceClient } from '../src/access/governance-client.ts';
 import { buildApp, buildServices } from '../src/app.ts';
 import { CONSUMER_GROUP, workSubscriptions } from '../src/events/subscriptions.ts';
 import { migrations } from '../src/migrations/index.ts';
 
 /** Work as main.ts wires it (consumer included), on a fresh database and topic prefix. */
-export async function startWork(options: { governance?: GovernanceClient } = {}) {
+export async function startWork(options: { governance?: GovernanceClient; accessCacheTtlMs?: number } = {}) {
   const harness: Harness<PostgresRuntime> = await postgresHarness('work', migrations);
   const { sequelize, outbox, bus, readiness } = harness.runtime;
   const signer = testSigner();
@@ -29,6 +36,7 @@ export async function startWork(options: { governance?: GovernanceClient } = {})
     outbox,
     resolveKey: signer.resolveKey,
     ...(options.governance ? { governance: options.governance } : {}),
+    ...(options.accessCacheTtlMs === undefined ? {} : { accessCacheTtlMs: options.accessCacheTtlMs }),
   };
   const services = buildServices(deps);
   const app = buildApp(deps, services);
@@ -36,6 +44,7 @@ export async function startWork(options: { governance?: GovernanceClient } = {})
     sequelize,
     projection: services.projection,
     projects: services.projects,
+    memo: services.memo,
   });
   await bus.ensureTopics([
     ...new Set([...subscriptions.map((s) => s.topic), 'work.project', 'work.task', 'work.sprint']),
@@ -51,6 +60,20 @@ export async function startWork(options: { governance?: GovernanceClient } = {})
 }
 
 export type Work = Awaited<ReturnType<typeof startWork>>;
+
+/** Reads what work actually published (from the beginning of this test's topics). */
+export function readTopics(work: Work, topics: string[]): Promise<TopicReader> {
+  return TopicReader.start(
+    {
+      brokers: stack.kafkaBrokers,
+      topicPrefix: work.harness.runtime.bus.prefix,
+      groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
+    },
+    topics,
+  );
+}
+
+export { envelopes, waitForEvent } from '@trellis/shared/testing';
 
 export interface TestUser {
   id: string;

@@ -1,24 +1,33 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertProblem } from '@trellis/shared/testing';
+import type { EventEnvelope } from '@trellis/shared';
+import { assertProblem, type TopicReader } from '@trellis/shared/testing';
 import {
   api,
   createProject,
+  envelopes,
   newUser,
   orgWithRoles,
+  readTopics,
   startWork,
   uniqueKey,
+  waitForEvent,
   type TestUser,
   type Work,
 } from './helpers.ts';
 
 let work: Work;
+let reader: TopicReader;
 
 before(async () => {
   work = await startWork();
+  reader = await readTopics(work, ['work.task', 'work.sprint']);
 });
 
-after(() => work.close());
+after(async () => {
+  await reader.stop();
+  await work.close();
+});
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
@@ -239,4 +248,80 @@ test('two concurrent starts in one project: exactly one wins, the other 409', as
     post(owner, `/sprints/${b.id}/start`),
   ]);
   assert.deepEqual(results.map((r) => r.status).sort(), [200, 409]);
+});
+
+test('tasks moved by completing or deleting a sprint each publish task.updated with changes {sprintId}', async () => {
+  const { project, owner } = await setup();
+  const s1 = await sprint(owner, project.id, 'Ending');
+  const s2 = await sprint(owner, project.id, 'Next');
+  const s3 = await sprint(owner, project.id, 'Dropped');
+  const done = await task(owner, project.id, { sprintId: s1.id, status: 'DONE' });
+  const open = await task(owner, project.id, { sprintId: s1.id, estimate: 3 });
+  const open2 = await task(owner, project.id, { sprintId: s1.id, status: 'BLOCKED' });
+  const planned = await task(owner, project.id, { sprintId: s3.id });
+  const gone = await task(owner, project.id, { sprintId: s3.id });
+  assert.equal((await api(work.app).delete(`/api/v1/tasks/${gone.id}`).set(owner.auth)).status, 204);
+  const isSprintMove = (taskId: string) => (e: EventEnvelope) =>
+    e.type === 'task.updated' &&
+    e.subjectId === taskId &&
+    'sprintId' in (e.data as { changes: Record<string, unknown> }).changes;
+  const sprintMoves = (taskId: string) => envelopes(reader, 'work.task').filter(isSprintMove(taskId));
+
+  assert.equal((await post(owner, `/sprints/${s1.id}/start`)).status, 200);
+  const completed = await post(owner, `/sprints/${s1.id}/complete`, { moveOpenTasksTo: s2.id });
+  assert.equal(completed.status, 200, JSON.stringify(completed.body));
+  for (const moved of [open, open2]) {
+    const event = await waitForEvent(reader, 'work.task', isSprintMove(moved.id));
+    const current = (await get(owner, `/tasks/${moved.id}`)).body;
+    assert.equal(event.actorId, owner.id);
+    assert.equal(event.orgId, project.orgId);
+    assert.deepEqual(event.data, {
+      taskId: moved.id,
+      orgId: project.orgId,
+      projectId: project.id,
+      key: current.key,
+      number: current.number,
+      parentId: null,
+      title: current.title,
+      status: current.status,
+      priority: current.priority,
+      type: current.type,
+      assigneeId: null,
+      reporterId: owner.id,
+      sprintId: s2.id,
+      estimate: current.estimate,
+      labels: [],
+      dueDate: null,
+      completedAt: null,
+      version: current.version,
+      changes: { sprintId: { from: s1.id, to: s2.id } },
+    });
+    // Recorded like any field change.
+    const activity = (await get(owner, `/tasks/${moved.id}/activity`)).body.items;
+    assert.deepEqual(
+      activity.filter((a: { field: string }) => a.field === 'sprintId').map((a: { to: unknown }) => a.to),
+      [s2.id],
+    );
+  }
+  const sprintEvent = await waitForEvent(
+    reader,
+    'work.sprint',
+    (e) => e.type === 'sprint.completed' && e.subjectId === s1.id,
+  );
+  assert.deepEqual(
+    [...(sprintEvent.data as { movedTaskIds: string[] }).movedTaskIds].sort(),
+    [open.id, open2.id].sort(),
+  );
+
+  // Deleting a PLANNED sprint: its live task goes to the backlog with one event; the deleted one
+  // is moved too (no dangling sprint) but stays silent.
+  assert.equal((await api(work.app).delete(`/api/v1/sprints/${s3.id}`).set(owner.auth)).status, 204);
+  const backlog = await waitForEvent(reader, 'work.task', isSprintMove(planned.id));
+  assert.deepEqual((backlog.data as { changes: unknown }).changes, { sprintId: { from: s3.id, to: null } });
+  assert.equal((backlog.data as { sprintId: unknown }).sprintId, null);
+  await waitForEvent(reader, 'work.sprint', (e) => e.type === 'sprint.deleted' && e.subjectId === s3.id);
+  // Exactly one event per moved task; the DONE task stayed, the deleted one published nothing.
+  for (const t of [open, open2, planned]) assert.equal(sprintMoves(t.id).length, 1);
+  assert.equal(sprintMoves(done.id).length, 0);
+  assert.equal(sprintMoves(gone.id).length, 0);
 });

@@ -22,8 +22,10 @@ export interface ProjectSnapshot {
   status: string;
   visibility: 'ORG' | 'PRIVATE';
   ownerId: string;
-  settings: Record<string, unknown> | null;
+  /** The project's settings (work sends them over today's defaults). */
+  settings: object | null;
   deleted: boolean;
+  /** Explicit project memberships only; org and team roles come from governance's events. */
   members: { userId: string; role: ProjectRole }[];
 }
 

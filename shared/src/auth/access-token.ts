@@ -36,6 +36,14 @@ const unauthenticated = (detail: string) => new AppError(401, 'UNAUTHENTICATED',
  * is touched), known `kid`, signature, issuer, audience, expiry and the claims we rely on.
  */
 export async function verifyAccessToken(token: string, resolveKey: KeyResolver): Promise<AuthUser> {
+  return (await verifyWithKey(token, resolveKey)).user;
+}
+
+/** `verifyAccessToken`, also saying which key verified the token. */
+async function verifyWithKey(
+  token: string,
+  resolveKey: KeyResolver,
+): Promise<{ user: AuthUser; kid: string; key: KeyObject }> {
   const decoded = jwt.decode(token, { complete: true });
   if (!decoded || typeof decoded.payload === 'string')
     throw unauthenticated('The access token is malformed.');
@@ -64,7 +72,7 @@ export async function verifyAccessToken(token: string, resolveKey: KeyResolver):
   ) {
     throw unauthenticated('The access token lacks required claims.');
   }
-  return { id: sub, email, jti, expiresAt: exp };
+  return { user: { id: sub, email, jti, expiresAt: exp }, kid, key };
 }
 
 /** The token of an `Authorization: Bearer …` header, if any. */
@@ -73,17 +81,65 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+export type TokenVerifier = (token: string) => Promise<AuthUser>;
+
+export interface VerifiedTokenCacheOptions {
+  /** Most tokens remembered; the least recently used is forgotten first. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/**
+ * `verifyAccessToken` with a memory: a token verified once is not verified again (an RSA check
+ * and a JSON parse per request) until it expires. Keyed by the whole token string, signature
+ * included, so only the exact bytes that passed can hit; failures are never remembered. A hit
+ * still resolves the token's `kid` (a map lookup in `remoteJwks`) and must find the key that
+ * verified it: a key retired from the JWKS takes its tokens with it at once. Revocation is not
+ * cached: the caller checks it on every request.
+ */
+export function cachedTokenVerifier(
+  resolveKey: KeyResolver,
+  options: VerifiedTokenCacheOptions = {},
+): TokenVerifier {
+  const { maxEntries = 10_000, now = Date.now } = options;
+  const verified = new Map<string, { user: AuthUser; kid: string; key: KeyObject }>();
+  return async (token) => {
+    const hit = verified.get(token);
+    if (hit) {
+      verified.delete(token);
+      if (hit.user.expiresAt * 1000 > now()) {
+        const key = await resolveKey(hit.kid);
+        if (key && (key === hit.key || key.equals(hit.key))) {
+          verified.set(token, { ...hit, key }); // most recently used last
+          return hit.user;
+        }
+      }
+    }
+    const fresh = await verifyWithKey(token, resolveKey);
+    // Frozen: the same object is handed to every request presenting this token.
+    const user = Object.freeze(fresh.user);
+    if (user.expiresAt * 1000 > now()) {
+      verified.set(token, { ...fresh, user });
+      if (verified.size > maxEntries) verified.delete(verified.keys().next().value as string);
+    }
+    return user;
+  };
+}
+
 export interface AuthenticateOptions {
   /** Revocation check (the gateway's deny-list of logged-out `jti`s). */
   isRevoked?: (jti: string) => boolean;
+  /** Verified tokens remembered until they expire (see `cachedTokenVerifier`). */
+  cacheEntries?: number;
 }
 
 /** Requires a valid access token and sets `req.user`; every failure is a 401 problem. */
 export function authenticate(resolveKey: KeyResolver, options: AuthenticateOptions = {}): RequestHandler {
+  const verify = cachedTokenVerifier(resolveKey, { maxEntries: options.cacheEntries });
   return async (req, _res, next) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) throw unauthenticated('A bearer access token is required.');
-    const user = await verifyAccessToken(token, resolveKey);
+    const user = await verify(token);
     if (options.isRevoked?.(user.jti)) throw unauthenticated('The access token has been revoked.');
     req.user = user;
     next();

@@ -1,6 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
-import { AppError, bearerToken, verifyAccessToken, type AuthUser, type KeyResolver } from '@trellis/shared';
+import {
+  AppError,
+  bearerToken,
+  cachedTokenVerifier,
+  type AuthUser,
+  type KeyResolver,
+  type TokenVerifier,
+} from '@trellis/shared';
 import { isPublicApiRoute } from './public-routes.ts';
 
 export interface GatewayAuthOptions {
@@ -20,13 +27,16 @@ export function stripIdentityHeaders(): RequestHandler {
   };
 }
 
-/** Signature, claims, expiry — and not revoked since: what the gateway asks of every token. */
+/**
+ * Signature, claims, expiry — and not revoked since: what the gateway asks of every token. The
+ * verification is remembered per token until it expires; revocation is checked every time.
+ */
 export async function verifyUnrevoked(
   token: string | undefined,
-  options: GatewayAuthOptions,
+  options: { verify: TokenVerifier; isRevoked: (jti: string) => boolean },
 ): Promise<AuthUser> {
   if (!token) throw new AppError(401, 'UNAUTHENTICATED', { detail: 'A bearer access token is required.' });
-  const user = await verifyAccessToken(token, options.resolveKey);
+  const user = await options.verify(token);
   if (options.isRevoked(user.jti)) {
     throw new AppError(401, 'UNAUTHENTICATED', { detail: 'The access token has been revoked.' });
   }
@@ -39,12 +49,13 @@ export async function verifyUnrevoked(
  * services verify it again. On public routes a token is ignored.
  */
 export function requireAccessToken(options: GatewayAuthOptions): RequestHandler {
+  const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.isRevoked };
   return async (req, _res, next) => {
     if (!req.path.startsWith('/api/v1/') || isPublicApiRoute(req.method, req.path)) {
       next();
       return;
     }
-    req.user = await verifyUnrevoked(bearerToken(req.headers.authorization), options);
+    req.user = await verifyUnrevoked(bearerToken(req.headers.authorization), check);
     next();
   };
 }

@@ -4,6 +4,7 @@ import { createProxyMiddleware } from 'http-proxy-middleware';
 import {
   AppError,
   bearerToken,
+  cachedTokenVerifier,
   PROBLEM_CONTENT_TYPE,
   problemBody,
   requestIdFrom,
@@ -40,6 +41,7 @@ export function webSocketGate(options: WebSocketGateOptions) {
     ws: true,
     on: { error: (err) => options.logger.warn({ err }, 'websocket proxy error') },
   });
+  const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.isRevoked };
   return async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const url = new URL(req.url ?? '/', 'http://gateway');
@@ -49,7 +51,7 @@ export function webSocketGate(options: WebSocketGateOptions) {
     }
     const token = url.searchParams.get('access_token') ?? bearerToken(req.headers.authorization);
     try {
-      await verifyUnrevoked(token ?? undefined, options);
+      await verifyUnrevoked(token ?? undefined, check);
     } catch (err) {
       refuse(socket, err instanceof AppError ? err : new AppError(401, 'UNAUTHENTICATED'), requestId);
       return;

@@ -1,5 +1,5 @@
 import type { Sequelize } from 'sequelize';
-import { governanceEvents, identityEvents, inboxSubscriber, type Subscription } from '@trellis/shared';
+import { identityEvents, inboxSubscriber, workEvents, type Subscription } from '@trellis/shared';
 import type { ApprovalService } from '../approvals/approvals.service.ts';
 import type { DirectoryService } from '../directory/directory.service.ts';
 
@@ -24,6 +24,6 @@ export function governanceSubscriptions(deps: {
     on(identityEvents.userRegistered, (tx, d) => directory.upsert(tx, d)),
     on(identityEvents.userUpdated, (tx, d) => directory.upsert(tx, d)),
     on(identityEvents.userDeleted, (tx, d) => directory.userDeleted(tx, d.userId)),
-    on(governanceEvents.projectApprovalRequested, (tx, d) => approvals.recordProjectRequest(tx, d)),
+    on(workEvents.projectApprovalRequested, (tx, d) => approvals.recordProjectRequest(tx, d)),
   ];
 }

@@ -22,6 +22,7 @@ import {
   teamSettingsOf,
   type ProjectRow,
 } from '../models.ts';
+import type { AccessMemo } from './access-memo.ts';
 import type { GovernanceClient } from './governance-client.ts';
 import type { ProjectionService } from './projection.service.ts';
 
@@ -53,6 +54,18 @@ export interface ProjectContext {
   bypass: boolean;
 }
 
+/** A project row with the caller's memberships around it (see `projectWithMemberships`). */
+interface ProjectAccessRow extends ProjectRow {
+  orgSettings: Partial<OrgSettings> | null;
+  /** null: the projection has not seen the org. */
+  orgDeleted: boolean | null;
+  orgRole: OrgRole | null;
+  explicitRole: ProjectRole | null;
+  /** null: no team, or not a live one. */
+  teamSettings: Partial<TeamSettings> | null;
+  teamRole: TeamRole | null;
+}
+
 interface Lookup {
   transaction?: Transaction;
   /** Lock the project row (FOR UPDATE). */
@@ -71,10 +84,17 @@ export class AccessService {
   private readonly sequelize: Sequelize;
   private readonly projection: ProjectionService;
   private readonly governance: GovernanceClient | undefined;
+  private readonly memo: AccessMemo;
 
-  constructor(deps: { sequelize: Sequelize; projection: ProjectionService; governance?: GovernanceClient }) {
+  constructor(deps: {
+    sequelize: Sequelize;
+    projection: ProjectionService;
+    memo: AccessMemo;
+    governance?: GovernanceClient;
+  }) {
     this.sequelize = deps.sequelize;
     this.projection = deps.projection;
+    this.memo = deps.memo;
     this.governance = deps.governance;
   }
 
@@ -179,25 +199,56 @@ export class AccessService {
     return { memberships, settings, effective: effectiveProjectRole(memberships) };
   }
 
+  /**
+   * The project and everything the caller's decision on it needs, in one round trip: the org's
+   * settings and tombstone (both null while the projection has not seen the org), the caller's
+   * org role, explicit project role, and the project's live team with their role on it. Scalar
+   * subqueries rather than joins: PostgreSQL plans them several times faster, and every query is
+   * planned afresh, so planning is most of the cost of a lookup this small.
+   */
+  private async projectWithMemberships(projectId: string, userId: string, lookup: Lookup) {
+    const { transaction, lock = false, deleted = false } = lookup;
+    const [row] = await this.sequelize.query<ProjectAccessRow>(
+      `SELECT ${PROJECT_COLUMNS},
+              (SELECT o.settings FROM orgs o WHERE o.id = p.org_id) AS "orgSettings",
+              (SELECT o.deleted_at IS NOT NULL FROM orgs o WHERE o.id = p.org_id) AS "orgDeleted",
+              (SELECT m.role FROM org_members m WHERE m.org_id = p.org_id AND m.user_id = :userId) AS "orgRole",
+              (SELECT m.role FROM project_members m WHERE m.project_id = p.id AND m.user_id = :userId)
+                AS "explicitRole",
+              (SELECT t.settings FROM teams t WHERE t.id = p.team_id AND t.org_id = p.org_id AND t.deleted_at IS NULL)
+                AS "teamSettings",
+              (SELECT m.role FROM team_members m WHERE m.team_id = p.team_id AND m.user_id = :userId) AS "teamRole"
+         FROM projects p
+        WHERE p.id = :projectId ${deleted ? '' : 'AND p.deleted_at IS NULL'} ${lock && transaction ? 'FOR UPDATE' : ''}`,
+      { replacements: { projectId, userId }, type: QueryTypes.SELECT, transaction },
+    );
+    return row;
+  }
+
   /** A project the caller can see, with everything a decision on it needs; 404 otherwise. */
   async project(projectId: string, caller: Caller, lookup: Lookup = {}): Promise<ProjectContext> {
-    const { transaction, lock = false, deleted = false } = lookup;
-    const [project] = await this.sequelize.query<ProjectRow>(
-      `SELECT ${PROJECT_COLUMNS} FROM projects p WHERE p.id = :projectId
-         ${deleted ? '' : 'AND p.deleted_at IS NULL'} ${lock && transaction ? 'FOR UPDATE' : ''}`,
-      { replacements: { projectId }, type: QueryTypes.SELECT, transaction },
-    );
-    if (!project) throw errors.notFound('project');
-    const org = await this.orgOrNull(project.orgId, caller.id, caller.authorization, transaction);
-    if (!org) throw errors.notFound('project');
-    const explicit = (await this.explicitRoles([project.id], caller.id, transaction)).get(project.id) ?? null;
+    let row = await this.projectWithMemberships(projectId, caller.id, lookup);
+    if (!row) throw errors.notFound('project');
+    // A member of a live org the projection knows; an org or membership it has not seen (yet) is
+    // asked of governance, then read again. A deleted org hides its projects.
+    const isMember = (r: ProjectAccessRow) => r.orgDeleted === false && r.orgRole !== null;
+    if (!isMember(row) && row.orgDeleted !== true && this.governance) {
+      const snapshot = await this.governance.membership(row.orgId, caller.id, caller.authorization);
+      if (!snapshot) throw errors.notFound('project');
+      await this.projection.storeSnapshot(snapshot);
+      row = await this.projectWithMemberships(projectId, caller.id, lookup);
+      if (!row) throw errors.notFound('project');
+    }
+    const { orgSettings, orgDeleted, orgRole, explicitRole, teamSettings, teamRole, ...project } = row;
+    if (orgDeleted !== false || orgRole === null) throw errors.notFound('project');
+    const org: OrgAccess = { orgId: project.orgId, role: orgRole, settings: orgSettingsOf(orgSettings) };
+    const team = teamSettings ? { role: teamRole, settings: teamSettingsOf(teamSettings) } : null;
     const { memberships, settings, effective } = await this.contextFor(
       project,
       org,
       caller.id,
-      explicit,
-      undefined,
-      transaction,
+      explicitRole,
+      project.teamId ? new Map([[project.teamId, team]]) : undefined,
     );
     if (effective.role === null || effective.source === null) throw errors.notFound('project');
     return {
@@ -209,6 +260,20 @@ export class AccessService {
       source: effective.source,
       bypass: effective.bypass,
     };
+  }
+
+  /**
+   * `project` for a read-only check outside any transaction: a decision made for this caller
+   * within the last ACCESS_CACHE_TTL_MS may be reused (see access-memo.ts). Only for access:
+   * what a response shows of the project itself comes from `project`.
+   */
+  async projectForRead(projectId: string, caller: Caller): Promise<ProjectContext> {
+    const remembered = this.memo.get(projectId, caller.id);
+    if (remembered) return remembered;
+    const mark = this.memo.mark();
+    const context = await this.project(projectId, caller);
+    this.memo.remember(mark, projectId, caller.id, context);
+    return context;
   }
 
   /** The projects of an org the caller can see, with their effective role, in the given order. */

@@ -1,5 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { formerOwnerRole, type OrgRole, type TeamRole } from '@trellis/shared';
+import type { AccessMemo } from './access-memo.ts';
 import type { MembershipSnapshot } from './governance-client.ts';
 
 /**
@@ -9,9 +10,11 @@ import type { MembershipSnapshot } from './governance-client.ts';
  */
 export class ProjectionService {
   private readonly sequelize: Sequelize;
+  private readonly memo: AccessMemo;
 
-  constructor(deps: { sequelize: Sequelize }) {
+  constructor(deps: { sequelize: Sequelize; memo: AccessMemo }) {
     this.sequelize = deps.sequelize;
+    this.memo = deps.memo;
   }
 
   private run(transaction: Transaction, sql: string, replacements: Record<string, unknown>) {
@@ -174,6 +177,10 @@ export class ProjectionService {
    * fresher); only what is missing is filled in.
    */
   async storeSnapshot(snapshot: MembershipSnapshot): Promise<void> {
+    await this.memo.whileApplying(() => this.storeSnapshotRows(snapshot));
+  }
+
+  private async storeSnapshotRows(snapshot: MembershipSnapshot): Promise<void> {
     await this.sequelize.transaction(async (transaction) => {
       await this.run(
         transaction,

@@ -1,5 +1,6 @@
 import type { Sequelize } from 'sequelize';
 import { governanceEvents, identityEvents, inboxSubscriber, type Subscription } from '@trellis/shared';
+import type { AccessMemo } from '../access/access-memo.ts';
 import type { ProjectionService } from '../access/projection.service.ts';
 import type { ProjectService } from '../projects/projects.service.ts';
 
@@ -10,14 +11,15 @@ export const CONSUMER_GROUP = 'work';
  * Everything work consumes, in one list: governance's orgs, memberships and teams and identity's
  * users into the authorization projection; `approval.decided` for `project.create` activates or
  * discards a waiting project. Each effect runs through the inbox, so a redelivered event changes
- * nothing.
+ * nothing, and under the access memo's guard, so no access decision outlives the change.
  */
 export function workSubscriptions(deps: {
   sequelize: Sequelize;
   projection: ProjectionService;
   projects: ProjectService;
+  memo: AccessMemo;
 }): Subscription[] {
-  const { sequelize, projection: p, projects } = deps;
+  const { sequelize, projection: p, projects, memo } = deps;
   const on = inboxSubscriber(sequelize, CONSUMER_GROUP);
   const g = governanceEvents;
 
@@ -43,5 +45,5 @@ export function workSubscriptions(deps: {
     on(identityEvents.userRegistered, (tx, d) => p.userUpserted(tx, d)),
     on(identityEvents.userUpdated, (tx, d) => p.userUpserted(tx, d)),
     on(identityEvents.userDeleted, (tx, d) => p.userDeleted(tx, d.userId)),
-  ];
+  ].map((subscription) => memo.guard(subscription));
 }

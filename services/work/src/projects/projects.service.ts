@@ -13,7 +13,6 @@ import {
   ensureAllowed,
   errors,
   formerOwnerRole,
-  governanceEvents,
   pageOf,
   thresholdsInForce,
   workEvents,
@@ -127,7 +126,7 @@ export class ProjectService {
           workEvent(workEvents.projectCreated, { ...meta, data: projectData(row) }),
           ...(pending
             ? [
-                workEvent(governanceEvents.projectApprovalRequested, {
+                workEvent(workEvents.projectApprovalRequested, {
                   ...meta,
                   data: {
                     projectId: id,

@@ -3,6 +3,8 @@ import { QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } f
 import { errors, workEvents, type PgOutbox } from '@trellis/shared';
 import type { AccessService, Caller, ProjectContext } from '../access/access.service.ts';
 import { workEvent } from '../events/outgoing.ts';
+import { TASK_COLUMNS, type TaskRow } from '../models.ts';
+import { taskData } from '../tasks/tasks.views.ts';
 import { burndown, eventsOfTask, scopeChange, type HistoryEvent } from './burndown.ts';
 import {
   OPEN_STATUSES,
@@ -98,11 +100,13 @@ export class SprintService {
   /** The sprint and the caller's context on its project; 404 when either is out of reach. */
   private async sprintContext(id: string, caller: Caller, transaction?: Transaction) {
     const sprint = await this.row(id, transaction);
-    const context = await this.access
-      .project(sprint.projectId, caller, { transaction })
-      .catch((err: unknown) => {
-        throw err instanceof Error && 'status' in err && err.status === 404 ? errors.notFound('sprint') : err;
-      });
+    const context = await (
+      transaction
+        ? this.access.project(sprint.projectId, caller, { transaction })
+        : this.access.projectForRead(sprint.projectId, caller)
+    ).catch((err: unknown) => {
+      throw err instanceof Error && 'status' in err && err.status === 404 ? errors.notFound('sprint') : err;
+    });
     return { sprint, context };
   }
 
@@ -127,7 +131,10 @@ export class SprintService {
 
   /**
    * Moves the sprint's tasks matching `where` to `to` (a sprint or the backlog), each with a
-   * `sprintId` history entry and a version bump; returns their ids.
+   * `sprintId` history entry, a version bump and a `task.updated` (`changes: {sprintId}`), as if
+   * each had been PATCHed; returns their ids. A soft-deleted task is moved too (no dangling
+   * sprint), but publishes nothing: consumers already dropped it on `task.deleted`, and
+   * `task.restored` carries its state should it come back.
    */
   private async moveTasks(
     transaction: Transaction,
@@ -139,7 +146,7 @@ export class SprintService {
     const rows = await this.sequelize.query<{ id: string }>(
       `WITH moved AS (
          UPDATE tasks SET sprint_id = :to, version = version + 1, updated_at = now()
-          WHERE sprint_id = :from AND ${where} RETURNING id, project_id, deleted_at)
+          WHERE sprint_id = :from AND ${where} RETURNING id, project_id)
        INSERT INTO task_history (task_id, project_id, actor_id, field, "from", "to")
        SELECT id, project_id, :actorId, 'sprintId', CAST(:fromJson AS jsonb), CAST(:toJson AS jsonb)
          FROM moved RETURNING task_id AS id`,
@@ -155,7 +162,24 @@ export class SprintService {
         transaction,
       },
     );
-    return rows.map((r) => r.id);
+    const ids = rows.map((r) => r.id);
+    if (ids.length === 0) return ids;
+    const live = await this.sequelize.query<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks t WHERE t.id IN (:ids) AND t.deleted_at IS NULL ORDER BY t.number`,
+      { replacements: { ids }, type: QueryTypes.SELECT, transaction },
+    );
+    await this.outbox.add(
+      transaction,
+      live.map((task) =>
+        workEvent(workEvents.taskUpdated, {
+          orgId: task.orgId,
+          actorId: caller.id,
+          subjectId: task.id,
+          data: { ...taskData(task), changes: { sprintId: { from, to } } },
+        }),
+      ),
+    );
+    return ids;
   }
 
   async create(caller: Caller, projectId: string, body: CreateSprintBody): Promise<SprintView> {
@@ -186,7 +210,7 @@ export class SprintService {
   }
 
   async list(caller: Caller, projectId: string, state?: SprintState) {
-    await this.access.project(projectId, caller);
+    await this.access.projectForRead(projectId, caller);
     const rows = await this.sequelize.query<SprintRow>(
       `SELECT ${SPRINT_COLUMNS} FROM sprints s WHERE s.project_id = :projectId
          ${state ? 'AND s.state = :state' : ''} ORDER BY s.start_date, s.created_at, s.id`,
@@ -397,7 +421,7 @@ export class SprintService {
   }
 
   async velocity(caller: Caller, projectId: string, last: number): Promise<Velocity> {
-    await this.access.project(projectId, caller);
+    await this.access.projectForRead(projectId, caller);
     const rows = await this.sequelize.query<{
       id: string;
       name: string;
@@ -418,7 +442,7 @@ export class SprintService {
   }
 
   async workload(caller: Caller, projectId: string): Promise<Workload> {
-    const context: ProjectContext = await this.access.project(projectId, caller);
+    const context: ProjectContext = await this.access.projectForRead(projectId, caller);
     const rows = await this.sequelize.query<{
       assigneeId: string | null;
       status: (typeof OPEN_STATUSES)[number];

@@ -26,6 +26,7 @@ import {
   type TaskView,
   type UpdateTaskBody,
 } from './tasks.schemas.ts';
+import { taskData, toTaskView } from './tasks.views.ts';
 
 const RESTORE_DAYS = 30;
 const listCursor = z.object({ s: z.string(), v: z.string(), id: z.uuid() });
@@ -39,57 +40,6 @@ const SORTS: Record<string, { expr: string; cast: string }> = {
   dueDate: { expr: "coalesce(t.due_date, 'infinity'::date)", cast: 'date' },
   priority: { expr: 't.priority_rank', cast: 'smallint' },
 };
-
-export function toTaskView(t: TaskRow): TaskView {
-  return {
-    id: t.id,
-    key: t.key,
-    number: t.number,
-    orgId: t.orgId,
-    projectId: t.projectId,
-    parentId: t.parentId,
-    title: t.title,
-    description: t.description,
-    status: t.status as TaskView['status'],
-    priority: t.priority as TaskView['priority'],
-    type: t.type as TaskView['type'],
-    assigneeId: t.assigneeId,
-    reporterId: t.reporterId,
-    sprintId: t.sprintId,
-    estimate: t.estimate,
-    labels: t.labels,
-    startDate: t.startDate,
-    dueDate: t.dueDate,
-    completedAt: t.completedAt ? t.completedAt.toISOString() : null,
-    createdAt: t.createdAt.toISOString(),
-    updatedAt: t.updatedAt.toISOString(),
-    version: t.version,
-  };
-}
-
-function taskData(t: TaskRow) {
-  const v = toTaskView(t);
-  return {
-    taskId: v.id,
-    orgId: v.orgId,
-    projectId: v.projectId,
-    key: v.key,
-    number: v.number,
-    parentId: v.parentId,
-    title: v.title,
-    status: v.status,
-    priority: v.priority,
-    type: v.type,
-    assigneeId: v.assigneeId,
-    reporterId: v.reporterId,
-    sprintId: v.sprintId,
-    estimate: v.estimate,
-    labels: v.labels,
-    dueDate: v.dueDate,
-    completedAt: v.completedAt,
-    version: v.version,
-  };
-}
 
 const COLUMN_OF: Record<TaskField, string> = {
   title: 'title',
@@ -110,6 +60,11 @@ const COLUMN_OF: Record<TaskField, string> = {
 const pgArray = (values: string[]) => `{${values.map((v) => JSON.stringify(v)).join(',')}}`;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** A project out of reach hides its tasks: the 404 names the task. */
+const asTaskNotFound = (err: unknown): never => {
+  throw err instanceof Error && 'status' in err && err.status === 404 ? errors.notFound('task') : err;
+};
 
 /** Tasks, subtasks, their history and lists (product.md §8, api.md §4). */
 export class TaskService {
@@ -136,11 +91,11 @@ export class TaskService {
   /** The task and the caller's context on its project; 404 when either is out of reach. */
   private async taskContext(id: string, caller: Caller, transaction?: Transaction, deleted = false) {
     const task = await this.row(id, transaction, { lock: Boolean(transaction), deleted });
-    const context = await this.access
-      .project(task.projectId, caller, { transaction })
-      .catch((err: unknown) => {
-        throw err instanceof Error && 'status' in err && err.status === 404 ? errors.notFound('task') : err;
-      });
+    const context = await (
+      transaction
+        ? this.access.project(task.projectId, caller, { transaction })
+        : this.access.projectForRead(task.projectId, caller)
+    ).catch(asTaskNotFound);
     return { task, context };
   }
 
@@ -527,7 +482,7 @@ export class TaskService {
   }
 
   async list(caller: Caller, projectId: string, query: TaskListQuery) {
-    await this.access.project(projectId, caller);
+    await this.access.projectForRead(projectId, caller);
     return this.page('t.project_id = :projectId', { projectId }, query, caller.id);
   }
 
@@ -548,15 +503,17 @@ export class TaskService {
     );
   }
 
+  /** Found by key first; access is then decided on its project (org membership included), as `get` does. */
   async lookup(caller: Caller, orgId: string, key: string): Promise<TaskView> {
-    await this.access.org(orgId, caller);
     const [task] = await this.sequelize.query<TaskRow>(
+      // Keys are unique among live projects only: a deleted project's key may have been reused.
       `SELECT ${TASK_COLUMNS} FROM tasks t JOIN projects p ON p.id = t.project_id AND p.deleted_at IS NULL
         WHERE t.org_id = :orgId AND t.key = :key AND t.deleted_at IS NULL`,
       { replacements: { orgId, key }, type: QueryTypes.SELECT },
     );
     if (!task) throw errors.notFound('task');
-    return this.get(caller, task.id);
+    await this.access.projectForRead(task.projectId, caller).catch(asTaskNotFound);
+    return toTaskView(task);
   }
 
   async subtasks(caller: Caller, id: string) {
@@ -602,7 +559,7 @@ export class TaskService {
   }
 
   async projectActivity(caller: Caller, projectId: string, page: { limit: number; cursor?: string }) {
-    await this.access.project(projectId, caller);
+    await this.access.projectForRead(projectId, caller);
     return this.activityPage('project_id', projectId, page);
   }
 }

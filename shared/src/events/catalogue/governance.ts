@@ -258,22 +258,3 @@ export const approvalCancelled = defineEvent({
   version: 1,
   data: approvalData,
 });
-
-/**
- * Published by work (topic `work.project`) when it created a project as PENDING_APPROVAL because
- * the org requires approval for project creation; governance turns it into a `project.create`
- * approval and answers with `approval.decided`. Kept here until work has a catalogue of its own.
- */
-export const projectApprovalRequested = defineEvent({
-  type: 'project.approvalRequested',
-  topic: 'work.project',
-  version: 1,
-  data: z.object({
-    projectId: z.uuid(),
-    orgId: z.uuid(),
-    teamId: z.uuid().nullable(),
-    name: z.string().min(1),
-    key: z.string().min(1),
-    requestedBy: z.uuid(),
-  }),
-});

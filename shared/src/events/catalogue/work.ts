@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from '../registry.ts';
 
-// work.project and work.task. `project.approvalRequested` (also on work.project) stays in
-// governance.ts, where governance's consumer already imports it; its type name is unchanged.
+// work.project, work.task and work.sprint: everything work publishes.
 
 const projectStatus = z.enum(['PLANNING', 'ACTIVE', 'ON_HOLD', 'COMPLETED', 'ARCHIVED', 'PENDING_APPROVAL']);
 const projectRole = z.enum(['OWNER', 'MANAGER', 'LEAD', 'CONTRIBUTOR', 'VIEWER']);
@@ -30,6 +29,24 @@ export const projectUpdated = defineEvent({
   topic: 'work.project',
   version: 1,
   data: projectData,
+});
+/**
+ * A project created as PENDING_APPROVAL because the org requires approval for project creation;
+ * governance turns it into a `project.create` approval and answers with `approval.decided`, on
+ * which work activates or discards the project.
+ */
+export const projectApprovalRequested = defineEvent({
+  type: 'project.approvalRequested',
+  topic: 'work.project',
+  version: 1,
+  data: z.object({
+    projectId: z.uuid(),
+    orgId: z.uuid(),
+    teamId: z.uuid().nullable(),
+    name: z.string().min(1),
+    key: z.string().min(1),
+    requestedBy: z.uuid(),
+  }),
 });
 export const projectDeleted = defineEvent({
   type: 'project.deleted',
