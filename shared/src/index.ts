@@ -27,3 +27,4 @@ export * from './http/routes.ts';
 export * from './policy/index.ts';
 export * from './events/subscriptions.ts';
 export * from './access/index.ts';
+export * from './http/etag.ts';

@@ -1,11 +1,4 @@
-import {
-  defaultOrgSettings,
-  defaultProjectSettings,
-  defaultTeamSettings,
-  type OrgSettings,
-  type ProjectSettings,
-  type TeamSettings,
-} from '@trellis/shared';
+import type { ProjectSettings } from '@trellis/shared';
 
 // work talks SQL (keyset lists, counters, generated columns) rather than ORM models; these are the
 // row shapes its queries select, camelCased by the SELECT lists below.
@@ -67,30 +60,12 @@ export const TASK_COLUMNS = `t.id, t.key, t.number, t.org_id AS "orgId", t.proje
   t.completed_at AS "completedAt", t.created_at AS "createdAt", t.updated_at AS "updatedAt",
   t.deleted_at AS "deletedAt", t.version`;
 
-/** Stored settings over today's defaults, so a setting added later has a value for older rows. */
-export function orgSettingsOf(stored: Partial<OrgSettings> | null | undefined): OrgSettings {
-  const defaults = defaultOrgSettings();
-  return {
-    ...defaults,
-    ...stored,
-    requireApproval: { ...defaults.requireApproval, ...stored?.requireApproval },
-  };
-}
-
-export function teamSettingsOf(stored: Partial<TeamSettings> | null | undefined): TeamSettings {
-  return { ...defaultTeamSettings(), ...stored };
-}
-
-export function projectSettingsOf(stored: Partial<ProjectSettings> | null | undefined): ProjectSettings {
-  return { ...defaultProjectSettings(), ...stored };
-}
-
-export function etagOf(entity: { version: number }): string {
-  return `"${entity.version}"`;
-}
-
-/** If-Match of api.md §1: absent or `*` passes; otherwise it must name the current version. */
-export function ifMatchPasses(ifMatch: string | undefined, entity: { version: number }): boolean {
-  if (ifMatch === undefined || ifMatch.trim() === '*') return true;
-  return ifMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etagOf(entity));
-}
+// Stored settings over today's defaults (a setting added later has a value for older rows), and
+// the ETag / If-Match rules of api.md §1: shared with the other services.
+export {
+  etagOf,
+  ifMatchPasses,
+  orgSettingsFrom as orgSettingsOf,
+  projectSettingsFrom as projectSettingsOf,
+  teamSettingsFrom as teamSettingsOf,
+} from '@trellis/shared';

@@ -1,6 +1,6 @@
+import { etagOf } from '@trellis/shared';
 import type { Route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
-import { etagOf } from '../http/etag.ts';
 import {
   announcementIdParams,
   announcementListQuery,

@@ -1,4 +1,5 @@
 import {
+  ifMatchPasses,
   authorize,
   collabEvents,
   createEvent,
@@ -13,7 +14,6 @@ import {
 } from '@trellis/shared';
 import type { Caller, CollabAccess } from '../access/access.ts';
 import { stage, type Publish } from '../events/outbox.ts';
-import { ifMatchPasses } from '../http/etag.ts';
 import type {
   AnnouncementDoc,
   AnnouncementModel,

@@ -26,15 +26,7 @@ export function toOrgView(org: OrgInstance, myRole: OrgRole): OrgView {
   };
 }
 
-export function etagOf(entity: { version: number }): string {
-  return `"${entity.version}"`;
-}
-
-/** If-Match semantics of api.md §1: absent or `*` passes; otherwise it must name the current version. */
-export function ifMatchPasses(ifMatch: string | undefined, entity: { version: number }): boolean {
-  if (ifMatch === undefined || ifMatch.trim() === '*') return true;
-  return ifMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etagOf(entity));
-}
+export { etagOf, ifMatchPasses } from '@trellis/shared';
 
 export function orgData(org: OrgInstance) {
   return { orgId: org.id, name: org.name, slug: org.slug, ownerId: org.ownerId };
