@@ -10,9 +10,7 @@ import {
   createLogger,
   isDuplicateKeyError,
   outboxPlugin,
-  outboxSet,
   pingMongo,
-  stageEvents,
 } from '../src/index.ts';
 import { TopicReader, testKafka, testMongoUrl, waitFor } from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
@@ -75,45 +73,106 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
     assert.equal(await Account.countDocuments({ email: 'grace@example.com' }), 1);
   });
 
-  test('the document outbox publishes each staged event exactly once', async () => {
+  test('the outbox publishes each committed event once and in order, and nothing of a write that did not happen', async () => {
     const Account = connection.model<Account>('Outboxed', accountSchema);
     await Account.init();
-    const outbox = new MongoOutbox({ bus, logger, models: [Account], sweepIntervalMs: 100 });
+    const outbox = new MongoOutbox({ connection, bus, logger, models: [Account], sweepIntervalMs: 100 });
+    const note = (id: unknown, n: number, text: string) =>
+      createEvent(noted, 'test', { subjectId: String(id), data: { n, note: text } });
 
     const doc = new Account({ email: 'linus@example.com', name: 'Linus' });
-    const first = createEvent(noted, 'test', { subjectId: String(doc._id), data: { n: 1, note: 'created' } });
-    stageEvents(doc, [first]);
-    await doc.save();
-    await outbox.flush(Account, doc._id);
-
-    // A second change staged through an update operator, then left for the sweep alone.
-    const second = createEvent(noted, 'test', {
-      subjectId: String(doc._id),
-      data: { n: 2, note: 'renamed' },
+    const first = note(doc._id, 1, 'created');
+    await outbox.write(Account, doc._id, [first], async (mark) => {
+      doc.set(mark);
+      return doc.save();
     });
-    await Account.updateOne({ _id: doc._id }, { $set: { name: 'Linus T.', ...outboxSet([second]) } });
-    outbox.start();
+    const second = note(doc._id, 2, 'renamed');
+    const third = note(doc._id, 3, 'renamed again');
+    const renamed = await outbox.write(Account, doc._id, [second, third], (mark) =>
+      Account.findOneAndUpdate(
+        { _id: doc._id },
+        { $set: { name: 'Linus T.', ...mark } },
+        { new: true },
+      ).lean(),
+    );
+    assert.equal(renamed?.name, 'Linus T.');
+    // A write that matched nothing, and one that failed: neither event may ever be published.
+    const unmatched = note(doc._id, 4, 'matched nothing');
+    assert.equal(
+      await outbox.write(Account, doc._id, [unmatched], (mark) =>
+        Account.findOneAndUpdate({ _id: doc._id, name: 'nobody' }, { $set: { name: 'x', ...mark } }).lean(),
+      ),
+      null,
+    );
+    const failed = note(doc._id, 5, 'failed');
+    const duplicate = new Account({ email: 'linus@example.com', name: 'Twin' });
+    await assert.rejects(
+      outbox.write(Account, duplicate._id, [failed], async (mark) => {
+        duplicate.set(mark);
+        return duplicate.save();
+      }),
+      (err) => isDuplicateKeyError(err),
+    );
 
-    const ids = [first.id, second.id];
+    const ids = [first.id, second.id, third.id];
     await waitFor(() => ids.every((id) => reader.messages.some((m) => m.headers['event-id'] === id)), {
-      what: 'both events on Kafka',
+      what: 'the three events on Kafka',
     });
-    // Let several more sweeps and flushes run: nothing may be published again.
-    await outbox.flush(Account, doc._id);
+    // Let more sweeps run: nothing may be published again.
+    outbox.start();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await outbox.stop();
 
-    const published = reader.messages.filter((m) => ids.includes(m.headers['event-id'] ?? ''));
+    const sent = reader.messages.map((m) => m.headers['event-id']);
     assert.deepEqual(
-      published.map((m) => m.headers['event-id']),
+      sent.filter((id) => [...ids, unmatched.id, failed.id].includes(id ?? '')),
       ids,
-      'each event exactly once, in order',
+      'each committed event exactly once, in order; the others never',
     );
+    assert.equal(await connection.collection('outbox').countDocuments({}), 0, 'the outbox is empty');
     const stored = await Account.findById(doc._id).lean<Record<string, unknown>>();
-    assert.equal(stored?._outbox, undefined, 'published events are removed from the document');
-    assert.equal(stored?._outboxPending, undefined);
     assert.equal(stored?.name, 'Linus T.');
-    assert.equal('_outbox' in doc.toJSON(), false, 'the outbox never leaks into API output');
+    assert.equal('_outboxRev' in doc.toJSON(), false, 'the mark never leaks into API output');
+  });
+
+  test('the sweep publishes what a crashed writer left, when its write landed, and drops it otherwise', async () => {
+    const Account = connection.model<Account>('Crashed', accountSchema);
+    await Account.init();
+    const outbox = new MongoOutbox({ connection, bus, logger, models: [Account], graceMs: 0 });
+    const landed = new Account({ email: 'ken@example.com', name: 'Ken' });
+    const landedEvent = createEvent(noted, 'test', {
+      subjectId: String(landed._id),
+      data: { n: 1, note: 'landed' },
+    });
+    // Staged and written, then the process died before the commit.
+    const staged = await outbox.stage(Account, landed._id, [landedEvent]);
+    landed.set(staged.mark);
+    await landed.save();
+    // Staged, then the process died before the write.
+    const lost = new Account({ email: 'dennis@example.com', name: 'Dennis' });
+    const lostEvent = createEvent(noted, 'test', {
+      subjectId: String(lost._id),
+      data: { n: 2, note: 'lost' },
+    });
+    await outbox.stage(Account, lost._id, [lostEvent]);
+
+    assert.equal(await outbox.sweep(), 1, 'the landed write is confirmed and published');
+    await waitFor(() => reader.messages.some((m) => m.headers['event-id'] === landedEvent.id), {
+      what: 'the landed event on Kafka',
+    });
+    assert.equal(
+      await connection.collection('outbox').countDocuments({ _id: lostEvent.id } as never),
+      1,
+      'kept while its write may still land',
+    );
+    await outbox.sweep(new Date(Date.now() + 11 * 60_000));
+    assert.equal(await connection.collection('outbox').countDocuments({}), 0, 'dropped once abandoned');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(
+      reader.messages.some((m) => m.headers['event-id'] === lostEvent.id),
+      false,
+      'never published',
+    );
   });
 
   test('the inbox skips an event it has already handled', async () => {

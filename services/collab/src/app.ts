@@ -20,7 +20,6 @@ import { ChannelService } from './channels/channels.service.ts';
 import { MessageService } from './channels/messages.service.ts';
 import { commentRoutes } from './comments/comments.routes.ts';
 import { CommentService } from './comments/comments.service.ts';
-import { publisherOf } from './events/outbox.ts';
 import type { CollabModels } from './models.ts';
 
 export interface AppDeps {
@@ -28,7 +27,7 @@ export interface AppDeps {
   readiness: ReadinessCheck[];
   connection: Connection;
   models: CollabModels;
-  /** The relay of the models' in-document outboxes (started and stopped by the caller). */
+  /** The outbox writer and relay of the models' events (started and stopped by the caller). */
   outbox: MongoOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
@@ -46,15 +45,15 @@ export function buildServices(
   const projection = accessProjection({ connection, name: 'collab', governance, work });
   const inbox = new MongoInbox(connection);
   const access = new CollabAccess(projection.reader);
-  const publish = publisherOf(deps.outbox);
-  const comments = new CommentService({ Comment: models.Comment, access, publish });
-  const channels = new ChannelService({ Channel: models.Channel, access, publish });
-  const messages = new MessageService({ Message: models.Message, channels, publish });
+  const { outbox } = deps;
+  const comments = new CommentService({ Comment: models.Comment, access, outbox });
+  const channels = new ChannelService({ Channel: models.Channel, access, outbox });
+  const messages = new MessageService({ Message: models.Message, channels, outbox });
   const announcements = new AnnouncementService({
     Announcement: models.Announcement,
     AnnouncementRead: models.AnnouncementRead,
     access,
-    publish,
+    outbox,
   });
   return { projection, inbox, access, comments, channels, messages, announcements };
 }

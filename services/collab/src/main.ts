@@ -24,6 +24,7 @@ await initModels(models);
 // The topics collab publishes to exist before the relay first needs them.
 await bus.ensureTopics([...new Set(Object.values(collabEvents).map((event) => event.topic))]);
 const outbox = new MongoOutbox({
+  connection,
   bus,
   logger,
   models: outboxModels(models),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { collabEvents, governanceEvents, workEvents } from '@trellis/shared';
-import { assertProblem, waitFor } from '@trellis/shared/testing';
+import { collabEvents, governanceEvents, workEvents, type OutboxWriter } from '@trellis/shared';
+import { assertProblem, envelopes, waitFor } from '@trellis/shared/testing';
 import { CommentService } from '../src/comments/comments.service.ts';
 import {
   api,
@@ -348,27 +348,59 @@ test('malformed input answers 400 problems naming each field, never 500', async 
   assert.equal((await comment(org.MEMBER, task.taskId, 'x'.repeat(10_000))).status, 201);
 });
 
-test('an event staged with its write survives a crash before publishing: the sweep sends it', async () => {
+test('an event staged with its write survives a crash before its commit: the sweep sends it', async () => {
   const { org, task } = await privateTask();
-  // The process "dies" right after the write: the immediate publish never happens.
-  const crashing = new CommentService({
+  // The process "dies" right after the document write: the events stay staged, never committed.
+  const crashing: OutboxWriter = {
+    write: async (model, id, events, write) => write((await collab.outbox.stage(model, id, events)).mark),
+  };
+  const service = new CommentService({
     Comment: collab.models.Comment,
     access: collab.services.access,
-    publish: () => undefined,
+    outbox: crashing,
   });
-  const view = await crashing.create(
+  const view = await service.create(
     { id: org.MEMBER.id, authorization: undefined },
     { taskId: task.taskId, body: 'written, then the crash' },
   );
-  // Only the document itself held the event, so the relay's periodic sweep must have found it there.
+  // The sweep finds the write on the document (its rev) and publishes the orphaned event.
   const event = await published(collab, collabEvents.commentCreated, (d) => d.commentId === view.id);
   assert.equal(event.data.body, 'written, then the crash');
-  await waitFor(
-    async () =>
-      (await collab.models.Comment.findById(view.id).lean<Record<string, unknown>>())?._outboxPending ===
-      undefined,
-    { what: 'the outbox emptied' },
+  await waitFor(async () => (await collab.connection.collection('outbox').countDocuments({})) === 0, {
+    what: 'the outbox emptied',
+  });
+});
+
+test('edits and a deletion racing the relay all land, each event once and in order', async () => {
+  const { org, task } = await privateTask();
+  const created = await comment(org.MEMBER, task.taskId, 'v0');
+  assert.equal(created.status, 201);
+  const id = created.body.id as string;
+  // Each edit is written while the relay is still publishing the previous one's event.
+  for (let n = 1; n <= 10; n += 1) {
+    const edited = await api(collab.app)
+      .patch(`/api/v1/comments/${id}`)
+      .set(org.MEMBER.auth)
+      .send({ body: `v${n}` });
+    assert.equal(edited.status, 200);
+  }
+  assert.equal((await api(collab.app).delete(`/api/v1/comments/${id}`).set(org.MEMBER.auth)).status, 204);
+  assert.equal((await api(collab.app).delete(`/api/v1/comments/${id}`).set(org.MEMBER.auth)).status, 404);
+
+  const ofComment = (type: string) =>
+    envelopes(collab.reader, collabEvents.commentUpdated.topic).filter(
+      (e) => e.type === type && e.data.commentId === id,
+    );
+  await published(collab, collabEvents.commentDeleted, (d) => d.commentId === id);
+  assert.deepEqual(
+    ofComment(collabEvents.commentUpdated.type).map((e) => e.data.body),
+    Array.from({ length: 10 }, (_, i) => `v${i + 1}`),
+    'every edit published once, in order',
   );
-  const stored = await collab.models.Comment.findById(view.id).lean<Record<string, unknown>>();
-  assert.equal(stored?._outbox, undefined);
+  const stored = await collab.models.Comment.findById(id).lean<Record<string, unknown>>();
+  assert.equal(stored?.deleted, true, 'the deletion was not undone by the relay');
+  await waitFor(async () => (await collab.connection.collection('outbox').countDocuments({})) === 0, {
+    what: 'the outbox emptied',
+  });
+  assert.equal(ofComment(collabEvents.commentDeleted.type).length, 1, 'the 404 delete published nothing');
 });

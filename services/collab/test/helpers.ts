@@ -46,7 +46,14 @@ export async function startCollab(options: { governance?: InternalClient; work?:
   const models = collabModels(connection);
   await initModels(models);
   await bus.ensureTopics([...COLLAB_TOPICS]);
-  const outbox = new MongoOutbox({ bus, logger: harness.logger, models: outboxModels(models) });
+  // A short grace, so the crash test's sweep confirms its orphaned write quickly.
+  const outbox = new MongoOutbox({
+    connection,
+    bus,
+    logger: harness.logger,
+    models: outboxModels(models),
+    graceMs: 200,
+  });
   outbox.start();
   const signer = testSigner();
   const deps = {
@@ -85,7 +92,7 @@ export async function startCollab(options: { governance?: InternalClient; work?:
     options.work?.shutdown();
     await harness.close();
   };
-  return { harness, app, models, services, signer, reader, close };
+  return { harness, app, connection, models, outbox, services, signer, reader, close };
 }
 
 export type Collab = Awaited<ReturnType<typeof startCollab>>;

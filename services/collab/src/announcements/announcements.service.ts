@@ -6,14 +6,14 @@ import {
   decodeCursor,
   errors,
   isDuplicateKeyError,
-  outboxSet,
+  type OutboxWriter,
   pageOf,
   requireRole,
   type OrgAccess,
   type Page,
 } from '@trellis/shared';
 import type { Caller, CollabAccess } from '../access/access.ts';
-import { stage, type Publish } from '../events/outbox.ts';
+import { insertWithEvents, matched } from '../events/outbox.ts';
 import type {
   AnnouncementDoc,
   AnnouncementModel,
@@ -59,18 +59,18 @@ export class AnnouncementService {
   private readonly Announcement: AnnouncementModel;
   private readonly Read: AnnouncementReadModel;
   private readonly access: CollabAccess;
-  private readonly publish: Publish;
+  private readonly outbox: OutboxWriter;
 
   constructor(deps: {
     Announcement: AnnouncementModel;
     AnnouncementRead: AnnouncementReadModel;
     access: CollabAccess;
-    publish: Publish;
+    outbox: OutboxWriter;
   }) {
     this.Announcement = deps.Announcement;
     this.Read = deps.AnnouncementRead;
     this.access = deps.access;
-    this.publish = deps.publish;
+    this.outbox = deps.outbox;
   }
 
   async create(caller: Caller, input: CreateAnnouncementBody): Promise<AnnouncementView> {
@@ -92,11 +92,9 @@ export class AnnouncementService {
       updatedAt: now,
       version: 1,
     });
-    stage(announcement, [
+    await insertWithEvents(this.outbox, this.Announcement, announcement, [
       createEvent(collabEvents.announcementPosted, SOURCE, envelope(announcement, caller, now)),
     ]);
-    await announcement.save();
-    this.publish(this.Announcement, announcement._id);
     return announcementView(announcement.toObject());
   }
 
@@ -150,24 +148,23 @@ export class AnnouncementService {
       };
       const event = createEvent(collabEvents.announcementUpdated, SOURCE, envelope(next, caller, now));
       // Conditional on the version read, so the event describes exactly the stored result.
-      const updated = await this.Announcement.findOneAndUpdate(
-        { _id: id, deleted: false, version: announcement.version },
-        {
-          $set: {
-            title: next.title,
-            body: next.body,
-            pinned: next.pinned,
-            updatedAt: now,
-            version: next.version,
-            ...outboxSet([event]),
+      const updated = await this.outbox.write(this.Announcement, id, [event], (mark) =>
+        this.Announcement.findOneAndUpdate(
+          { _id: id, deleted: false, version: announcement.version },
+          {
+            $set: {
+              title: next.title,
+              body: next.body,
+              pinned: next.pinned,
+              updatedAt: now,
+              version: next.version,
+              ...mark,
+            },
           },
-        },
-        { new: true },
-      ).lean<AnnouncementDoc>();
-      if (updated) {
-        this.publish(this.Announcement, id);
-        return announcementView(updated);
-      }
+          { new: true },
+        ).lean<AnnouncementDoc>(),
+      );
+      if (updated) return announcementView(updated);
       // Someone changed it meanwhile: with If-Match that is a precondition failure, else re-apply.
       if (ifMatch !== undefined) throw errors.preconditionFailed();
       if (attempt >= UPDATE_ATTEMPTS) throw errors.conflict('The announcement keeps changing; try again.');
@@ -185,15 +182,15 @@ export class AnnouncementService {
       occurredAt: now,
       data: { announcementId: id, orgId: announcement.orgId },
     });
-    const result = await this.Announcement.updateOne(
-      { _id: id, deleted: false },
-      {
-        $set: { deleted: true, deletedAt: now, deletedBy: caller.id, ...outboxSet([event]) },
-        $inc: { version: 1 },
-      },
+    const removed = await this.outbox.write(this.Announcement, id, [event], async (mark) =>
+      matched(
+        await this.Announcement.updateOne(
+          { _id: id, deleted: false },
+          { $set: { deleted: true, deletedAt: now, deletedBy: caller.id, ...mark }, $inc: { version: 1 } },
+        ),
+      ),
     );
-    if (result.matchedCount === 0) throw errors.notFound('announcement');
-    this.publish(this.Announcement, id);
+    if (!removed) throw errors.notFound('announcement');
   }
 
   /** Marks it read for the caller; idempotent, the first readAt stays. */

@@ -4,13 +4,13 @@ import {
   decodeCursor,
   errors,
   isDuplicateKeyError,
-  outboxSet,
+  type OutboxWriter,
   pageOf,
   type Page,
   type Scope,
 } from '@trellis/shared';
 import type { Caller, CollabAccess } from '../access/access.ts';
-import { stage, type Publish } from '../events/outbox.ts';
+import { insertWithEvents, matched } from '../events/outbox.ts';
 import type { ChannelDoc, ChannelModel, ChannelScope } from './channel.model.ts';
 import { channelCursor, type ChannelListQuery, type ChannelView } from './channels.schemas.ts';
 
@@ -54,12 +54,12 @@ export function orgChannel(orgId: string): ChannelSpec {
 export class ChannelService {
   private readonly Channel: ChannelModel;
   private readonly access: CollabAccess;
-  private readonly publish: Publish;
+  private readonly outbox: OutboxWriter;
 
-  constructor(deps: { Channel: ChannelModel; access: CollabAccess; publish: Publish }) {
+  constructor(deps: { Channel: ChannelModel; access: CollabAccess; outbox: OutboxWriter }) {
     this.Channel = deps.Channel;
     this.access = deps.access;
-    this.publish = deps.publish;
+    this.outbox = deps.outbox;
   }
 
   // ---- from events
@@ -75,9 +75,8 @@ export class ChannelService {
     }).lean<ChannelDoc>();
     if (existing) return { channel: existing, created: false };
     const channel = new this.Channel({ ...spec, rank: RANK[spec.scope], createdAt: new Date() });
-    stage(channel, [this.createdEvent(channel, actorId)]);
     try {
-      await channel.save();
+      await insertWithEvents(this.outbox, this.Channel, channel, [this.createdEvent(channel, actorId)]);
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
       // Another creator won the race; theirs is the channel (and the event).
@@ -88,7 +87,6 @@ export class ChannelService {
       if (!winner) throw err;
       return { channel: winner, created: false };
     }
-    this.publish(this.Channel, channel._id);
     return { channel: channel.toObject(), created: true };
   }
 
@@ -106,11 +104,14 @@ export class ChannelService {
     const channel = await this.appeared(spec, actorId);
     if (!channel.archived) return;
     const event = this.createdEvent({ ...channel, name: spec.name }, actorId);
-    const result = await this.Channel.updateOne(
-      { _id: channel._id, archived: true },
-      { $set: { archived: false, ...outboxSet([event]) } },
+    await this.outbox.write(this.Channel, channel._id, [event], async (mark) =>
+      matched(
+        await this.Channel.updateOne(
+          { _id: channel._id, archived: true },
+          { $set: { archived: false, ...mark } },
+        ),
+      ),
     );
-    if (result.modifiedCount > 0) this.publish(this.Channel, channel._id);
   }
 
   /** Its team or project was deleted: the channel is hidden, its history kept. */
@@ -123,11 +124,14 @@ export class ChannelService {
       actorId,
       data: { channelId: channel._id, orgId: channel.orgId, scope, scopeId },
     });
-    const result = await this.Channel.updateOne(
-      { _id: channel._id, archived: false },
-      { $set: { archived: true, ...outboxSet([event]) } },
+    await this.outbox.write(this.Channel, channel._id, [event], async (mark) =>
+      matched(
+        await this.Channel.updateOne(
+          { _id: channel._id, archived: false },
+          { $set: { archived: true, ...mark } },
+        ),
+      ),
     );
-    if (result.modifiedCount > 0) this.publish(this.Channel, channel._id);
   }
 
   private createdEvent(channel: Pick<ChannelDoc, '_id' | keyof ChannelSpec>, actorId: string | null) {

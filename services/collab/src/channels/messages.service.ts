@@ -3,14 +3,14 @@ import {
   createEvent,
   decodeCursor,
   errors,
-  outboxSet,
+  type OutboxWriter,
   pageOf,
   requireRole,
   type Page,
   type Scope,
 } from '@trellis/shared';
 import type { Caller } from '../access/access.ts';
-import { stage, type Publish } from '../events/outbox.ts';
+import { insertWithEvents, matched } from '../events/outbox.ts';
 import { addedMentions, mentionsIn } from '../mentions/mentions.ts';
 import type { ChannelDoc } from './channel.model.ts';
 import type { ChannelService } from './channels.service.ts';
@@ -48,12 +48,12 @@ export function messageView(m: MessageDoc): MessageView {
 export class MessageService {
   private readonly Message: MessageModel;
   private readonly channels: ChannelService;
-  private readonly publish: Publish;
+  private readonly outbox: OutboxWriter;
 
-  constructor(deps: { Message: MessageModel; channels: ChannelService; publish: Publish }) {
+  constructor(deps: { Message: MessageModel; channels: ChannelService; outbox: OutboxWriter }) {
     this.Message = deps.Message;
     this.channels = deps.channels;
-    this.publish = deps.publish;
+    this.outbox = deps.outbox;
   }
 
   /** Mentioned users who can read the channel, on the projection alone. */
@@ -96,9 +96,9 @@ export class MessageService {
       createdAt: now,
     });
     const data = { ...eventIds(message), body: input.body, mentions };
-    stage(message, [createEvent(collabEvents.messageCreated, SOURCE, envelope(message, caller, now, data))]);
-    await message.save();
-    this.publish(this.Message, message._id);
+    await insertWithEvents(this.outbox, this.Message, message, [
+      createEvent(collabEvents.messageCreated, SOURCE, envelope(message, caller, now, data)),
+    ]);
     return messageView(message.toObject());
   }
 
@@ -128,13 +128,14 @@ export class MessageService {
       addedMentions: addedMentions(message.mentions, mentions),
     };
     const event = createEvent(collabEvents.messageUpdated, SOURCE, envelope(message, caller, now, data));
-    const updated = await this.Message.findOneAndUpdate(
-      { _id: messageId, deleted: false },
-      { $set: { body: input.body, mentions, editedAt: now, ...outboxSet([event]) } },
-      { new: true },
-    ).lean<MessageDoc>();
+    const updated = await this.outbox.write(this.Message, messageId, [event], (mark) =>
+      this.Message.findOneAndUpdate(
+        { _id: messageId, deleted: false },
+        { $set: { body: input.body, mentions, editedAt: now, ...mark } },
+        { new: true },
+      ).lean<MessageDoc>(),
+    );
     if (!updated) throw errors.notFound('message');
-    this.publish(this.Message, messageId);
     return messageView(updated);
   }
 
@@ -146,12 +147,15 @@ export class MessageService {
       SOURCE,
       envelope(message, caller, now, eventIds(message)),
     );
-    const result = await this.Message.updateOne(
-      { _id: messageId, deleted: false },
-      { $set: { deleted: true, body: '', mentions: [], deletedAt: now, ...outboxSet([event]) } },
+    const removed = await this.outbox.write(this.Message, messageId, [event], async (mark) =>
+      matched(
+        await this.Message.updateOne(
+          { _id: messageId, deleted: false },
+          { $set: { deleted: true, body: '', mentions: [], deletedAt: now, ...mark } },
+        ),
+      ),
     );
-    if (result.matchedCount === 0) throw errors.notFound('message');
-    this.publish(this.Message, messageId);
+    if (!removed) throw errors.notFound('message');
   }
 }
 

@@ -4,13 +4,13 @@ import {
   createEvent,
   decodeCursor,
   errors,
-  outboxSet,
+  type OutboxWriter,
   pageOf,
   type Page,
   type TaskAccess,
 } from '@trellis/shared';
 import type { Caller, CollabAccess } from '../access/access.ts';
-import { stage, type Publish } from '../events/outbox.ts';
+import { insertWithEvents, matched } from '../events/outbox.ts';
 import { addedMentions, mentionsIn } from '../mentions/mentions.ts';
 import type { CommentDoc, CommentModel } from './comment.model.ts';
 import {
@@ -46,12 +46,12 @@ const SOURCE = 'collab';
 export class CommentService {
   private readonly Comment: CommentModel;
   private readonly access: CollabAccess;
-  private readonly publish: Publish;
+  private readonly outbox: OutboxWriter;
 
-  constructor(deps: { Comment: CommentModel; access: CollabAccess; publish: Publish }) {
+  constructor(deps: { Comment: CommentModel; access: CollabAccess; outbox: OutboxWriter }) {
     this.Comment = deps.Comment;
     this.access = deps.access;
-    this.publish = deps.publish;
+    this.outbox = deps.outbox;
   }
 
   /** Mentioned users who can see the task, judged on the projection alone (no token: not the caller). */
@@ -79,11 +79,9 @@ export class CommentService {
       createdAt: now,
     });
     const data = { ...eventIds(comment), body: input.body, mentions };
-    stage(comment, [
+    await insertWithEvents(this.outbox, this.Comment, comment, [
       createEvent(collabEvents.commentCreated, SOURCE, this.envelope(comment, caller, now, data)),
     ]);
-    await comment.save();
-    this.publish(this.Comment, comment._id);
     return commentView(comment.toObject());
   }
 
@@ -126,13 +124,14 @@ export class CommentService {
       addedMentions: addedMentions(comment.mentions, mentions),
     };
     const event = createEvent(collabEvents.commentUpdated, SOURCE, this.envelope(comment, caller, now, data));
-    const updated = await this.Comment.findOneAndUpdate(
-      { _id: id, deleted: false },
-      { $set: { body: input.body, mentions, editedAt: now, ...outboxSet([event]) } },
-      { new: true },
-    ).lean<CommentDoc>();
+    const updated = await this.outbox.write(this.Comment, id, [event], (mark) =>
+      this.Comment.findOneAndUpdate(
+        { _id: id, deleted: false },
+        { $set: { body: input.body, mentions, editedAt: now, ...mark } },
+        { new: true },
+      ).lean<CommentDoc>(),
+    );
     if (!updated) throw errors.notFound('comment');
-    this.publish(this.Comment, id);
     return commentView(updated);
   }
 
@@ -153,21 +152,17 @@ export class CommentService {
       SOURCE,
       this.envelope(comment, caller, now, eventIds(comment)),
     );
-    const result = await this.Comment.updateOne(
-      { _id: id, deleted: false },
-      {
-        $set: {
-          deleted: true,
-          body: '',
-          mentions: [],
-          deletedAt: now,
-          deletedBy: caller.id,
-          ...outboxSet([event]),
-        },
-      },
+    const removed = await this.outbox.write(this.Comment, id, [event], async (mark) =>
+      matched(
+        await this.Comment.updateOne(
+          { _id: id, deleted: false },
+          {
+            $set: { deleted: true, body: '', mentions: [], deletedAt: now, deletedBy: caller.id, ...mark },
+          },
+        ),
+      ),
     );
-    if (result.matchedCount === 0) throw errors.notFound('comment');
-    this.publish(this.Comment, id);
+    if (!removed) throw errors.notFound('comment');
   }
 
   private envelope<D>(comment: Pick<CommentDoc, 'taskId' | 'orgId'>, caller: Caller, at: Date, data: D) {

@@ -1,21 +1,27 @@
 import type { Document, Model } from 'mongoose';
-import { stageEvents, type EventEnvelope, type MongoOutbox } from '@trellis/shared';
+import type { EventEnvelope, OutboxWriter } from '@trellis/shared';
 
 /**
- * Publishes a document's staged events right after the write that staged them. The write has
- * already made them durable, so a failure here (Kafka down) is not the request's failure: the
- * relay logs it and its periodic sweep publishes them later.
+ * Inserts a new document together with its events (the outbox's stage → write → commit). A failed
+ * save (a duplicate key, say) throws and its events are never published.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any model using outboxPlugin
-export type Publish = (model: Model<any>, id: string) => void;
-
-export function publisherOf(outbox: MongoOutbox): Publish {
-  return (model, id) => {
-    outbox.flush(model, id).catch(() => undefined);
-  };
+export async function insertWithEvents<D extends Document<unknown>>(
+  outbox: OutboxWriter,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any model using outboxPlugin
+  model: Model<any>,
+  doc: D,
+  events: EventEnvelope[],
+): Promise<D> {
+  const saved = await outbox.write(model, doc._id, events, async (mark) => {
+    doc.set(mark);
+    await doc.save();
+    return doc;
+  });
+  if (!saved) throw new Error('an insert always writes');
+  return saved;
 }
 
-/** `stageEvents` for collab's documents, whose `_id` is a UUID string (shared types it for ObjectIds). */
-export function stage(doc: Document<unknown>, events: EventEnvelope[]): void {
-  stageEvents(doc as Document, events);
+/** An `updateOne` result as `OutboxWriter.write` wants it: `null` when nothing matched. */
+export function matched<R extends { matchedCount: number }>(result: R): R | null {
+  return result.matchedCount > 0 ? result : null;
 }
