@@ -33,7 +33,7 @@ function routes(type: string, data: Record<string, unknown>): Array<[string, str
 
 describe('realtime channel mapping', () => {
   test('task and comment events go to their project and their task', () => {
-    const data = { orgId, projectId, taskId };
+    const data = { orgId, projectId, taskId, subtaskIds: [] };
     for (const type of [
       'task.created',
       'task.updated',
@@ -52,6 +52,16 @@ describe('realtime channel mapping', () => {
         type,
       );
     }
+  });
+
+  test('a task deletion also reaches the channels of the subtasks it takes along', () => {
+    const [first, second] = [randomUUID(), randomUUID()];
+    assert.deepEqual(routes('task.deleted', { orgId, projectId, taskId, subtaskIds: [first, second] }), [
+      [`project:${projectId}`, 'task.deleted'],
+      [`task:${taskId}`, 'task.deleted'],
+      [`task:${first}`, 'task.deleted'],
+      [`task:${second}`, 'task.deleted'],
+    ]);
   });
 
   test('sprint and project events go to the project; project membership is renamed', () => {

@@ -70,7 +70,11 @@ const projectAndTask = (data: { projectId: string; taskId: string }) => [project
 export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
   route(workEvents.taskCreated, projectAndTask),
   route(workEvents.taskUpdated, projectAndTask),
-  route(workEvents.taskDeleted, projectAndTask),
+  // A deletion takes its subtasks along: their own channels hear of it too.
+  route(workEvents.taskDeleted, (d) => [
+    ...projectAndTask(d),
+    ...d.subtaskIds.map((id) => channelName('task', id)),
+  ]),
   route(workEvents.taskRestored, projectAndTask),
   route(collabEvents.commentCreated, projectAndTask),
   route(collabEvents.commentUpdated, projectAndTask),
