@@ -4,7 +4,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mongoose';
-import { accessProjection, connectMongo, InternalClient, type AccessProjection } from '../src/index.ts';
+import {
+  accessProjection,
+  connectMongo,
+  consumerOf,
+  createEvent,
+  InternalClient,
+  MongoInbox,
+  workEvents,
+  type AccessProjection,
+  type EventEnvelope,
+} from '../src/index.ts';
 import { testLogger, testMongoUrl } from '../src/testing/index.ts';
 
 const logger = testLogger('access');
@@ -150,5 +160,58 @@ describe('the MongoDB access projection', () => {
 
     // An unknown org and user: governance says 404 → null.
     assert.equal(await reader.org(randomUUID(), randomUUID(), 'Bearer caller'), null);
+  });
+
+  test('a task update that changes nothing it keeps is skipped before the store, inbox included', async () => {
+    const inbox = new MongoInbox(connection);
+    const { handle } = consumerOf('test', projection.subscriptions(inbox));
+    const deliver = (event: EventEnvelope) =>
+      handle({ event, topic: 'work.task', partition: 0, offset: '0' });
+    const inboxed = async (event: EventEnvelope) =>
+      (await connection
+        .collection<{ _id: string }>('inbox')
+        .countDocuments({ _id: `test-access:${event.id}` })) === 1;
+    const taskId = randomUUID();
+    const orgId = randomUUID();
+    const task = {
+      taskId,
+      orgId,
+      projectId: randomUUID(),
+      key: 'SKIP-1',
+      number: 1,
+      parentId: null,
+      title: 'Before',
+      status: 'TODO' as const,
+      priority: 'MEDIUM' as const,
+      type: 'TASK' as const,
+      assigneeId: null,
+      reporterId: randomUUID(),
+      sprintId: null,
+      estimate: null,
+      labels: [],
+      dueDate: null,
+      completedAt: null,
+      version: 1,
+    };
+    const updated = (
+      version: number,
+      title: string,
+      changes: Record<string, { from: unknown; to: unknown }>,
+    ) =>
+      createEvent(workEvents.taskUpdated, 'work', {
+        subjectId: taskId,
+        orgId,
+        data: { ...task, version, title, changes },
+      });
+    await deliver(createEvent(workEvents.taskCreated, 'work', { subjectId: taskId, orgId, data: task }));
+
+    const described = updated(2, 'Before', { description: { from: null, to: 'Now with words' } });
+    await deliver(described);
+    assert.equal(await inboxed(described), false, 'not even the inbox was asked');
+
+    const retitled = updated(3, 'After', { title: { from: 'Before', to: 'After' } });
+    await deliver(retitled);
+    assert.equal(await inboxed(retitled), true);
+    assert.equal((await projection.models.Task.findById(taskId).lean())?.title, 'After');
   });
 });

@@ -88,3 +88,68 @@ test('poison messages go to the DLQ with bounded retries and do not block their 
   assert.equal(JSON.parse(poisonCopy?.value ?? '{}').id, poison.id, 'the original message is kept intact');
   await consumer.stop();
 });
+
+test('a pipelined consumer starts a batch’s events in order without waiting for each, and still parks a failing one', async () => {
+  const mark = `pipelined-${Date.now()}`;
+  const started: number[] = [];
+  const finished: number[] = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const consumer = await bus.consume({
+    groupId: kafka.groupId('pipelined'),
+    topics: [TEST_TOPIC],
+    pipelined: true,
+    maxAttempts: 2,
+    retryBaseDelayMs: 10,
+    handle: async ({ event }) => {
+      const { n, note } = (event as EventEnvelope<{ n: number; note: string }>).data;
+      if (!note.startsWith(mark)) return 'skip'; // the other tests' events on the shared topic
+      if (!started.includes(n)) started.push(n);
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      inFlight -= 1;
+      if (note.endsWith('poison')) throw new Error('cannot apply');
+      finished.push(n);
+    },
+  });
+  await consumer.ready;
+  // One publish, one key: one partition, most likely one fetched batch.
+  const events = Array.from({ length: 10 }, (_, n) =>
+    createEvent(noted, 'test', { subjectId: mark, data: { n, note: n === 4 ? `${mark} poison` : mark } }),
+  );
+  await bus.publish(events.map((event) => ({ topic: TEST_TOPIC, event })));
+
+  await waitFor(() => finished.length === 9, { what: 'the nine good events' });
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'started in partition order');
+  assert.ok(mostInFlight > 1, 'handled at the same time, not one after the other');
+  await waitFor(() => reader.messages.find((m) => m.headers['event-id'] === events[4]?.id), {
+    what: 'the failing event on the DLQ',
+  });
+  await consumer.stop();
+});
+
+test('concurrent publishes arrive in the order made (sent together while one is in flight); ignored ids are not handled', async () => {
+  const mark = `coalesced-${Date.now()}`;
+  const received: number[] = [];
+  const events = Array.from({ length: 50 }, (_, n) =>
+    createEvent(noted, 'test', { subjectId: mark, data: { n, note: mark } }),
+  );
+  const ignored = new Set([events[7]?.id]);
+  const consumer = await bus.consume({
+    groupId: kafka.groupId('coalesced'),
+    topics: [TEST_TOPIC],
+    ignore: (eventId) => ignored.has(eventId),
+    handle: async ({ event }) => {
+      const { n, note } = (event as EventEnvelope<{ n: number; note: string }>).data;
+      if (note === mark) received.push(n);
+    },
+  });
+  await consumer.ready;
+  await Promise.all(events.map((event) => bus.publish([{ topic: TEST_TOPIC, event }])));
+
+  const expected = events.map((_, n) => n).filter((n) => n !== 7);
+  await waitFor(() => received.length === expected.length, { what: 'every published event' });
+  assert.deepEqual(received, expected);
+  await consumer.stop();
+});

@@ -219,6 +219,33 @@ describe('realtime hub', () => {
     assert.equal(await history.entries.countDocuments({ channel }), 50);
   });
 
+  test('appends made together go in together: consecutive seqs in the order made, and the same ones again', async () => {
+    const models = await historyModels(connections[0] as Connection);
+    const history = new ChannelHistory(models);
+    const channel = `project:${randomUUID()}`;
+    const events = range(1, 30).map(() => event());
+    assert.deepEqual(await Promise.all(events.map((e) => history.append(channel, e))), range(1, 30));
+    assert.deepEqual(await Promise.all(events.map((e) => history.append(channel, e))), range(1, 30));
+    assert.equal(await models.entries.countDocuments({ channel }), 30);
+    await history.flushHeads();
+    assert.equal((await models.heads.findById(channel).lean())?.seq, 30, 'the head is written behind');
+  });
+
+  test('a head left far behind (a crash before its flush) costs a few probes, nothing else', async () => {
+    const models = await historyModels(connections[0] as Connection);
+    const channel = `chat:${randomUUID()}`;
+    const first = new ChannelHistory(models);
+    await Promise.all(range(1, 40).map(() => first.append(channel, event('message.created'))));
+    await first.flushHeads();
+    await models.heads.updateOne({ _id: channel }, { $set: { seq: 3 } });
+
+    const restarted = new ChannelHistory(models);
+    assert.equal(await restarted.lastSeq(channel), 40);
+    assert.equal(await restarted.append(channel, event('message.created')), 41);
+    // The other instance still believes 40 is the newest: its insert at 41 is refused, and it moves past.
+    assert.equal(await first.append(channel, event('message.created')), 42);
+  });
+
   test('refuses upgrades without a valid token (401) and on unknown paths (404)', async () => {
     const other = testSigner();
     assert.deepEqual(await upgradeAttempt(`${urlA}/ws`), { status: 401, code: 'UNAUTHENTICATED' });

@@ -1,9 +1,28 @@
+import { handleWhen } from '../events/kafka.ts';
 import type { MongoInbox } from '../events/mongo-inbox.ts';
 import { mongoInboxSubscriber, type Subscription } from '../events/subscriptions.ts';
 import * as governance from '../events/catalogue/governance.ts';
 import * as identity from '../events/catalogue/identity.ts';
 import * as work from '../events/catalogue/work.ts';
 import type { ProjectionWriter } from './projection.writer.ts';
+
+/** The task fields the projection keeps (`ProjectionWriter.taskUpserted`). */
+const PROJECTED_TASK_FIELDS = ['orgId', 'projectId', 'key', 'title', 'reporterId', 'assigneeId'];
+
+/**
+ * Whether a `task.updated` changes anything the projection keeps. Most updates (description,
+ * status, priority, labels, sprint …) do not: a task's events arrive in order, so its projected
+ * row already holds those values, and the event can skip the store altogether — inbox included.
+ * (A task never projected is asked of work by the reader's fallback, as before.)
+ */
+const taskUpdateIsProjected = (changes: Record<string, unknown>): boolean =>
+  PROJECTED_TASK_FIELDS.some((field) => field in changes);
+
+/** The subscription, for the events `relevant` accepts; the others are skipped before any I/O. */
+const skipUnless = (subscription: Subscription, relevant: (data: Record<string, unknown>) => boolean) => ({
+  ...subscription,
+  handle: handleWhen((event) => relevant(event.data), subscription.handle),
+});
 
 /**
  * The events that keep a MongoDB service's authorization projection current: governance's orgs,
@@ -45,7 +64,10 @@ export function projectionSubscriptions(
     on(work.projectMemberRemoved, (d) => p.projectMemberSet({ ...d, role: null })),
     on(work.projectOwnershipTransferred, (d) => p.projectOwnershipTransferred(d)),
     on(work.taskCreated, (d) => p.taskUpserted(d)),
-    on(work.taskUpdated, (d) => p.taskUpserted(d)),
+    skipUnless(
+      on(work.taskUpdated, (d) => p.taskUpserted(d)),
+      (d) => taskUpdateIsProjected(d.changes as Record<string, unknown>),
+    ),
     on(work.taskRestored, (d) => p.taskUpserted(d, true)),
     on(work.taskDeleted, (d) => p.tasksDeleted([d.taskId, ...d.subtaskIds])),
     on(identity.userRegistered, (d) => p.userUpserted(d)),

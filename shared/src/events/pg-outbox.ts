@@ -129,32 +129,38 @@ export class PgOutbox {
     let total = 0;
     for (;;) {
       const published = await this.publishBatch();
-      total += Math.max(published, 0);
+      total += published;
       if (published < this.batchSize) break;
     }
     await this.cleanup();
     return total;
   }
 
+  /**
+   * One pass in three round trips: the transaction, one statement that takes the relay lock and
+   * marks the oldest pending rows sent (returning them), the commit after Kafka has them. A failed
+   * publish rolls the marks back. Without the lock (another replica's relay is publishing and will
+   * get these), the statement marks nothing.
+   */
   private async publishBatch(): Promise<number> {
     let rows: OutboxRow[] = [];
     try {
       return await this.sequelize.transaction(async (transaction) => {
-        const [lock] = await this.sequelize.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_xact_lock(:key) AS locked',
-          { replacements: { key: RELAY_LOCK_KEY }, type: QueryTypes.SELECT, transaction },
-        );
-        if (!lock?.locked) return -1; // Another replica's relay is publishing; it will get these.
         rows = await this.sequelize.query<OutboxRow>(
-          `SELECT seq, topic, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT :limit`,
-          { replacements: { limit: this.batchSize }, type: QueryTypes.SELECT, transaction },
+          `WITH relay AS (SELECT pg_try_advisory_xact_lock(:key) AS locked)
+           UPDATE outbox SET published_at = now()
+            WHERE seq IN (SELECT seq FROM outbox, relay
+                           WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT :limit)
+           RETURNING seq, topic, envelope`,
+          {
+            replacements: { key: RELAY_LOCK_KEY, limit: this.batchSize },
+            type: QueryTypes.SELECT,
+            transaction,
+          },
         );
         if (rows.length === 0) return 0;
+        rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)); // RETURNING has no order
         await this.bus.publish(rows.map((row) => ({ topic: row.topic, event: row.envelope })));
-        await this.sequelize.query('UPDATE outbox SET published_at = now() WHERE seq IN (:seqs)', {
-          replacements: { seqs: rows.map((r) => r.seq) },
-          transaction,
-        });
         return rows.length;
       });
     } catch (err) {

@@ -4,6 +4,7 @@ import {
   consumerOf,
   type ConsumerOptions,
   governanceEvents,
+  handleWhen,
   identityEvents,
   mongoInboxSubscriber,
   workEvents,
@@ -102,9 +103,11 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
     revoke(w.projectDeleted),
     revoke(w.projectUpdated),
     revoke(w.taskDeleted),
-    ...TRIGGERS.map((trigger) =>
-      onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event)),
-    ),
+    ...TRIGGERS.map((trigger) => {
+      const subscription = onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event));
+      // Decided before the inbox: most task updates notify nobody and need no store round trip.
+      return { ...subscription, handle: handleWhen((e) => trigger.applies(e.data), subscription.handle) };
+    }),
     on(c.commentCreated, (d) =>
       deps.commenters.updateOne(
         { _id: `${d.taskId}:${d.authorId}` },
@@ -122,8 +125,10 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
 
 /**
  * notify's consumer: more attempts than the default, because a comment can arrive before the task
- * it is on (another topic) and its notifications wait for that task to be projected.
+ * it is on (another topic) and its notifications wait for that task to be projected. Its fetches
+ * gather up to 100 ms of events: a notification or a re-check that much later goes unnoticed, and
+ * it reads every busy topic (each task update, for instance, most of which it skips at once).
  */
 export function notifyConsumer(subscriptions: Subscription[]): ConsumerOptions {
-  return { ...consumerOf(CONSUMER_GROUP, subscriptions), maxAttempts: 6 };
+  return { ...consumerOf(CONSUMER_GROUP, subscriptions), maxAttempts: 6, batchWaitMs: 100 };
 }

@@ -28,13 +28,19 @@ export interface TriggerContext {
 export interface Trigger<D extends Record<string, unknown> = Record<string, unknown>> {
   definition: EventDefinition<D>;
   intents: (event: EventEnvelope<D>, ctx: TriggerContext) => Promise<Intent[]>;
+  /**
+   * False when the event's data alone shows there is nothing to notify (a `task.updated` that
+   * changes neither assignee nor status): the consumer then skips it without touching the store.
+   */
+  applies: (data: D) => boolean;
 }
 
 function trigger<D extends Record<string, unknown>>(
   definition: EventDefinition<D>,
   intents: (event: EventEnvelope<D>, ctx: TriggerContext) => Promise<Intent[]>,
+  applies: (data: D) => boolean = () => true,
 ): Trigger {
-  return { definition, intents } as unknown as Trigger;
+  return { definition, intents, applies } as unknown as Trigger;
 }
 
 async function nameOf(ctx: TriggerContext, userId: string | null): Promise<string> {
@@ -105,25 +111,29 @@ async function mentioned(
  */
 export const TRIGGERS: Trigger[] = [
   trigger(workEvents.taskCreated, (event, ctx) => assigned(event, ctx)),
-  trigger(workEvents.taskUpdated, async (event, ctx) => {
-    const d = event.data;
-    const intents: Intent[] = [];
-    if (d.changes.assigneeId) intents.push(...(await assigned(event, ctx)));
-    const status = d.changes.status;
-    if (status) {
-      const people = [d.reporterId, ...(d.assigneeId ? [d.assigneeId] : [])];
-      const who = await nameOf(ctx, event.actorId);
-      for (const userId of await withProjectAccess(ctx, d.projectId, people))
-        intents.push({
-          userId,
-          type: 'task.statusChanged',
-          title: `${who} moved ${d.key} to ${String(status.to)}`,
-          body: d.title,
-          subject: taskSubject(d.taskId),
-        });
-    }
-    return intents;
-  }),
+  trigger(
+    workEvents.taskUpdated,
+    async (event, ctx) => {
+      const d = event.data;
+      const intents: Intent[] = [];
+      if (d.changes.assigneeId) intents.push(...(await assigned(event, ctx)));
+      const status = d.changes.status;
+      if (status) {
+        const people = [d.reporterId, ...(d.assigneeId ? [d.assigneeId] : [])];
+        const who = await nameOf(ctx, event.actorId);
+        for (const userId of await withProjectAccess(ctx, d.projectId, people))
+          intents.push({
+            userId,
+            type: 'task.statusChanged',
+            title: `${who} moved ${d.key} to ${String(status.to)}`,
+            body: d.title,
+            subject: taskSubject(d.taskId),
+          });
+      }
+      return intents;
+    },
+    (d) => Boolean(d.changes.assigneeId || d.changes.status),
+  ),
   trigger(collabEvents.commentCreated, async (event, ctx) => {
     const d = event.data;
     const task = await knownTask(ctx, d.taskId);

@@ -7,74 +7,104 @@ export interface SequencedEvent {
   event: RealtimeEvent;
 }
 
+export interface ChannelHistoryOptions {
+  /**
+   * How long this process trusts what it saw of a channel (its newest seq, the seq an event took)
+   * without asking the store. Must stay below the retention age: an entry older than that may have
+   * been pruned, and its seq must never be handed out again (default 60 s).
+   */
+  trustMs?: number;
+  /** How often channel heads are written, behind the appends (default 1 s). */
+  headFlushMs?: number;
+}
+
 /** Losing the race for a seq is normal under load; this many losses in a row is not. */
 const MAX_APPEND_ATTEMPTS = 200;
+/** Appends to one channel inserted in one round trip, at most. */
+const MAX_BATCH = 100;
 /** Point reads in flight at once when replaying. */
 const READ_PARALLEL = 20;
+/** Channels (and recent events) this process remembers; the least recently used are forgotten. */
+const MAX_REMEMBERED = 10_000;
+const DUPLICATE_KEY = 11000;
 
 const entryId = (channel: string, seq: number) => `${channel}#${seq}`;
+
+interface PendingAppend {
+  event: RealtimeEvent;
+  at: Date;
+  resolve: (seq: number) => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * Each channel's events under a gap-free `seq`, assigned once, in MongoDB, without transactions:
  * - the insert of `<channel>#<seq>` is the one atomic step: of two replicas racing for a seq, one
- *   insert wins and the other moves on to the next seq, so seqs are dense (no gaps);
+ *   insert wins and the other moves on past the channel's end, so seqs are dense (no gaps);
  * - the unique (channel, eventId) index refuses a second seq for the same event (redeliveries,
  *   crashes), and the existing seq is returned;
- * - the channel's head (`realtime_channels`) only says where to start looking: it is bumped after
- *   the insert, and a head lagging behind (a crash in between) is probed past.
- * Every hot-path operation is an `_id` lookup or an insert (FerretDB v1 scans for anything else).
+ * - the channel's head (`realtime_channels`) only says where to start looking: entries above it
+ *   are dense, so the end is found by galloping from it. It is written behind the appends, at most
+ *   once per `headFlushMs` per channel (an update costs FerretDB a scan of the heads, an insert
+ *   does not), and a head left behind by a crash costs a few more probes, nothing else.
+ * In this process, a channel's appends start from the seq its previous one took, and those that
+ * arrive while one is inserted go in together, in arrival order: the usual append is a share of
+ * one insert round trip. Every hot-path read is an `_id` lookup (FerretDB v1 scans for anything
+ * else).
  */
 export class ChannelHistory {
   private readonly m: HistoryModels;
+  private readonly headFlushMs: number;
+  /** Per channel with an insert running in this process, the appends waiting for it. */
+  private readonly waiting = new Map<string, PendingAppend[]>();
+  /** Per channel, the newest seq this process saw taken. */
+  private readonly newest: RecentMap<number>;
+  /** Per `<channel> <eventId>`, the seq this process gave the event (a retried append finds it here). */
+  private readonly placed: RecentMap<number>;
+  /** Heads to write on the next flush. */
+  private readonly unflushed = new Map<string, number>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
 
-  constructor(models: HistoryModels) {
+  constructor(models: HistoryModels, options: ChannelHistoryOptions = {}) {
     this.m = models;
+    this.headFlushMs = options.headFlushMs ?? 1_000;
+    const trustMs = options.trustMs ?? 60_000;
+    this.newest = new RecentMap(trustMs);
+    this.placed = new RecentMap(trustMs);
   }
 
-  /** The event's seq on the channel: the one it already has, or the next free one. */
-  async append(channel: string, event: RealtimeEvent, at = new Date()): Promise<number> {
-    let seq = (await this.headSeq(channel)) + 1;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.m.entries.create({
-          _id: entryId(channel, seq),
-          channel,
-          seq,
-          eventId: event.id,
-          event,
-          at,
-        });
-        await this.advanceHead(channel, seq);
-        return seq;
-      } catch (err) {
-        if (!isDuplicateKeyError(err) || attempt >= MAX_APPEND_ATTEMPTS) throw err;
-        const taken = await this.m.entries.findById(entryId(channel, seq), { eventId: 1 }).lean();
-        if (taken?.eventId === event.id) return seq;
-        if (!taken) {
-          // The seq is free, so the event itself is already on the channel (a redelivery).
-          const existing = await this.m.entries.findOne({ channel, eventId: event.id }, { seq: 1 }).lean();
-          if (existing) return existing.seq;
-          continue; // freed meanwhile by retention: try the same seq again
-        }
-        seq += 1; // another event took it: the next one
-      }
-    }
+  /**
+   * The event's seq on the channel: the one it already has, or the next free one. Appends made
+   * while the channel has an insert running wait for it, then go in together, in the order made.
+   */
+  append(channel: string, event: RealtimeEvent, at = new Date()): Promise<number> {
+    const seq = this.placed.get(`${channel} ${event.id}`);
+    if (seq !== undefined) return Promise.resolve(seq);
+    return new Promise((resolve, reject) => {
+      const waiting = this.waiting.get(channel);
+      if (waiting) return void waiting.push({ event, at, resolve, reject });
+      this.waiting.set(channel, [{ event, at, resolve, reject }]);
+      // Started a microtask later, so appends made in the same run (a fetched batch) go in together.
+      queueMicrotask(() => void this.drain(channel));
+    });
   }
 
   /** The channel's newest seq; 0 when it has none. */
   async lastSeq(channel: string): Promise<number> {
-    let seq = await this.headSeq(channel);
-    // A head left behind by a crash between insert and bump: walk to the real end (and repair).
-    while (await this.m.entries.exists({ _id: entryId(channel, seq + 1) })) seq += 1;
-    await this.advanceHead(channel, seq);
+    const startedAt = Date.now();
+    const head = (await this.m.heads.findById(channel, { seq: 1 }).lean())?.seq ?? 0;
+    const seq = await this.endFrom(channel, Math.max(head, this.newest.get(channel) ?? 0));
+    if (seq > 0) this.noteNewest(channel, seq, startedAt);
+    if (seq > head) this.pendHead(channel, seq); // repairs a head left behind
     return seq;
   }
 
   /** The oldest seq still retained; undefined when the channel has none. */
   async oldestSeq(channel: string): Promise<number | undefined> {
-    const head = await this.m.heads.findById(channel).lean();
-    if (!head) return undefined;
-    for (let seq = head.first; seq <= head.seq; seq += 1)
+    const head = await this.m.heads.findById(channel, { first: 1 }).lean();
+    const last = await this.lastSeq(channel);
+    for (let seq = head?.first ?? 1; seq <= last; seq += 1)
       if (await this.m.entries.exists({ _id: entryId(channel, seq) })) return seq;
     return undefined;
   }
@@ -102,6 +132,7 @@ export class ChannelHistory {
   async prune(options: { maxAgeMs: number; keepLast: number; now?: Date }): Promise<number> {
     const keepLast = Math.max(1, options.keepLast);
     const cutoff = new Date((options.now ?? new Date()).getTime() - options.maxAgeMs);
+    await this.flushHeads(); // a channel appended to since the last flush may have no head yet
     let deleted = 0;
     for (const head of await this.m.heads.find({}).lean()) {
       const keepFrom = (await this.lastSeq(head._id)) - keepLast + 1;
@@ -116,19 +147,217 @@ export class ChannelHistory {
     return deleted;
   }
 
-  private async headSeq(channel: string): Promise<number> {
-    return (await this.m.heads.findById(channel, { seq: 1 }).lean())?.seq ?? 0;
+  /** Writes the pending heads now (the periodic flush; before pruning and at shutdown). */
+  flushHeads(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    // One flush at a time: FerretDB updates are read-then-write, so racing ones could move a head back.
+    const flush = this.flushing.then(() => this.writeHeads());
+    this.flushing = flush.catch(() => undefined);
+    return flush;
   }
 
-  /** Moves the head forward to `seq` (never back). */
-  private async advanceHead(channel: string, seq: number): Promise<void> {
-    const moved = await this.m.heads.updateOne({ _id: channel, seq: { $lt: seq } }, { $set: { seq } });
-    if (moved.matchedCount > 0) return;
-    try {
-      await this.m.heads.create({ _id: channel, seq, first: 1 });
-    } catch (err) {
-      // It exists (at seq or beyond, or a racing creator): moving forward is someone else's job.
-      if (!isDuplicateKeyError(err)) throw err;
+  /** Inserts what waits on the channel, a batch at a time, until nothing does. */
+  private async drain(channel: string): Promise<void> {
+    const waiting = this.waiting.get(channel) ?? [];
+    while (waiting.length > 0) {
+      const batch = waiting.splice(0, MAX_BATCH);
+      try {
+        await this.appendBatch(channel, batch);
+      } catch (err) {
+        // Those waiting behind fail too, so none overtakes a failed one: their retries come in order.
+        for (const append of [...batch, ...waiting.splice(0)]) append.reject(err);
+      }
     }
+    this.waiting.delete(channel);
+  }
+
+  /**
+   * The usual case in one round trip: the batch inserted at the seqs after the newest this process
+   * knows of. Should one be refused, `appendOne` finds out why (a seq another writer took, or an
+   * event placed before), and those after it are tried again as a batch.
+   */
+  private async appendBatch(channel: string, batch: PendingAppend[]): Promise<void> {
+    let rest = batch;
+    while (rest.length > 0) {
+      const first = (this.newest.get(channel) ?? (await this.lastSeq(channel))) + 1;
+      const inserted = await this.insertRun(channel, first, rest);
+      rest.slice(0, inserted).forEach((append, i) => append.resolve(first + i));
+      const [refused, ...after] = rest.slice(inserted);
+      if (refused) refused.resolve(await this.appendOne(channel, refused));
+      rest = after;
+    }
+  }
+
+  /** Inserts the batch at `first`, `first + 1` … in order; returns how many went in before a refusal. */
+  private async insertRun(channel: string, first: number, batch: PendingAppend[]): Promise<number> {
+    const startedAt = Date.now();
+    const entries = batch.map(({ event, at }, i) => ({
+      _id: entryId(channel, first + i),
+      channel,
+      seq: first + i,
+      eventId: event.id,
+      event,
+      at,
+    }));
+    let inserted = entries.length;
+    try {
+      // Ordered: one round trip, and its error says which entry was refused first. Lean: no hydration.
+      await this.m.entries.insertMany(entries, { ordered: true, lean: true });
+    } catch (err) {
+      inserted = insertedBeforeDuplicate(err);
+    }
+    batch.slice(0, inserted).forEach(({ event }, i) => this.notePlaced(channel, event, first + i));
+    if (inserted > 0) this.noteNewest(channel, first + inserted - 1, startedAt);
+    return inserted;
+  }
+
+  /** One append the batch could not place: an insert at the next seq, until one is won. */
+  private async appendOne(channel: string, { event, at }: PendingAppend): Promise<number> {
+    const placed = this.placed.get(`${channel} ${event.id}`);
+    if (placed !== undefined) return placed; // twice in one batch
+    let seq = (this.newest.get(channel) ?? (await this.lastSeq(channel))) + 1;
+    for (let attempt = 1; ; attempt += 1) {
+      const startedAt = Date.now();
+      try {
+        await this.m.entries.create({
+          _id: entryId(channel, seq),
+          channel,
+          seq,
+          eventId: event.id,
+          event,
+          at,
+        });
+        this.noteNewest(channel, seq, startedAt);
+        return this.notePlaced(channel, event, seq);
+      } catch (err) {
+        if (!isDuplicateKeyError(err) || attempt >= MAX_APPEND_ATTEMPTS) throw err;
+        const taken = await this.m.entries.findById(entryId(channel, seq), { eventId: 1 }).lean();
+        if (taken?.eventId === event.id) return this.notePlaced(channel, event, seq);
+        if (taken) {
+          // Another writer (a replica, or this one before a restart) got there first: go past the end.
+          seq = (await this.endFrom(channel, seq)) + 1;
+          continue;
+        }
+        // The seq is free, so the event itself is already on the channel (a redelivery).
+        const existing = await this.m.entries.findOne({ channel, eventId: event.id }, { seq: 1 }).lean();
+        if (existing) return this.notePlaced(channel, event, existing.seq);
+        // Freed meanwhile by retention: start again from the channel's end.
+        this.newest.delete(channel);
+        seq = (await this.lastSeq(channel)) + 1;
+      }
+    }
+  }
+
+  /**
+   * The channel's end, given that `from` is taken (or 0): entries above the newest are dense, so
+   * probe `from + 1, + 2, + 4 …` until one is missing, then bisect — a few `_id` lookups even when
+   * the head lags far behind.
+   */
+  private async endFrom(channel: string, from: number): Promise<number> {
+    const exists = async (seq: number) =>
+      (await this.m.entries.exists({ _id: entryId(channel, seq) })) !== null;
+    let taken = from;
+    let step = 1;
+    while (await exists(taken + step)) {
+      taken += step;
+      step *= 2;
+    }
+    let missing = taken + step;
+    while (missing - taken > 1) {
+      const middle = Math.floor((taken + missing) / 2);
+      if (await exists(middle)) taken = middle;
+      else missing = middle;
+    }
+    return taken;
+  }
+
+  /**
+   * `seq` was the channel's newest at `since`: the seq after it was free then, so it cannot have
+   * been pruned before `trustMs` (below the retention age) has passed. Its head is written next flush.
+   */
+  private noteNewest(channel: string, seq: number, since: number): void {
+    if (seq >= (this.newest.get(channel) ?? 0)) this.newest.set(channel, seq, since);
+    this.pendHead(channel, seq);
+  }
+
+  private notePlaced(channel: string, event: RealtimeEvent, seq: number): number {
+    this.placed.set(`${channel} ${event.id}`, seq);
+    return seq;
+  }
+
+  private pendHead(channel: string, seq: number): void {
+    if ((this.unflushed.get(channel) ?? 0) >= seq) return;
+    this.unflushed.set(channel, seq);
+    this.flushTimer ??= setTimeout(() => void this.flushHeads().catch(() => undefined), this.headFlushMs);
+    this.flushTimer.unref();
+  }
+
+  private async writeHeads(): Promise<void> {
+    const heads = [...this.unflushed];
+    this.unflushed.clear();
+    const results = await Promise.allSettled(heads.map(([channel, seq]) => this.advanceHead(channel, seq)));
+    const failed = heads.filter((_, i) => results[i]?.status === 'rejected');
+    for (const [channel, seq] of failed) this.pendHead(channel, seq); // tried again on the next flush
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  /** Moves the head forward to `seq` (by `_id` alone: a filter on `seq` too would scan every head). */
+  private async advanceHead(channel: string, seq: number): Promise<void> {
+    const write = () =>
+      this.m.heads.updateOne(
+        { _id: channel },
+        { $max: { seq }, $setOnInsert: { first: 1 } },
+        { upsert: true },
+      );
+    try {
+      await write();
+    } catch (err) {
+      // Two first upserts raced: the head exists now, so this one is a plain update.
+      if (!isDuplicateKeyError(err)) throw err;
+      await write();
+    }
+  }
+}
+
+/** How many documents of an ordered insert went in before a duplicate key stopped it; rethrows anything else. */
+function insertedBeforeDuplicate(err: unknown): number {
+  const writeErrors = [(err as { writeErrors?: unknown }).writeErrors ?? []].flat() as WriteError[];
+  const first = writeErrors[0];
+  // The driver's WriteError has `code`; mongoose hands over plain copies with it under `err`.
+  if (!first || (first.code ?? first.err?.code) !== DUPLICATE_KEY) throw err;
+  return first.index;
+}
+
+interface WriteError {
+  index: number;
+  code?: number;
+  err?: { code?: number };
+}
+
+/** A bounded map whose entries count only while younger than `ttlMs`; the least recently set go first. */
+class RecentMap<V> {
+  private readonly entries = new Map<string, { value: V; at: number }>();
+  private readonly ttlMs: number;
+
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    return entry && Date.now() - entry.at < this.ttlMs ? entry.value : undefined;
+  }
+
+  /** `at`: when the value was last known to hold (default now). */
+  set(key: string, value: V, at = Date.now()): void {
+    this.entries.delete(key); // re-inserted last: the map's order is recency
+    this.entries.set(key, { value, at });
+    if (this.entries.size > MAX_REMEMBERED) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }

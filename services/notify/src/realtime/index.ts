@@ -17,7 +17,13 @@ import {
 import type { Connection } from 'mongoose';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { CHANNEL_ROUTES, channelDeliveries, parseChannel, type RealtimeEvent } from './channels.ts';
+import {
+  CHANNEL_ROUTES,
+  channelDeliveries,
+  parseChannel,
+  type ChannelDelivery,
+  type RealtimeEvent,
+} from './channels.ts';
 import { ChannelHistory } from './history.ts';
 import { historyModels } from './history.model.ts';
 import { Hub, type ChannelAccess } from './hub.ts';
@@ -72,6 +78,9 @@ export interface Realtime {
 const INTERNAL_TOPIC = realtimeEvents.realtimePublished.topic;
 const SOURCE_GROUP = 'notify-realtime';
 const WARM_UP_TIMEOUT_MS = 30_000;
+const HISTORY_TRUST_MS = 60_000;
+/** Own publishes remembered until they come back from the internal topic (a bound, should they not). */
+const MAX_ECHOES = 10_000;
 
 /**
  * The real-time hub (api.md §9, architecture.md §3): assigns per-channel seqs in MongoDB, fans out
@@ -88,7 +97,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   } = deps;
   const instanceId = deps.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
   const logger = deps.logger.child({ component: 'realtime', instanceId });
-  const history = new ChannelHistory(await historyModels(deps.connection));
+  const history = new ChannelHistory(await historyModels(deps.connection), {
+    // Well below the retention age: a seq remembered longer could have been pruned meanwhile.
+    trustMs: Math.min(HISTORY_TRUST_MS, historyMaxAgeMs / 2),
+  });
   // Created up front, so the first append never races Kafka's topic auto-creation.
   await bus.ensureTopics([INTERNAL_TOPIC]);
 
@@ -120,37 +132,63 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   // Ids of warm-up probes this replica published and is waiting to read back.
   const probes = new Map<string, () => void>();
 
-  const publish = (event: EventEnvelope) => bus.publish([{ topic: INTERNAL_TOPIC, event }]);
+  /** Ids of the `realtime.published` this replica delivered itself. */
+  const echoes = new Set<string>();
+  const publish = (events: EventEnvelope[]) =>
+    bus.publish(events.map((event) => ({ topic: INTERNAL_TOPIC, event })));
 
-  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
+  /**
+   * Gives the event its seq on the channel and hands it to this replica's sockets at once (the
+   * other replicas get it from the internal topic); returns the `realtime.published` to publish.
+   */
+  const sequence = async (channel: string, event: RealtimeEvent) => {
     if (!parseChannel(channel)) throw new Error(`Malformed realtime channel "${channel}"`);
     // Validated before it takes a seq: an event that cannot be published must not sit in the history.
     const seq = await history.append(channel, realtimeEvents.realtimeEvent.parse(event));
-    // Also when the seq already existed: a redelivered event may have died between insert and
-    // publish. Sockets drop seqs they already have, so publishing twice is harmless.
-    await publish(
-      createEvent(realtimeEvents.realtimePublished, 'notify', {
-        subjectId: channel,
-        data: { channel, seq, event },
-      }),
-    );
-    return seq;
+    hub.deliver(channel, seq, event);
+    const published = createEvent(realtimeEvents.realtimePublished, 'notify', {
+      subjectId: channel,
+      data: { channel, seq, event },
+    });
+    // Delivered here already: when it comes back from the topic, it is passed over unread.
+    echoes.add(published.id);
+    if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value as string);
+    return { seq, published };
+  };
+
+  /**
+   * Sequences an event on several channels at once and publishes them in one request. Also when a
+   * seq already existed: a redelivered event may have died between insert and publish. Sockets
+   * drop seqs they already have, so publishing twice is harmless.
+   */
+  const appendAll = async (deliveries: ChannelDelivery[]): Promise<number[]> => {
+    const sequenced = await Promise.all(deliveries.map(({ channel, event }) => sequence(channel, event)));
+    await publish(sequenced.map(({ published }) => published));
+    return sequenced.map(({ seq }) => seq);
+  };
+
+  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
+    const [seq] = await appendAll([{ channel, event }]);
+    return seq as number;
   };
 
   const accessChanged = (orgId: string | null, userIds: string[]) =>
-    publish(
+    publish([
       createEvent(realtimeEvents.realtimeAccessChanged, 'notify', {
         subjectId: orgId ?? userIds[0] ?? 'nobody',
         orgId,
         data: { orgId, userIds },
       }),
-    );
+    ]);
 
   const internalConsumer: ConsumerOptions = {
     groupId: `notify-hub-${instanceId}`,
     topics: [INTERNAL_TOPIC],
     // A fresh replica has no sockets that could want older events; they come from the history.
     fromBeginning: false,
+    // A group of its own per process: nothing ever resumes from its offsets.
+    commitOffsets: false,
+    ignore: (eventId) => echoes.delete(eventId),
     handle: routeByType({
       [realtimeEvents.realtimePublished.type]: async ({ event }) => {
         const {
@@ -184,7 +222,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       const seen = await new Promise<boolean>((resolve) => {
         probes.set(probe.id, () => resolve(true));
         timer = setTimeout(() => resolve(false), 1_000);
-        publish(probe).catch(() => resolve(false));
+        publish([probe]).catch(() => resolve(false));
       });
       clearTimeout(timer);
       probes.delete(probe.id);
@@ -221,18 +259,21 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     }),
     append,
     accessChanged,
-    sourceSubscriptions: () =>
-      consumerOf(
+    sourceSubscriptions: () => ({
+      pipelined: true,
+      ...consumerOf(
         SOURCE_GROUP,
         CHANNEL_ROUTES.map(({ definition }) => ({
           type: definition.type,
           topic: definition.topic,
+          // Pipelined: each event's appends are queued before its handler first waits, so the
+          // events of a fetched batch keep their order on every channel (and share inserts).
           handle: async ({ event }) => {
-            for (const { channel, event: payload } of channelDeliveries(event))
-              await append(channel, payload);
+            await appendAll(channelDeliveries(event));
           },
         })),
       ),
+    }),
     start: async () => {
       consumer = await bus.consume(internalConsumer);
       await consumer.ready;
@@ -247,6 +288,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       await hub.closeAll(CLOSE.goingAway, 'server shutting down');
       await consumer?.stop();
       consumer = undefined;
+      // A head left behind only costs readers a few probes: not worth failing the shutdown over.
+      await history.flushHeads().catch((err: unknown) => logger.warn({ err }, 'channel heads not written'));
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
     pruneHistory,
