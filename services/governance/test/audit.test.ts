@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { createEvent, defineEvent, outboxInboxMigration, type PostgresRuntime } from '@trellis/shared';
 import { postgresHarness, waitFor, type Harness } from '@trellis/shared/testing';
+import { AuditBatcher } from '../src/audit/audit.batcher.ts';
 import { AuditLog } from '../src/audit/audit.service.ts';
 import { startAuditSubscription } from '../src/audit/audit.subscription.ts';
 import { auditMigration } from '../src/migrations/0002-audit.ts';
@@ -31,6 +32,22 @@ describe('audit log', () => {
     });
   const append = (...events: ReturnType<typeof event>[]) =>
     harness.runtime.sequelize.transaction((transaction) => audit.append(transaction, events));
+  const numbers = async (orgId: string) =>
+    (await audit.list(orgId, {}, 100)).items.map((e) => (e.data as { n: number }).n);
+  /** Runs `work`, counting the SQL statements it sends (BEGIN and COMMIT included). */
+  const statementsOf = async (work: () => Promise<unknown>) => {
+    const { sequelize } = harness.runtime;
+    let statements = 0;
+    sequelize.addHook('beforeQuery', 'count', () => {
+      statements += 1;
+    });
+    try {
+      await work();
+    } finally {
+      sequelize.removeHook('beforeQuery', 'count');
+    }
+    return statements;
+  };
 
   before(async () => {
     harness = await postgresHarness('audit', [outboxInboxMigration, auditMigration]);
@@ -64,6 +81,46 @@ describe('audit log', () => {
     await append(once);
     await append(once);
     assert.equal((await audit.list(org, {}, 50)).items.length, 1);
+  });
+
+  test('one append takes three statements per org, however many events, each org in the given order', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    await append(event(a, 0)); // a's chain goes on from an existing head, b's starts
+    const events = [event(a, 1), event(b, 1), event(a, 2), event(null, 9), event(b, 2), event(a, 3)];
+    const repeated = events[0]!;
+    assert.equal(await statementsOf(() => append(...events, repeated)), 2 + 2 * 3);
+    assert.deepEqual(await numbers(a), [0, 1, 2, 3]);
+    assert.deepEqual(await numbers(b), [1, 2]);
+    assert.deepEqual(await audit.verify(a), { ok: true, checked: 4 });
+    assert.deepEqual(await audit.verify(b), { ok: true, checked: 2 });
+  });
+
+  test('the batcher writes events handed over together in one transaction per org', async () => {
+    const batcher = new AuditBatcher({ sequelize: harness.runtime.sequelize, audit });
+    const [a, b] = [randomUUID(), randomUUID()];
+    const events = [event(a, 1), event(b, 1), event(a, 2), event(a, 3), event(b, 2)];
+    const statements = await statementsOf(() => Promise.all(events.map((e) => batcher.append(e))));
+    assert.equal(statements, 2 * 5, 'BEGIN, three statements and COMMIT per org');
+    assert.deepEqual(await numbers(a), [1, 2, 3]);
+    assert.deepEqual(await numbers(b), [1, 2]);
+    assert.deepEqual(await audit.verify(a), { ok: true, checked: 3 });
+  });
+
+  test('an event the log refuses fails alone; the others of its write still land, in order', async () => {
+    const batcher = new AuditBatcher({ sequelize: harness.runtime.sequelize, audit });
+    const org = randomUUID();
+    // jsonb cannot hold a NUL character: PostgreSQL refuses this entry.
+    const refused = { ...event(org, 2), data: { n: 2, note: 'nul \u0000 here' } };
+    const results = await Promise.allSettled(
+      [event(org, 1), refused, event(org, 3)].map((e) => batcher.append(e)),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /unsupported Unicode escape/);
+    assert.deepEqual(await numbers(org), [1, 3]);
+    assert.deepEqual(await audit.verify(org), { ok: true, checked: 2 });
   });
 
   test('concurrent appends to one org still give seqs 1..n and a valid chain', async () => {
@@ -175,25 +232,31 @@ describe('audit log', () => {
     );
   });
 
-  test("other services' events arrive through Kafka", async () => {
+  test("other services' events arrive through Kafka, each once, each org's in partition order", async () => {
     const consumer = await startAuditSubscription({
       bus: harness.runtime.bus,
       sequelize: harness.runtime.sequelize,
       audit,
     });
     await consumer.ready;
-    const org = randomUUID();
-    const fromWork = event(org, 7);
-    await harness.runtime.bus.publish([{ topic: 'work.task', event: fromWork }]);
-    await harness.runtime.bus.publish([{ topic: 'work.task', event: fromWork }]); // redelivered
-    const page = await waitFor(async () => {
-      const items = (await audit.list(org, {}, 10)).items;
-      return items.length ? items : undefined;
+    const [a, b] = [randomUUID(), randomUUID()];
+    // One subject, so one partition: the two orgs' events interleaved in a known order.
+    const fromWork = Array.from({ length: 10 }, (_, n) => ({
+      ...event(n % 2 ? b : a, n),
+      subjectId: 'task-1',
+    }));
+    await harness.runtime.bus.publish(fromWork.map((e) => ({ topic: 'work.task', event: e })));
+    await harness.runtime.bus.publish([{ topic: 'work.task', event: fromWork[0]! }]); // redelivered
+    await waitFor(async () => (await numbers(a)).length + (await numbers(b)).length >= 10, {
+      what: 'the ten events in the log',
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal((await audit.list(org, {}, 10)).items.length, 1, 'a redelivered event is recorded once');
-    assert.equal(page[0]?.id, fromWork.id);
-    assert.equal(page[0]?.type, 'test.auditTouched');
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the redelivery's batch
+    assert.deepEqual(await numbers(a), [0, 2, 4, 6, 8], 'a redelivered event is recorded once');
+    assert.deepEqual(await numbers(b), [1, 3, 5, 7, 9]);
+    const [first] = (await audit.list(a, {}, 1)).items;
+    assert.equal(first?.id, fromWork[0]?.id);
+    assert.equal(first?.type, 'test.auditTouched');
+    assert.deepEqual(await audit.verify(a), { ok: true, checked: 5 });
     await consumer.stop();
   });
 });

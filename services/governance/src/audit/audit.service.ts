@@ -53,6 +53,57 @@ function fieldsOf(row: EntryRow): ChainedFields {
   };
 }
 
+/** What the chain covers of an event appended as `seq` of its org's log. */
+function chainedFields(orgId: string, seq: number, event: EventEnvelope): ChainedFields {
+  return {
+    orgId,
+    seq,
+    id: event.id,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+    actorId: event.actorId,
+    type: event.type,
+    subjectId: event.subjectId,
+    summary: summarize(event),
+    // Round-tripped through JSON as jsonb would, so the hash matches what verify reads back.
+    data: JSON.parse(JSON.stringify(redact(event.data))) as unknown,
+  };
+}
+
+interface NewEntry extends ChainedFields {
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * The entries `events` add, in order, to the org's chain ending at `head`; ids already recorded
+ * (lower-case, as PostgreSQL returns a uuid) and repeats are left out.
+ */
+function chainEntries(
+  orgId: string,
+  head: { seq: number; hash: string },
+  events: EventEnvelope[],
+  recorded: Iterable<string>,
+): NewEntry[] {
+  const seen = new Set(recorded);
+  const entries: NewEntry[] = [];
+  let prevHash = head.hash;
+  for (const event of events) {
+    const id = event.id.toLowerCase();
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const fields = chainedFields(orgId, head.seq + entries.length + 1, event);
+    const hash = entryHash(prevHash, fields);
+    entries.push({ ...fields, prevHash, hash });
+    prevHash = hash;
+  }
+  return entries;
+}
+
+/** An event that enters an org's log: org-scoped, and not a mail request (one-time tokens). */
+function isAudited(event: EventEnvelope): event is EventEnvelope & { orgId: string } {
+  return !!event.orgId && !eventDefinition(event.type)?.topic.endsWith('.mail');
+}
+
 /**
  * The per-org hash-chained audit log: append (inside the caller's transaction), list, verify.
  * Idempotent per event id: an event already in the log is not appended again.
@@ -65,58 +116,67 @@ export class AuditLog {
   }
 
   /**
-   * Appends the org-scoped events; events without an orgId belong to no org's log, and mail
-   * requests (which carry one-time tokens for notify alone) never enter it.
+   * Appends the org-scoped events, each org's in the order given; events without an orgId belong
+   * to no org's log, and mail requests (which carry one-time tokens for notify alone) never enter
+   * it. Three statements per org, however many events.
    */
   async append(transaction: Transaction, events: EventEnvelope[]): Promise<void> {
-    for (const event of events) {
-      if (!event.orgId || eventDefinition(event.type)?.topic.endsWith('.mail')) continue;
-      await this.appendOne(transaction, event.orgId, event);
-    }
+    const byOrg = Map.groupBy(events.filter(isAudited), (event) => event.orgId);
+    for (const [orgId, orgEvents] of byOrg) await this.appendToOrg(transaction, orgId, orgEvents);
   }
 
-  private async appendOne(transaction: Transaction, orgId: string, event: EventEnvelope): Promise<void> {
+  private async appendToOrg(transaction: Transaction, orgId: string, events: EventEnvelope[]): Promise<void> {
     const query = <T extends object>(sql: string, replacements: Record<string, unknown>) =>
       this.sequelize.query<T>(sql, { replacements, transaction, type: QueryTypes.SELECT });
-    const [seen] = await query<{ id: string }>('SELECT id FROM audit_entries WHERE id = :id', {
-      id: event.id,
-    });
-    if (seen) return;
-    await this.sequelize.query(
-      'INSERT INTO audit_heads (org_id, seq, hash) VALUES (:orgId, 0, :genesis) ON CONFLICT (org_id) DO NOTHING',
-      { replacements: { orgId, genesis: GENESIS_HASH }, transaction },
-    );
-    // The row lock serialises appends per org until commit: seqs follow commit order, gap-free.
+    // Creates the org's chain head on its first entry, and locks it either way until commit: appends
+    // of one org are serialised, so seqs are gap-free in commit order.
     const [head] = await query<{ seq: string; hash: string }>(
-      'SELECT seq, hash FROM audit_heads WHERE org_id = :orgId FOR UPDATE',
-      { orgId },
+      `INSERT INTO audit_heads (org_id, seq, hash) VALUES (:orgId, 0, :genesis)
+       ON CONFLICT (org_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash`,
+      { orgId, genesis: GENESIS_HASH },
     );
     if (!head) throw new Error(`audit head missing for org ${orgId}`);
-    const fields: ChainedFields = {
-      orgId,
-      seq: Number(head.seq) + 1,
-      id: event.id,
-      occurredAt: new Date(event.occurredAt).toISOString(),
-      actorId: event.actorId,
-      type: event.type,
-      subjectId: event.subjectId,
-      summary: summarize(event),
-      // Round-tripped through JSON as jsonb would, so the hash matches what verify reads back.
-      data: JSON.parse(JSON.stringify(redact(event.data))) as unknown,
-    };
-    const hash = entryHash(head.hash, fields);
-    await this.sequelize.query(
-      `INSERT INTO audit_entries (org_id, seq, id, occurred_at, actor_id, type, subject_id, summary, data, prev_hash, hash)
-       VALUES (:orgId, :seq, :id, :occurredAt, :actorId, :type, :subjectId, :summary, :data::jsonb, :prevHash, :hash)`,
-      {
-        replacements: { ...fields, data: JSON.stringify(fields.data), prevHash: head.hash, hash },
-        transaction,
-      },
-    );
-    await this.sequelize.query('UPDATE audit_heads SET seq = :seq, hash = :hash WHERE org_id = :orgId', {
-      replacements: { orgId, seq: fields.seq, hash },
-      transaction,
+    // Read under the lock, so an append of the same event that committed meanwhile is seen.
+    const recorded = await query<{ id: string }>('SELECT id FROM audit_entries WHERE id IN (:ids)', {
+      ids: events.map((event) => event.id),
     });
+    const entries = chainEntries(
+      orgId,
+      { seq: Number(head.seq), hash: head.hash },
+      events,
+      recorded.map((row) => row.id),
+    );
+    if (entries.length > 0) await this.insert(transaction, orgId, entries);
+  }
+
+  /** The entries and the org's new head in one statement (a data-modifying WITH always runs in full). */
+  private async insert(transaction: Transaction, orgId: string, entries: NewEntry[]): Promise<void> {
+    const last = entries[entries.length - 1];
+    const replacements: Record<string, unknown> = { orgId, seq: last?.seq, hash: last?.hash };
+    const rows = entries.map((entry, i) => {
+      Object.assign(replacements, {
+        [`seq${i}`]: entry.seq,
+        [`id${i}`]: entry.id,
+        [`occurredAt${i}`]: entry.occurredAt,
+        [`actorId${i}`]: entry.actorId,
+        [`type${i}`]: entry.type,
+        [`subjectId${i}`]: entry.subjectId,
+        [`summary${i}`]: entry.summary,
+        [`data${i}`]: JSON.stringify(entry.data),
+        [`prevHash${i}`]: entry.prevHash,
+        [`hash${i}`]: entry.hash,
+      });
+      return `(:orgId, :seq${i}, :id${i}, :occurredAt${i}, :actorId${i}, :type${i}, :subjectId${i},
+               :summary${i}, :data${i}::jsonb, :prevHash${i}, :hash${i})`;
+    });
+    await this.sequelize.query(
+      `WITH appended AS (
+         INSERT INTO audit_entries (org_id, seq, id, occurred_at, actor_id, type, subject_id, summary, data, prev_hash, hash)
+         VALUES ${rows.join(', ')}
+       )
+       UPDATE audit_heads SET seq = :seq, hash = :hash WHERE org_id = :orgId`,
+      { replacements, transaction },
+    );
   }
 
   async list(

@@ -1,5 +1,6 @@
 import type { Sequelize } from 'sequelize';
 import { TOPICS, type EventBus, type EventConsumer } from '@trellis/shared';
+import { AuditBatcher } from './audit.batcher.ts';
 import type { AuditLog } from './audit.service.ts';
 
 /**
@@ -11,18 +12,28 @@ export const AUDITED_TOPICS: string[] = TOPICS.filter(
   (topic) => !topic.startsWith('governance.') && !topic.endsWith('.mail'),
 );
 
-/** A consumer group of its own, so a slow audit never delays governance's projections. */
+/** How long a fetch may wait to gather events: people read the log, nobody waits on it. */
+const AUDIT_BATCH_WAIT_MS = 1_000;
+
+/**
+ * A consumer group of its own, so a slow audit never delays governance's projections. Pipelined:
+ * a fetched batch's events are all handed to the batcher in partition order before the first
+ * write starts, so they share its transactions.
+ */
 export function startAuditSubscription(deps: {
   bus: EventBus;
   sequelize: Sequelize;
   audit: AuditLog;
 }): Promise<EventConsumer> {
+  const batcher = new AuditBatcher(deps);
   return deps.bus.consume({
     groupId: 'governance-audit',
     topics: AUDITED_TOPICS,
+    batchWaitMs: AUDIT_BATCH_WAIT_MS,
+    pipelined: true,
     handle: async ({ event }) => {
       if (!event.orgId) return 'skip';
-      await deps.sequelize.transaction((transaction) => deps.audit.append(transaction, [event]));
+      await batcher.append(event);
     },
   });
 }
