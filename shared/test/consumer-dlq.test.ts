@@ -153,3 +153,35 @@ test('concurrent publishes arrive in the order made (sent together while one is 
   assert.deepEqual(received, expected);
   await consumer.stop();
 });
+
+test('a stopped consumer commits what it handled: its group’s next member starts after it', async () => {
+  const mark = `committed-${Date.now()}`;
+  const groupId = kafka.groupId('committed');
+  const note = (n: number) => createEvent(noted, 'test', { subjectId: mark, data: { n, note: mark } });
+  const handledBy = (seen: number[]) =>
+    bus.consume({
+      groupId,
+      topics: [TEST_TOPIC],
+      handle: async ({ event }) => {
+        const { n, note: text } = (event as EventEnvelope<{ n: number; note: string }>).data;
+        if (text === mark) seen.push(n);
+      },
+    });
+
+  const first: number[] = [];
+  const one = await handledBy(first);
+  await one.ready;
+  await bus.publish([1, 2, 3].map((n) => ({ topic: TEST_TOPIC, event: note(n) })));
+  await waitFor(() => first.length === 3, { what: 'the first three events' });
+  // Well within the commit interval: only the commit made on stopping can record them.
+  await one.stop();
+
+  const second: number[] = [];
+  const two = await handledBy(second);
+  await two.ready;
+  await bus.publish([{ topic: TEST_TOPIC, event: note(4) }]);
+  await waitFor(() => second.includes(4), { what: 'the fourth event' });
+  assert.deepEqual(first, [1, 2, 3]);
+  assert.deepEqual(second, [4], 'nothing the first member handled is handled again');
+  await two.stop();
+});
