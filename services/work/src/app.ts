@@ -13,6 +13,7 @@ import { AccessMemo } from './access/access-memo.ts';
 import { AccessService } from './access/access.service.ts';
 import type { GovernanceClient } from './access/governance-client.ts';
 import { ProjectionService } from './access/projection.service.ts';
+import { PreparedStatements } from './prepared.ts';
 import { internalRoutes } from './internal/internal.routes.ts';
 import { InternalService } from './internal/internal.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
@@ -46,9 +47,16 @@ export function buildServices(
   const memo = new AccessMemo({ ttlMs: deps.accessCacheTtlMs ?? 250 });
   memo.watch(outbox);
   const projection = new ProjectionService({ sequelize, memo });
-  const access = new AccessService({ sequelize, projection, memo, ...(governance ? { governance } : {}) });
+  const statements = new PreparedStatements(sequelize);
+  const access = new AccessService({
+    sequelize,
+    statements,
+    projection,
+    memo,
+    ...(governance ? { governance } : {}),
+  });
   const projects = new ProjectService({ sequelize, outbox, access });
-  const tasks = new TaskService({ sequelize, outbox, access });
+  const tasks = new TaskService({ sequelize, statements, outbox, access });
   const sprints = new SprintService({ sequelize, outbox, access });
   const internal = new InternalService({ sequelize });
   return { memo, projection, access, projects, tasks, sprints, internal };

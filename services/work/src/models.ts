@@ -53,12 +53,54 @@ export interface TaskRow {
   version: number;
 }
 
-export const TASK_COLUMNS = `t.id, t.key, t.number, t.org_id AS "orgId", t.project_id AS "projectId",
-  t.parent_id AS "parentId", t.title, t.description, t.status, t.priority, t.type,
-  t.assignee_id AS "assigneeId", t.reporter_id AS "reporterId", t.sprint_id AS "sprintId", t.estimate,
-  t.labels, to_char(t.start_date, 'YYYY-MM-DD') AS "startDate", to_char(t.due_date, 'YYYY-MM-DD') AS "dueDate",
-  t.completed_at AS "completedAt", t.created_at AS "createdAt", t.updated_at AS "updatedAt",
-  t.deleted_at AS "deletedAt", t.version`;
+/** Each TaskRow field and the SQL that selects it from `tasks t`. */
+const TASK_SELECT: Record<keyof TaskRow, string> = {
+  id: 't.id',
+  key: 't.key',
+  number: 't.number',
+  orgId: 't.org_id',
+  projectId: 't.project_id',
+  parentId: 't.parent_id',
+  title: 't.title',
+  description: 't.description',
+  status: 't.status',
+  priority: 't.priority',
+  type: 't.type',
+  assigneeId: 't.assignee_id',
+  reporterId: 't.reporter_id',
+  sprintId: 't.sprint_id',
+  estimate: 't.estimate',
+  labels: 't.labels',
+  startDate: "to_char(t.start_date, 'YYYY-MM-DD')",
+  dueDate: "to_char(t.due_date, 'YYYY-MM-DD')",
+  completedAt: 't.completed_at',
+  createdAt: 't.created_at',
+  updatedAt: 't.updated_at',
+  deletedAt: 't.deleted_at',
+  version: 't.version',
+};
+
+const taskColumns = (prefix: string) =>
+  Object.entries(TASK_SELECT)
+    .map(([field, sql]) => `${sql} AS "${prefix}${field}"`)
+    .join(', ');
+
+export const TASK_COLUMNS = taskColumns('');
+
+/**
+ * The task columns named `task.<field>`, for a statement that selects a task beside other columns
+ * (the access lookup by task id); `takeTaskRow` moves them out of such a row.
+ */
+export const TASK_COLUMNS_PREFIXED = taskColumns('task.');
+
+export function takeTaskRow(row: Record<string, unknown>): TaskRow {
+  const task: Record<string, unknown> = {};
+  for (const field of Object.keys(TASK_SELECT)) {
+    task[field] = row[`task.${field}`];
+    delete row[`task.${field}`];
+  }
+  return task as unknown as TaskRow;
+}
 
 // Stored settings over today's defaults (a setting added later has a value for older rows), and
 // the ETag / If-Match rules of api.md §1: shared with the other services.

@@ -5,8 +5,10 @@ import {
   api,
   createProject,
   orgWithRoles,
+  readTopics,
   startWork,
   uniqueKey,
+  waitForEvent,
   type TestUser,
   type Work,
 } from './helpers.ts';
@@ -255,4 +257,107 @@ test('subtasks: same project, cycles rejected, delete cascades, restore brings t
   assert.equal((await api(work.app).get(`/api/v1/tasks/${grandchild.id}`).set(manager.auth)).status, 200);
   const feed = await api(work.app).get(`/api/v1/projects/${project.id}/activity`).set(manager.auth);
   assert.ok(feed.body.items.length >= 3);
+});
+
+/** Counts the statements sent to PostgreSQL while `fn` runs, with the outbox relay held back. */
+async function roundTrips(fn: () => Promise<unknown>) {
+  const { sequelize, outbox } = work.harness.runtime;
+  const connection = await sequelize.connectionManager.getConnection({ type: 'read' });
+  sequelize.connectionManager.releaseConnection(connection);
+  const client = Object.getPrototypeOf(connection) as { query: (...args: unknown[]) => unknown };
+  const query = client.query;
+  const wake = outbox.wake;
+  await outbox.stop(); // waits for a relay pass in flight
+  outbox.wake = () => undefined; // commits wake the relay
+  let count = 0;
+  client.query = function (this: unknown, ...args: unknown[]) {
+    count += 1;
+    return query.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    client.query = query;
+    outbox.wake = wake;
+    outbox.start();
+  }
+  return count;
+}
+
+test('a create and a PATCH each take five round trips; history per field in order, event and labels verbatim', async () => {
+  const { project, contributor } = await projectWithRoles();
+  const reader = await readTopics(work, ['work.task']);
+  try {
+    const labels = ['a,b', 'say "hi"', '{x}', 'back\\slash'];
+    let created: Record<string, unknown> = {};
+    assert.equal(
+      await roundTrips(async () => {
+        created = (await newTask(contributor, project.id, { title: 'Old', labels, estimate: 2 })).body;
+      }),
+      5, // BEGIN, access, counter + task + history, outbox, COMMIT
+    );
+    assert.deepEqual(created.labels, labels);
+    const next = {
+      title: 'New',
+      status: 'DONE',
+      estimate: 5,
+      labels: ['ünï', 'NULL'],
+      dueDate: '2031-02-03',
+    };
+    let patched: Record<string, unknown> = {};
+    assert.equal(
+      await roundTrips(async () => {
+        const res = await api(work.app)
+          .patch(`/api/v1/tasks/${created.id}`)
+          .set(contributor.auth)
+          .set('If-Match', '"1"')
+          .send(next);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        patched = res.body;
+      }),
+      5, // BEGIN, task with access, update + history, outbox, COMMIT
+    );
+    assert.deepEqual(
+      { ...next, version: patched.version },
+      {
+        title: patched.title,
+        status: patched.status,
+        estimate: patched.estimate,
+        labels: patched.labels,
+        dueDate: patched.dueDate,
+        version: 2,
+      },
+    );
+    const activity = await api(work.app).get(`/api/v1/tasks/${created.id}/activity`).set(contributor.auth);
+    assert.deepEqual(
+      activity.body.items.map((e: { field: string; from: unknown; to: unknown }) => [e.field, e.from, e.to]),
+      [
+        ['created', null, created.key],
+        ['title', 'Old', 'New'],
+        ['status', 'TODO', 'DONE'],
+        ['estimate', 2, 5],
+        ['labels', labels, ['ünï', 'NULL']],
+        ['dueDate', null, '2031-02-03'],
+      ],
+    );
+    const event = await waitForEvent(
+      reader,
+      'work.task',
+      (e) => e.type === 'task.updated' && e.subjectId === created.id,
+    );
+    const data = event.data as Record<string, unknown>;
+    assert.equal(data.version, 2);
+    assert.equal(data.completedAt, patched.completedAt);
+    // (jsonb, which the outbox stores envelopes as, keeps keys in its own order)
+    assert.deepEqual(Object.keys(data.changes as object).sort(), [
+      'dueDate',
+      'estimate',
+      'labels',
+      'status',
+      'title',
+    ]);
+    assert.deepEqual((data.changes as Record<string, unknown>).labels, { from: labels, to: next.labels });
+  } finally {
+    await reader.stop();
+  }
 });

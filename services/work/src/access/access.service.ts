@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import {
+  AppError,
   authorize,
   currentUser,
   effectiveProjectRole,
@@ -17,11 +18,15 @@ import {
 } from '@trellis/shared';
 import {
   PROJECT_COLUMNS,
+  TASK_COLUMNS_PREFIXED,
   orgSettingsOf,
   projectSettingsOf,
+  takeTaskRow,
   teamSettingsOf,
   type ProjectRow,
+  type TaskRow,
 } from '../models.ts';
+import type { PreparedStatements } from '../prepared.ts';
 import type { AccessMemo } from './access-memo.ts';
 import type { GovernanceClient } from './governance-client.ts';
 import type { ProjectionService } from './projection.service.ts';
@@ -74,6 +79,16 @@ interface Lookup {
   deleted?: boolean;
 }
 
+/** A lookup by task: the task row comes back too, locked FOR UPDATE. */
+interface TaskLookup {
+  transaction: Transaction;
+  /** Also find a soft-deleted task (restore); its project must still be live. */
+  deleted?: boolean;
+}
+
+/** What a lookup starts from: a project, or a task (then the task's project). */
+type Subject = { projectId: string; lookup: Lookup } | { taskId: string; lookup: TaskLookup };
+
 /**
  * Tenancy (product.md §1) on the projection: an org the caller does not belong to, a deleted org,
  * and anything inside either — and a project the caller has no effective role on — are all 404.
@@ -82,17 +97,20 @@ interface Lookup {
  */
 export class AccessService {
   private readonly sequelize: Sequelize;
+  private readonly statements: PreparedStatements;
   private readonly projection: ProjectionService;
   private readonly governance: GovernanceClient | undefined;
   private readonly memo: AccessMemo;
 
   constructor(deps: {
     sequelize: Sequelize;
+    statements: PreparedStatements;
     projection: ProjectionService;
     memo: AccessMemo;
     governance?: GovernanceClient;
   }) {
     this.sequelize = deps.sequelize;
+    this.statements = deps.statements;
     this.projection = deps.projection;
     this.memo = deps.memo;
     this.governance = deps.governance;
@@ -203,44 +221,70 @@ export class AccessService {
    * The project and everything the caller's decision on it needs, in one round trip: the org's
    * settings and tombstone (both null while the projection has not seen the org), the caller's
    * org role, explicit project role, and the project's live team with their role on it. Scalar
-   * subqueries rather than joins: PostgreSQL plans them several times faster, and every query is
-   * planned afresh, so planning is most of the cost of a lookup this small.
+   * subqueries rather than joins: PostgreSQL plans them several times faster. A prepared statement
+   * (a handful of texts), so once warm it is neither parsed nor planned again. Looked up by task,
+   * the task's row comes in the same round trip, locked: what every task write starts with.
    */
-  private async projectWithMemberships(projectId: string, userId: string, lookup: Lookup) {
-    const { transaction, lock = false, deleted = false } = lookup;
-    const [row] = await this.sequelize.query<ProjectAccessRow>(
+  private async projectWithMemberships(subject: Subject, userId: string) {
+    const { transaction, deleted = false } = subject.lookup;
+    const byTask = 'taskId' in subject;
+    const where = byTask
+      ? `t.id = $id ${deleted ? '' : 'AND t.deleted_at IS NULL'} AND p.deleted_at IS NULL FOR UPDATE OF t`
+      : `p.id = $id ${deleted ? '' : 'AND p.deleted_at IS NULL'} ${subject.lookup.lock && transaction ? 'FOR UPDATE' : ''}`;
+    const [row] = await this.statements.query<ProjectAccessRow>(
       `SELECT ${PROJECT_COLUMNS},
               (SELECT o.settings FROM orgs o WHERE o.id = p.org_id) AS "orgSettings",
               (SELECT o.deleted_at IS NOT NULL FROM orgs o WHERE o.id = p.org_id) AS "orgDeleted",
-              (SELECT m.role FROM org_members m WHERE m.org_id = p.org_id AND m.user_id = :userId) AS "orgRole",
-              (SELECT m.role FROM project_members m WHERE m.project_id = p.id AND m.user_id = :userId)
+              (SELECT m.role FROM org_members m WHERE m.org_id = p.org_id AND m.user_id = $userId) AS "orgRole",
+              (SELECT m.role FROM project_members m WHERE m.project_id = p.id AND m.user_id = $userId)
                 AS "explicitRole",
-              (SELECT t.settings FROM teams t WHERE t.id = p.team_id AND t.org_id = p.org_id AND t.deleted_at IS NULL)
-                AS "teamSettings",
-              (SELECT m.role FROM team_members m WHERE m.team_id = p.team_id AND m.user_id = :userId) AS "teamRole"
-         FROM projects p
-        WHERE p.id = :projectId ${deleted ? '' : 'AND p.deleted_at IS NULL'} ${lock && transaction ? 'FOR UPDATE' : ''}`,
-      { replacements: { projectId, userId }, type: QueryTypes.SELECT, transaction },
+              (SELECT tm.settings FROM teams tm WHERE tm.id = p.team_id AND tm.org_id = p.org_id
+                  AND tm.deleted_at IS NULL) AS "teamSettings",
+              (SELECT m.role FROM team_members m WHERE m.team_id = p.team_id AND m.user_id = $userId) AS "teamRole"
+              ${byTask ? `, ${TASK_COLUMNS_PREFIXED}` : ''}
+         FROM projects p ${byTask ? 'JOIN tasks t ON t.project_id = p.id' : ''}
+        WHERE ${where}`,
+      { id: byTask ? subject.taskId : subject.projectId, userId },
+      transaction,
     );
     return row;
   }
 
   /** A project the caller can see, with everything a decision on it needs; 404 otherwise. */
   async project(projectId: string, caller: Caller, lookup: Lookup = {}): Promise<ProjectContext> {
-    let row = await this.projectWithMemberships(projectId, caller.id, lookup);
-    if (!row) throw errors.notFound('project');
+    return (await this.decide({ projectId, lookup }, caller)).context;
+  }
+
+  /**
+   * A task, locked FOR UPDATE, with the caller's context on its project, in one round trip: what
+   * every task write starts with. 404 `task` when the task is missing or its project out of reach.
+   */
+  async task(
+    taskId: string,
+    caller: Caller,
+    lookup: TaskLookup,
+  ): Promise<{ task: TaskRow; context: ProjectContext }> {
+    const { task, context } = await this.decide({ taskId, lookup }, caller);
+    return { task: task!, context };
+  }
+
+  private async decide(subject: Subject, caller: Caller) {
+    const notFound = () => errors.notFound('taskId' in subject ? 'task' : 'project');
+    let row = await this.projectWithMemberships(subject, caller.id);
+    if (!row) throw notFound();
     // A member of a live org the projection knows; an org or membership it has not seen (yet) is
     // asked of governance, then read again. A deleted org hides its projects.
     const isMember = (r: ProjectAccessRow) => r.orgDeleted === false && r.orgRole !== null;
     if (!isMember(row) && row.orgDeleted !== true && this.governance) {
       const snapshot = await this.governance.membership(row.orgId, caller.id, caller.authorization);
-      if (!snapshot) throw errors.notFound('project');
+      if (!snapshot) throw notFound();
       await this.projection.storeSnapshot(snapshot);
-      row = await this.projectWithMemberships(projectId, caller.id, lookup);
-      if (!row) throw errors.notFound('project');
+      row = await this.projectWithMemberships(subject, caller.id);
+      if (!row) throw notFound();
     }
+    const task = 'taskId' in subject ? takeTaskRow(row as unknown as Record<string, unknown>) : undefined;
     const { orgSettings, orgDeleted, orgRole, explicitRole, teamSettings, teamRole, ...project } = row;
-    if (orgDeleted !== false || orgRole === null) throw errors.notFound('project');
+    if (orgDeleted !== false || orgRole === null) throw notFound();
     const org: OrgAccess = { orgId: project.orgId, role: orgRole, settings: orgSettingsOf(orgSettings) };
     const team = teamSettings ? { role: teamRole, settings: teamSettingsOf(teamSettings) } : null;
     const { memberships, settings, effective } = await this.contextFor(
@@ -250,8 +294,8 @@ export class AccessService {
       explicitRole,
       project.teamId ? new Map([[project.teamId, team]]) : undefined,
     );
-    if (effective.role === null || effective.source === null) throw errors.notFound('project');
-    return {
+    if (effective.role === null || effective.source === null) throw notFound();
+    const context: ProjectContext = {
       project,
       org,
       memberships,
@@ -260,6 +304,21 @@ export class AccessService {
       source: effective.source,
       bypass: effective.bypass,
     };
+    return { task, context };
+  }
+
+  /**
+   * Another user's effective role on a project (an assignee's), or null when they have none: the
+   * same lookup and rules as `project`, membership fallback included (with the caller's token).
+   */
+  async roleOf(projectId: string, userId: string, caller: Caller, transaction: Transaction) {
+    try {
+      const user = { id: userId, authorization: caller.authorization };
+      return (await this.project(projectId, user, { transaction })).role;
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   /**
