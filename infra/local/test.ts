@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 
+import { deleteStaleTestTopics } from '../../shared/src/testing/stale-topics.ts';
 import { paths } from './config.ts';
 import { say, UserError } from './log.ts';
 import { quietNodeOptions, stackEnv } from './services.ts';
@@ -50,6 +51,7 @@ export async function test(args: string[]): Promise<number> {
     return await shutdown(1);
   }
   if (stopping) return await stopping;
+  await clearStaleTopics();
 
   const patterns = args.filter((arg) => !arg.startsWith('-'));
   const flags = args.filter((arg) => arg.startsWith('-'));
@@ -79,4 +81,23 @@ export async function test(args: string[]): Promise<number> {
   });
   await downStarted(started);
   return code;
+}
+
+/** Older than this, a test topic belongs to a finished run (runs take minutes). */
+const STALE_TOPIC_AGE_MS = 2 * 60 * 60_000;
+
+/**
+ * Test topics of earlier runs on a long-lived local broker (thousands of partitions after a few
+ * runs) would exhaust its file descriptors; a failure to clean is reported, not fatal.
+ */
+async function clearStaleTopics(): Promise<void> {
+  try {
+    const deleted = await deleteStaleTestTopics((stackEnv().KAFKA_BROKERS ?? '').split(','), {
+      olderThanMs: STALE_TOPIC_AGE_MS,
+      onProgress: (done, total) => say(`  deleting test topics of earlier runs: ${done}/${total}`),
+    });
+    if (deleted > 0) say(`✓ deleted ${deleted} test topics of earlier runs`);
+  } catch (error) {
+    say(`! could not delete old test topics: ${(error as Error).message}`);
+  }
 }

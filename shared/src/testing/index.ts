@@ -3,3 +3,4 @@ export * from './topic-reader.ts';
 export * from './service-harness.ts';
 export * from './http-assertions.ts';
 export * from './access-tokens.ts';
+export * from './stale-topics.ts';

@@ -1,0 +1,34 @@
+import { Kafka, logLevel } from 'kafkajs';
+
+/** `uniqueName` puts its creation time (base 36) after the label: `t_<label>_<time>_<hex>.<topic>`. */
+const TEST_TOPIC = /^t_[a-z0-9_]*?_([0-9a-z]+)_[0-9a-f]{6}\./;
+/** Topics deleted per request. */
+const CHUNK = 500;
+
+/**
+ * Deletes the topics earlier test runs left (every test prefixes its topics with a unique name),
+ * once they are older than `olderThanMs`, so a run still going beside this one keeps its own.
+ * Without this a long-lived local broker gathers thousands of partitions, each holding open
+ * files, until it runs out of descriptors and stops. Returns how many were deleted.
+ */
+export async function deleteStaleTestTopics(
+  brokers: string[],
+  options: { olderThanMs: number; now?: number; onProgress?: (deleted: number, total: number) => void },
+): Promise<number> {
+  const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+  const admin = new Kafka({ clientId: 'test-topic-cleanup', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const stale = (await admin.listTopics()).filter((topic) => {
+      const created = TEST_TOPIC.exec(topic)?.[1];
+      return created !== undefined && parseInt(created, 36) < cutoff;
+    });
+    for (let from = 0; from < stale.length; from += CHUNK) {
+      await admin.deleteTopics({ topics: stale.slice(from, from + CHUNK), timeout: 60_000 });
+      options.onProgress?.(Math.min(from + CHUNK, stale.length), stale.length);
+    }
+    return stale.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
