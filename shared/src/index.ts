@@ -28,3 +28,4 @@ export * from './policy/index.ts';
 export * from './events/subscriptions.ts';
 export * from './access/index.ts';
 export * from './http/etag.ts';
+export * from './cache/recent-map.ts';

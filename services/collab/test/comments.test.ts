@@ -319,27 +319,17 @@ test('malformed input answers 400 problems naming each field, never 500', async 
     ['body.body'],
   );
   await check(await api(collab.app).get('/api/v1/comments').set(org.MEMBER.auth), ['query.taskId']);
-  await check(
-    await api(collab.app)
+  for (const [query, field] of [
+    [{ limit: '0' }, 'query.limit'],
+    [{ limit: '101' }, 'query.limit'],
+    [{ cursor: 'garbage' }, 'query.cursor'],
+  ] as const) {
+    const listed = await api(collab.app)
       .get('/api/v1/comments')
-      .query({ taskId: task.taskId, limit: '0' })
-      .set(org.MEMBER.auth),
-    ['query.limit'],
-  );
-  await check(
-    await api(collab.app)
-      .get('/api/v1/comments')
-      .query({ taskId: task.taskId, limit: '101' })
-      .set(org.MEMBER.auth),
-    ['query.limit'],
-  );
-  await check(
-    await api(collab.app)
-      .get('/api/v1/comments')
-      .query({ taskId: task.taskId, cursor: 'garbage' })
-      .set(org.MEMBER.auth),
-    ['query.cursor'],
-  );
+      .query({ taskId: task.taskId, ...query })
+      .set(org.MEMBER.auth);
+    await check(listed, [field]);
+  }
   await check(await api(collab.app).patch('/api/v1/comments/nope').set(org.MEMBER.auth).send({ body: 'x' }), [
     'params.id',
   ]);

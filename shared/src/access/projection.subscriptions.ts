@@ -1,6 +1,5 @@
-import { handleWhen } from '../events/kafka.ts';
 import type { MongoInbox } from '../events/mongo-inbox.ts';
-import { mongoInboxSubscriber, type Subscription } from '../events/subscriptions.ts';
+import { mongoInboxSubscriber, onlyWhen, type Subscription } from '../events/subscriptions.ts';
 import * as governance from '../events/catalogue/governance.ts';
 import * as identity from '../events/catalogue/identity.ts';
 import * as work from '../events/catalogue/work.ts';
@@ -17,12 +16,6 @@ const PROJECTED_TASK_FIELDS = ['orgId', 'projectId', 'key', 'title', 'reporterId
  */
 const taskUpdateIsProjected = (changes: Record<string, unknown>): boolean =>
   PROJECTED_TASK_FIELDS.some((field) => field in changes);
-
-/** The subscription, for the events `relevant` accepts; the others are skipped before any I/O. */
-const skipUnless = (subscription: Subscription, relevant: (data: Record<string, unknown>) => boolean) => ({
-  ...subscription,
-  handle: handleWhen((event) => relevant(event.data), subscription.handle),
-});
 
 /**
  * The events that keep a MongoDB service's authorization projection current: governance's orgs,
@@ -64,7 +57,7 @@ export function projectionSubscriptions(
     on(work.projectMemberRemoved, (d) => p.projectMemberSet({ ...d, role: null })),
     on(work.projectOwnershipTransferred, (d) => p.projectOwnershipTransferred(d)),
     on(work.taskCreated, (d) => p.taskUpserted(d)),
-    skipUnless(
+    onlyWhen(
       on(work.taskUpdated, (d) => p.taskUpserted(d)),
       (d) => taskUpdateIsProjected(d.changes as Record<string, unknown>),
     ),

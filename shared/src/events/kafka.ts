@@ -499,8 +499,3 @@ export function routeByType(handlers: Record<string, EventHandler>): EventHandle
     return handler ? handler(consumed) : 'skip';
   };
 }
-
-/** Runs `handler` only for the events `relevant` accepts; the others are skipped before any I/O. */
-export function handleWhen(relevant: (event: EventEnvelope) => boolean, handler: EventHandler): EventHandler {
-  return async (consumed) => (relevant(consumed.event) ? handler(consumed) : 'skip');
-}

@@ -14,6 +14,20 @@ export interface Subscription {
 }
 
 /**
+ * The subscription, for the events whose data `relevant` accepts; the others are skipped before
+ * any I/O (inbox included), e.g. a `task.updated` that changes nothing the subscriber keeps.
+ */
+export function onlyWhen(
+  subscription: Subscription,
+  relevant: (data: Record<string, unknown>) => boolean,
+): Subscription {
+  return {
+    ...subscription,
+    handle: async (consumed) => (relevant(consumed.event.data) ? subscription.handle(consumed) : 'skip'),
+  };
+}
+
+/**
  * Builds subscriptions whose effect runs once per event through the PostgreSQL inbox, in one
  * transaction with the inbox record: a redelivered event changes nothing. The consumer has
  * already validated `data` against the definition's schema, so the effect receives it typed.

@@ -4,9 +4,9 @@ import {
   consumerOf,
   type ConsumerOptions,
   governanceEvents,
-  handleWhen,
   identityEvents,
   mongoInboxSubscriber,
+  onlyWhen,
   workEvents,
   type AccessProjection,
   type EventEnvelope,
@@ -103,11 +103,13 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
     revoke(w.projectDeleted),
     revoke(w.projectUpdated),
     revoke(w.taskDeleted),
-    ...TRIGGERS.map((trigger) => {
-      const subscription = onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event));
-      // Decided before the inbox: most task updates notify nobody and need no store round trip.
-      return { ...subscription, handle: handleWhen((e) => trigger.applies(e.data), subscription.handle) };
-    }),
+    // Decided before the inbox: most task updates notify nobody and need no store round trip.
+    ...TRIGGERS.map((trigger) =>
+      onlyWhen(
+        onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event)),
+        trigger.applies,
+      ),
+    ),
     on(c.commentCreated, (d) =>
       deps.commenters.updateOne(
         { _id: `${d.taskId}:${d.authorId}` },

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from '@trellis/shared';
+import { RecentMap, isDuplicateKeyError } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
 import type { HistoryModels } from './history.model.ts';
 
@@ -70,8 +70,8 @@ export class ChannelHistory {
     this.m = models;
     this.headFlushMs = options.headFlushMs ?? 1_000;
     const trustMs = options.trustMs ?? 60_000;
-    this.newest = new RecentMap(trustMs);
-    this.placed = new RecentMap(trustMs);
+    this.newest = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
+    this.placed = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
   }
 
   /**
@@ -334,30 +334,4 @@ interface WriteError {
   index: number;
   code?: number;
   err?: { code?: number };
-}
-
-/** A bounded map whose entries count only while younger than `ttlMs`; the least recently set go first. */
-class RecentMap<V> {
-  private readonly entries = new Map<string, { value: V; at: number }>();
-  private readonly ttlMs: number;
-
-  constructor(ttlMs: number) {
-    this.ttlMs = ttlMs;
-  }
-
-  get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    return entry && Date.now() - entry.at < this.ttlMs ? entry.value : undefined;
-  }
-
-  /** `at`: when the value was last known to hold (default now). */
-  set(key: string, value: V, at = Date.now()): void {
-    this.entries.delete(key); // re-inserted last: the map's order is recency
-    this.entries.set(key, { value, at });
-    if (this.entries.size > MAX_REMEMBERED) this.entries.delete(this.entries.keys().next().value as string);
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
 }

@@ -1,5 +1,5 @@
 import type { Transaction } from 'sequelize';
-import type { PgOutbox, Subscription } from '@trellis/shared';
+import { RecentMap, type PgOutbox, type Subscription } from '@trellis/shared';
 import type { ProjectContext } from './access.service.ts';
 
 /**
@@ -19,8 +19,7 @@ import type { ProjectContext } from './access.service.ts';
  */
 export class AccessMemo {
   private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly entries = new Map<string, { context: ProjectContext; expiresAt: number }>();
+  private readonly entries: RecentMap<ProjectContext>;
   /** Bumped on every invalidation: a decision read before one is never remembered after it. */
   private generation = 0;
   /** Projection changes being applied right now. */
@@ -28,7 +27,7 @@ export class AccessMemo {
 
   constructor(options: { ttlMs: number; maxEntries?: number }) {
     this.ttlMs = options.ttlMs;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.entries = new RecentMap({ ttlMs: options.ttlMs, maxEntries: options.maxEntries });
   }
 
   private key(projectId: string, userId: string): string {
@@ -37,12 +36,7 @@ export class AccessMemo {
 
   get(projectId: string, userId: string): ProjectContext | undefined {
     if (this.ttlMs <= 0 || this.applying > 0) return undefined;
-    const key = this.key(projectId, userId);
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt > Date.now()) return entry.context;
-    this.entries.delete(key);
-    return undefined;
+    return this.entries.get(this.key(projectId, userId));
   }
 
   /** Where a lookup starts: pass it back to `remember`. */
@@ -52,11 +46,7 @@ export class AccessMemo {
 
   remember(mark: number, projectId: string, userId: string, context: ProjectContext): void {
     if (this.ttlMs <= 0 || this.applying > 0 || mark !== this.generation) return;
-    this.entries.set(this.key(projectId, userId), {
-      context: Object.freeze(context),
-      expiresAt: Date.now() + this.ttlMs,
-    });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(this.key(projectId, userId), Object.freeze(context));
   }
 
   invalidate(): void {
