@@ -12,6 +12,8 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { envelopeSchema, type EventEnvelope } from './envelope.ts';
+// Side effect: stops kafkajs's idle 1 ms timer loop in every connection (see the file).
+import './kafkajs-request-queue.ts';
 import { eventDefinition } from './registry.ts';
 import { dlqTopic } from './topics.ts';
 
