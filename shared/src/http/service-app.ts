@@ -57,6 +57,9 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const { service, logger, readiness } = options;
   const app = express();
   app.disable('x-powered-by');
+  // No hashed ETag on every body: single objects carry their version ETag (set by their routes,
+  // still answered 304 on If-None-Match); hashing each list page cost CPU and promised nothing.
+  app.set('etag', false);
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   const metrics = options.metrics ?? createMetrics(service);
 
