@@ -7,7 +7,7 @@
 // and checks the channel's seqs arrived in order and gap-free. Figures, not assertions: not part
 // of npm test. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
+import { join as joinPath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
@@ -26,7 +26,7 @@ const { join, person } = await import('../e2e/support/people.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
 const cpuProfileDir = process.env.BENCH_CPU_PROF;
 const profile = (name: string): Record<string, string> =>
-  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(cpuProfileDir, name)}` } : {};
+  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
 const suite = await startSuite({
   logLevel: 'error',
   env: {
