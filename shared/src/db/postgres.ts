@@ -21,7 +21,21 @@ export interface Migration {
   up: (context: MigrationContext) => Promise<void>;
 }
 
-/** Runs pending migrations in order, recording them in `schema_migrations`. Safe to call on every start. */
+/** Migrations of every service serialise on this key, in their own database. */
+const MIGRATION_LOCK_KEY = 7_243_001;
+const LOCK_POLL_MS = 200;
+
+/**
+ * Runs pending migrations in order, recording them in `schema_migrations`. Safe to call on every
+ * start, by several replicas at once: one runs them while the others wait for it.
+ *
+ * The lock is a session advisory lock on a connection of its own, and a waiting replica polls for
+ * it (`pg_try_advisory_lock`) instead of blocking in a statement. A blocked statement holds a
+ * snapshot, and `CREATE INDEX CONCURRENTLY` in the running replica's migration waits for every
+ * older snapshot: a blocking wait made two replicas starting together wait for each other forever.
+ * Migrations themselves run outside any transaction, statement by statement (a multi-statement
+ * query is one implicit transaction), so they may build indexes CONCURRENTLY.
+ */
 export async function migrate(
   sequelize: Sequelize,
   migrations: Migration[],
@@ -33,18 +47,31 @@ export async function migrate(
     storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
     logger: undefined,
   });
-  // Replicas starting together must not run the same migration twice.
-  const lockKey = 7_243_001;
-  const applied = await sequelize.transaction(async (transaction) => {
-    await sequelize.query('SELECT pg_advisory_xact_lock(:lockKey)', {
-      replacements: { lockKey },
-      transaction,
-    });
-    return umzug.up();
-  });
-  const names = applied.map((m) => m.name);
-  if (names.length) logger.info({ migrations: names }, 'migrations applied');
-  return names;
+  const connection = (await sequelize.connectionManager.getConnection({ type: 'write' })) as LockConnection;
+  try {
+    for (let waited = false; ; waited = true) {
+      const { rows } = await connection.query('SELECT pg_try_advisory_lock($1) AS locked', [
+        MIGRATION_LOCK_KEY,
+      ]);
+      if (rows[0]?.locked) break;
+      if (!waited) logger.info('waiting for another replica to finish its migrations');
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+    try {
+      const names = (await umzug.up()).map((m) => m.name);
+      if (names.length) logger.info({ migrations: names }, 'migrations applied');
+      return names;
+    } finally {
+      await connection.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    sequelize.connectionManager.releaseConnection(connection);
+  }
+}
+
+/** The raw pg client behind one of Sequelize's pooled connections. */
+interface LockConnection {
+  query(sql: string, values: unknown[]): Promise<{ rows: Array<{ locked?: boolean }> }>;
 }
 
 /** The outbox and inbox tables every PostgreSQL service needs; include it first in its migration list. */
