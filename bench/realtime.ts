@@ -7,7 +7,7 @@
 // and checks the channel's seqs arrived in order and gap-free. Figures, not assertions: not part
 // of npm test. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
 import { Agent, request } from 'node:http';
-import { join as joinPath } from 'node:path';
+import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
@@ -24,7 +24,8 @@ const { startSuite } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
 const { join, person } = await import('../e2e/support/people.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
-const cpuProfileDir = process.env.BENCH_CPU_PROF;
+// Resolved here: the services start in their own folders.
+const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
 const profile = (name: string): Record<string, string> =>
   cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
 const suite = await startSuite({
@@ -44,6 +45,7 @@ const suite = await startSuite({
  * body dropped: the load generator shares the machine with everything it measures, and `fetch`
  * cost it about 1.4 ms of CPU per write.
  */
+// 64 sockets: far more than 100 writes/s keep in flight; beyond that, queueing in the agent would count as latency.
 const writesAgent = new Agent({ keepAlive: true, maxSockets: 64 });
 function patchStatus(url: string, token: string, body: unknown): Promise<number> {
   const payload = JSON.stringify(body);
@@ -60,6 +62,7 @@ function patchStatus(url: string, token: string, body: unknown): Promise<number>
         },
       },
       (res) => {
+        res.on('error', reject);
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       },

@@ -47,25 +47,36 @@ export async function migrate(
     storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
     logger: undefined,
   });
-  const connection = (await sequelize.connectionManager.getConnection({ type: 'write' })) as LockConnection;
+  const { connectionManager } = sequelize;
+  const connection = (await connectionManager.getConnection({ type: 'write' })) as LockConnection;
+  let locked = false;
   try {
     for (let waited = false; ; waited = true) {
       const { rows } = await connection.query('SELECT pg_try_advisory_lock($1) AS locked', [
         MIGRATION_LOCK_KEY,
       ]);
-      if (rows[0]?.locked) break;
+      locked = rows[0]?.locked === true;
+      if (locked) break;
       if (!waited) logger.info('waiting for another replica to finish its migrations');
       await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
     }
-    try {
-      const names = (await umzug.up()).map((m) => m.name);
-      if (names.length) logger.info({ migrations: names }, 'migrations applied');
-      return names;
-    } finally {
-      await connection.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
-    }
+    const names = (await umzug.up()).map((m) => m.name);
+    if (names.length) logger.info({ migrations: names }, 'migrations applied');
+    return names;
   } finally {
-    sequelize.connectionManager.releaseConnection(connection);
+    // Unlocked, the connection goes back to the pool. If the unlock fails (or an error left the lock
+    // unconfirmed) the connection is closed instead: that ends the session, and its lock with it.
+    const unlocked =
+      locked &&
+      (await connection.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).then(
+        () => true,
+        (err: unknown) => {
+          logger.warn({ err }, 'could not release the migration lock; closing its connection');
+          return false;
+        },
+      ));
+    if (unlocked) connectionManager.releaseConnection(connection);
+    else await connectionManager.destroyConnection(connection);
   }
 }
 

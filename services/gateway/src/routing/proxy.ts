@@ -47,6 +47,7 @@ function writeProblem(
 
 /** The fields of a target http-proxy reads (those of a legacy `url.parse` result). */
 interface ProxyTarget {
+  href: string;
   protocol: string;
   host: string;
   hostname: string;
@@ -57,13 +58,14 @@ interface ProxyTarget {
 
 function parsedTarget(url: string): ProxyTarget {
   const u = new URL(url);
-  const path = u.pathname + u.search;
   return {
+    href: u.href,
     protocol: u.protocol,
     host: u.host,
-    hostname: u.hostname,
+    // url.parse gave IPv6 literals without their brackets, as http.request expects them.
+    hostname: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: u.port,
-    path,
+    path: u.pathname + u.search,
     pathname: u.pathname,
   };
 }

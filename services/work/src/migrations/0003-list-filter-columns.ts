@@ -9,7 +9,7 @@ import type { Migration } from '@trellis/shared';
  *
  * Built CONCURRENTLY, one statement at a time (outside any transaction), under a new name that
  * then replaces the old index: reads and writes go on during a deploy. Safe to re-run after an
- * interruption: a half-built `_next` index is dropped and built again.
+ * interruption: a half-built `_next` index is dropped and built again, a finished one is kept.
  */
 const FILTERED = 'status, priority, type, assignee_id';
 const REBUILT: Array<[name: string, keys: string]> = [
@@ -22,7 +22,19 @@ const REBUILT: Array<[name: string, keys: string]> = [
 export const listFilterColumnsMigration: Migration = {
   name: '0003-list-filter-columns',
   up: async ({ sequelize }) => {
+    const valid = async (index: string) => {
+      const [rows] = (await sequelize.query(
+        `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass(:index)`,
+        { replacements: { index } },
+      )) as [Array<{ valid: boolean }>, unknown];
+      return rows[0]?.valid;
+    };
     for (const [name, keys] of REBUILT) {
+      // Interrupted between dropping the old index and the rename: the new one is built, keep it.
+      if ((await valid(name)) === undefined && (await valid(`${name}_next`)) === true) {
+        await sequelize.query(`ALTER INDEX ${name}_next RENAME TO ${name}`);
+        continue;
+      }
       await sequelize.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}_next`);
       await sequelize.query(
         `CREATE INDEX CONCURRENTLY ${name}_next ON tasks (${keys}, ${FILTERED}) WHERE deleted_at IS NULL`,

@@ -487,9 +487,10 @@ export class TaskService {
     );
     const visible = await this.access.visible(projects, org, caller.id);
     if (visible.length === 0) return { items: [], nextCursor: null };
+    // org_id too: with assigneeId=me, tasks_assignee (assignee_id, org_id, updated_at, id) gives the order.
     return this.page(
-      't.project_id = ANY($projectIds::uuid[])',
-      { projectIds: visible.map((v) => v.project.id) },
+      't.org_id = $orgId AND t.project_id = ANY($projectIds::uuid[])',
+      { orgId: org.orgId, projectIds: visible.map((v) => v.project.id) },
       query,
       caller.id,
     );
