@@ -361,3 +361,51 @@ test('a create and a PATCH each take five round trips; history per field in orde
     await reader.stop();
   }
 });
+
+test('GET /tasks?orgId=&assigneeId=me: the caller’s tasks across the org’s projects, newest first, paged', async () => {
+  const { org, project, manager, contributor } = await projectWithRoles();
+  const other = await createProject(work, org.owner, {
+    orgId: org.orgId,
+    name: 'Other',
+    key: uniqueKey('O'),
+  });
+  const member = await api(work.app)
+    .post(`/api/v1/projects/${other.id}/members`)
+    .set(org.owner.auth)
+    .send({ userId: contributor.id, role: 'CONTRIBUTOR' });
+  assert.equal(member.status, 201, JSON.stringify(member.body));
+  const create = async (projectId: string, title: string, assigneeId?: string) => {
+    const res = await newTask(org.owner, projectId, { title, ...(assigneeId ? { assigneeId } : {}) });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.key as string;
+  };
+  const first = await create(project.id, 'mine, first project', contributor.id);
+  await create(project.id, 'the manager’s', manager.id);
+  await create(project.id, 'nobody’s');
+  const second = await create(other.id, 'mine, second project', contributor.id);
+
+  const list = (query: string, user = contributor) =>
+    api(work.app).get(`/api/v1/tasks?orgId=${org.orgId}&assigneeId=me${query}`).set(user.auth);
+  const all = await list('');
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assert.deepEqual(
+    all.body.items.map((t: { key: string }) => t.key),
+    [second, first],
+    'exactly the caller’s tasks, both projects, -updatedAt',
+  );
+
+  const page1 = await list('&limit=1');
+  assert.deepEqual(
+    page1.body.items.map((t: { key: string }) => t.key),
+    [second],
+  );
+  const page2 = await list(`&limit=1&cursor=${encodeURIComponent(page1.body.nextCursor)}`);
+  assert.deepEqual(
+    page2.body.items.map((t: { key: string }) => t.key),
+    [first],
+  );
+  assert.equal(page2.body.nextCursor, null);
+
+  const outsider = (await orgWithRoles(work, [])).owner;
+  assertProblem(await list('', outsider), 404, 'NOT_FOUND');
+});
