@@ -15,7 +15,7 @@ import {
   type AccessProjection,
   type EventEnvelope,
 } from '../src/index.ts';
-import { testLogger, testMongoUrl } from '../src/testing/index.ts';
+import { taskEventData, testLogger, testMongoUrl } from '../src/testing/index.ts';
 
 const logger = testLogger('access');
 let connection: Connection;
@@ -173,26 +173,15 @@ describe('the MongoDB access projection', () => {
         .countDocuments({ _id: `test-access:${event.id}` })) === 1;
     const taskId = randomUUID();
     const orgId = randomUUID();
-    const task = {
+    const task = taskEventData({
       taskId,
       orgId,
       projectId: randomUUID(),
       key: 'SKIP-1',
       number: 1,
-      parentId: null,
       title: 'Before',
-      status: 'TODO' as const,
-      priority: 'MEDIUM' as const,
-      type: 'TASK' as const,
-      assigneeId: null,
       reporterId: randomUUID(),
-      sprintId: null,
-      estimate: null,
-      labels: [],
-      dueDate: null,
-      completedAt: null,
-      version: 1,
-    };
+    });
     const updated = (
       version: number,
       title: string,

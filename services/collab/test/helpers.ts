@@ -21,6 +21,7 @@ import {
 import {
   mongoHarness,
   stack,
+  taskEventData,
   testSigner,
   TopicReader,
   waitFor,
@@ -255,27 +256,14 @@ export async function projectOf(collab: Collab, org: TestOrg, options: ProjectOp
 }
 
 export function taskData(project: { projectId: string; orgId: string; key: string }, reporterId: string) {
-  const taskId = randomUUID();
-  return {
-    taskId,
+  return taskEventData({
     orgId: project.orgId,
     projectId: project.projectId,
     key: `${project.key}-1`,
     number: 1,
-    parentId: null,
     title: 'Ship it',
-    status: 'TODO' as const,
-    priority: 'MEDIUM' as const,
-    type: 'TASK' as const,
-    assigneeId: null,
     reporterId,
-    sprintId: null,
-    estimate: null,
-    labels: [],
-    dueDate: null,
-    completedAt: null,
-    version: 1,
-  };
+  });
 }
 
 /** A task of the project (work event). */

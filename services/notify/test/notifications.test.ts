@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { collabEvents, governanceEvents, identityEvents, workEvents } from '@trellis/shared';
-import { assertProblem, stack, waitFor } from '@trellis/shared/testing';
+import { assertProblem, stack, taskEventData, waitFor } from '@trellis/shared/testing';
 import { api, startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
 
 interface Item {
@@ -49,27 +49,14 @@ async function mailsTo(address: string): Promise<Array<{ subject: string; text: 
 let taskNumber = 0;
 function taskData(over: Partial<{ taskId: string; assigneeId: string | null; reporterId: string }> = {}) {
   taskNumber += 1;
-  return {
-    taskId: randomUUID(),
+  const base = {
     orgId,
     projectId,
     key: `CORE-${taskNumber}`,
     number: taskNumber,
-    parentId: null,
     title: `Task ${taskNumber}`,
-    status: 'TODO' as const,
-    priority: 'MEDIUM' as const,
-    type: 'TASK' as const,
-    assigneeId: null,
-    reporterId: owner.id,
-    sprintId: null,
-    estimate: null,
-    labels: [],
-    dueDate: null,
-    completedAt: null,
-    version: 1,
-    ...over,
   };
+  return { ...taskEventData({ ...base, reporterId: owner.id }), ...over };
 }
 
 before(async () => {

@@ -4,6 +4,7 @@ import { governanceEvents } from '@trellis/shared';
 import { AccessMemo } from '../src/access/access-memo.ts';
 import type { ProjectContext } from '../src/access/access.service.ts';
 import {
+  addMember,
   api,
   createProject,
   orgWithRoles,
@@ -95,11 +96,7 @@ test('a warm access memo never outlives a removal from the org, a visibility cha
   assert.equal((await listTasks(org.MEMBER, project.id)).status, 404);
 
   // An explicit project member removed here loses the project at once.
-  const added = await api(work.app)
-    .post(`/api/v1/projects/${project.id}/members`)
-    .set(org.owner.auth)
-    .send({ userId: org.MEMBER.id, role: 'CONTRIBUTOR' });
-  assert.equal(added.status, 201, JSON.stringify(added.body));
+  await addMember(work, org.owner, project.id, org.MEMBER.id, 'CONTRIBUTOR');
   assert.equal((await listTasks(org.MEMBER, project.id)).status, 200);
   const removed = await api(work.app)
     .delete(`/api/v1/projects/${project.id}/members/${org.MEMBER.id}`)

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -159,4 +160,19 @@ export async function createProject(work: Work, user: TestUser, body: Record<str
   const res = await api(work.app).post('/api/v1/projects').set(user.auth).send(body);
   if (res.status !== 201) throw new Error(`create project failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { id: string; key: string; orgId: string };
+}
+
+/** Adds `userId` to the project with an explicit role, as `owner`; asserts the 201. */
+export async function addMember(
+  work: Work,
+  owner: TestUser,
+  projectId: string,
+  userId: string,
+  role: string,
+) {
+  const res = await api(work.app)
+    .post(`/api/v1/projects/${projectId}/members`)
+    .set(owner.auth)
+    .send({ userId, role });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
 }

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { assertProblem } from '@trellis/shared/testing';
-import { api, createProject, newUser, orgWithRoles, startWork, uniqueKey, type Work } from './helpers.ts';
+import {
+  addMember,
+  api,
+  createProject,
+  newUser,
+  orgWithRoles,
+  startWork,
+  uniqueKey,
+  type Work,
+} from './helpers.ts';
 
 let work: Work;
 
@@ -26,11 +35,7 @@ test('GET /internal/projects/{id} and /internal/tasks/{id}: snapshots for collab
     key,
     visibility: 'PRIVATE',
   });
-  const added = await api(work.app)
-    .post(`/api/v1/projects/${project.id}/members`)
-    .set(org.owner.auth)
-    .send({ userId: org.MEMBER.id, role: 'CONTRIBUTOR' });
-  assert.equal(added.status, 201, JSON.stringify(added.body));
+  await addMember(work, org.owner, project.id, org.MEMBER.id, 'CONTRIBUTOR');
   const settings = await api(work.app)
     .patch(`/api/v1/projects/${project.id}/settings`)
     .set(org.owner.auth)

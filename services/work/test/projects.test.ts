@@ -6,6 +6,7 @@ import { governanceEvents } from '@trellis/shared';
 import { assertProblem, stopServers, waitFor } from '@trellis/shared/testing';
 import { GovernanceClient } from '../src/access/governance-client.ts';
 import {
+  addMember,
   api,
   createProject,
   newUser,
@@ -157,11 +158,7 @@ test('lists show only what the caller may see; an outsider gets an empty list an
   assertProblem(await api(work.app).get(`/api/v1/projects/${open.id}`).set(outsider.auth), 404, 'NOT_FOUND');
 
   // Explicit membership opens the private project, with source explicit.
-  const added = await api(work.app)
-    .post(`/api/v1/projects/${secret.id}/members`)
-    .set(org.owner.auth)
-    .send({ userId: org.MEMBER.id, role: 'CONTRIBUTOR' });
-  assert.equal(added.status, 201);
+  await addMember(work, org.owner, secret.id, org.MEMBER.id, 'CONTRIBUTOR');
   assert.deepEqual(await ids(org.MEMBER, { orgId: org.orgId }), [open.id, secret.id]);
   const members = await api(work.app).get(`/api/v1/projects/${secret.id}/members`).set(org.MEMBER.auth);
   const byUser = Object.fromEntries(

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import type { EventEnvelope } from '@trellis/shared';
 import { assertProblem, type TopicReader } from '@trellis/shared/testing';
 import {
+  addMember,
   api,
   createProject,
   envelopes,
@@ -38,11 +39,7 @@ async function setup() {
     name: 'Sprints',
     key: uniqueKey('S'),
   });
-  const res = await api(work.app)
-    .post(`/api/v1/projects/${project.id}/members`)
-    .set(org.owner.auth)
-    .send({ userId: org.MEMBER.id, role: 'CONTRIBUTOR' });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
+  await addMember(work, org.owner, project.id, org.MEMBER.id, 'CONTRIBUTOR');
   return { org, project, owner: org.owner, contributor: org.MEMBER };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { assertProblem } from '@trellis/shared/testing';
 import {
+  addMember,
   api,
   createProject,
   orgWithRoles,
@@ -26,15 +27,8 @@ async function projectWithRoles() {
   const org = await orgWithRoles(work, ['ADMIN', 'MANAGER', 'MEMBER', 'VIEWER']);
   const key = uniqueKey('T');
   const project = await createProject(work, org.owner, { orgId: org.orgId, name: 'Tasks', key });
-  const add = async (user: TestUser, role: string) => {
-    const res = await api(work.app)
-      .post(`/api/v1/projects/${project.id}/members`)
-      .set(org.owner.auth)
-      .send({ userId: user.id, role });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-  };
-  await add(org.MANAGER, 'MANAGER');
-  await add(org.MEMBER, 'CONTRIBUTOR');
+  await addMember(work, org.owner, project.id, org.MANAGER.id, 'MANAGER');
+  await addMember(work, org.owner, project.id, org.MEMBER.id, 'CONTRIBUTOR');
   return { org, project, key, manager: org.MANAGER, contributor: org.MEMBER, viewer: org.VIEWER };
 }
 
@@ -369,11 +363,7 @@ test('GET /tasks?orgId=&assigneeId=me: the caller’s tasks across the org’s p
     name: 'Other',
     key: uniqueKey('O'),
   });
-  const member = await api(work.app)
-    .post(`/api/v1/projects/${other.id}/members`)
-    .set(org.owner.auth)
-    .send({ userId: contributor.id, role: 'CONTRIBUTOR' });
-  assert.equal(member.status, 201, JSON.stringify(member.body));
+  await addMember(work, org.owner, other.id, contributor.id, 'CONTRIBUTOR');
   const create = async (projectId: string, title: string, assigneeId?: string) => {
     const res = await newTask(org.owner, projectId, { title, ...(assigneeId ? { assigneeId } : {}) });
     assert.equal(res.status, 201, JSON.stringify(res.body));

@@ -4,3 +4,4 @@ export * from './service-harness.ts';
 export * from './http-assertions.ts';
 export * from './access-tokens.ts';
 export * from './stale-topics.ts';
+export * from './task-data.ts';

@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { errors, type ProjectRole, type ProjectSnapshot, type TaskSnapshot } from '@trellis/shared';
 import { PROJECT_COLUMNS, projectSettingsOf, type ProjectRow } from '../models.ts';
+import { projectData } from '../projects/projects.views.ts';
 
 /**
  * The project and task fallback of architecture.md §2, for collab and notify: a service whose
@@ -42,14 +43,7 @@ export class InternalService {
       { replacements: { projectId: project.id }, type: QueryTypes.SELECT },
     );
     return {
-      projectId: project.id,
-      orgId: project.orgId,
-      teamId: project.teamId,
-      name: project.name,
-      key: project.key,
-      status: project.status,
-      visibility: project.visibility,
-      ownerId: project.ownerId,
+      ...projectData(project),
       settings: projectSettingsOf(project.settings),
       deleted: project.deletedAt !== null,
       members,
