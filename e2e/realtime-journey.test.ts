@@ -348,6 +348,12 @@ describe('collaboration and real time through the gateway', () => {
       'ACCESS_REVOKED',
     );
     assert.equal(ended.reason, 'ACCESS_REVOKED');
+    // collab and notify project the removal each from its own consumer (both gather up to 100 ms of
+    // events per fetch), so collab may learn of it a moment after notify's hub did.
+    await waitFor(async () => (await api.get(`/comments?taskId=${task.id}`, bob.token)).status === 404, {
+      what: "collab's projection of the removal",
+      timeoutMs: 5_000,
+    });
     assertProblem(await api.get(`/comments?taskId=${task.id}`, bob.token), 404, 'NOT_FOUND');
     assertProblem(await api.get(`/channels/${projectChannel.id}/messages`, bob.token), 404, 'NOT_FOUND');
     const again = await b.subscribe(`project:${projectId}`);

@@ -11,7 +11,8 @@ import { endpoints, external, paths, ports, redact } from '../config.ts';
 import { UserError, type Progress } from '../log.ts';
 import { run, spawnDaemon, tail } from '../proc.ts';
 
-const CACHE_ENTRY = 'ferretdb-1.24.0';
+/** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever main.go changes. */
+const CACHE_ENTRY = 'ferretdb-1.24.0-w2';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const dataDir = paths.data('ferretdb');
 

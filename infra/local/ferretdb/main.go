@@ -31,10 +31,14 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  "sqlite",
+		// WAL without an fsync per commit (synchronous=NORMAL): a killed process
+		// loses nothing, an OS crash may lose the last commits. The local stack
+		// is disposable (PostgreSQL runs with fsync=off for the same reason), and
+		// an fsync per insert put a disk flush into every realtime event's path.
+		SQLiteURL: "file:" + *dir + "/?_pragma=synchronous(normal)",
 	})
 	if err != nil {
 		logger.Error("cannot start FerretDB", "err", err)

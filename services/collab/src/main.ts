@@ -1,7 +1,6 @@
 // Process entry: config → connect → outbox relay → listen → consume → shutdown.
 import {
   collabEvents,
-  consumerOf,
   createLogger,
   InternalClient,
   MongoOutbox,
@@ -12,7 +11,7 @@ import {
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { CONSUMER_GROUP, collabSubscriptions } from './events/subscriptions.ts';
+import { collabConsumer, collabSubscriptions } from './events/subscriptions.ts';
 import { collabModels, initModels, outboxModels } from './models.ts';
 
 const config = readConfig();
@@ -72,8 +71,7 @@ await serve({
   stopSteps: runtime.stopSteps.flatMap((step) => (step.name === 'kafka' ? [...beforeKafka, step] : [step])),
 });
 await bus.consume(
-  consumerOf(
-    CONSUMER_GROUP,
+  collabConsumer(
     collabSubscriptions({
       projection: services.projection,
       inbox: services.inbox,

@@ -3,7 +3,6 @@ import type { Express } from 'express';
 import request from 'supertest';
 import {
   collabEvents,
-  consumerOf,
   createEvent,
   governanceEvents,
   MongoOutbox,
@@ -30,7 +29,7 @@ import {
   type TestKafka,
 } from '@trellis/shared/testing';
 import { buildApp, buildServices } from '../src/app.ts';
-import { CONSUMER_GROUP, collabSubscriptions } from '../src/events/subscriptions.ts';
+import { collabConsumer, collabSubscriptions } from '../src/events/subscriptions.ts';
 import { collabModels, initModels, outboxModels } from '../src/models.ts';
 
 export const COLLAB_TOPICS = [
@@ -75,8 +74,7 @@ export async function startCollab(options: { governance?: InternalClient; work?:
   };
   const reader = await TopicReader.start(kafka, [...COLLAB_TOPICS]);
   const consumer: EventConsumer = await bus.consume(
-    consumerOf(
-      CONSUMER_GROUP,
+    collabConsumer(
       collabSubscriptions({
         projection: services.projection,
         inbox: services.inbox,

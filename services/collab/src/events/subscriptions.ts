@@ -1,8 +1,10 @@
 import {
+  consumerOf,
   governanceEvents as governance,
   mongoInboxSubscriber,
   workEvents as work,
   type AccessProjection,
+  type ConsumerOptions,
   type MongoInbox,
   type Subscription,
 } from '@trellis/shared';
@@ -64,4 +66,14 @@ export function collabSubscriptions(deps: {
   channels: ChannelService;
 }): Subscription[] {
   return [...deps.projection.subscriptions(deps.inbox), ...channelSubscriptions(deps.inbox, deps.channels)];
+}
+
+/**
+ * collab's consumer. Its fetches gather up to 100 ms of events (as notify's do): it reads every task
+ * event, and most change nothing it keeps, so under load that is one fetch per batch instead of one
+ * per event. The price: a change reaches collab's projection up to 100 ms later (a revoked member
+ * can read for that much longer).
+ */
+export function collabConsumer(subscriptions: Subscription[]): ConsumerOptions {
+  return { ...consumerOf(CONSUMER_GROUP, subscriptions), batchWaitMs: 100 };
 }
