@@ -1,7 +1,7 @@
 // FerretDB v1.24.0 (MongoDB wire protocol on SQLite), built with `go` from the
 // wrapper program in this folder into the cache.
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import mongoose from 'mongoose';
 
@@ -19,6 +19,8 @@ const dataDir = paths.data('ferretdb');
 async function provision(progress: Progress): Promise<void> {
   console.log('  go  │ building FerretDB (about a minute on 2 cores)…');
   const buildLog = paths.log('provision-ferretdb');
+  // Not left to Kafka's provisioning, which skips everything when its jars are cached.
+  mkdirSync(dirname(buildLog), { recursive: true });
   const lines: string[] = [];
   let packages = 0;
   await buildIntoCache(CACHE_ENTRY, async (dir) => {
