@@ -231,6 +231,44 @@ describe('realtime hub', () => {
     assert.equal((await models.heads.findById(channel).lean())?.seq, 30, 'the head is written behind');
   });
 
+  test('appends to several channels made together reach the store in one insert, also past a refusal', async () => {
+    const models = await historyModels(connections[0] as Connection);
+    let inserts = 0;
+    const entries = new Proxy(models.entries, {
+      get(target, key, receiver) {
+        if (key !== 'insertMany') return Reflect.get(target, key, receiver) as unknown;
+        return (...args: Parameters<typeof target.insertMany>) => {
+          inserts += 1;
+          return target.insertMany(...args);
+        };
+      },
+    });
+    const history = new ChannelHistory({ ...models, entries });
+    const channels = range(1, 5).map(() => `task:${randomUUID()}`);
+    for (const channel of channels) assert.equal(await history.append(channel, event()), 1);
+
+    inserts = 0;
+    assert.deepEqual(
+      await Promise.all(channels.map((channel) => history.append(channel, event()))),
+      [2, 2, 2, 2, 2],
+    );
+    assert.equal(inserts, 1, 'one insert for the five channels');
+
+    // Another replica takes the next seq of the first channel: the shared insert stops at it, and
+    // every append still gets the right seq (the refused one past the other's, the rest their next).
+    const other = new ChannelHistory(models);
+    assert.equal(await other.append(channels[0] as string, event()), 3);
+    assert.deepEqual(
+      await Promise.all(channels.map((channel) => history.append(channel, event()))),
+      [4, 3, 3, 3, 3],
+    );
+    for (const channel of channels)
+      assert.deepEqual(
+        (await models.entries.find({ channel }, { seq: 1 }).lean()).map((e) => e.seq).sort((x, y) => x - y),
+        channel === channels[0] ? [1, 2, 3, 4] : [1, 2, 3],
+      );
+  });
+
   test('a head left far behind (a crash before its flush) costs a few probes, nothing else', async () => {
     const models = await historyModels(connections[0] as Connection);
     const channel = `chat:${randomUUID()}`;

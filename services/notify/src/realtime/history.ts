@@ -1,6 +1,6 @@
 import { RecentMap, isDuplicateKeyError } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
-import type { HistoryModels } from './history.model.ts';
+import type { HistoryEntry, HistoryModels } from './history.model.ts';
 
 export interface SequencedEvent {
   seq: number;
@@ -30,6 +30,13 @@ const DUPLICATE_KEY = 11000;
 
 const entryId = (channel: string, seq: number) => `${channel}#${seq}`;
 
+interface PendingRun {
+  entries: HistoryEntry[];
+  /** How many of the run's entries went in, in order, before a refusal (or before the command stopped). */
+  resolve: (inserted: number) => void;
+  reject: (err: unknown) => void;
+}
+
 interface PendingAppend {
   event: RealtimeEvent;
   at: Date;
@@ -48,9 +55,10 @@ interface PendingAppend {
  *   once per `headFlushMs` per channel (an update costs FerretDB a scan of the heads, an insert
  *   does not), and a head left behind by a crash costs a few more probes, nothing else.
  * In this process, a channel's appends start from the seq its previous one took, and those that
- * arrive while one is inserted go in together, in arrival order: the usual append is a share of
- * one insert round trip. Every hot-path read is an `_id` lookup (FerretDB v1 scans for anything
- * else).
+ * arrive while one is inserted go in together, in arrival order; the inserts of several channels
+ * started together (one event on its project and its task channel, a fetched batch) go to the
+ * store as one command. The usual append is a share of one insert round trip. Every hot-path read
+ * is an `_id` lookup (FerretDB v1 scans for anything else).
  */
 export class ChannelHistory {
   private readonly m: HistoryModels;
@@ -61,6 +69,8 @@ export class ChannelHistory {
   private readonly newest: RecentMap<number>;
   /** Per `<channel> <eventId>`, the seq this process gave the event (a retried append finds it here). */
   private readonly placed: RecentMap<number>;
+  /** Channel runs to insert with the next command, in the order asked for (see `insertEntries`). */
+  private runs: PendingRun[] = [];
   /** Heads to write on the next flush. */
   private readonly unflushed = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -200,16 +210,45 @@ export class ChannelHistory {
       event,
       at,
     }));
+    const inserted = await this.insertEntries(entries);
+    batch.slice(0, inserted).forEach(({ event }, i) => this.notePlaced(channel, event, first + i));
+    if (inserted > 0) this.noteNewest(channel, first + inserted - 1, startedAt);
+    return inserted;
+  }
+
+  /**
+   * Inserts one channel's run; runs asked for in the same tick (other channels') share the command.
+   * Returns how many of this run's entries went in before a refusal. The command is ordered, so a
+   * refusal in an earlier run stops the later ones short: their first entry then takes the
+   * one-at-a-time path, which finds it free and inserts it (a rare case: a seq another replica took).
+   */
+  private insertEntries(entries: HistoryEntry[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.runs.push({ entries, resolve, reject });
+      if (this.runs.length === 1) queueMicrotask(() => void this.insertRuns());
+    });
+  }
+
+  private async insertRuns(): Promise<void> {
+    const runs = this.runs.splice(0);
+    const entries = runs.flatMap((run) => run.entries);
     let inserted = entries.length;
     try {
       // Ordered: one round trip, and its error says which entry was refused first. Lean: no hydration.
       await this.m.entries.insertMany(entries, { ordered: true, lean: true });
     } catch (err) {
-      inserted = insertedBeforeDuplicate(err);
+      try {
+        inserted = insertedBeforeDuplicate(err);
+      } catch (failure) {
+        for (const run of runs) run.reject(failure);
+        return;
+      }
     }
-    batch.slice(0, inserted).forEach(({ event }, i) => this.notePlaced(channel, event, first + i));
-    if (inserted > 0) this.noteNewest(channel, first + inserted - 1, startedAt);
-    return inserted;
+    let offset = 0;
+    for (const run of runs) {
+      run.resolve(Math.min(run.entries.length, Math.max(0, inserted - offset)));
+      offset += run.entries.length;
+    }
   }
 
   /** One append the batch could not place: an insert at the next seq, until one is won. */
