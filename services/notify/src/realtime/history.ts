@@ -70,7 +70,7 @@ export class ChannelHistory {
   /** Per `<channel> <eventId>`, the seq this process gave the event (a retried append finds it here). */
   private readonly placed: RecentMap<number>;
   /** Channel runs to insert with the next command, in the order asked for (see `insertEntries`). */
-  private runs: PendingRun[] = [];
+  private readonly runs: PendingRun[] = [];
   /** Heads to write on the next flush. */
   private readonly unflushed = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
