@@ -26,9 +26,18 @@ const MAX_BATCH = 100;
 const READ_PARALLEL = 20;
 /** Channels (and recent events) this process remembers; the least recently used are forgotten. */
 const MAX_REMEMBERED = 10_000;
-const DUPLICATE_KEY = 11000;
 
 const entryId = (channel: string, seq: number) => `${channel}#${seq}`;
+
+/** The history document of `event` at `seq` on the channel. */
+const entryOf = (channel: string, seq: number, { event, at }: { event: RealtimeEvent; at: Date }) => ({
+  _id: entryId(channel, seq),
+  channel,
+  seq,
+  eventId: event.id,
+  event,
+  at,
+});
 
 interface PendingRun {
   entries: HistoryEntry[];
@@ -202,15 +211,7 @@ export class ChannelHistory {
   /** Inserts the batch at `first`, `first + 1` … in order; returns how many went in before a refusal. */
   private async insertRun(channel: string, first: number, batch: PendingAppend[]): Promise<number> {
     const startedAt = Date.now();
-    const entries = batch.map(({ event, at }, i) => ({
-      _id: entryId(channel, first + i),
-      channel,
-      seq: first + i,
-      eventId: event.id,
-      event,
-      at,
-    }));
-    const inserted = await this.insertEntries(entries);
+    const inserted = await this.insertEntries(batch.map((append, i) => entryOf(channel, first + i, append)));
     batch.slice(0, inserted).forEach(({ event }, i) => this.notePlaced(channel, event, first + i));
     if (inserted > 0) this.noteNewest(channel, first + inserted - 1, startedAt);
     return inserted;
@@ -252,21 +253,15 @@ export class ChannelHistory {
   }
 
   /** One append the batch could not place: an insert at the next seq, until one is won. */
-  private async appendOne(channel: string, { event, at }: PendingAppend): Promise<number> {
+  private async appendOne(channel: string, append: PendingAppend): Promise<number> {
+    const { event } = append;
     const placed = this.placed.get(`${channel} ${event.id}`);
     if (placed !== undefined) return placed; // twice in one batch
     let seq = (this.newest.get(channel) ?? (await this.lastSeq(channel))) + 1;
     for (let attempt = 1; ; attempt += 1) {
       const startedAt = Date.now();
       try {
-        await this.m.entries.create({
-          _id: entryId(channel, seq),
-          channel,
-          seq,
-          eventId: event.id,
-          event,
-          at,
-        });
+        await this.m.entries.create(entryOf(channel, seq, append));
         this.noteNewest(channel, seq, startedAt);
         return this.notePlaced(channel, event, seq);
       } catch (err) {
@@ -365,12 +360,11 @@ function insertedBeforeDuplicate(err: unknown): number {
   const writeErrors = [(err as { writeErrors?: unknown }).writeErrors ?? []].flat() as WriteError[];
   const first = writeErrors[0];
   // The driver's WriteError has `code`; mongoose hands over plain copies with it under `err`.
-  if (!first || (first.code ?? first.err?.code) !== DUPLICATE_KEY) throw err;
+  if (!first || !(isDuplicateKeyError(first) || isDuplicateKeyError(first.err))) throw err;
   return first.index;
 }
 
 interface WriteError {
   index: number;
-  code?: number;
-  err?: { code?: number };
+  err?: unknown;
 }
