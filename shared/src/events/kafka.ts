@@ -67,6 +67,12 @@ export interface ConsumerOptions {
    * latest): it then never commits (others commit their handled offsets once a second).
    */
   commitOffsets?: boolean;
+  /**
+   * Awaited before each offset commit; the offsets handled up to then are committed only once it
+   * resolves (a rejection keeps them for the next commit). For handlers that finish part of their
+   * work after returning: the realtime hub publishes to its internal topic in the background.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 type Heartbeat = () => Promise<void>;
@@ -305,7 +311,7 @@ export class EventBus {
     const committer =
       options.commitOffsets === false
         ? undefined
-        : new OffsetCommitter(consumer, this.logger, COMMIT_INTERVAL_MS);
+        : new OffsetCommitter(consumer, this.logger, COMMIT_INTERVAL_MS, options.beforeCommit);
     consumer.on(consumer.events.REBALANCING, () => void committer?.commit());
     await consumer.run({
       autoCommit: false,
@@ -455,14 +461,18 @@ class OffsetCommitter {
   private readonly consumer: Consumer;
   private readonly logger: Logger;
   private readonly intervalMs: number;
+  private readonly beforeCommit: (() => Promise<void>) | undefined;
   /** Per `topic:partition`, the next offset to read (the one after the last handled). */
   private readonly next = new Map<string, { topic: string; partition: number; offset: string }>();
   private timer: NodeJS.Timeout | undefined;
+  /** Commits run one after the other, so an older position never lands after a newer one. */
+  private committing: Promise<void> = Promise.resolve();
 
-  constructor(consumer: Consumer, logger: Logger, intervalMs: number) {
+  constructor(consumer: Consumer, logger: Logger, intervalMs: number, beforeCommit?: () => Promise<void>) {
     this.consumer = consumer;
     this.logger = logger;
     this.intervalMs = intervalMs;
+    this.beforeCommit = beforeCommit;
   }
 
   /** Messages of a partition are handled in order: each call moves its position forward. */
@@ -475,15 +485,21 @@ class OffsetCommitter {
     this.timer.unref();
   }
 
-  async commit(): Promise<void> {
+  commit(): Promise<void> {
+    this.committing = this.committing.then(() => this.commitHandled());
+    return this.committing;
+  }
+
+  private async commitHandled(): Promise<void> {
     if (this.next.size === 0) return;
     const offsets = [...this.next.entries()];
     this.next.clear();
     try {
+      await this.beforeCommit?.();
       await this.consumer.commitOffsets(offsets.map(([, position]) => position));
     } catch (err) {
       // Mostly a rebalance that moved the partition: its new owner replays from the last commit.
-      this.logger.debug({ err }, 'offset commit failed; the events may be handled again');
+      this.logger.debug({ err }, 'offsets not committed; the events may be handled again');
       for (const [key, position] of offsets) if (!this.next.has(key)) this.next.set(key, position);
     }
   }

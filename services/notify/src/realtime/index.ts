@@ -17,6 +17,7 @@ import {
 import type { Connection } from 'mongoose';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { BackgroundPublisher } from './background-publisher.ts';
 import {
   CHANNEL_ROUTES,
   channelDeliveries,
@@ -136,6 +137,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const echoes = new Set<string>();
   const publish = (events: EventEnvelope[]) =>
     bus.publish(events.map((event) => ({ topic: INTERNAL_TOPIC, event })));
+  // The source consumer's fan-out: its offsets wait for these publishes (`beforeCommit`).
+  const fanOut = new BackgroundPublisher(publish, logger);
 
   /**
    * Gives the event its seq on the channel and hands it to this replica's sockets at once (the
@@ -156,20 +159,21 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     return { seq, published };
   };
 
-  /**
-   * Sequences an event on several channels at once and publishes them in one request. Also when a
-   * seq already existed: a redelivered event may have died between insert and publish. Sockets
-   * drop seqs they already have, so publishing twice is harmless.
-   */
-  const appendAll = async (deliveries: ChannelDelivery[]): Promise<number[]> => {
-    const sequenced = await Promise.all(deliveries.map(({ channel, event }) => sequence(channel, event)));
-    await publish(sequenced.map(({ published }) => published));
-    return sequenced.map(({ seq }) => seq);
+  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
+    const { seq, published } = await sequence(channel, event);
+    await publish([published]);
+    return seq;
   };
 
-  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
-    const [seq] = await appendAll([{ channel, event }]);
-    return seq as number;
+  /**
+   * Sequences a source event on all its channels at once and hands their `realtime.published` to the
+   * background fan-out, in one request. Published also when a seq already existed: a redelivered
+   * event may have died between insert and publish. Sockets drop seqs they already have, so
+   * publishing twice is harmless.
+   */
+  const appendAll = async (deliveries: ChannelDelivery[]): Promise<void> => {
+    const sequenced = await Promise.all(deliveries.map(({ channel, event }) => sequence(channel, event)));
+    fanOut.send(sequenced.map(({ published }) => published));
   };
 
   const accessChanged = (orgId: string | null, userIds: string[]) =>
@@ -268,11 +272,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
           topic: definition.topic,
           // Pipelined: each event's appends are queued before its handler first waits, so the
           // events of a fetched batch keep their order on every channel (and share inserts).
+          // The publish goes on in the background: the next fetch need not wait for Kafka's ack.
           handle: async ({ event }) => {
             await appendAll(channelDeliveries(event));
           },
         })),
       ),
+      beforeCommit: () => fanOut.settled(),
     }),
     start: async () => {
       consumer = await bus.consume(internalConsumer);
@@ -284,6 +290,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     },
     stop: async () => {
       accepting = false;
+      fanOut.stop();
       for (const timer of timers.splice(0)) clearInterval(timer);
       await hub.closeAll(CLOSE.goingAway, 'server shutting down');
       await consumer?.stop();
