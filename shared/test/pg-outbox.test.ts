@@ -176,6 +176,88 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
     outbox.start();
   });
 
+  test('a failed publish rolls its claim back and records the attempt; a later pass publishes the rows', async () => {
+    await outbox.stop(); // The flaky relay below is the only one running.
+    let failures = 1;
+    // Fault injection over the real bus: its first publish fails as if the broker were away.
+    const flakyBus = {
+      publish: async (...args: Parameters<EventBus['publish']>) => {
+        if (failures-- > 0) throw new Error('broker unavailable');
+        return bus.publish(...args);
+      },
+    } as unknown as EventBus;
+    const flaky = new PgOutbox({ sequelize, bus: flakyBus, logger, sweepIntervalMs: 100 });
+    const event = createEvent(noted, 'test', { subjectId: 'agg-flaky', data: { n: 1, note: 'flaky' } });
+    try {
+      flaky.start();
+      await sequelize.transaction((transaction) => flaky.add(transaction, event));
+      await waitFor(() => reader.messages.some((m) => m.headers['event-id'] === event.id), {
+        what: 'the event published on a later pass',
+      });
+      const [row] = await sequelize.query<{
+        attempts: number;
+        last_error: string;
+        published_at: Date | null;
+      }>('SELECT attempts, last_error, published_at FROM outbox WHERE id = :id', {
+        replacements: { id: event.id },
+        type: QueryTypes.SELECT,
+      });
+      assert.equal(row?.attempts, 1, 'the failed attempt is counted');
+      assert.match(row?.last_error ?? '', /broker unavailable/);
+      assert.ok(row?.published_at, 'and the row is marked once a pass published it');
+      assert.equal(
+        reader.messages.filter((m) => m.headers['event-id'] === event.id).length,
+        1,
+        'published once: the failed pass published nothing',
+      );
+    } finally {
+      await flaky.stop();
+      outbox.start();
+    }
+  });
+
+  test('two relays on one database publish every row once, each aggregate in order', async () => {
+    const other = createSequelize(db.url, logger);
+    const second = new PgOutbox({ sequelize: other, bus, logger, sweepIntervalMs: 200 });
+    second.start();
+    try {
+      const events = Array.from({ length: 30 }, (_, i) =>
+        createEvent(noted, 'test', { subjectId: `agg-two-${i % 3}`, data: { n: i, note: 'two relays' } }),
+      );
+      // Each event through one of the two replicas, alternately: both relays wake and compete.
+      await Promise.all(
+        [0, 1, 2].map(async (aggregate) => {
+          for (const [i, event] of events.entries()) {
+            if (i % 3 !== aggregate) continue;
+            const [db, relay] = i % 2 === 0 ? [sequelize, outbox] : [other, second];
+            await db.transaction((transaction) => relay.add(transaction, event));
+          }
+        }),
+      );
+      const ids = new Set(events.map((e) => e.id));
+      const seen = await waitFor(
+        () => {
+          const got = reader.messages.map((m) => m.headers['event-id']).filter((id) => id && ids.has(id));
+          return got.length >= ids.size ? got : undefined;
+        },
+        { what: 'all 30 events' },
+      );
+      assert.equal(new Set(seen).size, ids.size, 'every event published');
+      assert.equal(seen.length, ids.size, 'none twice');
+      for (const aggregate of [0, 1, 2]) {
+        const written = events.filter((e) => e.subjectId === `agg-two-${aggregate}`).map((e) => e.id);
+        assert.deepEqual(
+          seen.filter((id) => written.includes(id!)),
+          written,
+          `agg-two-${aggregate} in the order written`,
+        );
+      }
+    } finally {
+      await second.stop();
+      await other.close();
+    }
+  });
+
   test('events of one aggregate keep their order', async () => {
     const events = Array.from({ length: 20 }, (_, i) =>
       createEvent(noted, 'test', { subjectId: 'agg-ordered', data: { n: i, note: 'ordered' } }),

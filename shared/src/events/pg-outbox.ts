@@ -1,5 +1,6 @@
-import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Client, QueryResult } from 'pg';
 import type { Logger } from 'pino';
+import type { Sequelize, Transaction } from 'sequelize';
 import type { EventEnvelope } from './envelope.ts';
 import type { EventBus } from './kafka.ts';
 import { eventDefinition } from './registry.ts';
@@ -26,6 +27,26 @@ interface OutboxRow {
 
 /** Any fixed number; it names the relay's advisory lock so only one replica publishes at a time. */
 const RELAY_LOCK_KEY = 7_243_002;
+
+/**
+ * Takes the relay lock and marks the oldest pending rows sent, returning them (RETURNING has no
+ * order). Without the lock (another replica's relay is publishing and will get these) it marks
+ * nothing. Runs inside the pass's transaction: a failed publish rolls the marks back.
+ */
+const claimStatement = (limit: number) =>
+  `WITH relay AS (SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) AS locked)
+   UPDATE outbox SET published_at = now()
+    WHERE seq IN (SELECT seq FROM outbox, relay
+                   WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT ${limit})
+   RETURNING seq, topic, envelope`;
+
+/** pg's simple protocol (no values): several statements in one round trip; the last one's rows. */
+const simpleQuery = (client: Client, text: string) =>
+  new Promise<QueryResult>((resolve, reject) => {
+    client.query(text, (err: Error | null, result: QueryResult | QueryResult[]) =>
+      err ? reject(err) : resolve(Array.isArray(result) ? result.at(-1)! : result),
+    );
+  });
 
 function topicOf(event: EventEnvelope): string {
   const definition = eventDefinition(event.type);
@@ -59,6 +80,9 @@ export class PgOutbox {
     this.logger = options.logger.child({ component: 'outbox' });
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
     this.batchSize = options.batchSize ?? 200;
+    // Written into the claim statement's text (the simple protocol carries no values).
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new Error('batchSize must be a positive integer');
     this.retentionMs = options.retentionMs ?? 24 * 3600_000;
   }
 
@@ -72,17 +96,16 @@ export class PgOutbox {
     const list = Array.isArray(events) ? events : [events];
     if (list.length === 0) return;
     for (const hook of this.hooks) await hook(transaction, list);
-    const values: string[] = [];
-    const replacements: Record<string, unknown> = {};
-    list.forEach((event, i) => {
-      values.push(`(:id${i}, :topic${i}, :key${i}, :envelope${i}::jsonb)`);
-      replacements[`id${i}`] = event.id;
-      replacements[`topic${i}`] = topicOf(event);
-      replacements[`key${i}`] = event.subjectId;
-      replacements[`envelope${i}`] = JSON.stringify(event);
-    });
-    await this.sequelize.query(`INSERT INTO outbox (id, topic, key, envelope) VALUES ${values.join(', ')}`, {
-      replacements,
+    // Bind values, not replacements: the envelope's JSON travels as a value, neither escaped into
+    // the SQL text in JS nor parsed again by PostgreSQL.
+    const rows: string[] = [];
+    const bind: unknown[] = [];
+    for (const event of list) {
+      const n = bind.push(event.id, topicOf(event), event.subjectId, JSON.stringify(event));
+      rows.push(`($${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`);
+    }
+    await this.sequelize.query(`INSERT INTO outbox (id, topic, key, envelope) VALUES ${rows.join(', ')}`, {
+      bind,
       transaction,
     });
     transaction.afterCommit(() => this.wake());
@@ -124,49 +147,49 @@ export class PgOutbox {
     await this.drain();
   }
 
-  /** Publishes every pending row now; returns how many were published. */
+  /**
+   * Publishes every pending row now; returns how many were published. One transaction per pass on
+   * one connection: claim (`claimStatement`), publish, commit. The commit of a pass and the claim of
+   * the next travel together when more is pending (a full batch, or a commit woke the relay
+   * meanwhile), and the first claim goes with its BEGIN: under load a pass is one round trip.
+   */
   async drain(): Promise<number> {
+    const manager = this.sequelize.connectionManager;
+    const client = (await manager.getConnection({ type: 'write' })) as Client;
     let total = 0;
-    for (;;) {
-      const published = await this.publishBatch();
-      total += published;
-      if (published < this.batchSize) break;
+    let open = false; // a pass's transaction is open on `client`, its rows published
+    try {
+      for (;;) {
+        this.rerun = false;
+        const claimed = await simpleQuery(
+          client,
+          `${open ? 'COMMIT; ' : ''}BEGIN; ${claimStatement(this.batchSize)}`,
+        );
+        open = true;
+        const rows = (claimed.rows as OutboxRow[]).sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+        if (rows.length === 0) break;
+        try {
+          await this.bus.publish(rows.map((row) => ({ topic: row.topic, event: row.envelope })));
+        } catch (err) {
+          open = false;
+          await simpleQuery(client, 'ROLLBACK');
+          await this.recordFailure(rows, err);
+          throw err;
+        }
+        total += rows.length;
+        if (rows.length < this.batchSize && !this.rerun) break;
+      }
+      await simpleQuery(client, 'COMMIT');
+      open = false;
+    } catch (err) {
+      // A statement failed inside the transaction (or the commit did): nothing it marked stays marked.
+      await simpleQuery(client, 'ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      manager.releaseConnection(client);
     }
     await this.cleanup();
     return total;
-  }
-
-  /**
-   * One pass in three round trips: the transaction, one statement that takes the relay lock and
-   * marks the oldest pending rows sent (returning them), the commit after Kafka has them. A failed
-   * publish rolls the marks back. Without the lock (another replica's relay is publishing and will
-   * get these), the statement marks nothing.
-   */
-  private async publishBatch(): Promise<number> {
-    let rows: OutboxRow[] = [];
-    try {
-      return await this.sequelize.transaction(async (transaction) => {
-        rows = await this.sequelize.query<OutboxRow>(
-          `WITH relay AS (SELECT pg_try_advisory_xact_lock(:key) AS locked)
-           UPDATE outbox SET published_at = now()
-            WHERE seq IN (SELECT seq FROM outbox, relay
-                           WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT :limit)
-           RETURNING seq, topic, envelope`,
-          {
-            replacements: { key: RELAY_LOCK_KEY, limit: this.batchSize },
-            type: QueryTypes.SELECT,
-            transaction,
-          },
-        );
-        if (rows.length === 0) return 0;
-        rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)); // RETURNING has no order
-        await this.bus.publish(rows.map((row) => ({ topic: row.topic, event: row.envelope })));
-        return rows.length;
-      });
-    } catch (err) {
-      if (rows.length) await this.recordFailure(rows, err);
-      throw err;
-    }
   }
 
   private async recordFailure(rows: OutboxRow[], err: unknown): Promise<void> {
