@@ -151,7 +151,7 @@ export class PgOutbox {
    * Publishes every pending row now; returns how many were published. One transaction per pass on
    * one connection: claim (`claimStatement`), publish, commit. The commit of a pass and the claim of
    * the next travel together when more is pending (a full batch, or a commit woke the relay
-   * meanwhile), and the first claim goes with its BEGIN: under load a pass is one round trip.
+   * meanwhile), and the first claim goes with its BEGIN: n passes take n + 1 round trips, not 3n.
    */
   async drain(): Promise<number> {
     const manager = this.sequelize.connectionManager;
