@@ -5,9 +5,12 @@
 // another user's socket, subscribed to the project channel through the gateway's /ws, receives
 // each task.updated. Prints p50/p95/p99/max of write-sent → event-received
 // and write-acknowledged → event-received (and write-sent → acknowledged, the write path alone),
-// and checks the channel's seqs arrived in order and gap-free. Figures, not assertions: not part
-// of npm test. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
+// and checks the channel's seqs arrived in order and gap-free, and (on Linux) how busy the machine's
+// CPUs were while the writes went out. Figures, not assertions: not part of npm test.
+// BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
@@ -74,6 +77,26 @@ function patchStatus(url: string, token: string, body: unknown): Promise<number>
   });
 }
 
+/**
+ * The machine's busy and total CPU time so far (Linux's /proc/stat, in clock ticks); undefined
+ * elsewhere. Everything runs on one machine, so how busy it was explains much of the tail.
+ */
+function cpuTicks(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = fields.reduce((sum, n) => sum + n, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
@@ -114,6 +137,8 @@ try {
     fromAck: number[];
     ackLatency: number[];
     failedStatuses: Map<number, number>;
+    /** Share of the machine's CPU time that was busy while the writes went out (Linux only). */
+    cpuBusy: number | undefined;
     start: number;
     sent: number;
     acked: number;
@@ -145,11 +170,13 @@ try {
       fromAck: [],
       ackLatency: [],
       failedStatuses: new Map(),
+      cpuBusy: undefined,
       start: performance.now(),
       sent: 0,
       acked: 0,
     };
     const writes: Promise<void>[] = [];
+    const cpuBefore = cpuTicks();
     for (let i = 0; i < phase.count; i += 1) {
       const due = phase.start + (i * 1000) / rate;
       const wait = due - performance.now();
@@ -172,6 +199,9 @@ try {
       );
     }
     phase.sent = performance.now();
+    const cpuAfter = cpuTicks();
+    if (cpuBefore && cpuAfter)
+      phase.cpuBusy = (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total);
     await Promise.all(writes);
     phase.acked = performance.now();
     const deadline = Date.now() + 15_000;
@@ -194,6 +224,11 @@ try {
       `\n${phase.name}: writes ${phase.count - failures} ok, ${failures} failed${failed ? ` (${failed})` : ''}; ` +
         `events received: ${phase.fromSend.length}; sent at ${rateOver(phase.sent)}/s, all acknowledged at ${rateOver(phase.acked)}/s`,
     );
+    if (phase.cpuBusy !== undefined)
+      console.log(
+        `machine CPU busy while sending: ${(phase.cpuBusy * 100).toFixed(0)}% of ${availableParallelism()} cores ` +
+          `(the stack, the six services and this load generator share them)`,
+      );
     console.log('latency (ms)                      p50     p95     p99      max');
     console.log(row('write sent → event at socket', phase.fromSend));
     console.log(row('write acked → event at socket', phase.fromAck));
