@@ -15,6 +15,7 @@ import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
+import { clearStaleTopics } from '../infra/local/test.ts';
 
 const rate = Number(process.env.BENCH_RATE ?? 100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -24,6 +25,8 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const started = new Set<string>();
 await up(started);
 Object.assign(process.env, stackEnv());
+// As `npm test` does: earlier runs' test topics weigh on the broker (its heap, its GC pauses).
+await clearStaleTopics();
 // Imported after the stack env is set: the harness reads it at load time.
 const { startSuite } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   createTestDatabase,
+  deleteTopicsWithPrefix,
   stack,
   testKafka,
   testMongoUrl,
@@ -149,6 +150,10 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     close: async () => {
       await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
       await Promise.all([...databases.values()].map((db) => db.drop()));
+      // Its topics too: left behind, they would weigh on the broker for later runs (heap, GC pauses).
+      await deleteTopicsWithPrefix(kafka.brokers, kafka.topicPrefix).catch((err: unknown) =>
+        console.warn(`suite topics not deleted: ${(err as Error).message}`),
+      );
     },
   };
 }

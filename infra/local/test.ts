@@ -90,7 +90,7 @@ const STALE_TOPIC_AGE_MS = 2 * 60 * 60_000;
  * Test topics of earlier runs on a long-lived local broker (thousands of partitions after a few
  * runs) would exhaust its file descriptors; a failure to clean is reported, not fatal.
  */
-async function clearStaleTopics(): Promise<void> {
+export async function clearStaleTopics(): Promise<void> {
   try {
     const deleted = await deleteStaleTestTopics((stackEnv().KAFKA_BROKERS ?? '').split(','), {
       olderThanMs: STALE_TOPIC_AGE_MS,

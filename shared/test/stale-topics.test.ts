@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { deleteStaleTestTopics, testKafka, waitFor } from '../src/testing/index.ts';
+import { deleteStaleTestTopics, deleteTopicsWithPrefix, testKafka, waitFor } from '../src/testing/index.ts';
 
 test('test topics of finished runs are deleted; a running one’s and other topics stay', async () => {
   const { brokers } = testKafka('stale');
@@ -35,6 +35,34 @@ test('test topics of finished runs are deleted; a running one’s and other topi
     assert.ok(left.includes(running), 'a run younger than the cutoff keeps its topics');
     assert.ok(left.includes(unrelated), 'topics that are not test topics stay');
     await admin.deleteTopics({ topics: [running, unrelated] });
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+test('a run’s own topics are deleted by their prefix; others stay', async () => {
+  const { brokers, topicPrefix } = testKafka('own');
+  const { topicPrefix: otherPrefix } = testKafka('other');
+  const own = [`${topicPrefix}work.task`, `${topicPrefix}work.task.dlq`];
+  const other = `${otherPrefix}work.task`;
+  const admin = new Kafka({ clientId: 'own-topics-test', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [...own, other].map((topic) => ({ topic, numPartitions: 1 })),
+      waitForLeaders: true,
+    });
+    assert.equal(await deleteTopicsWithPrefix(brokers, topicPrefix), 2);
+    const left = await waitFor(
+      async () => {
+        const topics = await admin.listTopics();
+        return own.some((t) => topics.includes(t)) ? undefined : topics;
+      },
+      { what: 'the run’s own topics gone' },
+    );
+    assert.ok(left.includes(other), 'another run’s topic stays');
+    await assert.rejects(deleteTopicsWithPrefix(brokers, ''), /prefix is required/);
+    await admin.deleteTopics({ topics: [other] });
   } finally {
     await admin.disconnect();
   }
