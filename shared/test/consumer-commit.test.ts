@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { EventBus, createEvent, createLogger } from '../src/index.ts';
-import { testKafka, waitFor } from '../src/testing/index.ts';
+import { createEvent, createLogger, type EventBus } from '../src/index.ts';
+import { testBus, testKafka, waitFor } from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
 
 const logger = createLogger('commit-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -11,13 +11,7 @@ let bus: EventBus;
 let admin: Admin;
 
 before(async () => {
-  bus = new EventBus({
-    brokers: kafka.brokers,
-    clientId: 'commit-test',
-    topicPrefix: kafka.topicPrefix,
-    logger,
-  });
-  await bus.ensureTopics([TEST_TOPIC]);
+  bus = await testBus(kafka, 'commit-test', logger, [TEST_TOPIC]);
   admin = new Kafka({
     clientId: 'commit-test-admin',
     brokers: kafka.brokers,

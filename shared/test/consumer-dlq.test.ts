@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { EventBus, createEvent, createLogger, dlqTopic, type EventEnvelope } from '../src/index.ts';
-import { TopicReader, testKafka, waitFor } from '../src/testing/index.ts';
+import { createEvent, createLogger, dlqTopic, type EventBus, type EventEnvelope } from '../src/index.ts';
+import { TopicReader, testBus, testKafka, waitFor } from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
 
 const logger = createLogger('dlq-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -10,13 +10,7 @@ let bus: EventBus;
 let reader: TopicReader;
 
 before(async () => {
-  bus = new EventBus({
-    brokers: kafka.brokers,
-    clientId: 'dlq-test',
-    topicPrefix: kafka.topicPrefix,
-    logger,
-  });
-  await bus.ensureTopics([TEST_TOPIC]);
+  bus = await testBus(kafka, 'dlq-test', logger, [TEST_TOPIC]);
   reader = await TopicReader.start(kafka, [dlqTopic(TEST_TOPIC)]);
 });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Schema, type Connection } from 'mongoose';
 import {
-  EventBus,
   MongoInbox,
   MongoOutbox,
   connectMongo,
@@ -11,8 +10,9 @@ import {
   isDuplicateKeyError,
   outboxPlugin,
   pingMongo,
+  type EventBus,
 } from '../src/index.ts';
-import { TopicReader, testKafka, testMongoUrl, waitFor } from '../src/testing/index.ts';
+import { TopicReader, testBus, testKafka, testMongoUrl, waitFor } from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
 
 const logger = createLogger('mongo-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -36,13 +36,7 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
 
   before(async () => {
     connection = await connectMongo(testMongoUrl('mongo'), logger);
-    bus = new EventBus({
-      brokers: kafka.brokers,
-      clientId: 'mongo-test',
-      topicPrefix: kafka.topicPrefix,
-      logger,
-    });
-    await bus.ensureTopics([TEST_TOPIC]);
+    bus = await testBus(kafka, 'mongo-test', logger, [TEST_TOPIC]);
     reader = await TopicReader.start(kafka, [TEST_TOPIC]);
   });
 

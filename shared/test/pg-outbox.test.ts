@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import {
-  EventBus,
+  type EventBus,
   PgOutbox,
   createEvent,
   createLogger,
@@ -19,6 +19,7 @@ import {
 import {
   TopicReader,
   createTestDatabase,
+  testBus,
   testKafka,
   waitFor,
   type TestDatabase,
@@ -40,13 +41,7 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
     sequelize = createSequelize(db.url, logger);
     await migrate(sequelize, [outboxInboxMigration], logger);
     await sequelize.query('CREATE TABLE applied (event_id uuid NOT NULL, n integer NOT NULL)');
-    bus = new EventBus({
-      brokers: kafka.brokers,
-      clientId: 'pg-outbox-test',
-      topicPrefix: kafka.topicPrefix,
-      logger,
-    });
-    await bus.ensureTopics([TEST_TOPIC]);
+    bus = await testBus(kafka, 'pg-outbox-test', logger, [TEST_TOPIC]);
     reader = await TopicReader.start(kafka, [TEST_TOPIC]);
     outbox = new PgOutbox({ sequelize, bus, logger, sweepIntervalMs: 200 });
     outbox.start();

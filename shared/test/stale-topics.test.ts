@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { deleteStaleTestTopics, deleteTopicsWithPrefix, testKafka, waitFor } from '../src/testing/index.ts';
+
+/** The broker's topics, once none of `gone` is among them (deletion completes in the background). */
+const topicsOnceGone = (admin: Admin, gone: string[], what: string) =>
+  waitFor(
+    async () => {
+      const topics = await admin.listTopics();
+      return gone.some((t) => topics.includes(t)) ? undefined : topics;
+    },
+    { what },
+  );
 
 test('test topics of finished runs are deleted; a running one’s and other topics stay', async () => {
   const { brokers } = testKafka('stale');
@@ -25,13 +35,7 @@ test('test topics of finished runs are deleted; a running one’s and other topi
     });
     assert.ok(deleted >= 2, `at least the two old topics (deleted ${deleted})`);
     assert.deepEqual(progress.at(-1), [deleted, deleted]);
-    const left = await waitFor(
-      async () => {
-        const topics = await admin.listTopics();
-        return old.some((t) => topics.includes(t)) ? undefined : topics;
-      },
-      { what: 'the old topics gone' },
-    );
+    const left = await topicsOnceGone(admin, old, 'the old topics gone');
     assert.ok(left.includes(running), 'a run younger than the cutoff keeps its topics');
     assert.ok(left.includes(unrelated), 'topics that are not test topics stay');
     await admin.deleteTopics({ topics: [running, unrelated] });
@@ -53,13 +57,7 @@ test('a run’s own topics are deleted by their prefix; others stay', async () =
       waitForLeaders: true,
     });
     assert.equal(await deleteTopicsWithPrefix(brokers, topicPrefix), 2);
-    const left = await waitFor(
-      async () => {
-        const topics = await admin.listTopics();
-        return own.some((t) => topics.includes(t)) ? undefined : topics;
-      },
-      { what: 'the run’s own topics gone' },
-    );
+    const left = await topicsOnceGone(admin, own, 'the run’s own topics gone');
     assert.ok(left.includes(other), 'another run’s topic stays');
     await assert.rejects(deleteTopicsWithPrefix(brokers, ''), /prefix is required/);
     await admin.deleteTopics({ topics: [other] });

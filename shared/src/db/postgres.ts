@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from 'pg';
+import type { Logger } from 'pino';
 import { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
-import type { Logger } from 'pino';
 
 export function createSequelize(url: string, logger: Logger): Sequelize {
   return new Sequelize(url, {
@@ -48,7 +50,7 @@ export async function migrate(
     logger: undefined,
   });
   const { connectionManager } = sequelize;
-  const connection = (await connectionManager.getConnection({ type: 'write' })) as LockConnection;
+  const connection = (await connectionManager.getConnection({ type: 'write' })) as Client;
   let locked = false;
   try {
     for (let waited = false; ; waited = true) {
@@ -58,7 +60,7 @@ export async function migrate(
       locked = rows[0]?.locked === true;
       if (locked) break;
       if (!waited) logger.info('waiting for another replica to finish its migrations');
-      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      await sleep(LOCK_POLL_MS);
     }
     const names = (await umzug.up()).map((m) => m.name);
     if (names.length) logger.info({ migrations: names }, 'migrations applied');
@@ -78,11 +80,6 @@ export async function migrate(
     if (unlocked) connectionManager.releaseConnection(connection);
     else await connectionManager.destroyConnection(connection);
   }
-}
-
-/** The raw pg client behind one of Sequelize's pooled connections. */
-interface LockConnection {
-  query(sql: string, values: unknown[]): Promise<{ rows: Array<{ locked?: boolean }> }>;
 }
 
 /** The outbox and inbox tables every PostgreSQL service needs; include it first in its migration list. */

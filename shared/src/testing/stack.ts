@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Logger } from 'pino';
+import { EventBus } from '../events/kafka.ts';
 
 /**
  * Where the local stack is (set by `npm test`; defaults match infra/local). Tests never share
@@ -74,6 +76,18 @@ export function testKafka(label: string): TestKafka {
     topicPrefix,
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
+}
+
+/** An EventBus on the test's own topics (its prefix), with `topics` created up front. */
+export async function testBus(
+  kafka: TestKafka,
+  clientId: string,
+  logger: Logger,
+  topics: string[],
+): Promise<EventBus> {
+  const bus = new EventBus({ brokers: kafka.brokers, clientId, topicPrefix: kafka.topicPrefix, logger });
+  await bus.ensureTopics(topics);
+  return bus;
 }
 
 type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;

@@ -16,21 +16,14 @@ export async function deleteStaleTestTopics(
   options: { olderThanMs: number; now?: number; onProgress?: (deleted: number, total: number) => void },
 ): Promise<number> {
   const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
-  const admin = new Kafka({ clientId: 'test-topic-cleanup', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const stale = (await admin.listTopics()).filter((topic) => {
+  return deleteTopicsWhere(
+    brokers,
+    (topic) => {
       const created = TEST_TOPIC.exec(topic)?.[1];
       return created !== undefined && parseInt(created, 36) < cutoff;
-    });
-    for (let from = 0; from < stale.length; from += CHUNK) {
-      await admin.deleteTopics({ topics: stale.slice(from, from + CHUNK), timeout: 60_000 });
-      options.onProgress?.(Math.min(from + CHUNK, stale.length), stale.length);
-    }
-    return stale.length;
-  } finally {
-    await admin.disconnect();
-  }
+    },
+    options.onProgress,
+  );
 }
 
 /**
@@ -40,13 +33,24 @@ export async function deleteStaleTestTopics(
  */
 export async function deleteTopicsWithPrefix(brokers: string[], prefix: string): Promise<number> {
   if (!prefix) throw new Error('a topic prefix is required'); // never every topic on the broker
+  return deleteTopicsWhere(brokers, (topic) => topic.startsWith(prefix));
+}
+
+/** Deletes the broker's topics `chosen` picks, `CHUNK` per request; returns how many. */
+async function deleteTopicsWhere(
+  brokers: string[],
+  chosen: (topic: string) => boolean,
+  onProgress?: (deleted: number, total: number) => void,
+): Promise<number> {
   const admin = new Kafka({ clientId: 'test-topic-cleanup', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const own = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    for (let from = 0; from < own.length; from += CHUNK)
-      await admin.deleteTopics({ topics: own.slice(from, from + CHUNK), timeout: 60_000 });
-    return own.length;
+    const topics = (await admin.listTopics()).filter(chosen);
+    for (let from = 0; from < topics.length; from += CHUNK) {
+      await admin.deleteTopics({ topics: topics.slice(from, from + CHUNK), timeout: 60_000 });
+      onProgress?.(Math.min(from + CHUNK, topics.length), topics.length);
+    }
+    return topics.length;
   } finally {
     await admin.disconnect();
   }

@@ -1,9 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventEnvelope, Logger } from '@trellis/shared';
 
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Publishes the hub's fan-out events without holding up the source consumer: its handler returns
