@@ -67,4 +67,3 @@ await serve({
 });
 await realtime.start();
 consumers.push(await runtime.bus.consume(notifyConsumer(services.subscriptions)));
-consumers.push(await runtime.bus.consume(realtime.sourceSubscriptions()));

@@ -7,7 +7,7 @@ import {
   type MongoRuntime,
   type NewEvent,
 } from '@trellis/shared';
-import { mongoHarness, stack, testSigner, type Harness } from '@trellis/shared/testing';
+import { mongoHarness, stack, testSigner, waitFor, type Harness } from '@trellis/shared/testing';
 import { buildApp, buildServices, type AppDeps } from '../src/app.ts';
 import { notifyConsumer } from '../src/events/subscriptions.ts';
 import { createMailer } from '../src/mail/mailer.ts';
@@ -36,11 +36,9 @@ export async function startNotify(options: Partial<Pick<AppDeps, 'governance' | 
   const services = await buildServices(deps);
   const app = buildApp(deps, services);
   await services.realtime.start();
-  const consumers: EventConsumer[] = [
-    await bus.consume(notifyConsumer(services.subscriptions)),
-    await bus.consume(services.realtime.sourceSubscriptions()),
-  ];
+  const consumers: EventConsumer[] = [await bus.consume(notifyConsumer(services.subscriptions))];
   await Promise.all(consumers.map((c) => c.ready));
+  await waitFor(() => services.realtime.membership().joined, { what: 'the hub in its source group' });
   const close = async () => {
     await services.realtime.stop();
     await Promise.all(consumers.map((c) => c.stop()));

@@ -11,9 +11,16 @@ import {
   realtimeEvents,
   workEvents,
   type EventBus,
-  type EventConsumer,
 } from '@trellis/shared';
-import { testKafka, testLogger, testMongoUrl, testSigner, waitFor } from '@trellis/shared/testing';
+import {
+  testKafka,
+  testLogger,
+  testMongoUrl,
+  testSigner,
+  topicMessageCount,
+  waitFor,
+  type TestKafka,
+} from '@trellis/shared/testing';
 import type { Connection } from 'mongoose';
 import { WebSocket } from 'ws';
 import type { RealtimeEvent } from '../src/realtime/channels.ts';
@@ -143,7 +150,6 @@ function event(type = 'task.updated', data: Record<string, unknown> = {}): Realt
 describe('realtime hub', () => {
   const logger = testLogger('notify');
   const kafka = testKafka('notify-realtime');
-  const kafkaConfig = { KAFKA_BROKERS: kafka.brokers, KAFKA_TOPIC_PREFIX: kafka.topicPrefix };
   const signer = testSigner();
   const access = new TestAccess();
   const connections: Connection[] = [];
@@ -156,10 +162,21 @@ describe('realtime hub', () => {
   let urlA: string;
   let urlB: string;
 
-  /** A replica on its own connection and bus, served by its own HTTP server; returns its ws:// base. */
-  async function replica(mongoUrl: string, options: Partial<RealtimeDeps> = {}) {
+  /**
+   * A replica on its own connection and bus, served by its own HTTP server; returns its ws:// base.
+   * Replicas of one deployment share the database and the Kafka prefix (their source group).
+   */
+  async function replica(
+    mongoUrl: string,
+    options: Partial<RealtimeDeps> = {},
+    deployment: TestKafka = kafka,
+  ) {
     const connection = await connectMongo(mongoUrl, logger);
-    const bus = createBus('notify', kafkaConfig, logger);
+    const bus = createBus(
+      'notify',
+      { KAFKA_BROKERS: deployment.brokers, KAFKA_TOPIC_PREFIX: deployment.topicPrefix },
+      logger,
+    );
     connections.push(connection);
     buses.push(bus);
     const realtime = await createRealtime({
@@ -192,6 +209,9 @@ describe('realtime hub', () => {
     const second = await replica(mongoUrl);
     [a, b, urlA, urlB] = [first.realtime, second.realtime, first.url, second.url];
     await Promise.all([a.start(), b.start()]);
+    // Both in the source group, so each publishes its fan-out for the other.
+    const sharing = (hub: Realtime) => hub.membership().joined && !hub.membership().alone;
+    await waitFor(() => sharing(a) && sharing(b), { what: 'both replicas in the source group' });
   });
 
   after(async () => {
@@ -504,12 +524,11 @@ describe('realtime hub', () => {
     let small: Awaited<ReturnType<typeof replica>>;
 
     before(async () => {
-      small = await replica(testMongoUrl('notify-realtime-small'), {
-        historyLimit: 2,
-        historyMaxAgeMs: 0,
-        heartbeatMs: 200,
-        maxSubscriptions: 3,
-      });
+      small = await replica(
+        testMongoUrl('notify-realtime-small'),
+        { historyLimit: 2, historyMaxAgeMs: 0, heartbeatMs: 200, maxSubscriptions: 3 },
+        testKafka('notify-realtime-small'),
+      );
       await small.realtime.start();
     });
 
@@ -580,17 +599,6 @@ describe('realtime hub', () => {
   });
 
   describe('source subscriptions', () => {
-    let consumer: EventConsumer;
-
-    before(async () => {
-      consumer = await (buses[0] as EventBus).consume(a.sourceSubscriptions());
-      await consumer.ready;
-    });
-
-    after(async () => {
-      await consumer.stop();
-    });
-
     test('public events reach their project and task channels once, even when redelivered', async () => {
       const userId = randomUUID();
       const orgId = randomUUID();
@@ -670,6 +678,83 @@ describe('realtime hub', () => {
           .sort(),
         ['member.added', 'task.deleted', 'task.updated'],
       );
+    });
+  });
+
+  describe('a replica alone in its source group (a deployment of its own)', () => {
+    const deployment = testKafka('notify-realtime-solo');
+    const mongoUrl = testMongoUrl('notify-realtime-solo');
+    let solo: Awaited<ReturnType<typeof replica>>;
+    const internalMessages = () => topicMessageCount(deployment, realtimeEvents.realtimePublished.topic);
+
+    /** Waits until the hub's publishes so far are all taken: a marker goes out after them, in order. */
+    const afterPublishes = (hub: Realtime) => hub.accessChanged(null, []);
+
+    before(async () => {
+      solo = await replica(mongoUrl, {}, deployment);
+      await solo.realtime.start();
+      await waitFor(() => solo.realtime.membership().alone, { what: 'the replica alone in its group' });
+    });
+
+    after(async () => {
+      await solo.connection.dropDatabase();
+    });
+
+    test('its events skip the internal topic; its own sockets get them, from the public topics too', async () => {
+      const userId = randomUUID();
+      const projectId = randomUUID();
+      const channel = access.grant(`project:${projectId}`, userId);
+      const client = await connect(solo.url, userId);
+      client.send({ type: 'subscribe', channel });
+      await client.subscribed(channel);
+      await afterPublishes(solo.realtime);
+      const before = await internalMessages();
+
+      await solo.realtime.append(channel, event());
+      const taskId = randomUUID();
+      const orgId = randomUUID();
+      const deleted = createEvent(workEvents.taskDeleted, 'work', {
+        subjectId: taskId,
+        orgId,
+        actorId: userId,
+        data: { taskId, orgId, projectId, key: 'SOLO-1', subtaskIds: [] },
+      });
+      await solo.bus.publish([{ topic: workEvents.taskDeleted.topic, event: deleted }]);
+      assert.deepEqual(await client.seqsUpTo(channel, 2), [1, 2]);
+
+      await afterPublishes(solo.realtime);
+      assert.equal(await internalMessages(), before + 1, 'only the marker went out');
+    });
+
+    test('a replica joining later gets from the history what the lone one kept to itself, then live events', async () => {
+      const userId = randomUUID();
+      const channel = access.grant(`project:${randomUUID()}`, userId);
+      await solo.realtime.append(channel, event());
+      // A second replica, serving a socket before it has joined the group.
+      const late = await replica(mongoUrl, {}, deployment);
+      const client = await connect(late.url, userId);
+      client.send({ type: 'subscribe', channel });
+      assert.equal((await client.subscribed(channel)).seq, 1);
+
+      assert.equal(await solo.realtime.append(channel, event()), 2); // still alone: not published
+      await late.realtime.start();
+      assert.deepEqual(await client.seqsUpTo(channel, 2), [2]);
+
+      const sharing = (hub: Realtime) => hub.membership().joined && !hub.membership().alone;
+      await waitFor(() => sharing(solo.realtime) && sharing(late.realtime), { what: 'both in the group' });
+      const before = await internalMessages();
+      await solo.realtime.append(channel, event());
+      assert.deepEqual(await client.seqsUpTo(channel, 3), [2, 3]);
+      await afterPublishes(solo.realtime);
+      assert.equal(
+        await internalMessages(),
+        before + 2,
+        'the event went out for the other replica, then the marker',
+      );
+
+      // Once the other has left, the first is alone again.
+      await late.realtime.stop();
+      await waitFor(() => solo.realtime.membership().alone, { what: 'the first alone again' });
     });
   });
 });

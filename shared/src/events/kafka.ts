@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Kafka,
+  PartitionAssigners,
   Partitioners,
   logLevel,
   type Admin,
@@ -9,6 +10,7 @@ import {
   type KafkaMessage,
   type LogEntry,
   type Message,
+  type PartitionAssigner,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -74,6 +76,21 @@ export interface ConsumerOptions {
    * work after returning: the realtime hub publishes to its internal topic in the background.
    */
   beforeCommit?: () => Promise<void>;
+  /**
+   * Told whenever the consumer's membership changes: once it has joined a generation of its group
+   * (`alone` when it is the group's only member), and once that no longer holds (a rebalance has
+   * begun; the consumer crashed or stopped). It handles no events between the two. Only the group's
+   * leader learns the members, so a member that is not the leader is never alone. For the realtime
+   * hub: while it is the only replica, nobody else needs its fan-out.
+   */
+  onMembership?: (membership: GroupMembership) => void;
+}
+
+export interface GroupMembership {
+  /** In a generation of the group: false while it rebalances, and after a crash or a stop. */
+  joined: boolean;
+  /** The group's only member (then `joined` too). */
+  alone: boolean;
 }
 
 type Heartbeat = () => Promise<void>;
@@ -284,6 +301,7 @@ export class EventBus {
   async consume(options: ConsumerOptions): Promise<EventConsumer> {
     const { topics } = options;
     await this.ensureTopics(topics);
+    const membership = options.onMembership ? watchMembership(options.onMembership) : undefined;
     const consumer = this.kafka.consumer({
       groupId: this.topic(options.groupId),
       maxWaitTimeInMs: options.batchWaitMs ?? FETCH_WAIT_MS,
@@ -291,12 +309,20 @@ export class EventBus {
       // A crashed replica's partitions move to the others after this long without heartbeats.
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
+      ...(membership ? { partitionAssigners: [membership.assigner] } : {}),
     });
     let joined: () => void = () => {};
     const ready = new Promise<void>((resolve) => {
       joined = resolve;
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      membership?.joined(payload.isLeader);
+      joined();
+    });
+    if (membership) {
+      for (const left of [consumer.events.REBALANCING, consumer.events.CRASH, consumer.events.STOP])
+        consumer.on(left, () => membership.left());
+    }
 
     await consumer.connect();
     await this.retryTransient('subscribe', () =>
@@ -507,6 +533,36 @@ class OffsetCommitter {
     clearInterval(this.timer);
     await this.commit();
   }
+}
+
+/**
+ * Follows a consumer's membership for `onMembership`. The group's leader assigns the partitions to
+ * every member, so the assigner (kafkajs' round robin under its own name, so replicas of other
+ * versions still agree on it) counts them; kafkajs reports the join after the assignment.
+ */
+function watchMembership(report: (membership: GroupMembership) => void) {
+  let members: number | undefined;
+  const assigner: PartitionAssigner = (config) => {
+    const roundRobin = PartitionAssigners.roundRobin(config);
+    return {
+      name: roundRobin.name,
+      version: roundRobin.version,
+      protocol: (subscription) => roundRobin.protocol(subscription),
+      assign: (group) => {
+        members = group.members.length;
+        return roundRobin.assign(group);
+      },
+    };
+  };
+  return {
+    assigner,
+    joined: (isLeader: boolean) => {
+      const alone = isLeader && members === 1;
+      members = undefined;
+      report({ joined: true, alone });
+    },
+    left: () => report({ joined: false, alone: false }),
+  };
 }
 
 /** Dispatches by event type; types without a handler are skipped. One list per service. */

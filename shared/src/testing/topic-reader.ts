@@ -76,3 +76,22 @@ export function waitForEvent(
 ): Promise<EventEnvelope> {
   return waitFor(() => envelopes(reader, topic).find(predicate), { what });
 }
+
+/**
+ * How many messages the deployment's topic holds so far (its partitions' end offsets, summed), to
+ * assert that something was, or was not, published.
+ */
+export async function topicMessageCount(kafka: TestKafka, topic: string): Promise<number> {
+  const admin = new Kafka({
+    clientId: 'topic-count',
+    brokers: kafka.brokers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(kafka.topicPrefix + topic);
+    return offsets.reduce((sum, { high }) => sum + Number(high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -124,6 +124,29 @@ export class Hub {
   }
 
   /**
+   * Reads the end of every channel with local subscribers and sends each socket what it lacks up to
+   * there: events another replica sequenced without publishing them here (architecture.md §3, and
+   * the hub's README). One channel at a time; a channel whose end cannot be read closes its sockets,
+   * which then resume with `since`.
+   */
+  async resync(): Promise<void> {
+    for (const [channel, subs] of [...this.byChannel]) {
+      let end: number;
+      try {
+        end = await this.deps.history.lastSeq(channel);
+      } catch (err) {
+        for (const sub of [...subs]) this.fail(sub.client, err);
+        continue;
+      }
+      for (const sub of [...subs]) {
+        this.enqueue(sub, async () => {
+          if (end > sub.lastSeq) await this.catchUp(sub, end);
+        });
+      }
+    }
+  }
+
+  /**
    * Access may have shrunk: re-checks the non-inbox subscriptions of these users' sockets (of every
    * local socket when `userIds` is empty and an org is named) and ends the failing ones.
    */

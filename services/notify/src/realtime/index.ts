@@ -11,6 +11,7 @@ import {
   type EventBus,
   type EventConsumer,
   type EventEnvelope,
+  type GroupMembership,
   type KeyResolver,
   type Logger,
 } from '@trellis/shared';
@@ -66,11 +67,14 @@ export interface Realtime {
   append(channel: string, event: RealtimeEvent): Promise<number>;
   /** Someone's access may have shrunk: every replica re-checks those users' subscriptions. */
   accessChanged(orgId: string | null, userIds: string[]): Promise<void>;
-  /** The public-topic consumer (group `notify-realtime`) that feeds the channels; pass to `bus.consume`. */
-  sourceSubscriptions(): ConsumerOptions;
-  /** Starts this replica's internal-topic consumer, the heartbeat and the retention job. */
+  /**
+   * Starts this replica's consumers — the internal topic's, then the public topics' (group
+   * `notify-realtime`, which feeds the channels) — the heartbeat and the retention job.
+   */
   start(): Promise<void>;
-  /** Closes every socket (1001), stops the consumer and the timers. */
+  /** Where the public topics' consumer stands in its group (alone: no other replica has sockets). */
+  membership(): GroupMembership;
+  /** Closes every socket (1001), stops the consumers and the timers. */
   stop(): Promise<void>;
   /** One run of the retention job; returns how many entries were deleted. */
   pruneHistory(now?: Date): Promise<number>;
@@ -82,6 +86,8 @@ const WARM_UP_TIMEOUT_MS = 30_000;
 const HISTORY_TRUST_MS = 60_000;
 /** Own publishes remembered until they come back from the internal topic (a bound, should they not). */
 const MAX_ECHOES = 10_000;
+/** How often a replica outside the source group (starting, rebalancing) reads its channels' ends. */
+const RESYNC_INTERVAL_MS = 1_000;
 
 /**
  * The real-time hub (api.md §9, architecture.md §3): assigns per-channel seqs in MongoDB, fans out
@@ -129,6 +135,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   let accepting = true;
   let consumer: EventConsumer | undefined;
+  let source: EventConsumer | undefined;
   const timers: NodeJS.Timeout[] = [];
   // Ids of warm-up probes this replica published and is waiting to read back.
   const probes = new Map<string, () => void>();
@@ -141,8 +148,31 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const fanOut = new BackgroundPublisher(publish, logger);
 
   /**
+   * This replica's place in the source group. Every replica with sockets is a member (`start` joins
+   * it), so while this one is the group's only member, no other replica has sockets to feed: its
+   * events skip the internal topic (decided after their seqs are taken, see `forOthers`). A replica
+   * outside a generation (starting, rebalancing) may miss events that a then-alone replica kept to
+   * itself: it reads its channels' ends from the history meanwhile, and once more when it joins.
+   */
+  let membership: GroupMembership = { joined: false, alone: false };
+  let resyncing: Promise<void> | undefined;
+  const resync = () => {
+    resyncing ??= hub.resync().finally(() => {
+      resyncing = undefined;
+    });
+    return resyncing;
+  };
+  const onMembership = (next: GroupMembership) => {
+    const joinedNow = next.joined && !membership.joined;
+    membership = next;
+    if (!joinedNow) return;
+    // After the one that may be running: it may have read the ends before the join.
+    void (resyncing ?? Promise.resolve()).then(resync);
+  };
+
+  /**
    * Gives the event its seq on the channel and hands it to this replica's sockets at once (the
-   * other replicas get it from the internal topic); returns the `realtime.published` to publish.
+   * other replicas get it from the internal topic); returns the `realtime.published` for them.
    */
   const sequence = async (channel: string, event: RealtimeEvent) => {
     if (!parseChannel(channel)) throw new Error(`Malformed realtime channel "${channel}"`);
@@ -153,15 +183,27 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       subjectId: channel,
       data: { channel, seq, event },
     });
-    // Delivered here already: when it comes back from the topic, it is passed over unread.
-    echoes.add(published.id);
-    if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value as string);
     return { seq, published };
+  };
+
+  /**
+   * What of `published` the other replicas need: nothing while this replica is the source group's
+   * only member. Asked once the seqs are taken: a replica that joins later reads them from the
+   * history (its resync), and this one learns of the rebalance before it handles another event.
+   */
+  const forOthers = (published: EventEnvelope[]): EventEnvelope[] => {
+    if (membership.alone) return [];
+    for (const { id } of published) {
+      // Delivered here already: when it comes back from the topic, it is passed over unread.
+      echoes.add(id);
+      if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value as string);
+    }
+    return published;
   };
 
   const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
     const { seq, published } = await sequence(channel, event);
-    await publish([published]);
+    await publish(forOthers([published]));
     return seq;
   };
 
@@ -173,7 +215,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    */
   const appendAll = async (deliveries: ChannelDelivery[]): Promise<void> => {
     const sequenced = await Promise.all(deliveries.map(({ channel, event }) => sequence(channel, event)));
-    fanOut.send(sequenced.map(({ published }) => published));
+    const others = forOthers(sequenced.map(({ published }) => published));
+    if (others.length > 0) fanOut.send(others);
   };
 
   const accessChanged = (orgId: string | null, userIds: string[]) =>
@@ -209,6 +252,25 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         void hub.recheckAccess(orgId, userIds);
       },
     }),
+  };
+
+  const sourceConsumer: ConsumerOptions = {
+    pipelined: true,
+    ...consumerOf(
+      SOURCE_GROUP,
+      CHANNEL_ROUTES.map(({ definition }) => ({
+        type: definition.type,
+        topic: definition.topic,
+        // Pipelined: each event's appends are queued before its handler first waits, so the
+        // events of a fetched batch keep their order on every channel (and share inserts).
+        // The publish goes on in the background: the next fetch need not wait for Kafka's ack.
+        handle: async ({ event }) => {
+          await appendAll(channelDeliveries(event));
+        },
+      })),
+    ),
+    beforeCommit: () => fanOut.settled(),
+    onMembership,
   };
 
   /**
@@ -263,36 +325,24 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     }),
     append,
     accessChanged,
-    sourceSubscriptions: () => ({
-      pipelined: true,
-      ...consumerOf(
-        SOURCE_GROUP,
-        CHANNEL_ROUTES.map(({ definition }) => ({
-          type: definition.type,
-          topic: definition.topic,
-          // Pipelined: each event's appends are queued before its handler first waits, so the
-          // events of a fetched batch keep their order on every channel (and share inserts).
-          // The publish goes on in the background: the next fetch need not wait for Kafka's ack.
-          handle: async ({ event }) => {
-            await appendAll(channelDeliveries(event));
-          },
-        })),
-      ),
-      beforeCommit: () => fanOut.settled(),
-    }),
     start: async () => {
       consumer = await bus.consume(internalConsumer);
       await consumer.ready;
       await warmUp();
       timers.push(setInterval(() => hub.heartbeat(), heartbeatMs));
       timers.push(setInterval(() => void runRetention(), retentionIntervalMs));
+      timers.push(setInterval(() => void (membership.joined ? undefined : resync()), RESYNC_INTERVAL_MS));
+      source = await bus.consume(sourceConsumer);
       logger.info({ group: internalConsumer.groupId }, 'realtime hub started');
     },
+    membership: () => membership,
     stop: async () => {
       accepting = false;
       fanOut.stop();
       for (const timer of timers.splice(0)) clearInterval(timer);
       await hub.closeAll(CLOSE.goingAway, 'server shutting down');
+      await source?.stop();
+      source = undefined;
       await consumer?.stop();
       consumer = undefined;
       // A head left behind only costs readers a few probes: not worth failing the shutdown over.
