@@ -8,7 +8,9 @@
 // and checks the channel's seqs arrived in order and gap-free, and (on Linux) how busy the machine's
 // CPUs were while the writes went out. Figures, not assertions: not part of npm test.
 // BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
-import { readFileSync } from 'node:fs';
+// BENCH_TIMELINE=<file> writes every write's times as CSV (phase; sent, as epoch ms and ms into the
+// phase; write sent → acknowledged and → event at socket): when the slow ones came, together or not.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
@@ -34,6 +36,7 @@ const { join, person } = await import('../e2e/support/people.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
 // Resolved here: the services start in their own folders.
 const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
+const timelineFile = process.env.BENCH_TIMELINE && resolvePath(process.env.BENCH_TIMELINE);
 const profile = (name: string): Record<string, string> =>
   cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
 const suite = await startSuite({
@@ -136,6 +139,7 @@ try {
     count: number;
     sentAt: Map<string, number>;
     ackedAt: Map<string, number>;
+    receivedAt: Map<string, number>;
     fromSend: number[];
     fromAck: number[];
     ackLatency: number[];
@@ -156,6 +160,7 @@ try {
     const phase = typeof marker === 'string' ? phaseOf.get(marker) : undefined;
     if (!phase || marker === undefined) return;
     const now = performance.now();
+    phase.receivedAt.set(marker, now);
     phase.fromSend.push(now - phase.sentAt.get(marker)!);
     const acked = phase.ackedAt.get(marker);
     if (acked !== undefined) phase.fromAck.push(now - acked);
@@ -169,6 +174,7 @@ try {
       count: Math.round(rate * phaseSeconds),
       sentAt: new Map(),
       ackedAt: new Map(),
+      receivedAt: new Map(),
       fromSend: [],
       fromAck: [],
       ackLatency: [],
@@ -251,6 +257,19 @@ try {
   const inOrder = seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!);
   if (warmUp) report(warmUp);
   report(measured);
+  if (timelineFile) {
+    const rows = [warmUp, measured].flatMap((phase) =>
+      phase
+        ? [...phase.sentAt].map(([marker, sent]) => {
+            const after = (at: number | undefined) => (at === undefined ? '' : (at - sent).toFixed(2));
+            const epoch = (performance.timeOrigin + sent).toFixed(1);
+            return `${phase.name},${epoch},${(sent - phase.start).toFixed(2)},${after(phase.ackedAt.get(marker))},${after(phase.receivedAt.get(marker))}`;
+          })
+        : [],
+    );
+    writeFileSync(timelineFile, ['phase,sent_epoch_ms,sent_ms,acked_ms,event_ms', ...rows].join('\n') + '\n');
+    console.log(`timeline: ${timelineFile}`);
+  }
   console.log(`\nseqs on the channel (both phases): in order: ${inOrder}, gap-free: ${gapFree}`);
   console.log(`goal: p99 (write sent → event, measured) under 50 ms at 100 updates/s`);
   await socket.close();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
+  dropMongoDatabase,
   stack,
   testKafka,
   testMongoUrl,
@@ -150,6 +151,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     close: async () => {
       await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
       await Promise.all([...databases.values()].map((db) => db.drop()));
+      await Promise.all(
+        [...mongoEnv.values()].map((url) =>
+          dropMongoDatabase(url).catch((err: unknown) =>
+            console.warn(`suite database not dropped: ${(err as Error).message}`),
+          ),
+        ),
+      );
       // Its topics too: left behind, they would weigh on the broker for later runs (heap, GC pauses).
       await deleteTopicsWithPrefix(kafka.brokers, kafka.topicPrefix).catch((err: unknown) =>
         console.warn(`suite topics not deleted: ${(err as Error).message}`),

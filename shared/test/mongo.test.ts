@@ -12,7 +12,14 @@ import {
   pingMongo,
   type EventBus,
 } from '../src/index.ts';
-import { TopicReader, testBus, testKafka, testMongoUrl, waitFor } from '../src/testing/index.ts';
+import {
+  TopicReader,
+  dropMongoDatabase,
+  testBus,
+  testKafka,
+  testMongoUrl,
+  waitFor,
+} from '../src/testing/index.ts';
 import { TEST_TOPIC, noted } from './fixtures/test-events.ts';
 
 const logger = createLogger('mongo-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -177,5 +184,21 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
     assert.equal(await inbox.handleOnce('projector', event, async () => void (effects += 1)), false);
     assert.equal(await inbox.handleOnce('another-consumer', event, async () => void (effects += 1)), true);
     assert.equal(effects, 2);
+  });
+
+  test('dropMongoDatabase removes a database by its URL', async () => {
+    const url = testMongoUrl('dropped');
+    const name = new URL(url).pathname.slice(1);
+    const other = await connectMongo(url, logger);
+    const databases = async () =>
+      ((await other.db!.admin().listDatabases()).databases as { name: string }[]).map((d) => d.name);
+    try {
+      await other.db!.collection('things').insertOne({ a: 1 });
+      assert.ok((await databases()).includes(name));
+      await dropMongoDatabase(url);
+      assert.ok(!(await databases()).includes(name), 'the database is gone');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import mongoose from 'mongoose';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { EventBus } from '../events/kafka.ts';
@@ -60,6 +61,19 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
 /** A fresh MongoDB (FerretDB) database URL for one test file. */
 export function testMongoUrl(label: string): string {
   return `${stack.mongoUrl}${uniqueName(label)}`;
+}
+
+/**
+ * Drops a test's MongoDB (FerretDB) database by URL (end-to-end suites, which hand the URL to a
+ * service): left behind, every run would leave its files on the local FerretDB.
+ */
+export async function dropMongoDatabase(url: string): Promise<void> {
+  const connection = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 5_000 }).asPromise();
+  try {
+    await connection.dropDatabase();
+  } finally {
+    await connection.close();
+  }
 }
 
 export interface TestKafka {
