@@ -132,8 +132,13 @@ async function start(progress: Progress): Promise<number> {
   return spawnDaemon({
     command: 'java',
     // Test runs create thousands of (prefixed) topics; 512 MiB ran out of heap after a few runs.
+    // A fixed size, as Kafka's script sets (-Xms = -Xmx): grown on demand, the heap sat at ≈580 MiB
+    // around a ≈220 MiB live set, above the 35 % that starts G1's concurrent marking, so a marking
+    // cycle (150–250 ms of CPU, and a 20–50 ms remark pause) followed nearly every young pause,
+    // every ≈11 s under bench:realtime; each one held up the events in flight.
     args: [
       `-Xmx${env('KAFKA_HEAP') ?? '1536m'}`,
+      `-Xms${env('KAFKA_HEAP') ?? '1536m'}`,
       // The JVM options Kafka's own start script passes (kafka-run-class.sh), which this launcher
       // bypasses. Without them G1 aims at 200 ms pauses and grows the young generation to match:
       // under load the broker stopped for 60–130 ms every ≈20 s, and every event in flight with it.
