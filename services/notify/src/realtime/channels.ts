@@ -84,7 +84,11 @@ export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
   route(workEvents.projectUpdated, (d) => [project(d)]),
   route(workEvents.projectMemberAdded, (d) => [project(d)], 'member.added'),
   route(workEvents.projectMemberRemoved, (d) => [project(d)], 'member.removed'),
-  route(workEvents.projectCreated, (d) => [org(d)]),
+  // Everyone in the org hears of it only when everyone in the org can see it (product.md §2, §5):
+  // a PRIVATE project is for its members and the org's admins, a PENDING_APPROVAL one for nobody yet.
+  route(workEvents.projectCreated, (d) =>
+    d.visibility === 'ORG' && d.status !== 'PENDING_APPROVAL' ? [org(d)] : [],
+  ),
   route(governanceEvents.memberAdded, (d) => [org(d)]),
   route(governanceEvents.memberRemoved, (d) => [org(d)]),
   route(governanceEvents.teamCreated, (d) => [org(d)]),
