@@ -58,6 +58,7 @@ export async function buildServices(deps: AppDeps) {
     logger,
   });
   const chatChannels = chatChannelModel(connection);
+  const channelAccess = new ChannelAccess({ reader: projection.reader, channels: chatChannels });
   // Created before the app, so the hub registers its gauges where /metrics reads.
   const metrics = createMetrics('notify');
   const realtime = await createRealtime({
@@ -66,7 +67,7 @@ export async function buildServices(deps: AppDeps) {
     bus: deps.bus,
     logger,
     resolveKey: deps.resolveKey,
-    access: new ChannelAccess({ reader: projection.reader, channels: chatChannels }),
+    access: channelAccess,
     ...deps.realtime,
   });
   const preferences = new PreferenceService(models.Preferences);
@@ -95,6 +96,7 @@ export async function buildServices(deps: AppDeps) {
     models,
     mail,
     realtime,
+    channelAccess,
     preferences,
     notifier,
     inbox: new InboxService(models.Notification),

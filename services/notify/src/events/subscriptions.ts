@@ -81,10 +81,11 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
 
   return [
     ...deps.projection.subscriptions(inbox),
+    // Also a restored project's channel, announced as created anew after its `channel.archived`.
     on(c.channelCreated, (d) =>
       chat.updateOne(
         { _id: d.channelId },
-        { $set: { orgId: d.orgId, scope: d.scope, scopeId: d.scopeId } },
+        { $set: { orgId: d.orgId, scope: d.scope, scopeId: d.scopeId, archived: false } },
         { upsert: true },
       ),
     ),
