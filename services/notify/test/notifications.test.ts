@@ -380,6 +380,11 @@ describe('the inbox', () => {
       404,
       'NOT_FOUND',
     );
+    assertProblem(
+      await api(notify).post('/api/v1/notifications/not-an-id/read').set(user.auth),
+      400,
+      'VALIDATION_FAILED',
+    );
 
     const all2 = await api(notify).post('/api/v1/notifications/read-all').set(user.auth).send({ orgId });
     assert.deepEqual(all2.body, { updated: 4 });

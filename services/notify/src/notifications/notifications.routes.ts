@@ -7,7 +7,7 @@ import { preferencesPatchSchema, type PreferenceService, type PreferencesPatch }
 const tags = ['notifications'];
 
 const notificationSchema = z.object({
-  id: z.string(),
+  id: z.uuid(),
   type: z.enum(NOTIFICATION_TYPES),
   orgId: z.uuid().nullable(),
   title: z.string(),
@@ -27,7 +27,7 @@ const listQuery = z.strictObject({
   limit: limitSchema,
   cursor: z.string().min(1).max(500).optional(),
 });
-const idParams = z.strictObject({ id: z.string().min(1).max(100) });
+const idParams = z.strictObject({ id: z.uuid() });
 const readAllBody = z.strictObject({ orgId: z.uuid().optional() }).default({});
 
 export function notificationRoutes(inbox: InboxService, preferences: PreferenceService): Route[] {
