@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import request from 'supertest';
 import { z } from 'zod';
 import {
@@ -13,6 +14,8 @@ import {
   limitSchema,
   loadConfig,
   pageOf,
+  redactUrl,
+  REDACTED_PATHS,
   validate,
 } from '../src/index.ts';
 import { assertProblem } from '../src/testing/index.ts';
@@ -79,6 +82,19 @@ describe('HTTP building blocks', () => {
     const res = await request(app).get('/denied');
     assertProblem(res, 403, 'POLICY_DENIED');
     assert.deepEqual(res.body.policy, { action: 'x' });
+  });
+
+  test('request logs carry no credential from the query string', async () => {
+    const lines: string[] = [];
+    const capture = pino({ redact: REDACTED_PATHS }, { write: (line: string) => void lines.push(line) });
+    const { finish } = createServiceApp({ service: 'log-test', logger: capture, readiness: [] });
+    const secret = 'eyJhbGciOiJFZERTQSJ9.secret.signature';
+    await request(finish()).get(`/ws?channel=x&access_token=${secret}&limit=5`);
+    const logged = lines.map((line) => JSON.parse(line) as { req?: { url: string } }).find((l) => l.req);
+    assert.equal(logged?.req?.url, '/ws?channel=x&access_token=[redacted]&limit=5');
+    assert.ok(!lines.join('').includes(secret));
+    assert.equal(redactUrl('/a?token=t1&code=123456#f'), '/a?token=[redacted]&code=[redacted]#f');
+    assert.equal(redactUrl('/a?tokens=1&mycode=2'), '/a?tokens=1&mycode=2', 'only those exact names');
   });
 
   test('keyset cursors round-trip and reject tampering', () => {

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { redactUrl } from '../logging/logger.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument, type RouteDoc } from './openapi.ts';
@@ -73,7 +74,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: redactUrl(req.url),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },

@@ -16,6 +16,12 @@ export const REDACTED_PATHS = [
   '*.code',
 ];
 
+/** Query parameters whose values never reach a log line (a WebSocket's `?access_token=`, say). */
+const REDACTED_QUERY = /([?&](?:access_token|refresh_token|token|code)=)[^&#]*/gi;
+
+/** `url` with the values of credential-bearing query parameters replaced by `[redacted]`. */
+export const redactUrl = (url: string): string => url.replace(REDACTED_QUERY, '$1[redacted]');
+
 export function createLogger(service: string, level: string = 'info'): Logger {
   return pino({
     name: service,
