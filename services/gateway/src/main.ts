@@ -39,7 +39,9 @@ await serve({
   onUpgrade: webSocketGate({
     notifyUrl: config.NOTIFY_URL,
     resolveKey,
-    isRevoked: revocations.isRevoked,
+    revocations,
+    breakers,
+    timeoutMs: config.PROXY_TIMEOUT_MS,
     logger,
   }),
   stopSteps: [

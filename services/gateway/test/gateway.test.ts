@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
@@ -306,45 +307,130 @@ describe('gateway', () => {
     assert.ok(!unavailable.includes('work'), 'a reachable service is merged, not listed');
   });
 
-  test('WebSocket upgrades need a valid token and are proxied to notify', async () => {
+  describe('WebSockets', () => {
     const wss = new WebSocketServer({ noServer: true });
-    const notify = createServer();
-    notify.on('upgrade', (req, socket, head) =>
-      wss.handleUpgrade(req, socket, head, (ws) =>
-        ws.send(JSON.stringify({ type: 'welcome', path: req.url })),
-      ),
-    );
-    servers.push(notify);
-    const notifyUrl = `http://127.0.0.1:${await listen(notify, 0, '127.0.0.1')}`;
-    const front = createServer(gateway);
-    front.on(
-      'upgrade',
-      webSocketGate({
-        notifyUrl,
-        resolveKey: signer.resolveKey,
-        isRevoked: revocations.isRevoked,
-        logger: testLogger('ws'),
-      }),
-    );
-    servers.push(front);
-    const port = await listen(front, 0, '127.0.0.1');
+    /** Upstream sockets notify holds, to see them end. */
+    const upstreamSockets: Duplex[] = [];
+    let port: number;
 
-    const refusedStatus = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.on('open', () => resolve(101));
-    });
-    assert.equal(refusedStatus, 401, 'no token: refused before the upgrade');
+    /** A gateway front whose /ws goes to `notifyUrl`; returns its port. */
+    async function front(notifyUrl: string): Promise<number> {
+      const server = createServer(gateway);
+      server.on(
+        'upgrade',
+        webSocketGate({
+          notifyUrl,
+          resolveKey: signer.resolveKey,
+          revocations,
+          breakers: gatewayWith().breakers,
+          timeoutMs: config.PROXY_TIMEOUT_MS,
+          logger: testLogger('ws'),
+        }),
+      );
+      servers.push(server);
+      return listen(server, 0, '127.0.0.1');
+    }
 
-    const message = await new Promise<string>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${signer.sign()}`);
-      ws.on('message', (data) => {
-        resolve(String(data));
-        ws.close();
+    /** The status and body of a refused upgrade (101 when it was accepted). */
+    function upgradeAnswer(
+      url: string,
+    ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(url);
+        ws.on('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        ws.on('open', () => {
+          ws.close();
+          resolve({ status: 101, headers: {}, body: '' });
+        });
+        ws.on('error', (err) =>
+          err.message.startsWith('Unexpected server response') ? undefined : reject(err),
+        );
       });
-      ws.on('error', reject);
+    }
+
+    /** A socket that received notify's welcome. */
+    function connect(token: string): Promise<WebSocket> {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${token}`);
+        ws.once('message', (data) => {
+          assert.equal(JSON.parse(String(data)).type, 'welcome');
+          resolve(ws);
+        });
+        ws.on('error', reject);
+      });
+    }
+
+    before(async () => {
+      const notify = createServer();
+      notify.on('upgrade', (req, socket, head) => {
+        upstreamSockets.push(socket);
+        wss.handleUpgrade(req, socket, head, (ws) =>
+          ws.send(JSON.stringify({ type: 'welcome', path: req.url })),
+        );
+      });
+      servers.push(notify);
+      port = await front(`http://127.0.0.1:${await listen(notify, 0, '127.0.0.1')}`);
     });
-    assert.deepEqual(JSON.parse(message).type, 'welcome');
-    wss.close();
+
+    after(() => wss.close());
+
+    test('upgrades need a valid token and are proxied to notify', async () => {
+      const refused = await upgradeAnswer(`ws://127.0.0.1:${port}/ws`);
+      assert.equal(refused.status, 401, 'no token: refused before the upgrade');
+      assert.equal(JSON.parse(refused.body).code, 'UNAUTHENTICATED');
+      (await connect(signer.sign())).close();
+    });
+
+    test('a down notify answers 503 UPSTREAM_UNAVAILABLE with Retry-After, fast', async () => {
+      const downPort = await front(`http://127.0.0.1:${await closedPort()}`);
+      const started = Date.now();
+      const answer = await upgradeAnswer(`ws://127.0.0.1:${downPort}/ws?access_token=${signer.sign()}`);
+      assert.equal(answer.status, 503);
+      assert.equal(answer.headers['retry-after'], '5');
+      assert.equal(JSON.parse(answer.body).code, 'UPSTREAM_UNAVAILABLE');
+      assert.ok(Date.now() - started < 1_000, 'answered without waiting for a timeout');
+    });
+
+    test('a notify that does not answer the upgrade in time gives 504 UPSTREAM_TIMEOUT', async () => {
+      const silent = createServer();
+      // Never answers; once the gateway gives up, it lets the connection go (upgraded sockets are its own).
+      silent.on('upgrade', (_req, socket: Duplex) => socket.once('end', () => socket.destroy()));
+      servers.push(silent);
+      const silentPort = await front(`http://127.0.0.1:${await listen(silent, 0, '127.0.0.1')}`);
+      const answer = await upgradeAnswer(`ws://127.0.0.1:${silentPort}/ws?access_token=${signer.sign()}`);
+      assert.equal(answer.status, 504);
+      assert.equal(JSON.parse(answer.body).code, 'UPSTREAM_TIMEOUT');
+    });
+
+    test('an open socket is cut, notify side included, once its token is revoked', async () => {
+      const jti = randomUUID();
+      const token = signer.sign({ jti });
+      const ws = await connect(token);
+      const other = await connect(signer.sign());
+      const upstream = upstreamSockets.at(-2)!; // the first of the two
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      const upstreamClosed = new Promise<void>((resolve) => upstream.once('close', () => resolve()));
+      revocations.apply(
+        createEvent(identityEvents.sessionRevoked, 'identity', {
+          subjectId: randomUUID(),
+          data: {
+            userId: randomUUID(),
+            familyId: randomUUID(),
+            jti,
+            expiresAt: new Date(Date.now() + 60_000).toISOString(),
+            reason: 'logout',
+          },
+        }),
+      );
+      assert.equal(await closed, 1006, 'the connection dropped (the gateway relays frames, it writes none)');
+      await upstreamClosed;
+      assert.equal(other.readyState, WebSocket.OPEN, 'a socket of another token stays open');
+      other.close();
+      assert.equal((await upgradeAnswer(`ws://127.0.0.1:${port}/ws?access_token=${token}`)).status, 401);
+    });
   });
 });

@@ -9,6 +9,7 @@ type SessionRevoked = EventEnvelope<{ jti: string | null; expiresAt: string | nu
  */
 export class RevocationList {
   private readonly revoked = new Map<string, number>();
+  private readonly listeners: Array<(jti: string) => void> = [];
 
   isRevoked = (jti: string): boolean => {
     const until = this.revoked.get(jti);
@@ -21,7 +22,14 @@ export class RevocationList {
     if (!jti) return;
     // Without an expiry, keep it for a full token lifetime.
     const until = expiresAt ? Date.parse(expiresAt) : Date.now() + 15 * 60_000;
-    if (until > Date.now()) this.revoked.set(jti, until);
+    if (until <= Date.now() || this.revoked.has(jti)) return;
+    this.revoked.set(jti, until);
+    for (const listener of this.listeners) listener(jti);
+  }
+
+  /** Calls `listener` with each newly revoked jti (what was opened with it must end too). */
+  onRevoked(listener: (jti: string) => void): void {
+    this.listeners.push(listener);
   }
 
   prune(now = Date.now()): void {

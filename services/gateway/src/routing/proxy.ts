@@ -28,6 +28,10 @@ export function unavailable(upstream: string, retryAfterSeconds: number): AppErr
   });
 }
 
+export function timedOut504(upstream: string): AppError {
+  return new AppError(504, 'UPSTREAM_TIMEOUT', { detail: `The ${upstream} service did not answer in time.` });
+}
+
 function writeProblem(
   target: ServerResponse | Socket,
   problem: AppError,
@@ -105,9 +109,7 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
         const upstream = upstreamFor(req.url ?? '') ?? 'upstream';
         outcomes.get(req)?.reject(err);
         const problem = timedOut.has(req)
-          ? new AppError(504, 'UPSTREAM_TIMEOUT', {
-              detail: `The ${upstream} service did not answer in time.`,
-            })
+          ? timedOut504(upstream)
           : unavailable(upstream, breakers.retryAfterSeconds);
         logger.warn({ err, upstream, requestId: req.id, status: problem.status }, 'upstream request failed');
         writeProblem(target as ServerResponse | Socket, problem, req.id);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import {
@@ -12,36 +12,106 @@ import {
   type Logger,
 } from '@trellis/shared';
 import { removeIdentityHeaders, verifyUnrevoked } from '../auth/gateway-auth.ts';
+import type { UpstreamBreakers } from './breakers.ts';
+import { timedOut504, unavailable } from './proxy.ts';
 
 export interface WebSocketGateOptions {
   notifyUrl: string;
   resolveKey: KeyResolver;
-  isRevoked: (jti: string) => boolean;
+  /** The revocation list: refused tokens, and news of each new revocation. */
+  revocations: { isRevoked: (jti: string) => boolean; onRevoked: (listener: (jti: string) => void) => void };
+  breakers: UpstreamBreakers;
+  /** How long notify may take to answer the upgrade (the proxy timeout of HTTP calls). */
+  timeoutMs: number;
   logger: Logger;
 }
 
 function refuse(socket: Duplex, error: AppError, requestId: string): void {
+  const headers = Object.entries(error.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`);
   const body = JSON.stringify(problemBody(error, requestId));
   socket.end(
     `HTTP/1.1 ${error.status} ${error.title}\r\n` +
       `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      `${headers.join('')}X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** An upgrade on its way to notify: settles once notify has answered it (or failed to). */
+interface Pending {
+  requestId: string;
+  settle: (err?: Error) => void;
+  timedOut: boolean;
 }
 
 /**
  * Handles HTTP upgrades (which bypass express): only `/ws…` with a valid, unrevoked token
- * (`?access_token=` or `Authorization`) is proxied to notify; anything else is answered with an
- * HTTP error before any upgrade happens.
+ * (`?access_token=` or `Authorization`) is proxied to notify, through notify's circuit breaker;
+ * anything else is answered with an HTTP problem before any upgrade happens: 401/404, and, like
+ * every proxied call (api.md §7), 503 `UPSTREAM_UNAVAILABLE` with `Retry-After` when notify is down
+ * or its breaker is open, 504 `UPSTREAM_TIMEOUT` when it does not answer in time.
+ *
+ * A socket whose token is revoked later (logout, password reset) is cut at once: the gateway relays
+ * frames without parsing them, so it cannot add a close frame; the client sees the connection
+ * drop, and its reconnect with that token is refused with 401.
  */
 export function webSocketGate(options: WebSocketGateOptions) {
+  const { breakers, logger } = options;
+  const pending = new WeakMap<IncomingMessage, Pending>();
+  /** Open (and opening) sockets by the jti of the token they were opened with. */
+  const socketsByJti = new Map<string, Set<Duplex>>();
+
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: options.notifyUrl,
     changeOrigin: true,
     ws: true,
-    on: { error: (err) => options.logger.warn({ err }, 'websocket proxy error') },
+    on: {
+      proxyReqWs: (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+        const upgrade = pending.get(req);
+        if (!upgrade) return;
+        proxyReq.setTimeout(options.timeoutMs, () => {
+          upgrade.timedOut = true;
+          proxyReq.destroy(new Error('upstream timeout'));
+        });
+        proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Duplex) => {
+          // The relay ends notify's side when the client's ends cleanly, not when it is destroyed.
+          socket.once('close', () => upstream.destroy());
+          upgrade.settle();
+        });
+        // No upgrade: notify answered plainly (its own 401, say), which is relayed as it is.
+        proxyReq.once('response', (res: IncomingMessage) =>
+          upgrade.settle(
+            (res.statusCode ?? 502) >= 500 ? new Error(`notify answered ${res.statusCode}`) : undefined,
+          ),
+        );
+      },
+      error: (err, req, target) => {
+        const upgrade = pending.get(req);
+        logger.warn({ err, upstream: 'notify', requestId: upgrade?.requestId }, 'websocket proxy error');
+        if (!upgrade) return;
+        pending.delete(req);
+        upgrade.settle(err);
+        // Nothing was relayed yet (an error after the upgrade finds no pending entry).
+        const problem = upgrade.timedOut
+          ? timedOut504('notify')
+          : unavailable('notify', breakers.retryAfterSeconds);
+        refuse(target as Duplex, problem, upgrade.requestId);
+      },
+    },
   });
-  const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.isRevoked };
+
+  const track = (jti: string, socket: Duplex) => {
+    const sockets = socketsByJti.get(jti) ?? new Set<Duplex>();
+    socketsByJti.set(jti, sockets.add(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0 && socketsByJti.get(jti) === sockets) socketsByJti.delete(jti);
+    });
+  };
+  options.revocations.onRevoked((jti) => {
+    for (const socket of socketsByJti.get(jti) ?? []) socket.destroy();
+  });
+
+  const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.revocations.isRevoked };
   return async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const url = new URL(req.url ?? '/', 'http://gateway');
@@ -50,14 +120,29 @@ export function webSocketGate(options: WebSocketGateOptions) {
       return;
     }
     const token = url.searchParams.get('access_token') ?? bearerToken(req.headers.authorization);
+    let jti: string;
     try {
-      await verifyUnrevoked(token ?? undefined, check);
+      ({ jti } = await verifyUnrevoked(token ?? undefined, check));
     } catch (err) {
       refuse(socket, err instanceof AppError ? err : new AppError(401, 'UNAUTHENTICATED'), requestId);
       return;
     }
     removeIdentityHeaders(req.headers);
     req.headers['x-request-id'] = requestId;
-    proxy.upgrade(req, socket as never, head);
+    track(jti, socket);
+    const admitted = await breakers.run(
+      'notify',
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const settle = (err?: Error) => {
+            pending.delete(req);
+            if (err) reject(err);
+            else resolve();
+          };
+          pending.set(req, { requestId, settle, timedOut: false });
+          proxy.upgrade(req, socket as never, head);
+        }),
+    );
+    if (!admitted) refuse(socket, unavailable('notify', breakers.retryAfterSeconds), requestId);
   };
 }
