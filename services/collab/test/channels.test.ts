@@ -341,11 +341,20 @@ test('messages: newest first in keyset pages, mentions by access, edit and delet
     'NOT_FOUND',
   );
 
+  assert.equal(mentioned.headers.etag, '"1"');
   const edited = await api(collab.app)
     .patch(path)
     .set(org.MEMBER.auth)
+    .set('If-Match', '"1"')
     .send({ body: `now <@${org.owner.id}> and <@${org.ADMIN.id}>` });
   assert.equal(edited.status, 200, JSON.stringify(edited.body));
+  assert.equal(edited.headers.etag, '"2"');
+  assert.equal(edited.body.version, 2);
+  assertProblem(
+    await api(collab.app).patch(path).set(org.MEMBER.auth).set('If-Match', '"1"').send({ body: 'stale' }),
+    412,
+    'PRECONDITION_FAILED',
+  );
   assert.ok(edited.body.editedAt);
   assert.deepEqual(edited.body.mentions, [org.owner.id, org.ADMIN.id]);
   const updated = await published(

@@ -63,6 +63,7 @@ test('a comment is created with its mentions filtered by access, published, and 
       mentions: [org.owner.id, org.MANAGER.id],
       editedAt: null,
       deleted: false,
+      version: 1,
     },
   );
 
@@ -158,6 +159,34 @@ test('only the author edits; the edit sets editedAt and publishes the newly ment
     .query({ taskId: task.taskId })
     .set(org.owner.auth);
   assert.equal(listed.body.items[0].body, newBody);
+});
+
+test('a comment carries version and ETag; an edit with a stale If-Match is 412 and changes nothing', async () => {
+  const { org, task } = await privateTask();
+  const created = await comment(org.MEMBER, task.taskId, 'first');
+  assert.equal(created.body.version, 1);
+  assert.equal(created.headers.etag, '"1"');
+  const edit = (body: string, ifMatch?: string) => {
+    const req = api(collab.app).patch(`/api/v1/comments/${created.body.id}`).set(org.MEMBER.auth);
+    return (ifMatch ? req.set('If-Match', ifMatch) : req).send({ body });
+  };
+
+  const second = await edit('second', '"1"');
+  assert.equal(second.status, 200, JSON.stringify(second.body));
+  assert.equal(second.body.version, 2);
+  assert.equal(second.headers.etag, '"2"');
+  assertProblem(await edit('lost update', '"1"'), 412, 'PRECONDITION_FAILED');
+  const third = await edit('third'); // no If-Match: the last edit wins
+  assert.equal(third.body.version, 3);
+
+  const listed = await api(collab.app)
+    .get('/api/v1/comments')
+    .query({ taskId: task.taskId })
+    .set(org.MEMBER.auth);
+  assert.deepEqual(
+    listed.body.items.map((c: { body: string; version: number }) => [c.body, c.version]),
+    [['third', 3]],
+  );
 });
 
 test('the author or comment.moderate deletes; the body is removed and a placeholder stays', async () => {

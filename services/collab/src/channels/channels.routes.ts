@@ -1,4 +1,4 @@
-import type { Route } from '@trellis/shared';
+import { etagOf, type Route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
 import {
   channelIdParams,
@@ -56,7 +56,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
       params: channelIdParams,
       body: messageBody,
       responses: {
-        201: { description: 'Created message (Location)', schema: messageSchema },
+        201: { description: 'Created message (Location, ETag)', schema: messageSchema },
         403: { description: 'POLICY_DENIED (message.post)' },
         404: notFound,
       },
@@ -65,23 +65,27 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
         res
           .status(201)
           .location(`/api/v1/channels/${message.channelId}/messages/${message.id}`)
+          .set('ETag', etagOf(message))
           .json(message);
       },
     },
     {
       method: 'patch',
       path: '/api/v1/channels/{id}/messages/{messageId}',
-      summary: 'Edit a message (its author only); sets editedAt',
+      summary: 'Edit a message (its author only; If-Match); sets editedAt',
       tags,
       params: messageIdParams,
       body: messageBody,
       responses: {
-        200: { description: 'Message', schema: messageSchema },
+        200: { description: 'Message (ETag)', schema: messageSchema },
         403: { description: 'FORBIDDEN: not the author' },
         404: notFound,
+        412: { description: 'If-Match does not match' },
       },
       handle: async (req, res) => {
-        res.json(await messages.update(callerOf(req), id(req), messageId(req), req.body));
+        const ifMatch = req.get('if-match');
+        const message = await messages.update(callerOf(req), id(req), messageId(req), req.body, ifMatch);
+        res.set('ETag', etagOf(message)).json(message);
       },
     },
     {

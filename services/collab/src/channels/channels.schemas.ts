@@ -54,6 +54,7 @@ export const messageSchema = z.object({
   createdAt: z.iso.datetime(),
   editedAt: z.iso.datetime().nullable(),
   deleted: z.boolean(),
+  version: z.number().int(),
 });
 export type MessageView = z.infer<typeof messageSchema>;
 export const messagePageSchema = z.object({

@@ -17,6 +17,8 @@ export interface MessageDoc {
   editedAt: Date | null;
   deleted: boolean;
   deletedAt: Date | null;
+  /** Bumped by every edit and the deletion; the ETag and If-Match (api.md §1). */
+  version: number;
 }
 
 const required = { type: String, required: true };
@@ -35,6 +37,7 @@ const messageSchema = new Schema<MessageDoc>(
     editedAt: { type: Date, default: null },
     deleted: { type: Boolean, default: false },
     deletedAt: { type: Date, default: null },
+    version: { type: Number, required: true, default: 1 },
   },
   { collection: 'messages', versionKey: false },
 );

@@ -3,12 +3,14 @@ import {
   createEvent,
   decodeCursor,
   errors,
+  ifMatchPasses,
   type OutboxWriter,
   pageOf,
   requireRole,
   type Page,
   type Scope,
 } from '@trellis/shared';
+import { editLost, versionGuard } from '../edits.ts';
 import type { Caller } from '../access/access.ts';
 import { insertWithEvents, matched } from '../events/outbox.ts';
 import { addedMentions, mentionsIn } from '../mentions/mentions.ts';
@@ -38,6 +40,7 @@ export function messageView(m: MessageDoc): MessageView {
     createdAt: m.createdAt.toISOString(),
     editedAt: m.editedAt?.toISOString() ?? null,
     deleted: m.deleted,
+    version: m.version,
   };
 }
 
@@ -116,8 +119,10 @@ export class MessageService {
     channelId: string,
     messageId: string,
     input: MessageBody,
+    ifMatch: string | undefined,
   ): Promise<MessageView> {
     const { channel, message } = await this.own(caller, channelId, messageId, 'edit');
+    if (!ifMatchPasses(ifMatch, message)) throw errors.preconditionFailed();
     const mentions = await this.mentions(input.body, channel);
     const now = new Date();
     const data = {
@@ -130,12 +135,12 @@ export class MessageService {
     const event = createEvent(collabEvents.messageUpdated, SOURCE, envelope(message, caller, now, data));
     const updated = await this.outbox.write(this.Message, messageId, [event], (mark) =>
       this.Message.findOneAndUpdate(
-        { _id: messageId, deleted: false },
-        { $set: { body: input.body, mentions, editedAt: now, ...mark } },
+        { _id: messageId, deleted: false, ...versionGuard(ifMatch, message) },
+        { $set: { body: input.body, mentions, editedAt: now, ...mark }, $inc: { version: 1 } },
         { new: true },
       ).lean<MessageDoc>(),
     );
-    if (!updated) throw errors.notFound('message');
+    if (!updated) throw editLost(ifMatch, 'message');
     return messageView(updated);
   }
 
@@ -151,7 +156,7 @@ export class MessageService {
       matched(
         await this.Message.updateOne(
           { _id: messageId, deleted: false },
-          { $set: { deleted: true, body: '', mentions: [], deletedAt: now, ...mark } },
+          { $set: { deleted: true, body: '', mentions: [], deletedAt: now, ...mark }, $inc: { version: 1 } },
         ),
       ),
     );

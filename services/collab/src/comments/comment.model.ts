@@ -16,6 +16,8 @@ export interface CommentDoc {
   deleted: boolean;
   deletedAt: Date | null;
   deletedBy: string | null;
+  /** Bumped by every edit and the deletion; the ETag and If-Match (api.md §1). */
+  version: number;
 }
 
 const required = { type: String, required: true };
@@ -35,6 +37,7 @@ const commentSchema = new Schema<CommentDoc>(
     deleted: { type: Boolean, default: false },
     deletedAt: { type: Date, default: null },
     deletedBy: { type: String, default: null },
+    version: { type: Number, required: true, default: 1 },
   },
   { collection: 'comments', versionKey: false },
 );

@@ -1,4 +1,4 @@
-import type { Route } from '@trellis/shared';
+import { etagOf, type Route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
 import {
   commentIdParams,
@@ -24,13 +24,13 @@ export function commentRoutes(comments: CommentService): Route[] {
       tags,
       body: createCommentBody,
       responses: {
-        201: { description: 'Created comment (Location)', schema: commentSchema },
+        201: { description: 'Created comment (Location, ETag)', schema: commentSchema },
         403: { description: 'POLICY_DENIED (comment.create)' },
         404: notFound,
       },
       handle: async (req, res) => {
         const comment = await comments.create(callerOf(req), req.body);
-        res.status(201).location(`/api/v1/comments/${comment.id}`).json(comment);
+        res.status(201).location(`/api/v1/comments/${comment.id}`).set('ETag', etagOf(comment)).json(comment);
       },
     },
     {
@@ -47,17 +47,19 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/comments/{id}',
-      summary: 'Edit a comment (its author only); sets editedAt',
+      summary: 'Edit a comment (its author only; If-Match); sets editedAt',
       tags,
       params: commentIdParams,
       body: updateCommentBody,
       responses: {
-        200: { description: 'Comment', schema: commentSchema },
+        200: { description: 'Comment (ETag)', schema: commentSchema },
         403: { description: 'FORBIDDEN: not the author' },
         404: notFound,
+        412: { description: 'If-Match does not match' },
       },
       handle: async (req, res) => {
-        res.json(await comments.update(callerOf(req), id(req), req.body));
+        const comment = await comments.update(callerOf(req), id(req), req.body, req.get('if-match'));
+        res.set('ETag', etagOf(comment)).json(comment);
       },
     },
     {

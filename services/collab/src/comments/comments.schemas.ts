@@ -36,6 +36,7 @@ export const commentSchema = z.object({
   createdAt: z.iso.datetime(),
   editedAt: z.iso.datetime().nullable(),
   deleted: z.boolean(),
+  version: z.number().int(),
 });
 export type CommentView = z.infer<typeof commentSchema>;
 

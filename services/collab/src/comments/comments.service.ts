@@ -4,11 +4,13 @@ import {
   createEvent,
   decodeCursor,
   errors,
+  ifMatchPasses,
   type OutboxWriter,
   pageOf,
   type Page,
   type TaskAccess,
 } from '@trellis/shared';
+import { editLost, versionGuard } from '../edits.ts';
 import type { Caller, CollabAccess } from '../access/access.ts';
 import { insertWithEvents, matched } from '../events/outbox.ts';
 import { addedMentions, mentionsIn } from '../mentions/mentions.ts';
@@ -33,6 +35,7 @@ export function commentView(c: CommentDoc): CommentView {
     createdAt: c.createdAt.toISOString(),
     editedAt: c.editedAt?.toISOString() ?? null,
     deleted: c.deleted,
+    version: c.version,
   };
 }
 
@@ -111,9 +114,15 @@ export class CommentService {
     return { comment, access: await this.access.task(comment.taskId, caller, 'comment') };
   }
 
-  async update(caller: Caller, id: string, input: UpdateCommentBody): Promise<CommentView> {
+  async update(
+    caller: Caller,
+    id: string,
+    input: UpdateCommentBody,
+    ifMatch: string | undefined,
+  ): Promise<CommentView> {
     const { comment } = await this.visible(caller, id);
     if (comment.authorId !== caller.id) throw errors.forbidden('Only its author may edit a comment.');
+    if (!ifMatchPasses(ifMatch, comment)) throw errors.preconditionFailed();
     const mentions = await this.mentions(input.body, comment.taskId);
     const now = new Date();
     const data = {
@@ -126,12 +135,12 @@ export class CommentService {
     const event = createEvent(collabEvents.commentUpdated, SOURCE, this.envelope(comment, caller, now, data));
     const updated = await this.outbox.write(this.Comment, id, [event], (mark) =>
       this.Comment.findOneAndUpdate(
-        { _id: id, deleted: false },
-        { $set: { body: input.body, mentions, editedAt: now, ...mark } },
+        { _id: id, deleted: false, ...versionGuard(ifMatch, comment) },
+        { $set: { body: input.body, mentions, editedAt: now, ...mark }, $inc: { version: 1 } },
         { new: true },
       ).lean<CommentDoc>(),
     );
-    if (!updated) throw errors.notFound('comment');
+    if (!updated) throw editLost(ifMatch, 'comment');
     return commentView(updated);
   }
 
@@ -158,6 +167,7 @@ export class CommentService {
           { _id: id, deleted: false },
           {
             $set: { deleted: true, body: '', mentions: [], deletedAt: now, deletedBy: caller.id, ...mark },
+            $inc: { version: 1 },
           },
         ),
       ),
