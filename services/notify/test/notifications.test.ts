@@ -424,4 +424,37 @@ describe('the inbox', () => {
       ['member.roleChanged'],
     );
   });
+
+  test('a team or project role change is a role change too, told to the member, never the actor', async () => {
+    const teamId = randomUUID();
+    await notify.publish(governanceEvents.teamMemberRoleChanged, 'governance', {
+      orgId,
+      actorId: owner.id,
+      data: { orgId, teamId, userId: member.id, from: 'MEMBER', to: 'LEAD' },
+    });
+    const team = await waitForNotification(member, 'member.roleChanged', teamId);
+    assert.deepEqual(team.subject, { kind: 'team', id: teamId });
+    assert.match(team.title, /team role changed to LEAD/);
+    await notify.publish(workEvents.projectMemberRoleChanged, 'work', {
+      orgId,
+      actorId: owner.id,
+      data: { projectId, orgId, userId: member.id, from: 'CONTRIBUTOR', to: 'MANAGER' },
+    });
+    const project = await waitForNotification(member, 'member.roleChanged', projectId);
+    assert.match(project.title, /project role changed to MANAGER/);
+    // Changing one's own role (an owner handing over, say) notifies nobody. Same key, same
+    // partition: once the reporter's (published after) is in, the owner's has been handled.
+    for (const [userId, from, to] of [
+      [owner.id, 'OWNER', 'MANAGER'],
+      [reporter.id, 'CONTRIBUTOR', 'OWNER'],
+    ] as const)
+      await notify.publish(workEvents.projectMemberRoleChanged, 'work', {
+        subjectId: projectId,
+        orgId,
+        actorId: owner.id,
+        data: { projectId, orgId, userId, from, to },
+      });
+    await waitForNotification(reporter, 'member.roleChanged', projectId);
+    assert.ok(!(await inbox(owner)).items.some((i) => i.type === 'member.roleChanged'));
+  });
 });

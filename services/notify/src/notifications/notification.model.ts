@@ -19,7 +19,17 @@ export const NOTIFICATION_TYPES = [
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export interface Subject {
-  kind: 'task' | 'comment' | 'message' | 'org' | 'invitation' | 'approval' | 'sprint' | 'announcement';
+  kind:
+    | 'task'
+    | 'comment'
+    | 'message'
+    | 'org'
+    | 'team'
+    | 'project'
+    | 'invitation'
+    | 'approval'
+    | 'sprint'
+    | 'announcement';
   id: string;
 }
 

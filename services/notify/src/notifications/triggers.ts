@@ -194,6 +194,25 @@ export const TRIGGERS: Trigger[] = [
       subject: { kind: 'org', id: event.data.orgId },
     },
   ]),
+  // "Role changed" (product.md §10) names no scope: team and project roles are roles too.
+  trigger(governanceEvents.teamMemberRoleChanged, async (event) => [
+    {
+      userId: event.data.userId,
+      type: 'member.roleChanged',
+      title: `Your team role changed to ${event.data.to}`,
+      body: `Your role in the team was ${event.data.from} and is now ${event.data.to}.`,
+      subject: { kind: 'team', id: event.data.teamId },
+    },
+  ]),
+  trigger(workEvents.projectMemberRoleChanged, async (event) => [
+    {
+      userId: event.data.userId,
+      type: 'member.roleChanged',
+      title: `Your project role changed to ${event.data.to}`,
+      body: `Your role in the project was ${event.data.from} and is now ${event.data.to}.`,
+      subject: { kind: 'project', id: event.data.projectId },
+    },
+  ]),
   trigger(governanceEvents.memberRemoved, async (event) =>
     event.data.reason === 'removed'
       ? [
