@@ -382,7 +382,11 @@ describe('gateway', () => {
       const refused = await upgradeAnswer(`ws://127.0.0.1:${port}/ws`);
       assert.equal(refused.status, 401, 'no token: refused before the upgrade');
       assert.equal(JSON.parse(refused.body).code, 'UNAUTHENTICATED');
-      (await connect(signer.sign())).close();
+      const ws = await connect(signer.sign());
+      // The upgrade's timeout ends with the upgrade: a quiet socket outlives PROXY_TIMEOUT_MS.
+      await new Promise((resolve) => setTimeout(resolve, config.PROXY_TIMEOUT_MS * 2));
+      assert.equal(ws.readyState, WebSocket.OPEN);
+      ws.close();
     });
 
     test('a down notify answers 503 UPSTREAM_UNAVAILABLE with Retry-After, fast', async () => {
