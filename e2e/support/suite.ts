@@ -80,6 +80,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     ...(name !== 'gateway' && name !== 'identity' ? { IDENTITY_URL: urls.identity } : {}),
     ...(['work', 'collab', 'notify'].includes(name) ? { GOVERNANCE_URL: urls.governance } : {}),
     ...(name === 'collab' || name === 'notify' ? { WORK_URL: urls.work } : {}),
+    ...(name === 'notify' ? { COLLAB_URL: urls.collab } : {}),
     ...(name === 'gateway'
       ? Object.fromEntries(
           SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),

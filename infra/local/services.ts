@@ -10,6 +10,7 @@ const INTERNAL_UPSTREAMS: Record<string, string[]> = {
   identity: ['governance', 'work', 'collab', 'notify'],
   governance: ['work', 'collab', 'notify'],
   work: ['collab', 'notify'],
+  collab: ['notify'],
 };
 
 export interface Service {
@@ -89,7 +90,8 @@ export function serviceEnv(service: Service): Record<string, string> {
     vars.SMTP_PORT = String(endpoints.smtpPort);
   }
   // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
-  // also ask governance (and collab and notify work) for what their projections have not seen yet.
+  // also ask governance (collab and notify also work, notify also collab) for what their projections
+  // have not seen yet.
   const urlOf = (name: string) => serviceUrl(services.find((other) => other.name === name) ?? service);
   for (const [upstream, readers] of Object.entries(INTERNAL_UPSTREAMS))
     if (readers.includes(service.name)) vars[`${upstream.toUpperCase()}_URL`] = urlOf(upstream);

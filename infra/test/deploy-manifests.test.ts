@@ -37,7 +37,7 @@ const SERVICE_ENV: Record<ServiceName, string[]> = {
   governance: ['DATABASE_URL', 'IDENTITY_URL'],
   work: ['DATABASE_URL', 'IDENTITY_URL', 'GOVERNANCE_URL'],
   collab: ['MONGO_URL', 'IDENTITY_URL', 'GOVERNANCE_URL', 'WORK_URL'],
-  notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT', 'IDENTITY_URL', 'GOVERNANCE_URL', 'WORK_URL'],
+  notify: ['MONGO_URL', 'SMTP_HOST', 'SMTP_PORT', 'IDENTITY_URL', 'GOVERNANCE_URL', 'WORK_URL', 'COLLAB_URL'],
 };
 
 /** Compose services each app service must wait for. */
@@ -47,7 +47,7 @@ const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
   governance: ['postgres', 'kafka', 'identity'],
   work: ['postgres', 'kafka', 'identity', 'governance'],
   collab: ['mongo', 'kafka', 'identity', 'governance', 'work'],
-  notify: ['mongo', 'kafka', 'maildev', 'identity', 'governance', 'work'],
+  notify: ['mongo', 'kafka', 'maildev', 'identity', 'governance', 'work', 'collab'],
 };
 
 const INFRA_SERVICES = ['kafka', 'postgres', 'mongo', 'maildev'];

@@ -19,6 +19,7 @@ import { channelRoutes } from './channels/channels.routes.ts';
 import { ChannelService } from './channels/channels.service.ts';
 import { MessageService } from './channels/messages.service.ts';
 import { commentRoutes } from './comments/comments.routes.ts';
+import { internalRoutes } from './internal/internal.routes.ts';
 import { CommentService } from './comments/comments.service.ts';
 import type { CollabModels } from './models.ts';
 
@@ -73,6 +74,9 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     readiness: deps.readiness,
     routes,
   });
-  app.use(mountRoutes(routes, [authenticate(deps.resolveKey)]));
+  const guard = [authenticate(deps.resolveKey)];
+  app.use(mountRoutes(routes, guard));
+  // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
+  app.use(mountRoutes(internalRoutes(services.channels), guard));
   return finish();
 }

@@ -137,6 +137,26 @@ test('channels are created from org, team and project events, once each, with ch
   });
 });
 
+test("the internal endpoint tells notify a channel's scope, archived or not; 404 when unknown", async () => {
+  const { org, channels } = await orgWithChannels();
+  const general = channels.general;
+  const res = await api(collab.app).get(`/internal/channels/${general._id}`).set(org.MEMBER.auth);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.deepEqual(res.body, {
+    channelId: general._id,
+    orgId: org.orgId,
+    scope: 'org',
+    scopeId: org.orgId,
+    archived: false,
+  });
+  assertProblem(
+    await api(collab.app).get(`/internal/channels/${randomUUID()}`).set(org.MEMBER.auth),
+    404,
+    'NOT_FOUND',
+  );
+  assertProblem(await api(collab.app).get(`/internal/channels/${general._id}`), 401, 'UNAUTHENTICATED');
+});
+
 test('a project waiting for approval gets its channel only once it is active', async () => {
   const org = await orgWithRoles(collab);
   const projectId = randomUUID();

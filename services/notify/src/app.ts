@@ -38,6 +38,8 @@ export interface AppDeps {
   /** The fallbacks; without them only the projection counts. */
   governance?: InternalClient;
   work?: InternalClient;
+  /** Chat channels notify has not heard of yet. */
+  collab?: InternalClient;
   /** Hub settings (tests shorten heartbeats and history). */
   realtime?: Partial<Pick<RealtimeDeps, 'instanceId' | 'historyLimit' | 'historyMaxAgeMs' | 'heartbeatMs'>>;
 }
@@ -58,7 +60,11 @@ export async function buildServices(deps: AppDeps) {
     logger,
   });
   const chatChannels = chatChannelModel(connection);
-  const channelAccess = new ChannelAccess({ reader: projection.reader, channels: chatChannels });
+  const channelAccess = new ChannelAccess({
+    reader: projection.reader,
+    channels: chatChannels,
+    ...(deps.collab ? { collab: deps.collab } : {}),
+  });
   // Created before the app, so the hub registers its gauges where /metrics reads.
   const metrics = createMetrics('notify');
   const realtime = await createRealtime({

@@ -18,6 +18,8 @@ export const configSchema = baseEnvSchema
     GOVERNANCE_URL: z.url(),
     /** Work's base URL: the project and task fallback (`/internal/projects/{id}`, `/internal/tasks/{id}`). */
     WORK_URL: z.url(),
+    /** Collab's base URL: the chat channel fallback (`/internal/channels/{id}`). */
+    COLLAB_URL: z.url(),
     /** How long a fallback call may take before its breaker counts a failure. */
     FALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
     /** Where links in mails point (the client app or the gateway); invitation links carry `token=`. */

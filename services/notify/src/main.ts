@@ -25,6 +25,7 @@ const governance = new InternalClient({
   logger,
 });
 const work = new InternalClient({ name: 'work', baseUrl: config.WORK_URL, timeoutMs, logger });
+const collab = new InternalClient({ name: 'collab', baseUrl: config.COLLAB_URL, timeoutMs, logger });
 
 const deps = {
   logger,
@@ -36,6 +37,7 @@ const deps = {
   appUrl: config.APP_URL,
   governance,
   work,
+  collab,
 };
 const services = await buildServices(deps);
 const { realtime } = services;
@@ -57,6 +59,7 @@ await serve({
       run: async () => {
         governance.shutdown();
         work.shutdown();
+        collab.shutdown();
       },
     },
     // The SMTP pool closes once the consumers (its only users) have stopped, before the store.

@@ -13,7 +13,9 @@ import { notifyConsumer } from '../src/events/subscriptions.ts';
 import { createMailer } from '../src/mail/mailer.ts';
 
 /** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
-export async function startNotify(options: Partial<Pick<AppDeps, 'governance' | 'work' | 'realtime'>> = {}) {
+export async function startNotify(
+  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime'>> = {},
+) {
   const harness: Harness<MongoRuntime> = await mongoHarness('notify');
   const { connection, bus, readiness } = harness.runtime;
   const signer = testSigner();

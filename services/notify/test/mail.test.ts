@@ -78,6 +78,7 @@ test('SMTP settings: defaults, a boolean SMTP_SECURE, credentials only in pairs'
     IDENTITY_URL: 'http://127.0.0.1:8081',
     GOVERNANCE_URL: 'http://127.0.0.1:8082',
     WORK_URL: 'http://127.0.0.1:8083',
+    COLLAB_URL: 'http://127.0.0.1:8084',
   };
   const defaults = readConfig(base);
   assert.equal(defaults.SMTP_FROM, 'Trellis <no-reply@trellis.local>');

@@ -62,6 +62,16 @@ export class ChannelService {
     this.outbox = deps.outbox;
   }
 
+  /** What notify's access check needs of a channel it has not heard of yet (internal API). */
+  async snapshot(
+    channelId: string,
+  ): Promise<{ channelId: string; orgId: string; scope: ChannelScope; scopeId: string; archived: boolean }> {
+    const channel = await this.Channel.findById(channelId).lean<ChannelDoc>();
+    if (!channel) throw errors.notFound('channel');
+    const { orgId, scope, scopeId, archived } = channel;
+    return { channelId, orgId, scope, scopeId, archived };
+  }
+
   // ---- from events
 
   /** The scope's channel, created (with `channel.created`) unless it exists; `created` says which. */

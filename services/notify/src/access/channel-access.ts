@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { AccessReader } from '@trellis/shared';
+import type { AccessReader, InternalClient } from '@trellis/shared';
 
 /** collab's chat channels, as far as access goes: which scope each belongs to. */
 export interface ChatChannel {
@@ -38,10 +38,12 @@ const CHANNEL = /^(project|task|org|chat):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[
 export class ChannelAccess {
   private readonly reader: AccessReader;
   private readonly channels: Model<ChatChannel>;
+  private readonly collab: InternalClient | undefined;
 
-  constructor(deps: { reader: AccessReader; channels: Model<ChatChannel> }) {
+  constructor(deps: { reader: AccessReader; channels: Model<ChatChannel>; collab?: InternalClient }) {
     this.reader = deps.reader;
     this.channels = deps.channels;
+    this.collab = deps.collab;
   }
 
   async check(userId: string, channel: string, authorization: string): Promise<AccessAnswer> {
@@ -61,7 +63,7 @@ export class ChannelAccess {
       case 'org':
         return (await this.reader.org(id, userId, authorization)) !== null;
       default: {
-        const chat = await this.channels.findById(id).lean();
+        const chat = (await this.channels.findById(id).lean()) ?? (await this.askCollab(id, authorization));
         if (!chat || chat.archived) return false;
         if (chat.scope === 'org')
           return (await this.reader.org(chat.scopeId, userId, authorization)) !== null;
@@ -70,5 +72,19 @@ export class ChannelAccess {
         return (await this.reader.project(chat.scopeId, userId, authorization)) !== null;
       }
     }
+  }
+
+  /**
+   * A channel collab created moments ago and notify has not heard of yet (architecture.md §2: ask
+   * the owner before answering 404). Not stored: the projection is written from events only.
+   */
+  private async askCollab(channelId: string, authorization: string): Promise<ChatChannel | null> {
+    const snapshot = await this.collab?.get<Omit<ChatChannel, '_id'> & { channelId: string }>(
+      `/internal/channels/${channelId}`,
+      authorization,
+    );
+    if (!snapshot) return null;
+    const { orgId, scope, scopeId, archived } = snapshot;
+    return { _id: channelId, orgId, scope, scopeId, archived };
   }
 }
