@@ -34,6 +34,20 @@ describe('gateway', () => {
   let gateway: express.Express;
   const seen: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
   const bearer = (token = signer.sign()) => ({ Authorization: `Bearer ${token}` });
+  /** identity's logout of the token with this jti, as the revocation consumer hands it over. */
+  const revoke = (jti: string) =>
+    revocations.apply(
+      createEvent(identityEvents.sessionRevoked, 'identity', {
+        subjectId: randomUUID(),
+        data: {
+          userId: randomUUID(),
+          familyId: randomUUID(),
+          jti,
+          expiresAt: new Date(Date.now() + 60_000).toISOString(),
+          reason: 'logout',
+        },
+      }),
+    );
 
   async function start(app: express.Express): Promise<string> {
     const server = createServer(app);
@@ -158,18 +172,7 @@ describe('gateway', () => {
     const jti = randomUUID();
     const token = signer.sign({ jti });
     assert.equal((await request(gateway).get('/api/v1/projects').set(bearer(token))).status, 200);
-    revocations.apply(
-      createEvent(identityEvents.sessionRevoked, 'identity', {
-        subjectId: randomUUID(),
-        data: {
-          userId: randomUUID(),
-          familyId: randomUUID(),
-          jti,
-          expiresAt: new Date(Date.now() + 60_000).toISOString(),
-          reason: 'logout',
-        },
-      }),
-    );
+    revoke(jti);
     assertProblem(await request(gateway).get('/api/v1/projects').set(bearer(token)), 401, 'UNAUTHENTICATED');
   });
 
@@ -418,18 +421,7 @@ describe('gateway', () => {
       const upstream = upstreamSockets.at(-2)!; // the first of the two
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       const upstreamClosed = new Promise<void>((resolve) => upstream.once('close', () => resolve()));
-      revocations.apply(
-        createEvent(identityEvents.sessionRevoked, 'identity', {
-          subjectId: randomUUID(),
-          data: {
-            userId: randomUUID(),
-            familyId: randomUUID(),
-            jti,
-            expiresAt: new Date(Date.now() + 60_000).toISOString(),
-            reason: 'logout',
-          },
-        }),
-      );
+      revoke(jti);
       assert.equal(await closed, 1006, 'the connection dropped (the gateway relays frames, it writes none)');
       await upstreamClosed;
       assert.equal(other.readyState, WebSocket.OPEN, 'a socket of another token stays open');

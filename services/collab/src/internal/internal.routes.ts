@@ -3,10 +3,8 @@ import type { Route } from '@trellis/shared';
 import type { ChannelService } from '../channels/channels.service.ts';
 
 /**
- * Service-to-service routes: outside `/api/v1`, so the gateway never routes them, and left out of
- * the public OpenAPI document. They must only be reachable inside the cluster (no Ingress rule);
- * they still require a valid access token (the calling service forwards its caller's), because no
- * service trusts the network. notify asks here for a chat channel it has not heard of yet.
+ * Cluster-only, token-checked service-to-service routes, as work's (see its internal.routes.ts):
+ * notify asks here for a chat channel it has not heard of yet.
  */
 export function internalRoutes(channels: ChannelService): Route[] {
   return [

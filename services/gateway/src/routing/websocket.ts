@@ -88,7 +88,6 @@ export function webSocketGate(options: WebSocketGateOptions) {
         const upgrade = pending.get(req);
         logger.warn({ err, upstream: 'notify', requestId: upgrade?.requestId }, 'websocket proxy error');
         if (!upgrade) return;
-        pending.delete(req);
         upgrade.settle(err);
         // Nothing was relayed yet (an error after the upgrade finds no pending entry).
         const problem = upgrade.timedOut

@@ -43,6 +43,21 @@ function trigger<D extends Record<string, unknown>>(
   return { definition, intents, applies } as unknown as Trigger;
 }
 
+/** The member's own role changed, in the org or in one of its teams or projects. */
+function roleChanged(
+  d: { userId: string; from: string; to: string },
+  scope: 'organization' | 'team' | 'project',
+  subject: Subject,
+): Intent {
+  return {
+    userId: d.userId,
+    type: 'member.roleChanged',
+    title: `Your ${scope === 'organization' ? '' : `${scope} `}role changed to ${d.to}`,
+    body: `Your ${scope} role was ${d.from} and is now ${d.to}.`,
+    subject,
+  };
+}
+
 async function nameOf(ctx: TriggerContext, userId: string | null): Promise<string> {
   return (userId ? (await ctx.reader.user(userId))?.name : undefined) ?? 'Someone';
 }
@@ -185,33 +200,15 @@ export const TRIGGERS: Trigger[] = [
       },
     ];
   }),
-  trigger(governanceEvents.memberRoleChanged, async (event) => [
-    {
-      userId: event.data.userId,
-      type: 'member.roleChanged',
-      title: `Your role changed to ${event.data.to}`,
-      body: `Your organization role was ${event.data.from} and is now ${event.data.to}.`,
-      subject: { kind: 'org', id: event.data.orgId },
-    },
-  ]),
   // "Role changed" (product.md §10) names no scope: team and project roles are roles too.
-  trigger(governanceEvents.teamMemberRoleChanged, async (event) => [
-    {
-      userId: event.data.userId,
-      type: 'member.roleChanged',
-      title: `Your team role changed to ${event.data.to}`,
-      body: `Your role in the team was ${event.data.from} and is now ${event.data.to}.`,
-      subject: { kind: 'team', id: event.data.teamId },
-    },
+  trigger(governanceEvents.memberRoleChanged, async ({ data }) => [
+    roleChanged(data, 'organization', { kind: 'org', id: data.orgId }),
   ]),
-  trigger(workEvents.projectMemberRoleChanged, async (event) => [
-    {
-      userId: event.data.userId,
-      type: 'member.roleChanged',
-      title: `Your project role changed to ${event.data.to}`,
-      body: `Your role in the project was ${event.data.from} and is now ${event.data.to}.`,
-      subject: { kind: 'project', id: event.data.projectId },
-    },
+  trigger(governanceEvents.teamMemberRoleChanged, async ({ data }) => [
+    roleChanged(data, 'team', { kind: 'team', id: data.teamId }),
+  ]),
+  trigger(workEvents.projectMemberRoleChanged, async ({ data }) => [
+    roleChanged(data, 'project', { kind: 'project', id: data.projectId }),
   ]),
   trigger(governanceEvents.memberRemoved, async (event) =>
     event.data.reason === 'removed'
