@@ -26,7 +26,8 @@ const taskCount = Number(process.env.BENCH_TASKS ?? 10);
 const started = new Set<string>();
 await up(started);
 // The services always start fresh here: ≈10 s of load brings their JIT to speed. A Kafka this run has
-// just started needs about a minute (measured phase p99 72–112 ms after 10 s, 30–38 ms after 60 s).
+// just started needs about a minute (with its C1-only JIT, see infra/local/README.md: measured phase
+// p99 24–35 ms after 10 s, 18–41 ms after 60 s).
 const kafkaCold = started.has('kafka');
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? (kafkaCold ? 60 : 10));
 Object.assign(process.env, stackEnv());
@@ -250,7 +251,7 @@ try {
   // The services and Kafka have just started: their JIT compilers are still at work for the
   // first seconds of load, so the same load runs unmeasured first (its figures are printed too).
   console.log(
-    `\nwarm-up: ${warmupSeconds} s${kafkaCold && !process.env.BENCH_WARMUP_SECONDS ? ' (Kafka was started by this run: its JIT needs about a minute)' : ''}, ` +
+    `\nwarm-up: ${warmupSeconds} s${kafkaCold && !process.env.BENCH_WARMUP_SECONDS ? ' (Kafka was started by this run: it needs about a minute to warm up)' : ''}, ` +
       `then measured: ${seconds} s; ${rate} task updates/s over ${taskCount} tasks; one subscriber on ${channel}`,
   );
   const warmUp = warmupSeconds > 0 ? await drive('warm-up', warmupSeconds) : undefined;

@@ -125,6 +125,22 @@ const KAFKA_JVM_PERFORMANCE_OPTS = [
   '-XX:MaxInlineLevel=15',
 ];
 
+/**
+ * The broker's JIT compilers: C1 alone unless `KAFKA_JIT=c2` (the JVM's default: C1, then C2 for
+ * the hottest code). On the 2-core development machine, which also runs PostgreSQL, FerretDB, the
+ * six services and the load generator, C2 was still compiling minutes after start-up, in bursts of
+ * 60–75 % of a core lasting up to half a second; the requests and events in flight queued behind
+ * them (`bench:realtime` p99 17.7–58.3 ms over 14 runs, 4 of them above 50). With C1 alone the broker
+ * costs ≈ 3 % of a core more under that load and the bursts are gone (p99 17.8–41.4 ms over 8 runs).
+ * A broker with cores of its own (compose, Kubernetes) keeps the JVM's default.
+ */
+function jitOptions(): string[] {
+  const jit = env('KAFKA_JIT') ?? 'c1';
+  if (jit === 'c1') return ['-XX:TieredStopAtLevel=1'];
+  if (jit === 'c2') return [];
+  throw new UserError(`KAFKA_JIT=${jit} is not c1 or c2`);
+}
+
 async function start(progress: Progress): Promise<number> {
   writeConfig();
   await formatStorage(progress);
@@ -143,6 +159,7 @@ async function start(progress: Progress): Promise<number> {
       // bypasses. Without them G1 aims at 200 ms pauses and grows the young generation to match:
       // under load the broker stopped for 60–130 ms every ≈20 s, and every event in flight with it.
       ...KAFKA_JVM_PERFORMANCE_OPTS,
+      ...jitOptions(),
       '-Djava.awt.headless=true',
       ...javaClasspath,
       'kafka.Kafka',
