@@ -75,23 +75,15 @@ describe('realtime channel mapping', () => {
 
   test('org-wide events go to the org channel', () => {
     const data = { orgId, projectId, userId: randomUUID(), teamId: randomUUID() };
-    const project = { ...data, visibility: 'ORG', status: 'PLANNING' };
-    assert.deepEqual(routes('project.created', project), [[`org:${orgId}`, 'project.created']]);
     for (const type of ['member.added', 'member.removed', 'team.created', 'announcement.posted']) {
       assert.deepEqual(routes(type, data), [[`org:${orgId}`, type]], type);
     }
   });
 
-  test('a project not every org member may see is not announced on the org channel', () => {
-    const data = { orgId, projectId, teamId: null };
-    assert.deepEqual(routes('project.created', { ...data, visibility: 'PRIVATE', status: 'PLANNING' }), []);
-    assert.deepEqual(
-      routes('project.created', { ...data, visibility: 'ORG', status: 'PENDING_APPROVAL' }),
-      [],
-    );
-    assert.deepEqual(routes('project.created', { ...data, visibility: 'ORG', status: 'ACTIVE' }), [
-      [`org:${orgId}`, 'project.created'],
-    ]);
+  test('projects are announced on the org channel by the store-backed announcements, not here', () => {
+    const project = { orgId, projectId, teamId: null, visibility: 'ORG', status: 'ACTIVE' };
+    assert.deepEqual(routes('project.created', project), []);
+    assert.deepEqual(routes('project.updated', project), [[`project:${projectId}`, 'project.updated']]);
   });
 
   test('chat messages go to their chat channel', () => {

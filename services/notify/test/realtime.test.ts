@@ -23,6 +23,7 @@ import {
 } from '@trellis/shared/testing';
 import type { Connection } from 'mongoose';
 import { WebSocket } from 'ws';
+import type { z } from 'zod';
 import type { RealtimeEvent } from '../src/realtime/channels.ts';
 import { historyModels } from '../src/realtime/history.model.ts';
 import { ChannelHistory } from '../src/realtime/history.ts';
@@ -678,6 +679,65 @@ describe('realtime hub', () => {
           .sort(),
         ['member.added', 'task.deleted', 'task.updated'],
       );
+    });
+  });
+
+  describe('project announcements', () => {
+    test('a project reaches the org channel once, as project.created, when the whole org can first see it', async () => {
+      const userId = randomUUID();
+      const orgId = randomUUID();
+      const org = access.grant(`org:${orgId}`, userId);
+      const client = await connect(urlA, userId);
+      client.send({ type: 'subscribe', channel: org });
+      await client.subscribed(org);
+
+      const pendingId = randomUUID();
+      type Project = z.infer<typeof workEvents.projectCreated.data>;
+      const project = (
+        projectId: string,
+        visibility: Project['visibility'],
+        status: Project['status'],
+        name = 'Roadmap',
+      ): Project => ({
+        projectId,
+        orgId,
+        teamId: null,
+        name,
+        key: 'RM',
+        status,
+        visibility,
+        ownerId: userId,
+      });
+      // One key for all: the events keep their order on one partition.
+      const projectEvent = (definition: typeof workEvents.projectCreated, data: Project) =>
+        createEvent(definition, 'work', { subjectId: pendingId, orgId, actorId: userId, data });
+      const pending = projectEvent(workEvents.projectCreated, project(pendingId, 'ORG', 'PENDING_APPROVAL'));
+      const approved = projectEvent(workEvents.projectUpdated, project(pendingId, 'ORG', 'ACTIVE'));
+      const renamed = projectEvent(workEvents.projectUpdated, project(pendingId, 'ORG', 'ACTIVE', 'Plan'));
+      const privateId = randomUUID();
+      const hidden = projectEvent(workEvents.projectCreated, project(privateId, 'PRIVATE', 'ACTIVE'));
+      const opened = projectEvent(workEvents.projectUpdated, project(privateId, 'ORG', 'ACTIVE'));
+      const bus = buses[0] as EventBus;
+      await bus.publish(
+        [pending, approved, approved, renamed, hidden, opened].map((event) => ({
+          topic: 'work.project',
+          event,
+        })),
+      );
+
+      // The approval and the PRIVATE → ORG change announce; the pending creation, the redelivered
+      // approval, the rename and the private creation do not (any of them would have taken seq 1
+      // or 2 before the last event's announcement).
+      assert.deepEqual(await client.seqsUpTo(org, 2), [1, 2]);
+      const [first, second] = client.events(org).map((m) => m.event as RealtimeEvent);
+      assert.deepEqual(first, {
+        id: approved.id,
+        type: 'project.created',
+        occurredAt: approved.occurredAt,
+        actorId: userId,
+        data: approved.data,
+      });
+      assert.deepEqual([second?.id, second?.type], [opened.id, 'project.created']);
     });
   });
 

@@ -64,8 +64,9 @@ const chat = (data: { channelId: string }) => channelName('chat', data.channelId
 const projectAndTask = (data: { projectId: string; taskId: string }) => [project(data), task(data)];
 
 /**
- * Every public event the hub pushes, in one list (api.md §9 names the client types per channel).
- * `user:<id>` (the inbox) is fed by notify's own notification code through `append`, not from here.
+ * Every public event the hub pushes, in one list (api.md §9 names the client types per channel),
+ * but for the org channel's `project.created` (announcements.ts). `user:<id>` (the inbox) is fed
+ * by notify's own notification code through `append`, not from here.
  */
 export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
   route(workEvents.taskCreated, projectAndTask),
@@ -84,11 +85,8 @@ export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
   route(workEvents.projectUpdated, (d) => [project(d)]),
   route(workEvents.projectMemberAdded, (d) => [project(d)], 'member.added'),
   route(workEvents.projectMemberRemoved, (d) => [project(d)], 'member.removed'),
-  // Everyone in the org hears of it only when everyone in the org can see it (product.md §2, §5):
-  // a PRIVATE project is for its members and the org's admins, a PENDING_APPROVAL one for nobody yet.
-  route(workEvents.projectCreated, (d) =>
-    d.visibility === 'ORG' && d.status !== 'PENDING_APPROVAL' ? [org(d)] : [],
-  ),
+  // `project.created` on the org channel: once per project, when the whole org can first see it
+  // (announcements.ts; it needs the store, these routes do not).
   route(governanceEvents.memberAdded, (d) => [org(d)]),
   route(governanceEvents.memberRemoved, (d) => [org(d)]),
   route(governanceEvents.teamCreated, (d) => [org(d)]),

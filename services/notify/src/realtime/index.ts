@@ -18,6 +18,7 @@ import {
 import type { Connection } from 'mongoose';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { ANNOUNCING_EVENTS, ProjectAnnouncements } from './announcements.ts';
 import { BackgroundPublisher } from './background-publisher.ts';
 import {
   CHANNEL_ROUTES,
@@ -81,6 +82,13 @@ export interface Realtime {
 }
 
 const INTERNAL_TOPIC = realtimeEvents.realtimePublished.topic;
+const ANNOUNCING_TYPES = new Set(ANNOUNCING_EVENTS.map(({ type }) => type));
+/** The public events the hub reads: those routed to channels, and those that announce projects. */
+const sourceEvents = [
+  ...new Map(
+    [...CHANNEL_ROUTES.map(({ definition }) => definition), ...ANNOUNCING_EVENTS].map((d) => [d.type, d]),
+  ).values(),
+];
 const SOURCE_GROUP = 'notify-realtime';
 const WARM_UP_TIMEOUT_MS = 30_000;
 const HISTORY_TRUST_MS = 60_000;
@@ -108,6 +116,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     // Well below the retention age: a seq remembered longer could have been pruned meanwhile.
     trustMs: Math.min(HISTORY_TRUST_MS, historyMaxAgeMs / 2),
   });
+  const announcements = await ProjectAnnouncements.create(deps.connection);
   // Created up front, so the first append never races Kafka's topic auto-creation.
   await bus.ensureTopics([INTERNAL_TOPIC]);
 
@@ -258,14 +267,19 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     pipelined: true,
     ...consumerOf(
       SOURCE_GROUP,
-      CHANNEL_ROUTES.map(({ definition }) => ({
-        type: definition.type,
-        topic: definition.topic,
+      sourceEvents.map(({ type, topic }) => ({
+        type,
+        topic,
         // Pipelined: each event's appends are queued before its handler first waits, so the
         // events of a fetched batch keep their order on every channel (and share inserts).
         // The publish goes on in the background: the next fetch need not wait for Kafka's ack.
+        // A project event's org-channel announcement follows once the store has answered; the
+        // announcements keep the order of their events (announcements.ts).
         handle: async ({ event }) => {
-          await appendAll(channelDeliveries(event));
+          await Promise.all([
+            appendAll(channelDeliveries(event)),
+            ANNOUNCING_TYPES.has(event.type) && announcements.deliveries(event).then(appendAll),
+          ]);
         },
       })),
     ),
