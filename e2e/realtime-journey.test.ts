@@ -102,6 +102,26 @@ describe('collaboration and real time through the gateway', () => {
     assert.deepEqual(socket.messages[0], { type: 'welcome', userId: bob.id });
   });
 
+  test('logging out closes the sockets opened with that access token: close code 4002', async () => {
+    const who = await person(api, 'Leaving');
+    const session = await api.post<{ accessToken: string; refreshToken: string }>('/auth/login', {
+      email: who.email,
+      password: 'correct horse battery',
+    });
+    assert.equal(session.status, 200);
+    const socket = await open({ ...who, token: session.body.accessToken });
+    const other = await open(who); // the registration's token: still valid
+    const logout = await api.post(
+      '/auth/logout',
+      { refreshToken: session.body.refreshToken },
+      session.body.accessToken,
+    );
+    assert.equal(logout.status, 204);
+    await waitFor(() => socket.closed, { what: 'the logged-out socket to close' });
+    assert.equal(socket.closeCode, 4002, 'closed by notify, not cut by the gateway');
+    assert.equal(other.closed, false);
+  });
+
   test('A updates a task → B gets task.updated with the changes; A comments mentioning B → comment.created and a notification, none for A', async () => {
     const a = await open(alice);
     const b = await open(bob);

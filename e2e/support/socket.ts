@@ -29,6 +29,8 @@ export class Socket {
   private readonly ws: WebSocket;
   private readonly listeners: Array<(m: ServerMessage) => void> = [];
   closed = false;
+  /** The close code, once closed (1006 when the connection dropped without a close frame). */
+  closeCode: number | undefined;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -37,8 +39,9 @@ export class Socket {
       this.messages.push(message);
       for (const listener of this.listeners) listener(message);
     });
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       this.closed = true;
+      this.closeCode = code;
     });
   }
 

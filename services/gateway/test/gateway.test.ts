@@ -312,8 +312,9 @@ describe('gateway', () => {
 
   describe('WebSockets', () => {
     const wss = new WebSocketServer({ noServer: true });
-    /** Upstream sockets notify holds, to see them end. */
+    /** Upstream sockets notify holds, to see them end, and notify's WebSockets on them. */
     const upstreamSockets: Duplex[] = [];
+    const upstreamClients: WebSocket[] = [];
     let port: number;
 
     /** A gateway front whose /ws goes to `notifyUrl`; returns its port. */
@@ -371,9 +372,10 @@ describe('gateway', () => {
       const notify = createServer();
       notify.on('upgrade', (req, socket, head) => {
         upstreamSockets.push(socket);
-        wss.handleUpgrade(req, socket, head, (ws) =>
-          ws.send(JSON.stringify({ type: 'welcome', path: req.url })),
-        );
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          upstreamClients.push(ws);
+          ws.send(JSON.stringify({ type: 'welcome', path: req.url }));
+        });
       });
       servers.push(notify);
       port = await front(`http://127.0.0.1:${await listen(notify, 0, '127.0.0.1')}`);
@@ -413,7 +415,17 @@ describe('gateway', () => {
       assert.equal(JSON.parse(answer.body).code, 'UPSTREAM_TIMEOUT');
     });
 
-    test('an open socket is cut, notify side included, once its token is revoked', async () => {
+    test("notify's close frame for a revoked token reaches the client before the gateway would cut", async () => {
+      const jti = randomUUID();
+      const ws = await connect(signer.sign({ jti }));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      revoke(jti);
+      // notify heard of it too (its own consumer) and closes the socket, well within the grace.
+      upstreamClients.at(-1)!.close(4002, 'access token revoked');
+      assert.equal(await closed, 4002);
+    });
+
+    test('an open socket notify does not close is cut, notify side included, once its token is revoked', async () => {
       const jti = randomUUID();
       const token = signer.sign({ jti });
       const ws = await connect(token);
@@ -422,7 +434,9 @@ describe('gateway', () => {
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       const upstreamClosed = new Promise<void>((resolve) => upstream.once('close', () => resolve()));
       revoke(jti);
+      const revokedAt = Date.now();
       assert.equal(await closed, 1006, 'the connection dropped (the gateway relays frames, it writes none)');
+      assert.ok(Date.now() - revokedAt >= 900, 'after the grace left for notify to close it');
       await upstreamClosed;
       assert.equal(other.readyState, WebSocket.OPEN, 'a socket of another token stays open');
       other.close();

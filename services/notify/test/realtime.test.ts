@@ -7,6 +7,7 @@ import {
   connectMongo,
   createBus,
   createEvent,
+  identityEvents,
   listen,
   realtimeEvents,
   workEvents,
@@ -519,6 +520,38 @@ describe('realtime hub', () => {
     await client.subscribed(`user:${userId}`);
     await waitFor(() => client.closed, { what: 'the socket to close' });
     assert.equal(client.closed?.code, 4001);
+  });
+
+  test('sockets opened with a revoked token close with 4002 on every replica; others stay open', async () => {
+    const userId = randomUUID();
+    const jti = randomUUID();
+    const open = async (base: string, tokenId: string) => {
+      const client = await Client.open(
+        `${base}/ws?access_token=${signer.sign({ sub: userId, jti: tokenId })}`,
+      );
+      clients.push(client);
+      await client.subscribed(`user:${userId}`);
+      return client;
+    };
+    const [onA, onB, other] = [await open(urlA, jti), await open(urlB, jti), await open(urlA, randomUUID())];
+    const revoked = createEvent(identityEvents.sessionRevoked, 'identity', {
+      subjectId: userId,
+      actorId: userId,
+      data: {
+        userId,
+        familyId: randomUUID(),
+        jti,
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+        reason: 'logout',
+      },
+    });
+    await (buses[0] as EventBus).publish([{ topic: identityEvents.sessionRevoked.topic, event: revoked }]);
+    await waitFor(() => onA.closed && onB.closed, { what: 'both sockets of the revoked token to close' });
+    assert.deepEqual(onA.closed, { code: 4002, reason: 'access token revoked' });
+    assert.deepEqual(onB.closed, { code: 4002, reason: 'access token revoked' });
+    other.send({ type: 'ping' });
+    await other.waitFor((m) => m.type === 'pong', 'pong on the socket of another token');
+    assert.equal(other.closed, undefined);
   });
 
   describe('with tiny limits (a replica on its own database)', () => {

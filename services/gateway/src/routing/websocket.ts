@@ -23,6 +23,8 @@ export interface WebSocketGateOptions {
   breakers: UpstreamBreakers;
   /** How long notify may take to answer the upgrade (the proxy timeout of HTTP calls). */
   timeoutMs: number;
+  /** How long a revoked token's socket is left for notify to close with 4002 before it is cut (1 s). */
+  revokedGraceMs?: number;
   logger: Logger;
 }
 
@@ -50,9 +52,10 @@ interface Pending {
  * every proxied call (api.md §7), 503 `UPSTREAM_UNAVAILABLE` with `Retry-After` when notify is down
  * or its breaker is open, 504 `UPSTREAM_TIMEOUT` when it does not answer in time.
  *
- * A socket whose token is revoked later (logout, password reset) is cut at once: the gateway relays
- * frames without parsing them, so it cannot add a close frame; the client sees the connection
- * drop, and its reconnect with that token is refused with 401.
+ * A socket whose token is revoked later (logout, password reset) is closed by notify, which hears
+ * of the revocation too, with 4002. The gateway relays frames without parsing them, so it cannot
+ * write that close frame itself: it leaves notify `revokedGraceMs` to do so, then cuts whatever is
+ * still open (the client sees the connection drop). A reconnect with that token is refused with 401.
  */
 export function webSocketGate(options: WebSocketGateOptions) {
   const { breakers, logger } = options;
@@ -107,7 +110,11 @@ export function webSocketGate(options: WebSocketGateOptions) {
     });
   };
   options.revocations.onRevoked((jti) => {
-    for (const socket of socketsByJti.get(jti) ?? []) socket.destroy();
+    const sockets = socketsByJti.get(jti);
+    if (!sockets) return;
+    setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, options.revokedGraceMs ?? 1_000).unref();
   });
 
   const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.revocations.isRevoked };

@@ -25,6 +25,8 @@ export interface ChannelAccess {
 interface Client {
   ws: WebSocket;
   userId: string;
+  /** The id of the access token the socket was opened with. */
+  jti: string;
   authorization: string;
   subscriptions: Map<string, Subscription>;
   /** Cleared on every heartbeat; a pong (or any message) sets it again. */
@@ -87,6 +89,7 @@ export class Hub {
     const client: Client = {
       ws,
       userId: user.id,
+      jti: user.jti,
       authorization,
       subscriptions: new Map(),
       alive: true,
@@ -177,6 +180,12 @@ export class Hub {
       client.alive = false;
       client.ws.ping();
     }
+  }
+
+  /** Closes the sockets opened with the access token `jti` (revoked: logout, password reset…) with 4002. */
+  revoke(jti: string): void {
+    for (const client of this.clients)
+      if (client.jti === jti) client.ws.close(CLOSE.tokenRevoked, 'access token revoked');
   }
 
   /** Closes every socket; resolves once all have closed (stragglers are terminated after `graceMs`). */

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import {
   consumerOf,
   createEvent,
+  identityEvents,
   realtimeEvents,
   routeByType,
   type ConsumerOptions,
@@ -239,7 +240,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   const internalConsumer: ConsumerOptions = {
     groupId: `notify-hub-${instanceId}`,
-    topics: [INTERNAL_TOPIC],
+    // Revocations too: every replica closes its own sockets opened with a revoked token.
+    topics: [INTERNAL_TOPIC, identityEvents.sessionRevoked.topic],
     // A fresh replica has no sockets that could want older events; they come from the history.
     fromBeginning: false,
     // A group of its own per process: nothing ever resumes from its offsets.
@@ -253,6 +255,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
           event: payload,
         } = event.data as { channel: string; seq: number; event: RealtimeEvent };
         hub.deliver(channel, seq, payload);
+      },
+      [identityEvents.sessionRevoked.type]: async ({ event }) => {
+        const { jti } = event.data as { jti: string | null };
+        if (jti) hub.revoke(jti);
       },
       [realtimeEvents.realtimeAccessChanged.type]: async ({ event }) => {
         probes.get(event.id)?.();

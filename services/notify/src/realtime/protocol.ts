@@ -34,6 +34,8 @@ export const CLOSE = {
   internalError: 1011,
   /** The access token the socket was opened with has expired. */
   tokenExpired: 4001,
+  /** The access token the socket was opened with has been revoked (logout, password reset…). */
+  tokenRevoked: 4002,
 } as const;
 
 /** A client message larger than this closes the socket (1009, by `ws`). Ours are tiny. */
