@@ -9,7 +9,7 @@ export function createSequelize(url: string, logger: Logger): Sequelize {
     dialect: 'postgres',
     logging: (sql) => logger.trace({ sql }, 'sql'),
     // A connection idle for a minute is closed, not after 10 s (the default): under steady load the
-    // pool's bursts outgrew what it kept, so it closed and reopened connections every few seconds, and
+    // pool's bursts outgrew what it kept, so it kept closing connections and opening new ones, and
     // each new one cost a backend start and the planning of every prepared statement again.
     pool: { max: 10, min: 0, idle: 60_000, acquire: 10_000 },
     define: { underscored: true, timestamps: true },
