@@ -19,8 +19,8 @@ import { channelRoutes } from './channels/channels.routes.ts';
 import { ChannelService } from './channels/channels.service.ts';
 import { MessageService } from './channels/messages.service.ts';
 import { commentRoutes } from './comments/comments.routes.ts';
-import { internalRoutes } from './internal/internal.routes.ts';
 import { CommentService } from './comments/comments.service.ts';
+import { internalRoutes } from './internal/internal.routes.ts';
 import type { CollabModels } from './models.ts';
 
 export interface AppDeps {

@@ -16,11 +16,15 @@ let standIn: Server;
 const collabChannels = new Map<string, Record<string, unknown>>();
 const asked: Array<string | undefined> = [];
 
+/** What a subscribe to `chat:<channelId>` is told. */
+const check = (user: TestUser, channelId: string) =>
+  notify.services.channelAccess.check(user.id, `chat:${channelId}`, user.auth.Authorization);
+
 /** What a subscribe to `chat:<channelId>` would be told, once it is `expected`. */
 function waitForAnswer(user: TestUser, channelId: string, expected: string): Promise<unknown> {
-  const ask = () =>
-    notify.services.channelAccess.check(user.id, `chat:${channelId}`, user.auth.Authorization);
-  return waitFor(async () => (await ask()) === expected, { what: `chat:${channelId} → ${expected}` });
+  return waitFor(async () => (await check(user, channelId)) === expected, {
+    what: `chat:${channelId} → ${expected}`,
+  });
 }
 
 before(async () => {
@@ -65,14 +69,7 @@ describe('chat channel access', () => {
 
     await announce();
     await waitForAnswer(member, channelId, 'ok');
-    assert.equal(
-      await notify.services.channelAccess.check(
-        outsider.id,
-        `chat:${channelId}`,
-        outsider.auth.Authorization,
-      ),
-      'NOT_FOUND',
-    );
+    assert.equal(await check(outsider, channelId), 'NOT_FOUND');
 
     await notify.publish(collabEvents.channelArchived, 'collab', {
       subjectId: channelId,
@@ -89,8 +86,6 @@ describe('chat channel access', () => {
   test('a channel notify has not heard of yet is looked up at collab, with the caller’s token', async () => {
     const channelId = randomUUID();
     collabChannels.set(channelId, { channelId, orgId, scope: 'org', scopeId: orgId, archived: false });
-    const check = (user: TestUser, id: string) =>
-      notify.services.channelAccess.check(user.id, `chat:${id}`, user.auth.Authorization);
     assert.equal(await check(member, channelId), 'ok');
     assert.equal(asked.at(-1), member.auth.Authorization);
     assert.equal(

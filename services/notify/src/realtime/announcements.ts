@@ -18,6 +18,7 @@ const announcementSchema = new Schema<Announcement>(
 
 /** The project events that may announce a project. */
 export const ANNOUNCING_EVENTS = [workEvents.projectCreated, workEvents.projectUpdated];
+const ANNOUNCING_TYPES = new Set(ANNOUNCING_EVENTS.map(({ type }) => type));
 
 /** Everyone in the org can see it (product.md §2, §5): not PRIVATE, not waiting for approval. */
 const orgWide = (d: ProjectData) => d.visibility === 'ORG' && d.status !== 'PENDING_APPROVAL';
@@ -47,12 +48,13 @@ export class ProjectAnnouncements {
 
   /**
    * The org channel's `project.created` when `envelope` announces its project; none otherwise.
-   * Answers in the order asked.
+   * Answers in the order asked; undefined at once (no store, no promise) for an event that cannot
+   * announce: every task event passes here.
    */
-  deliveries(envelope: EventEnvelope): Promise<ChannelDelivery[]> {
+  deliveries(envelope: EventEnvelope): Promise<ChannelDelivery[]> | undefined {
+    if (!ANNOUNCING_TYPES.has(envelope.type)) return undefined;
     const project = envelope.data as ProjectData;
-    if (!ANNOUNCING_EVENTS.some(({ type }) => type === envelope.type) || !orgWide(project))
-      return Promise.resolve([]);
+    if (!orgWide(project)) return undefined;
     const answer = this.queue.then(() => this.announcement(envelope, project));
     this.queue = answer.catch(() => undefined);
     return answer;

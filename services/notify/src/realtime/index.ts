@@ -83,7 +83,6 @@ export interface Realtime {
 }
 
 const INTERNAL_TOPIC = realtimeEvents.realtimePublished.topic;
-const ANNOUNCING_TYPES = new Set(ANNOUNCING_EVENTS.map(({ type }) => type));
 /** The public events the hub reads: those routed to channels, and those that announce projects. */
 const sourceEvents = [
   ...new Map(
@@ -284,7 +283,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         handle: async ({ event }) => {
           await Promise.all([
             appendAll(channelDeliveries(event)),
-            ANNOUNCING_TYPES.has(event.type) && announcements.deliveries(event).then(appendAll),
+            announcements.deliveries(event)?.then(appendAll),
           ]);
         },
       })),
