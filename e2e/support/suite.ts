@@ -39,6 +39,8 @@ export interface Suite {
   /** Starts a stopped service again on the same port and waits until it is ready. */
   start: (name: ServiceName) => Promise<void>;
   logs: (name: ServiceName) => string;
+  /** The running process of a service (a benchmark reads its CPU time), undefined when stopped. */
+  pid: (name: ServiceName) => number | undefined;
   /** A PostgreSQL service's own database (for checks no API offers, e.g. tampering with the audit log). */
   databaseUrl: (name: ServiceName) => string;
   close: () => Promise<void>;
@@ -144,6 +146,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     start,
     kill: (name) => stop(name, 'SIGKILL'),
     logs: (name) => output.get(name) ?? '',
+    pid: (name) => processes.get(name)?.pid,
     databaseUrl: (name) => {
       const db = databases.get(name);
       if (!db) throw new Error(`${name} has no PostgreSQL database`);

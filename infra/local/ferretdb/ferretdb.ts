@@ -12,7 +12,7 @@ import { UserError, type Progress } from '../log.ts';
 import { run, spawnDaemon, tail } from '../proc.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever main.go changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w3';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w4';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const dataDir = paths.data('ferretdb');
 

@@ -1,6 +1,7 @@
 // Command ferretdb runs FerretDB v1 (MongoDB wire protocol) on SQLite for the
 // Trellis local stack. It embeds the library instead of `go install`-ing
-// FerretDB's own cmd, which panics without the version file its build adds.
+// FerretDB's own cmd, which panics without the version file its build adds,
+// and keeps an index that makes lookups by `_id` use it (see idindex.go).
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -50,6 +52,8 @@ func main() {
 	// SIGTERM from `stack:down` cancels the context and FerretDB closes cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	go newIDIndexKeeper(*dir, logger).run(ctx, time.Second)
 
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		logger.Error("FerretDB stopped", "err", err)

@@ -9,7 +9,7 @@ import {
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { notifyConsumer } from './events/subscriptions.ts';
+import { notifyConsumers } from './events/subscriptions.ts';
 import { createMailer } from './mail/mailer.ts';
 
 const config = readConfig();
@@ -69,4 +69,5 @@ await serve({
   ],
 });
 await realtime.start();
-consumers.push(await runtime.bus.consume(notifyConsumer(services.subscriptions)));
+for (const options of notifyConsumers(services.subscriptions))
+  consumers.push(await runtime.bus.consume(options));

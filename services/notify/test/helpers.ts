@@ -9,7 +9,7 @@ import {
 } from '@trellis/shared';
 import { mongoHarness, stack, testSigner, waitFor, type Harness } from '@trellis/shared/testing';
 import { buildApp, buildServices, type AppDeps } from '../src/app.ts';
-import { notifyConsumer } from '../src/events/subscriptions.ts';
+import { notifyConsumers } from '../src/events/subscriptions.ts';
 import { createMailer } from '../src/mail/mailer.ts';
 
 /** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
@@ -38,7 +38,9 @@ export async function startNotify(
   const services = await buildServices(deps);
   const app = buildApp(deps, services);
   await services.realtime.start();
-  const consumers: EventConsumer[] = [await bus.consume(notifyConsumer(services.subscriptions))];
+  const consumers: EventConsumer[] = await Promise.all(
+    notifyConsumers(services.subscriptions).map((options) => bus.consume(options)),
+  );
   await Promise.all(consumers.map((c) => c.ready));
   await waitFor(() => services.realtime.membership().joined, { what: 'the hub in its source group' });
   const close = async () => {

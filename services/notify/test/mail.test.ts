@@ -210,6 +210,7 @@ describe('mail delivery', () => {
     const to = uniqueAddress();
     const event = mailEvent({ template: 'welcome', to, params: { name: 'Grace' } });
     await deliveries.create({
+      _id: event.id,
       eventId: event.id,
       template: 'welcome',
       to,

@@ -21,6 +21,8 @@ import { TRIGGERS } from '../notifications/triggers.ts';
 
 /** notify's consumer group for state changes (the hub's fan-out has groups of its own). */
 export const CONSUMER_GROUP = 'notify';
+/** notify's consumer group for mail requests. */
+export const MAIL_CONSUMER_GROUP = 'notify-mail';
 
 export interface SubscriptionDeps {
   inbox: MongoInbox;
@@ -68,7 +70,6 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
   const { inbox, notifier, mail } = deps;
   // One inbox name per family: several families react to the same event type.
   const on = mongoInboxSubscriber(inbox, 'notify-access-change');
-  const onNotify = mongoInboxSubscriber(inbox, 'notify-notifications');
   const onMail = mongoInboxSubscriber(inbox, 'notify-mail');
   const g = governanceEvents;
   const w = workEvents;
@@ -104,10 +105,16 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
     revoke(w.projectDeleted),
     revoke(w.projectUpdated),
     revoke(w.taskDeleted),
-    // Decided before the inbox: most task updates notify nobody and need no store round trip.
+    // Decided from the event alone: most task updates notify nobody and need no store round trip.
+    // No inbox record: every step of the notifier is idempotent per (event, recipient), so a
+    // redelivery repeats nothing, and the record would cost two round trips for every event.
     ...TRIGGERS.map((trigger) =>
       onlyWhen(
-        onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event)),
+        {
+          type: trigger.definition.type,
+          topic: trigger.definition.topic,
+          handle: async ({ event }) => notifier.handle(trigger, event),
+        },
         trigger.applies,
       ),
     ),
@@ -126,12 +133,26 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
   ];
 }
 
+/** Topics that carry mail requests: read under a group of their own (see `notifyConsumers`). */
+const MAIL_TOPICS = new Set<string>([
+  identityEvents.mailRequested.topic,
+  governanceEvents.invitationMailRequested.topic,
+]);
+
 /**
- * notify's consumer: more attempts than the default, because a comment can arrive before the task
- * it is on (another topic) and its notifications wait for that task to be projected. Its fetches
- * gather up to 100 ms of events: a notification or a re-check that much later goes unnoticed, and
- * it reads every busy topic (each task update, for instance, most of which it skips at once).
+ * notify's consumers. Mail requests (sign-up codes, password resets, invitations) have a group of
+ * their own, so they never queue behind a backlog of task or comment events: a burst of work
+ * leaves them as quick as on an idle system. The other group takes more attempts than the default,
+ * because a comment can arrive before the task it is on (another topic) and its notifications
+ * wait for that task to be projected. Both gather up to 100 ms of events per fetch: a notification
+ * or a re-check that much later goes unnoticed, and the main group reads every busy topic (each
+ * task update, for instance, most of which it skips at once).
  */
-export function notifyConsumer(subscriptions: Subscription[]): ConsumerOptions {
-  return { ...consumerOf(CONSUMER_GROUP, subscriptions), maxAttempts: 6, batchWaitMs: 100 };
+export function notifyConsumers(subscriptions: Subscription[]): ConsumerOptions[] {
+  const mail = subscriptions.filter((s) => MAIL_TOPICS.has(s.topic));
+  const rest = subscriptions.filter((s) => !MAIL_TOPICS.has(s.topic));
+  return [
+    { ...consumerOf(CONSUMER_GROUP, rest), maxAttempts: 6, batchWaitMs: 100 },
+    { ...consumerOf(MAIL_CONSUMER_GROUP, mail), batchWaitMs: 100 },
+  ];
 }

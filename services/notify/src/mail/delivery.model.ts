@@ -8,6 +8,8 @@ export type DeliveryStatus = 'sending' | 'sent' | 'failed';
  * must not be a way to read it. The event itself can be replayed to render again.
  */
 export interface MailDelivery {
+  /** The event id: every read and write of a delivery goes by `_id`. */
+  _id: string;
   eventId: string;
   template: string;
   to: string;
@@ -22,6 +24,7 @@ export interface MailDelivery {
 
 const deliverySchema = new Schema<MailDelivery>(
   {
+    _id: { type: String, required: true },
     eventId: { type: String, required: true },
     template: { type: String, required: true },
     to: { type: String, required: true },
@@ -32,15 +35,13 @@ const deliverySchema = new Schema<MailDelivery>(
     createdAt: { type: Date, required: true },
     sentAt: { type: Date, default: null },
   },
+  // The idempotency guard is `_id` (the event id): whoever inserts it first owns the delivery.
   { collection: 'mail_deliveries', versionKey: false },
 );
 
-// The idempotency guard: whoever inserts the event id first owns the delivery.
-deliverySchema.index({ eventId: 1 }, { unique: true });
-
 export type MailDeliveryModel = Model<MailDelivery>;
 
-/** The model on this connection, with its unique index built before the first claim relies on it. */
+/** The model on this connection, its collection ready before the first claim. */
 export async function mailDeliveryModel(connection: Connection): Promise<MailDeliveryModel> {
   const model =
     connection.models.MailDelivery ?? connection.model<MailDelivery>('MailDelivery', deliverySchema);

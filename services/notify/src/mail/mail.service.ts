@@ -61,7 +61,7 @@ export class MailService {
     } catch (err) {
       const message = withoutLocalParts(err instanceof Error ? err.message : String(err));
       await this.deliveries.updateOne(
-        { eventId: event.id },
+        { _id: event.id },
         { $set: { status: 'failed', lastError: message.slice(0, 500) }, $inc: { attempts: 1 } },
       );
       log.warn({ error: message, attempt: delivery.attempts + 1 }, 'mail delivery failed');
@@ -69,7 +69,7 @@ export class MailService {
       throw new Error(`SMTP delivery of ${template} mail for event ${event.id} failed: ${message}`);
     }
     await this.deliveries.updateOne(
-      { eventId: event.id },
+      { _id: event.id },
       { $set: { status: 'sent', messageId, sentAt: new Date(), lastError: null }, $inc: { attempts: 1 } },
     );
     log.info({ messageId }, 'mail sent');
@@ -78,6 +78,7 @@ export class MailService {
   /** Inserts the delivery, or returns the one an earlier delivery of this event left. */
   private async claim(event: EventEnvelope<MailRequest>): Promise<MailDelivery> {
     const fresh: MailDelivery = {
+      _id: event.id,
       eventId: event.id,
       template: event.data.template,
       to: event.data.to,
@@ -94,7 +95,7 @@ export class MailService {
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const existing = await this.deliveries.findOne({ eventId: event.id }).lean<MailDelivery>();
+    const existing = await this.deliveries.findById(event.id).lean<MailDelivery>();
     if (!existing) throw new Error(`Delivery for event ${event.id} vanished after a duplicate-key error`);
     return existing;
   }

@@ -1,0 +1,315 @@
+// npm run bench:events — the deferred work behind API writes: how fast every consumer group drains.
+// On a fresh suite (six services as processes, through the gateway), BENCH_WRITERS writers (default
+// 8) create BENCH_BURST tasks (default 400) as fast as they can, each assigned to one member who
+// holds a WebSocket subscribed to their own `user:` channel. Midway, an invitation is sent and
+// another session logs out. Prints:
+// - the burst's write rate and write latency;
+// - for every consumer group of the suite: peak lag, drain rate (events/s) and seconds from the
+//   last write to lag 0;
+// - last write → every notification in the inbox (unread-count) and at the socket;
+// - write → notification at the socket, p50/p99 over the burst;
+// - invitation sent → its e-mail at MailDev, logout → the revoked token refused by the gateway;
+// - CPU ms per write of every process (the services, Kafka, PostgreSQL, FerretDB), over the burst
+//   and its drain, and their sum: a task write's whole-suite cost.
+// Figures, not assertions: not part of npm test.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join as joinPath, resolve as resolvePath } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Kafka, logLevel } from 'kafkajs';
+import { downStarted, up } from '../infra/local/stack.ts';
+import { paths } from '../infra/local/config.ts';
+import { stackEnv } from '../infra/local/services.ts';
+import { clearStaleTopics } from '../infra/local/test.ts';
+
+const burst = Number(process.env.BENCH_BURST ?? 400);
+const writers = Number(process.env.BENCH_WRITERS ?? 8);
+/** How long to wait for the backlog to drain before giving up on a figure. */
+const drainLimitMs = Number(process.env.BENCH_DRAIN_LIMIT_SECONDS ?? 120) * 1000;
+
+const started = new Set<string>();
+await up(started);
+Object.assign(process.env, stackEnv());
+await clearStaleTopics();
+// Imported after the stack env is set: the harness reads it at load time.
+const { startSuite, SERVICES } = await import('../e2e/support/suite.ts');
+const { apiClient } = await import('../e2e/support/client.ts');
+const { join, person } = await import('../e2e/support/people.ts');
+const { mailsTo } = await import('../e2e/support/maildev.ts');
+const { Socket } = await import('../e2e/support/socket.ts');
+// BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
+const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
+const profile = (name: string): Record<string, string> =>
+  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
+const suite = await startSuite({
+  logLevel: 'error',
+  env: {
+    gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
+    identity: profile('identity'),
+    governance: profile('governance'),
+    work: profile('work'),
+    collab: profile('collab'),
+    notify: profile('notify'),
+  },
+});
+
+/** Clock ticks (user + system) of a process and every live descendant, from /proc. */
+function treeTicks(root: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  let total = 0;
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    total += stats.get(pid)?.ticks ?? 0;
+    for (const [child, s] of stats) if (s.ppid === pid) queue.push(child);
+  }
+  return total;
+}
+const TICK_MS = 10; // USER_HZ is 100 on Linux.
+
+function infraPid(name: string): number | undefined {
+  try {
+    return Number(readFileSync(paths.pid(name), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+const processes = (): Array<[string, number]> =>
+  [
+    ...SERVICES.map((name): [string, number | undefined] => [name, suite.pid(name)]),
+    ...['kafka', 'postgres', 'ferretdb'].map((name): [string, number | undefined] => [name, infraPid(name)]),
+  ].filter((entry): entry is [string, number] => entry[1] !== undefined);
+const cpuSnapshot = () => new Map(processes().map(([name, pid]) => [name, treeTicks(pid)]));
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+
+try {
+  const api = apiClient(suite.gatewayUrl);
+  const owner = await person(api, 'Bench Owner');
+  const assignee = await person(api, 'Bench Assignee');
+  const org = await api.post<{ id: string }>('/orgs', { name: `Events ${Date.now()}` }, owner.token);
+  await join(api, org.body.id, owner, assignee, 'MEMBER');
+  const project = await api.post<{ id: string }>(
+    '/projects',
+    { orgId: org.body.id, name: 'Events', key: 'EV' },
+    owner.token,
+  );
+  if (project.status !== 201) throw new Error(`project: ${project.status} ${JSON.stringify(project.body)}`);
+  const member = await api.post(
+    `/projects/${project.body.id}/members`,
+    { userId: assignee.id, role: 'CONTRIBUTOR' },
+    owner.token,
+  );
+  if (member.status !== 201) throw new Error(`member: ${member.status} ${JSON.stringify(member.body)}`);
+  // A second session of the owner, logged out during the burst.
+  const second = await api.post<{ accessToken: string; refreshToken: string }>('/auth/login', {
+    email: owner.email,
+    password: 'correct horse battery',
+  });
+  const invitee = `invitee-${Date.now()}@example.test`;
+
+  const socket = await Socket.open(suite.gatewayUrl, assignee.token);
+  const channel = `user:${assignee.id}`;
+  const subscribed = await socket.subscribe(channel);
+  if (subscribed.type !== 'subscribed') throw new Error(`subscribe: ${JSON.stringify(subscribed)}`);
+  // Sent times by task id (known once its create answers) and socket arrivals by subject id:
+  // an arrival may come before the create's answer, so they are paired at the end.
+  const sentAt = new Map<string, number>();
+  const receivedAt = new Map<string, number>();
+  socket.onMessage((m) => {
+    if (m.type !== 'event' || m.channel !== channel || m.event?.type !== 'notification.created') return;
+    const subject = (m.event.data as { subject?: { id?: string } }).subject?.id;
+    if (subject && !receivedAt.has(subject)) receivedAt.set(subject, performance.now());
+  });
+
+  // Consumer groups of this suite, sampled every 250 ms from the burst's start until all are at 0.
+  const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
+  const lagOf = async (): Promise<Map<string, number>> => {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    const lags = new Map<string, number>();
+    const ends = new Map<string, Map<number, number>>();
+    for (const groupId of groups) {
+      const offsets = await admin.fetchOffsets({ groupId });
+      let lag = 0;
+      let mine = false;
+      for (const { topic, partitions } of offsets) {
+        if (!topic.startsWith(prefix)) continue;
+        mine = true;
+        if (!ends.has(topic))
+          ends.set(
+            topic,
+            new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.offset)])),
+          );
+        for (const p of partitions) {
+          const end = ends.get(topic)!.get(p.partition) ?? 0;
+          const at = Number(p.offset);
+          lag += at < 0 ? end : Math.max(0, end - at);
+        }
+      }
+      if (mine) lags.set(groupId, lag);
+    }
+    return lags;
+  };
+  const samples: Array<{ at: number; lags: Map<string, number> }> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push({ at: performance.now(), lags: await lagOf() });
+      await sleep(250);
+    }
+  })();
+
+  console.log(
+    `\nburst: ${burst} task creates assigned to one member, ${writers} writers, as fast as they go`,
+  );
+  const cpuBefore = cpuSnapshot();
+  const start = performance.now();
+  const writeLatency: number[] = [];
+  let failed = 0;
+  let next = 0;
+  let invitationSentAt = 0;
+  let logoutAt = 0;
+  const midway = async () => {
+    invitationSentAt = performance.now();
+    await api.post(`/orgs/${org.body.id}/invitations`, { email: invitee, role: 'MEMBER' }, owner.token);
+    logoutAt = performance.now();
+    await api.post('/auth/logout', { refreshToken: second.body.refreshToken }, second.body.accessToken);
+  };
+  let midwayDone: Promise<void> | undefined;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (next < burst) {
+        const i = next++;
+        if (i === Math.floor(burst / 2)) midwayDone = midway();
+        const t0 = performance.now();
+        const res = await api.post<{ id: string }>(
+          `/projects/${project.body.id}/tasks`,
+          { title: `Task ${i}`, assigneeId: assignee.id },
+          owner.token,
+        );
+        writeLatency.push(performance.now() - t0);
+        if (res.status === 201) sentAt.set(res.body.id, t0);
+        if (res.status !== 201) {
+          if (failed === 0) console.log(`first failure: ${res.status} ${JSON.stringify(res.body)}`);
+          failed += 1;
+        }
+      }
+    }),
+  );
+  const lastWrite = performance.now();
+  await midwayDone;
+
+  // Revocation: how soon the gateway refuses the logged-out token.
+  let revokedAfter = NaN;
+  while (performance.now() - logoutAt < 30_000) {
+    const res = await api.get('/users/me', second.body.accessToken);
+    if (res.status === 401) {
+      revokedAfter = performance.now() - logoutAt;
+      break;
+    }
+    await sleep(20);
+  }
+  // The invitation's e-mail.
+  let invitationAfter = NaN;
+  while (performance.now() - invitationSentAt < drainLimitMs) {
+    if ((await mailsTo(invitee)).length > 0) {
+      invitationAfter = performance.now() - invitationSentAt;
+      break;
+    }
+    await sleep(50);
+  }
+  // Every notification in the inbox (polled: the figure is good to 50 ms).
+  let inboxAt = NaN;
+  while (performance.now() - lastWrite < drainLimitMs) {
+    const res = await api.get<{ count: number }>('/notifications/unread-count', assignee.token);
+    if (res.body.count >= burst - failed) {
+      inboxAt = performance.now();
+      break;
+    }
+    await sleep(50);
+  }
+  // Every group at lag 0.
+  while (performance.now() - lastWrite < drainLimitMs) {
+    const last = samples.at(-1);
+    if (last && last.at > lastWrite && [...last.lags.values()].every((lag) => lag === 0)) break;
+    await sleep(100);
+  }
+  sampling = false;
+  await sampler;
+  const drainedAt = samples.at(-1)?.at ?? performance.now();
+  const cpuAfter = cpuSnapshot();
+
+  const seconds = (lastWrite - start) / 1000;
+  const sortedWrites = [...writeLatency].sort((a, b) => a - b);
+  console.log(
+    `writes: ${burst - failed} created, ${failed} failed, in ${seconds.toFixed(1)} s (${((burst - failed) / seconds).toFixed(0)}/s); ` +
+      `latency p50 ${percentile(sortedWrites, 50).toFixed(1)} ms, p99 ${percentile(sortedWrites, 99).toFixed(1)} ms`,
+  );
+
+  console.log(
+    '\nconsumer group                          peak lag   drain (events/s)   last write → lag 0 (s)',
+  );
+  const groups = [...new Set(samples.flatMap((s) => [...s.lags.keys()]))].sort();
+  for (const group of groups) {
+    const series = samples.map((s) => ({ at: s.at, lag: s.lags.get(group) ?? 0 }));
+    const peak = Math.max(...series.map((s) => s.lag));
+    const peakAt = series.find((s) => s.lag === peak)?.at ?? start;
+    const zeroAt = series.find((s) => s.at >= peakAt && s.lag === 0)?.at;
+    const drainRate = zeroAt && zeroAt > peakAt ? peak / ((zeroAt - peakAt) / 1000) : NaN;
+    const toZero = zeroAt === undefined ? 'not drained' : Math.max(0, (zeroAt - lastWrite) / 1000).toFixed(1);
+    console.log(
+      `${group.slice(prefix.length).padEnd(38)} ${String(peak).padStart(9)} ${(peak === 0 ? '—' : drainRate.toFixed(0)).padStart(18)} ${toZero.padStart(24)}`,
+    );
+  }
+
+  const atSocket = [...sentAt].flatMap(([id, sent]) => {
+    const received = receivedAt.get(id);
+    return received === undefined ? [] : [received - sent];
+  });
+  const lastAtSocket = Math.max(...[...sentAt.keys()].map((id) => receivedAt.get(id) ?? NaN));
+  const sortedSocket = [...atSocket].sort((a, b) => a - b);
+  console.log(
+    `\nlast write → all ${burst - failed} in the inbox: ${((inboxAt - lastWrite) / 1000).toFixed(2)} s`,
+  );
+  console.log(
+    `last write → all at the socket: ${atSocket.length} of ${burst - failed} received, ` +
+      `${((lastAtSocket - lastWrite) / 1000).toFixed(2)} s after the last write`,
+  );
+  console.log(
+    `write → notification at the socket: p50 ${percentile(sortedSocket, 50).toFixed(0)} ms, ` +
+      `p99 ${percentile(sortedSocket, 99).toFixed(0)} ms, max ${(sortedSocket.at(-1) ?? NaN).toFixed(0)} ms`,
+  );
+  console.log(`invitation sent mid-burst → its e-mail: ${(invitationAfter / 1000).toFixed(2)} s`);
+  console.log(`logout mid-burst → token refused at the gateway: ${(revokedAfter / 1000).toFixed(2)} s`);
+
+  console.log(
+    `\nCPU per write (ms), from the burst's start to lag 0 (${((drainedAt - start) / 1000).toFixed(1)} s):`,
+  );
+  let total = 0;
+  for (const [name, before] of cpuBefore) {
+    const ms = ((cpuAfter.get(name) ?? before) - before) * TICK_MS;
+    total += ms;
+    console.log(`  ${name.padEnd(10)} ${(ms / (burst - failed)).toFixed(2).padStart(7)}`);
+  }
+  console.log(`  ${'all'.padEnd(10)} ${(total / (burst - failed)).toFixed(2).padStart(7)}`);
+  await socket.close();
+} finally {
+  await admin.disconnect();
+  await suite.close();
+  await downStarted(started);
+}
