@@ -41,7 +41,7 @@ const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENC
 const profile = (name: string): Record<string, string> =>
   cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
 const suite = await startSuite({
-  logLevel: 'error',
+  logLevel: process.env.BENCH_LOG_LEVEL ?? 'error',
   env: {
     gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
     identity: profile('identity'),
@@ -138,9 +138,11 @@ try {
   });
 
   // Consumer groups of this suite, sampled every 250 ms from the burst's start until all are at 0.
-  const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
+  const prefix = suite.topicPrefix;
   const lagOf = async (): Promise<Map<string, number>> => {
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    const groups = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((id) => id.startsWith(prefix));
     const lags = new Map<string, number>();
     const ends = new Map<string, Map<number, number>>();
     for (const groupId of groups) {
@@ -282,6 +284,15 @@ try {
     return received === undefined ? [] : [received - sent];
   });
   const lastAtSocket = Math.max(...[...sentAt.keys()].map((id) => receivedAt.get(id) ?? NaN));
+  if (process.env.BENCH_LAG_SERIES)
+    for (const group of groups)
+      console.log(
+        `${group.slice(prefix.length)}: ` +
+          samples
+            .filter((_, i) => i % 2 === 0)
+            .map((s) => `${((s.at - start) / 1000).toFixed(1)}:${s.lags.get(group) ?? 0}`)
+            .join(' '),
+      );
   const sortedSocket = [...atSocket].sort((a, b) => a - b);
   console.log(
     `\nlast write → all ${burst - failed} in the inbox: ${((inboxAt - lastWrite) / 1000).toFixed(2)} s`,

@@ -34,6 +34,8 @@ async function freePort(): Promise<number> {
 export interface Suite {
   gatewayUrl: string;
   urls: Record<ServiceName, string>;
+  /** Prepended to this suite's topics and consumer groups. */
+  topicPrefix: string;
   /** SIGKILLs a service (a crash, not a drain). */
   kill: (name: ServiceName) => Promise<void>;
   /** Starts a stopped service again on the same port and waits until it is ready. */
@@ -143,6 +145,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
   return {
     gatewayUrl: urls.gateway,
     urls,
+    topicPrefix: kafka.topicPrefix,
     start,
     kill: (name) => stop(name, 'SIGKILL'),
     logs: (name) => output.get(name) ?? '',

@@ -1,5 +1,10 @@
 import type { MongoInbox } from '../events/mongo-inbox.ts';
-import { mongoInboxSubscriber, onlyWhen, type Subscription } from '../events/subscriptions.ts';
+import {
+  idempotentSubscriber,
+  mongoInboxSubscriber,
+  onlyWhen,
+  type Subscription,
+} from '../events/subscriptions.ts';
 import * as governance from '../events/catalogue/governance.ts';
 import * as identity from '../events/catalogue/identity.ts';
 import * as work from '../events/catalogue/work.ts';
@@ -28,6 +33,9 @@ export function projectionSubscriptions(
   name: string,
 ): Subscription[] {
   const on = mongoInboxSubscriber(inbox, name);
+  // Task events are most of the traffic; their effect is a `$set` upsert of the event's fields
+  // (nothing else: `deleted` only on a restore, which sets it from the event too), safe to repeat.
+  const onTask = idempotentSubscriber();
   const g = governance;
   return [
     on(g.orgCreated, (d) => p.orgUpserted(d)),
@@ -56,12 +64,12 @@ export function projectionSubscriptions(
     on(work.projectMemberRoleChanged, (d) => p.projectMemberSet({ ...d, role: d.to })),
     on(work.projectMemberRemoved, (d) => p.projectMemberSet({ ...d, role: null })),
     on(work.projectOwnershipTransferred, (d) => p.projectOwnershipTransferred(d)),
-    on(work.taskCreated, (d) => p.taskUpserted(d)),
+    onTask(work.taskCreated, (d) => p.taskUpserted(d)),
     onlyWhen(
-      on(work.taskUpdated, (d) => p.taskUpserted(d)),
+      onTask(work.taskUpdated, (d) => p.taskUpserted(d)),
       (d) => taskUpdateIsProjected(d.changes as Record<string, unknown>),
     ),
-    on(work.taskRestored, (d) => p.taskUpserted(d, true)),
+    onTask(work.taskRestored, (d) => p.taskUpserted(d, true)),
     on(work.taskDeleted, (d) => p.tasksDeleted([d.taskId, ...d.subtaskIds])),
     on(identity.userRegistered, (d) => p.userUpserted(d)),
     on(identity.userUpdated, (d) => p.userUpserted(d)),

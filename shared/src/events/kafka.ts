@@ -63,6 +63,13 @@ export interface ConsumerOptions {
    * matters: the realtime hub queues appends per channel in the order they are made.
    */
   pipelined?: boolean;
+  /**
+   * Handle the events of a fetched batch in up to this many lanes at once, one lane per message
+   * key (the subject: one aggregate's events stay in order), instead of one after the other. For
+   * handlers that wait on their store more than they compute: a partition's events then share the
+   * round trips' wait. Offsets advance when the whole batch is done.
+   */
+  keyConcurrency?: number;
   /** Messages to pass over unread, by their event id (header): a replica's own echoes, say. */
   ignore?: (eventId: string) => boolean;
   /**
@@ -338,28 +345,62 @@ export class EventBus {
         ? undefined
         : new OffsetCommitter(consumer, this.logger, COMMIT_INTERVAL_MS, options.beforeCommit);
     consumer.on(consumer.events.REBALANCING, () => void committer?.commit());
+    const lanes = options.keyConcurrency ?? 1;
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
-      ...(options.pipelined
+      ...(lanes > 1 && !options.pipelined
         ? {
-            eachBatch: async ({ batch, heartbeat }) => {
-              const handled = batch.messages.map((message) =>
-                handleMessage(batch.topic, batch.partition, message, heartbeat),
-              );
-              // Offsets advance when the whole batch is done (a failure here means the dead-letter
-              // topic could not be written: the batch is fetched and handled again).
-              const failed = (await Promise.allSettled(handled)).find((r) => r.status === 'rejected');
-              if (failed) throw failed.reason;
+            eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+              const byKey = new Map<string, KafkaMessage[]>();
+              for (const message of batch.messages) {
+                const key = message.key?.toString() ?? '';
+                const lane = byKey.get(key);
+                if (lane) lane.push(message);
+                else byKey.set(key, [message]);
+              }
+              const queue = [...byKey.values()];
+              let stopped = false;
+              const work = async () => {
+                for (let lane = queue.shift(); lane && !stopped; lane = queue.shift()) {
+                  for (const message of lane) {
+                    // A rebalance took the partition, or the consumer stops: the rest is
+                    // redelivered from the last committed offset.
+                    if (!isRunning() || isStale()) return void (stopped = true);
+                    await handleMessage(batch.topic, batch.partition, message, heartbeat);
+                    // Keeps the group session alive through a long batch (kafkajs sends at most
+                    // one heartbeat per interval).
+                    await heartbeat();
+                  }
+                }
+              };
+              await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, work));
+              if (stopped) return;
               committer?.handled(batch.topic, batch.partition, batch.lastOffset());
+              // Stopping: the committer's last commit may have gone before this batch was done, and
+              // the group is left once this returns; commit while it is still a member.
+              if (!isRunning()) await committer?.commit();
             },
           }
-        : {
-            eachMessage: async ({ topic, partition, message, heartbeat }) => {
-              await handleMessage(topic, partition, message, heartbeat);
-              committer?.handled(topic, partition, message.offset);
-            },
-          }),
+        : options.pipelined
+          ? {
+              eachBatch: async ({ batch, heartbeat }) => {
+                const handled = batch.messages.map((message) =>
+                  handleMessage(batch.topic, batch.partition, message, heartbeat),
+                );
+                // Offsets advance when the whole batch is done (a failure here means the dead-letter
+                // topic could not be written: the batch is fetched and handled again).
+                const failed = (await Promise.allSettled(handled)).find((r) => r.status === 'rejected');
+                if (failed) throw failed.reason;
+                committer?.handled(batch.topic, batch.partition, batch.lastOffset());
+              },
+            }
+          : {
+              eachMessage: async ({ topic, partition, message, heartbeat }) => {
+                await handleMessage(topic, partition, message, heartbeat);
+                committer?.handled(topic, partition, message.offset);
+              },
+            }),
     });
     committer?.start();
     const stop = async () => {

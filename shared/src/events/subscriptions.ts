@@ -66,6 +66,25 @@ export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
 }
 
 /**
+ * Builds subscriptions whose effect is safe to repeat and to replay in order (a pure `$set` upsert
+ * from the event's data, inserts keyed by ids derived from the event): no inbox record, which would
+ * cost a lookup and an insert for every event and spare nothing. Redeliveries come in partition
+ * order from the last committed offset, so the effects converge on the same state.
+ */
+export function idempotentSubscriber() {
+  return <D extends Record<string, unknown>>(
+    definition: EventDefinition<D>,
+    effect: (data: D, event: EventEnvelope<D>) => Promise<unknown>,
+  ): Subscription => ({
+    type: definition.type,
+    topic: definition.topic,
+    handle: async ({ event }) => {
+      await effect(event.data as D, event as EventEnvelope<D>);
+    },
+  });
+}
+
+/**
  * Consumer options for a service's list of subscriptions under one group. Several subscriptions
  * may share a type (a projection, then the effect that reads it): they run in list order.
  */

@@ -5,6 +5,7 @@ import {
   type ConsumerOptions,
   governanceEvents,
   identityEvents,
+  idempotentSubscriber,
   mongoInboxSubscriber,
   onlyWhen,
   workEvents,
@@ -70,6 +71,9 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
   const { inbox, notifier, mail } = deps;
   // One inbox name per family: several families react to the same event type.
   const on = mongoInboxSubscriber(inbox, 'notify-access-change');
+  // No inbox record for notifications: every step of the notifier is idempotent per (event,
+  // recipient), and the record would cost two round trips for every event.
+  const onNotify = idempotentSubscriber();
   const onMail = mongoInboxSubscriber(inbox, 'notify-mail');
   const g = governanceEvents;
   const w = workEvents;
@@ -77,7 +81,10 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
 
   // Changes that can take access away: the hub re-checks the subscriptions concerned.
   const revoke = <D extends { orgId: string; userId?: string }>(definition: Parameters<typeof on<D>>[0]) =>
-    on(definition, (d) => deps.accessChanged(d.orgId, d.userId ? [d.userId] : []));
+    on(definition, (d) => {
+      notifier.forgetAccess();
+      return deps.accessChanged(d.orgId, d.userId ? [d.userId] : []);
+    });
   const chat = deps.chatChannels;
 
   return [
@@ -106,15 +113,9 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
     revoke(w.projectUpdated),
     revoke(w.taskDeleted),
     // Decided from the event alone: most task updates notify nobody and need no store round trip.
-    // No inbox record: every step of the notifier is idempotent per (event, recipient), so a
-    // redelivery repeats nothing, and the record would cost two round trips for every event.
     ...TRIGGERS.map((trigger) =>
       onlyWhen(
-        {
-          type: trigger.definition.type,
-          topic: trigger.definition.topic,
-          handle: async ({ event }) => notifier.handle(trigger, event),
-        },
+        onNotify(trigger.definition, (_d, event) => notifier.handle(trigger, event)),
         trigger.applies,
       ),
     ),
@@ -152,7 +153,7 @@ export function notifyConsumers(subscriptions: Subscription[]): ConsumerOptions[
   const mail = subscriptions.filter((s) => MAIL_TOPICS.has(s.topic));
   const rest = subscriptions.filter((s) => !MAIL_TOPICS.has(s.topic));
   return [
-    { ...consumerOf(CONSUMER_GROUP, rest), maxAttempts: 6, batchWaitMs: 100 },
+    { ...consumerOf(CONSUMER_GROUP, rest), maxAttempts: 6, batchWaitMs: 100, keyConcurrency: 8 },
     { ...consumerOf(MAIL_CONSUMER_GROUP, mail), batchWaitMs: 100 },
   ];
 }

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { AccessReader, EventEnvelope, Logger } from '@trellis/shared';
+import {
+  isDuplicateKeyError,
+  RecentMap,
+  type AccessReader,
+  type AccessUser,
+  type EventEnvelope,
+  type Logger,
+} from '@trellis/shared';
 import type { MailService } from '../mail/mail.service.ts';
 import type { Notification, NotifyModels } from './notification.model.ts';
 import type { PreferenceService } from './preferences.ts';
@@ -43,6 +50,18 @@ export class Notifier {
   private readonly mail: MailService;
   private readonly appUrl: string;
   private readonly logger: Logger;
+  /**
+   * Users' names and e-mail addresses, kept 5 s: a burst of events by one actor, or for one
+   * recipient, reads each once. A renamed user shows with the old name for that long at most.
+   */
+  private readonly users = new RecentMap<AccessUser | null>({ ttlMs: 5_000, maxEntries: 10_000 });
+  /**
+   * Who can see which project, kept 2 s: the check reads four documents, and a burst of events in
+   * one project asks it again and again. Events of other topics (memberships) are not ordered with
+   * task events anyway, so a removal applies to notifications a moment late either way (at once
+   * when this replica handled it: `forgetAccess`); the WebSocket hub and the API read the projection.
+   */
+  private readonly visibility = new RecentMap<boolean>({ ttlMs: 2_000, maxEntries: 10_000 });
 
   constructor(deps: {
     models: NotifyModels;
@@ -63,7 +82,12 @@ export class Notifier {
   }
 
   async handle(trigger: Trigger, event: EventEnvelope): Promise<void> {
-    const intents = await trigger.intents(event, { reader: this.reader, commenters: this.models.Commenter });
+    const intents = await trigger.intents(event, {
+      reader: this.reader,
+      commenters: this.models.Commenter,
+      user: (userId) => this.user(userId),
+      canSee: (projectId, userId) => this.canSee(projectId, userId),
+    });
     const seen = new Set<string>();
     for (const intent of intents) {
       if (intent.userId === event.actorId || seen.has(intent.userId)) continue;
@@ -73,7 +97,7 @@ export class Notifier {
   }
 
   private async deliver(intent: Intent, event: EventEnvelope): Promise<void> {
-    const preferences = await this.preferences.of(intent.userId);
+    const preferences = await this.preferences.forDelivery(intent.userId);
     const id = notificationId(event.id, intent.userId);
     if (preferences.inApp[intent.type]) {
       const notification = await this.store(id, intent, event);
@@ -86,7 +110,7 @@ export class Notifier {
       });
     }
     if (preferences.email[intent.type]) {
-      const user = await this.reader.user(intent.userId);
+      const user = await this.user(intent.userId);
       if (!user) return;
       await this.mail.deliver({
         ...event,
@@ -112,7 +136,29 @@ export class Notifier {
    */
   async emailAllowed(email: string, type: Intent['type']): Promise<boolean> {
     const user = await this.reader.userByEmail(email);
-    return user ? (await this.preferences.of(user._id)).email[type] : true;
+    return user ? (await this.preferences.forDelivery(user._id)).email[type] : true;
+  }
+
+  /** Access changed (a membership, a project's visibility …): decisions kept so far are dropped. */
+  forgetAccess(): void {
+    this.visibility.clear();
+  }
+
+  private async canSee(projectId: string, userId: string): Promise<boolean> {
+    const key = `${projectId} ${userId}`;
+    const known = this.visibility.get(key);
+    if (known !== undefined) return known;
+    const visible = (await this.reader.project(projectId, userId)) !== null;
+    this.visibility.set(key, visible);
+    return visible;
+  }
+
+  private async user(userId: string): Promise<AccessUser | null> {
+    const known = this.users.get(userId);
+    if (known !== undefined) return known;
+    const user = await this.reader.user(userId);
+    this.users.set(userId, user);
+    return user;
   }
 
   /** Inserts the notification, or finds the one an earlier delivery of this event created. */
@@ -131,7 +177,13 @@ export class Notifier {
       readAt: null,
       createdAt: new Date(event.occurredAt),
     };
-    await this.models.Notification.updateOne({ _id: id }, { $setOnInsert: fresh }, { upsert: true });
+    // One round trip in the usual case: the insert. Only a redelivery pays for the lookup.
+    try {
+      await this.models.Notification.insertMany([fresh], { lean: true });
+      return fresh;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+    }
     return (await this.models.Notification.findById(id).lean<Notification>()) ?? fresh;
   }
 }

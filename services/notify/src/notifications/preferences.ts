@@ -1,3 +1,4 @@
+import { RecentMap } from '@trellis/shared';
 import { z } from 'zod';
 import {
   NOTIFICATION_TYPES,
@@ -53,8 +54,23 @@ const fromStored = (switches: Record<string, boolean> | undefined) =>
 export class PreferenceService {
   private readonly model: PreferencesModel;
 
+  /**
+   * What deliveries read: a user's preferences, kept 5 s. A burst of events for one user reads them
+   * once instead of once an event; a change made through another replica applies within 5 s (one
+   * made through this one, at once). The API reads the store.
+   */
+  private readonly recent = new RecentMap<PreferenceView>({ ttlMs: 5_000, maxEntries: 10_000 });
+
   constructor(model: PreferencesModel) {
     this.model = model;
+  }
+
+  async forDelivery(userId: string): Promise<PreferenceView> {
+    const known = this.recent.get(userId);
+    if (known) return known;
+    const view = await this.of(userId);
+    this.recent.set(userId, view);
+    return view;
   }
 
   async of(userId: string): Promise<PreferenceView> {
@@ -73,6 +89,7 @@ export class PreferenceService {
       for (const [type, on] of Object.entries(patch[channel] ?? {}))
         if (on !== undefined) set[`${channel}.${storedKey(type)}`] = on;
     await this.model.updateOne({ _id: userId }, { $set: set }, { upsert: true });
+    this.recent.delete(userId);
     return this.of(userId);
   }
 }

@@ -4,6 +4,7 @@ import {
   governanceEvents,
   workEvents,
   type AccessReader,
+  type AccessUser,
   type EventDefinition,
   type EventEnvelope,
 } from '@trellis/shared';
@@ -22,6 +23,10 @@ export interface Intent {
 export interface TriggerContext {
   reader: AccessReader;
   commenters: Model<Commenter>;
+  /** A user's name and e-mail, from the projection (kept a few seconds: see `Notifier`). */
+  user: (userId: string) => Promise<AccessUser | null>;
+  /** Whether a user can see a project, from the projection (kept a moment: see `Notifier`). */
+  canSee: (projectId: string, userId: string) => Promise<boolean>;
 }
 
 /** One trigger of product.md §10: the event type it reacts to and the notifications it asks for. */
@@ -59,14 +64,13 @@ function roleChanged(
 }
 
 async function nameOf(ctx: TriggerContext, userId: string | null): Promise<string> {
-  return (userId ? (await ctx.reader.user(userId))?.name : undefined) ?? 'Someone';
+  return (userId ? (await ctx.user(userId))?.name : undefined) ?? 'Someone';
 }
 
 /** The users among `userIds` who can see the project (from the projection: no token, no fallback). */
 async function withProjectAccess(ctx: TriggerContext, projectId: string, userIds: string[]) {
   const allowed: string[] = [];
-  for (const userId of new Set(userIds))
-    if (await ctx.reader.project(projectId, userId)) allowed.push(userId);
+  for (const userId of new Set(userIds)) if (await ctx.canSee(projectId, userId)) allowed.push(userId);
   return allowed;
 }
 
@@ -90,7 +94,7 @@ type TaskData = { taskId: string; key: string; title: string; projectId: string;
 async function assigned(event: EventEnvelope<TaskData>, ctx: TriggerContext): Promise<Intent[]> {
   const d = event.data;
   if (!d.assigneeId) return [];
-  if (!(await ctx.reader.project(d.projectId, d.assigneeId))) return [];
+  if (!(await ctx.canSee(d.projectId, d.assigneeId))) return [];
   return [
     {
       userId: d.assigneeId,
