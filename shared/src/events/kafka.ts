@@ -352,31 +352,24 @@ export class EventBus {
       ...(lanes > 1 && !options.pipelined
         ? {
             eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-              const byKey = new Map<string, KafkaMessage[]>();
-              for (const message of batch.messages) {
-                const key = message.key?.toString() ?? '';
-                const lane = byKey.get(key);
-                if (lane) lane.push(message);
-                else byKey.set(key, [message]);
+              // A fetch can bring thousands of a partition's events: they go in slices, each
+              // committed once done, so a crash replays one slice and the group's lag moves.
+              for (let from = 0; from < batch.messages.length; from += LANE_SLICE) {
+                const slice = batch.messages.slice(from, from + LANE_SLICE);
+                const done = await handleInLanes(
+                  slice,
+                  lanes,
+                  (message) => handleMessage(batch.topic, batch.partition, message, heartbeat),
+                  // A rebalance took the partition, or the consumer stops: the rest is
+                  // redelivered from the last committed offset.
+                  () => isRunning() && !isStale(),
+                  // Keeps the group session alive through a long batch (kafkajs sends at most
+                  // one heartbeat per interval).
+                  heartbeat,
+                );
+                if (!done) return;
+                committer?.handled(batch.topic, batch.partition, slice.at(-1)!.offset);
               }
-              const queue = [...byKey.values()];
-              let stopped = false;
-              const work = async () => {
-                for (let lane = queue.shift(); lane && !stopped; lane = queue.shift()) {
-                  for (const message of lane) {
-                    // A rebalance took the partition, or the consumer stops: the rest is
-                    // redelivered from the last committed offset.
-                    if (!isRunning() || isStale()) return void (stopped = true);
-                    await handleMessage(batch.topic, batch.partition, message, heartbeat);
-                    // Keeps the group session alive through a long batch (kafkajs sends at most
-                    // one heartbeat per interval).
-                    await heartbeat();
-                  }
-                }
-              };
-              await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, work));
-              if (stopped) return;
-              committer?.handled(batch.topic, batch.partition, batch.lastOffset());
               // Stopping: the committer's last commit may have gone before this batch was done, and
               // the group is left once this returns; commit while it is still a member.
               if (!isRunning()) await committer?.commit();
@@ -604,6 +597,42 @@ function watchMembership(report: (membership: GroupMembership) => void) {
     },
     left: () => report({ joined: false, alone: false }),
   };
+}
+
+/** Events of one fetched batch handled together in `keyConcurrency` lanes (see `consume`). */
+const LANE_SLICE = 200;
+
+/**
+ * Handles messages in up to `lanes` lanes at once, one per message key, each key's messages in
+ * order. False when `go` turned false before all were handled.
+ */
+async function handleInLanes(
+  messages: KafkaMessage[],
+  lanes: number,
+  handle: (message: KafkaMessage) => Promise<void>,
+  go: () => boolean,
+  heartbeat: Heartbeat,
+): Promise<boolean> {
+  const byKey = new Map<string, KafkaMessage[]>();
+  for (const message of messages) {
+    const key = message.key?.toString() ?? '';
+    const lane = byKey.get(key);
+    if (lane) lane.push(message);
+    else byKey.set(key, [message]);
+  }
+  const queue = [...byKey.values()];
+  let stopped = false;
+  const work = async () => {
+    for (let lane = queue.shift(); lane && !stopped; lane = queue.shift()) {
+      for (const message of lane) {
+        if (!go()) return void (stopped = true);
+        await handle(message);
+        await heartbeat();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, work));
+  return !stopped;
 }
 
 /** Dispatches by event type; types without a handler are skipped. One list per service. */
