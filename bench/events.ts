@@ -9,8 +9,11 @@
 // - last write → every notification in the inbox (unread-count) and at the socket;
 // - write → notification at the socket, p50/p99 over the burst;
 // - invitation sent → its e-mail at MailDev, logout → the revoked token refused by the gateway;
-// - CPU ms per write of every process (the services, Kafka, PostgreSQL, FerretDB), over the burst
+// - CPU ms per write of every process (the services, Kafka, PostgreSQL, FerretDB, MailDev), over the burst
 //   and its drain, and their sum: a task write's whole-suite cost.
+// BENCH_RATE=<n> (with BENCH_SECONDS, default 60) runs a sustained load instead of the burst: n
+// writes a second, of which 5 in 10 create a task assigned to the member, 3 change the status of
+// one of their tasks and 2 comment on one mentioning them — each write notifies them.
 // BENCH_SEED=<n> first creates n tasks (assigned to another member) and waits for every group to
 // drain them, so that the burst meets collections of that size; the seed is not kept between runs.
 // Figures, not assertions: not part of npm test.
@@ -26,6 +29,10 @@ import { TICK_MS, treeTicks } from './cpu.ts';
 
 const burst = Number(process.env.BENCH_BURST ?? 400);
 const writers = Number(process.env.BENCH_WRITERS ?? 8);
+/** Sustained mode: this many writes a second (creates, status changes, mentions) instead of a burst. */
+const rate = Number(process.env.BENCH_RATE ?? 0);
+const seconds = Number(process.env.BENCH_SECONDS ?? 60);
+const total = rate > 0 ? Math.round(rate * seconds) : burst;
 /** How long to wait for the backlog to drain before giving up on a figure. */
 const drainLimitMs = Number(process.env.BENCH_DRAIN_LIMIT_SECONDS ?? 120) * 1000;
 /** Tasks created (and drained) before the burst, so that it meets collections of that size. */
@@ -39,7 +46,6 @@ await clearStaleTopics();
 const { startSuite, SERVICES } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
 const { join, person } = await import('../e2e/support/people.ts');
-const { mailsTo } = await import('../e2e/support/maildev.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
 // BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
 const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
@@ -67,9 +73,22 @@ function infraPid(name: string): number | undefined {
 const processes = (): Array<[string, number]> =>
   [
     ...SERVICES.map((name): [string, number | undefined] => [name, suite.pid(name)]),
-    ...['kafka', 'postgres', 'ferretdb'].map((name): [string, number | undefined] => [name, infraPid(name)]),
+    ...['kafka', 'postgres', 'ferretdb', 'maildev'].map((name): [string, number | undefined] => [
+      name,
+      infraPid(name),
+    ]),
   ].filter((entry): entry is [string, number] => entry[1] !== undefined);
 const cpuSnapshot = () => new Map(processes().map(([name, pid]) => [name, treeTicks(pid)]));
+
+/**
+ * Whether MailDev holds a mail to the address, written exactly so: its own filter, as a local MailDev
+ * holds tens of thousands of mails after a few runs (fetching them all took 0.7 s).
+ */
+async function mailArrived(address: string): Promise<boolean> {
+  const query = new URLSearchParams({ 'to.address': address });
+  const response = await fetch(`${process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080'}/email?${query}`);
+  return ((await response.json()) as unknown[]).length > 0;
+}
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -108,14 +127,16 @@ try {
   const channel = `user:${assignee.id}`;
   const subscribed = await socket.subscribe(channel);
   if (subscribed.type !== 'subscribed') throw new Error(`subscribe: ${JSON.stringify(subscribed)}`);
-  // Sent times by task id (known once its create answers) and socket arrivals by subject id:
-  // an arrival may come before the create's answer, so they are paired at the end.
+  // Every write carries a marker (`m<i>x`) that its notification repeats in its title or body.
   const sentAt = new Map<string, number>();
   const receivedAt = new Map<string, number>();
+  let notificationsAtSocket = 0;
   socket.onMessage((m) => {
     if (m.type !== 'event' || m.channel !== channel || m.event?.type !== 'notification.created') return;
-    const subject = (m.event.data as { subject?: { id?: string } }).subject?.id;
-    if (subject && !receivedAt.has(subject)) receivedAt.set(subject, performance.now());
+    notificationsAtSocket += 1;
+    const { title = '', body = '' } = m.event.data as { title?: string; body?: string };
+    const marker = /m\d+x/.exec(`${title} ${body}`)?.[0];
+    if (marker && !receivedAt.has(marker)) receivedAt.set(marker, performance.now());
   });
 
   // Consumer groups of this suite, sampled every 250 ms from the burst's start until all are at 0.
@@ -206,70 +227,118 @@ try {
     }
   })();
 
+  // Sustained mode writes status changes and mentions on a pool of the member's tasks too.
+  const pool: Array<{ id: string; status: 'TODO' | 'IN_PROGRESS' }> = [];
+  if (rate > 0)
+    for (let i = 0; i < 20; i += 1) {
+      const res = await api.post<{ id: string }>(
+        `/projects/${project.body.id}/tasks`,
+        { title: `Pool ${i}`, assigneeId: assignee.id },
+        owner.token,
+      );
+      pool.push({ id: res.body.id, status: 'TODO' });
+    }
+  await sleep(2_000); // their notifications out of the way
   console.log(
-    `\nburst: ${burst} task creates assigned to one member, ${writers} writers, as fast as they go`,
+    rate > 0
+      ? `\nsustained: ${rate} writes/s for ${seconds} s (5 in 10 creates assigned to one member, 3 status changes ` +
+          `of their tasks, 2 comments mentioning them)`
+      : `\nburst: ${burst} task creates assigned to one member, ${writers} writers, as fast as they go`,
   );
   const cpuBefore = cpuSnapshot();
   const start = performance.now();
   const writeLatency: number[] = [];
   let failed = 0;
-  let next = 0;
   let invitationSentAt = 0;
   let logoutAt = 0;
+  let revokedAfter = NaN;
+  let invitationAfter = NaN;
+  /** An invitation and a logout while the writes go on, and how soon each takes effect. */
   const midway = async () => {
     invitationSentAt = performance.now();
     await api.post(`/orgs/${org.body.id}/invitations`, { email: invitee, role: 'MEMBER' }, owner.token);
     logoutAt = performance.now();
     await api.post('/auth/logout', { refreshToken: second.body.refreshToken }, second.body.accessToken);
+    await Promise.all([
+      (async () => {
+        while (performance.now() - logoutAt < 30_000) {
+          if ((await api.get('/users/me', second.body.accessToken)).status === 401)
+            return void (revokedAfter = performance.now() - logoutAt);
+          await sleep(20);
+        }
+      })(),
+      (async () => {
+        while (performance.now() - invitationSentAt < drainLimitMs) {
+          if (await mailArrived(invitee))
+            return void (invitationAfter = performance.now() - invitationSentAt);
+          await sleep(50);
+        }
+      })(),
+    ]);
   };
   let midwayDone: Promise<void> | undefined;
-  await Promise.all(
-    Array.from({ length: writers }, async () => {
-      while (next < burst) {
-        const i = next++;
-        if (i === Math.floor(burst / 2)) midwayDone = midway();
-        const t0 = performance.now();
-        const res = await api.post<{ id: string }>(
-          `/projects/${project.body.id}/tasks`,
-          { title: `Task ${i}`, assigneeId: assignee.id },
-          owner.token,
-        );
-        writeLatency.push(performance.now() - t0);
-        if (res.status === 201) sentAt.set(res.body.id, t0);
-        if (res.status !== 201) {
-          if (failed === 0) console.log(`first failure: ${res.status} ${JSON.stringify(res.body)}`);
-          failed += 1;
-        }
-      }
-    }),
-  );
+  const write = async (i: number): Promise<void> => {
+    if (i === Math.floor(total / 2)) midwayDone = midway();
+    const marker = `m${i}x`;
+    const kind =
+      rate > 0
+        ? (['create', 'status', 'comment'] as const)[[0, 0, 0, 0, 0, 1, 1, 1, 2, 2][i % 10]!]!
+        : 'create';
+    const task = pool[i % Math.max(pool.length, 1)];
+    const t0 = performance.now();
+    sentAt.set(marker, t0);
+    let res;
+    if (kind === 'create' || !task)
+      res = await api.post(
+        `/projects/${project.body.id}/tasks`,
+        { title: `Task ${marker}`, assigneeId: assignee.id },
+        owner.token,
+      );
+    else if (kind === 'status') {
+      task.status = task.status === 'TODO' ? 'IN_PROGRESS' : 'TODO';
+      res = await api.patch(
+        `/tasks/${task.id}`,
+        { title: `Task ${marker}`, status: task.status },
+        owner.token,
+      );
+    } else
+      res = await api.post(
+        '/comments',
+        { taskId: task.id, body: `Please look <@${assignee.id}> ${marker}` },
+        owner.token,
+      );
+    writeLatency.push(performance.now() - t0);
+    if (res.status >= 300) {
+      sentAt.delete(marker);
+      if (failed === 0) console.log(`first failure (${kind}): ${res.status} ${JSON.stringify(res.body)}`);
+      failed += 1;
+    }
+  };
+  if (rate > 0) {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < total; i += 1) {
+      const wait = start + (i * 1000) / rate - performance.now();
+      if (wait > 0) await sleep(wait);
+      writes.push(write(i));
+    }
+    await Promise.all(writes);
+  } else {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < total) await write(next++);
+      }),
+    );
+  }
   const lastWrite = performance.now();
   await midwayDone;
 
-  // Revocation: how soon the gateway refuses the logged-out token.
-  let revokedAfter = NaN;
-  while (performance.now() - logoutAt < 30_000) {
-    const res = await api.get('/users/me', second.body.accessToken);
-    if (res.status === 401) {
-      revokedAfter = performance.now() - logoutAt;
-      break;
-    }
-    await sleep(20);
-  }
-  // The invitation's e-mail.
-  let invitationAfter = NaN;
-  while (performance.now() - invitationSentAt < drainLimitMs) {
-    if ((await mailsTo(invitee)).length > 0) {
-      invitationAfter = performance.now() - invitationSentAt;
-      break;
-    }
-    await sleep(50);
-  }
-  // Every notification in the inbox (polled: the figure is good to 200 ms).
+  // Every write's notification at the socket, then as many in the inbox (polled: good to 200 ms).
+  while (performance.now() - lastWrite < drainLimitMs && receivedAt.size < sentAt.size) await sleep(50);
   let inboxAt = NaN;
   while (performance.now() - lastWrite < drainLimitMs) {
     const res = await api.get<{ count: number }>('/notifications/unread-count', assignee.token);
-    if (res.body.count >= burst - failed) {
+    if (res.body.count >= notificationsAtSocket) {
       inboxAt = performance.now();
       break;
     }
@@ -287,10 +356,10 @@ try {
   const drainedAt = samples.at(-1)?.at ?? performance.now();
   const cpuAfter = cpuSnapshot();
 
-  const seconds = (lastWrite - start) / 1000;
+  const writeSeconds = (lastWrite - start) / 1000;
   const sortedWrites = [...writeLatency].sort((a, b) => a - b);
   console.log(
-    `writes: ${burst - failed} created, ${failed} failed, in ${seconds.toFixed(1)} s (${((burst - failed) / seconds).toFixed(0)}/s); ` +
+    `writes: ${total - failed} acknowledged, ${failed} failed, in ${writeSeconds.toFixed(1)} s (${((total - failed) / writeSeconds).toFixed(0)}/s); ` +
       `latency p50 ${percentile(sortedWrites, 50).toFixed(1)} ms, p99 ${percentile(sortedWrites, 99).toFixed(1)} ms`,
   );
 
@@ -310,11 +379,11 @@ try {
     );
   }
 
-  const atSocket = [...sentAt].flatMap(([id, sent]) => {
-    const received = receivedAt.get(id);
+  const atSocket = [...sentAt].flatMap(([marker, sent]) => {
+    const received = receivedAt.get(marker);
     return received === undefined ? [] : [received - sent];
   });
-  const lastAtSocket = Math.max(...[...sentAt.keys()].map((id) => receivedAt.get(id) ?? NaN));
+  const lastAtSocket = Math.max(...[...sentAt.keys()].map((marker) => receivedAt.get(marker) ?? NaN));
   if (process.env.BENCH_LAG_SERIES)
     for (const group of groups)
       console.log(
@@ -326,29 +395,29 @@ try {
       );
   const sortedSocket = [...atSocket].sort((a, b) => a - b);
   console.log(
-    `\nlast write → all ${burst - failed} in the inbox: ${((inboxAt - lastWrite) / 1000).toFixed(2)} s`,
+    `\nlast write → the inbox holds all ${notificationsAtSocket} notifications: ${((inboxAt - lastWrite) / 1000).toFixed(2)} s`,
   );
   console.log(
-    `last write → all at the socket: ${atSocket.length} of ${burst - failed} received, ` +
+    `last write → all at the socket: ${atSocket.length} of ${total - failed} received, ` +
       `${((lastAtSocket - lastWrite) / 1000).toFixed(2)} s after the last write`,
   );
   console.log(
     `write → notification at the socket: p50 ${percentile(sortedSocket, 50).toFixed(0)} ms, ` +
       `p99 ${percentile(sortedSocket, 99).toFixed(0)} ms, max ${(sortedSocket.at(-1) ?? NaN).toFixed(0)} ms`,
   );
-  console.log(`invitation sent mid-burst → its e-mail: ${(invitationAfter / 1000).toFixed(2)} s`);
-  console.log(`logout mid-burst → token refused at the gateway: ${(revokedAfter / 1000).toFixed(2)} s`);
+  console.log(`invitation sent midway → its e-mail: ${(invitationAfter / 1000).toFixed(2)} s`);
+  console.log(`logout midway → token refused at the gateway: ${(revokedAfter / 1000).toFixed(2)} s`);
 
   console.log(
     `\nCPU per write (ms), from the burst's start to lag 0 (${((drainedAt - start) / 1000).toFixed(1)} s):`,
   );
-  let total = 0;
+  let cpuTotal = 0;
   for (const [name, before] of cpuBefore) {
     const ms = ((cpuAfter.get(name) ?? before) - before) * TICK_MS;
-    total += ms;
-    console.log(`  ${name.padEnd(10)} ${(ms / (burst - failed)).toFixed(2).padStart(7)}`);
+    cpuTotal += ms;
+    console.log(`  ${name.padEnd(10)} ${(ms / (total - failed)).toFixed(2).padStart(7)}`);
   }
-  console.log(`  ${'all'.padEnd(10)} ${(total / (burst - failed)).toFixed(2).padStart(7)}`);
+  console.log(`  ${'all'.padEnd(10)} ${(cpuTotal / (total - failed)).toFixed(2).padStart(7)}`);
   await socket.close();
 } finally {
   await admin.disconnect();

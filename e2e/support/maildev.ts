@@ -1,19 +1,6 @@
-import { stack, waitFor } from '@trellis/shared/testing';
+import { mailsTo, waitFor } from '@trellis/shared/testing';
 
-export interface CaughtMail {
-  id: string;
-  subject: string;
-  text: string;
-  html: string;
-  to: Array<{ address: string }>;
-}
-
-/** The messages MailDev caught for one address (api.md §8). */
-export async function mailsTo(address: string): Promise<CaughtMail[]> {
-  const response = await fetch(`${stack.maildevUrl}/email`);
-  const all = (await response.json()) as CaughtMail[];
-  return all.filter((mail) => mail.to.some((to) => to.address.toLowerCase() === address.toLowerCase()));
-}
+export { mailsTo, type CaughtMail } from '@trellis/shared/testing';
 
 /** Waits for the `count`-th mail to an address and returns its 6-digit code. */
 export async function codeFromMail(address: string, count = 1): Promise<string> {

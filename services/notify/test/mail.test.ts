@@ -3,21 +3,13 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createEvent, governanceEvents, identityEvents, type EventEnvelope } from '@trellis/shared';
-import { stack, TopicReader, waitFor } from '@trellis/shared/testing';
+import { mailsTo, stack, TopicReader, waitFor, type CaughtMail } from '@trellis/shared/testing';
 import { readConfig } from '../src/config.ts';
 import { mailDeliveryModel, type MailDeliveryModel } from '../src/mail/delivery.model.ts';
 import { MailService, type MailRequest } from '../src/mail/mail.service.ts';
 import { MailTemplateError, renderMail } from '../src/mail/mail.templates.ts';
 import { createMailer, type Mailer, type SmtpConfig } from '../src/mail/mailer.ts';
 import { startNotify, type Notify } from './helpers.ts';
-
-interface CaughtMail {
-  id: string;
-  subject: string;
-  text: string;
-  html: string;
-  to: Array<{ address: string; name: string }>;
-}
 
 const smtp: SmtpConfig = {
   SMTP_HOST: stack.smtpHost,
@@ -28,13 +20,6 @@ const smtp: SmtpConfig = {
 
 const uniqueAddress = () => `u-${randomUUID().slice(0, 12)}@example.test`;
 const sixDigits = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
-
-async function mailsTo(address: string): Promise<CaughtMail[]> {
-  const response = await fetch(`${stack.maildevUrl}/email`);
-  assert.equal(response.status, 200);
-  const mails = (await response.json()) as CaughtMail[];
-  return mails.filter((mail) => mail.to.some((to) => to.address === address));
-}
 
 /** Waits until MailDev holds at least one mail to the address. */
 function waitForMailsTo(address: string): Promise<CaughtMail[]> {

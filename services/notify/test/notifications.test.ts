@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { collabEvents, governanceEvents, identityEvents, workEvents } from '@trellis/shared';
-import { assertProblem, stack, taskEventData, waitFor } from '@trellis/shared/testing';
+import { assertProblem, mailsTo, taskEventData, waitFor } from '@trellis/shared/testing';
 import { api, startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
 
 interface Item {
@@ -35,15 +35,6 @@ function waitForNotification(user: TestUser, type: string, subjectId: string): P
     async () => (await inbox(user)).items.find((n) => n.type === type && n.subject.id === subjectId),
     { what: `${type} for ${subjectId}` },
   );
-}
-
-async function mailsTo(address: string): Promise<Array<{ subject: string; text: string }>> {
-  const mails = (await (await fetch(`${stack.maildevUrl}/email`)).json()) as Array<{
-    subject: string;
-    text: string;
-    to: Array<{ address: string }>;
-  }>;
-  return mails.filter((m) => m.to.some((t) => t.address === address));
 }
 
 let taskNumber = 0;

@@ -5,3 +5,4 @@ export * from './http-assertions.ts';
 export * from './access-tokens.ts';
 export * from './stale-topics.ts';
 export * from './task-data.ts';
+export * from './maildev.ts';

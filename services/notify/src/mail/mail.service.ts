@@ -1,6 +1,6 @@
 import { isDuplicateKeyError, type EventEnvelope, type Logger } from '@trellis/shared';
 import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
-import type { Mailer } from './mailer.ts';
+import type { MailLane, Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
 
 /**
@@ -43,7 +43,7 @@ export class MailService {
    * recorded and rethrown, so the consumer retries with backoff and finally parks the event on
    * the DLQ. A crash between the SMTP answer and marking 'sent' can send twice: at-least-once.
    */
-  async deliver(event: EventEnvelope<MailRequest>): Promise<void> {
+  async deliver(event: EventEnvelope<MailRequest>, lane: MailLane = 'transactional'): Promise<void> {
     const { template, to, params } = event.data;
     const log = this.logger.child({ eventId: event.id, template, domain: domainOf(to) });
     // Rendering first: a request no template can serve fails without leaving a record behind.
@@ -57,7 +57,7 @@ export class MailService {
 
     let messageId: string;
     try {
-      ({ messageId } = await this.mailer.send({ to, ...mail }));
+      ({ messageId } = await this.mailer.send({ to, ...mail }, lane));
     } catch (err) {
       const message = withoutLocalParts(err instanceof Error ? err.message : String(err));
       await this.deliveries.updateOne(

@@ -112,20 +112,23 @@ export class Notifier {
     if (preferences.email[intent.type]) {
       const user = await this.user(intent.userId);
       if (!user) return;
-      await this.mail.deliver({
-        ...event,
-        id,
-        data: {
-          template: 'notification',
-          to: user.email,
-          params: {
-            name: user.name,
-            title: intent.title,
-            body: intent.body,
-            url: new URL('/notifications', this.appUrl).toString(),
+      await this.mail.deliver(
+        {
+          ...event,
+          id,
+          data: {
+            template: 'notification',
+            to: user.email,
+            params: {
+              name: user.name,
+              title: intent.title,
+              body: intent.body,
+              url: new URL('/notifications', this.appUrl).toString(),
+            },
           },
         },
-      });
+        'notifications',
+      );
     }
     this.logger.debug({ eventId: event.id, type: intent.type }, 'notified');
   }
