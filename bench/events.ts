@@ -16,9 +16,10 @@
 // one of their tasks and 2 comment on one mentioning them — each write notifies them.
 // BENCH_SEED=<n> first creates n tasks (assigned to another member) and waits for every group to
 // drain them, so that the burst meets collections of that size; the seed is not kept between runs.
+// BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service.
 // Figures, not assertions: not part of npm test.
 import { readFileSync } from 'node:fs';
-import { join as joinPath, resolve as resolvePath } from 'node:path';
+
 import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { downStarted, up } from '../infra/local/stack.ts';
@@ -43,25 +44,12 @@ await up(started);
 Object.assign(process.env, stackEnv());
 await clearStaleTopics();
 // Imported after the stack env is set: the harness reads it at load time.
-const { startSuite, SERVICES } = await import('../e2e/support/suite.ts');
+const { SERVICES } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
 const { join, person } = await import('../e2e/support/people.ts');
+const { orgWithMember, startBenchSuite } = await import('./suite.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
-// BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service (one folder each).
-const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
-const profile = (name: string): Record<string, string> =>
-  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
-const suite = await startSuite({
-  logLevel: process.env.BENCH_LOG_LEVEL ?? 'error',
-  env: {
-    gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
-    identity: profile('identity'),
-    governance: profile('governance'),
-    work: profile('work'),
-    collab: profile('collab'),
-    notify: profile('notify'),
-  },
-});
+const suite = await startBenchSuite(process.env.BENCH_LOG_LEVEL ?? 'error');
 
 function infraPid(name: string): number | undefined {
   try {
@@ -100,18 +88,20 @@ await admin.connect();
 
 try {
   const api = apiClient(suite.gatewayUrl);
-  const owner = await person(api, 'Bench Owner');
-  const assignee = await person(api, 'Bench Assignee');
-  const org = await api.post<{ id: string }>('/orgs', { name: `Events ${Date.now()}` }, owner.token);
-  await join(api, org.body.id, owner, assignee, 'MEMBER');
-  const project = await api.post<{ id: string }>(
-    '/projects',
-    { orgId: org.body.id, name: 'Events', key: 'EV' },
-    owner.token,
-  );
-  if (project.status !== 201) throw new Error(`project: ${project.status} ${JSON.stringify(project.body)}`);
+  const {
+    owner: owner,
+    member: assignee,
+    orgId,
+    projectId,
+  } = await orgWithMember(api, {
+    owner: 'Bench Owner',
+    member: 'Bench Assignee',
+    org: 'Events',
+    project: 'Events',
+    key: 'EV',
+  });
   const member = await api.post(
-    `/projects/${project.body.id}/members`,
+    `/projects/${projectId}/members`,
     { userId: assignee.id, role: 'CONTRIBUTOR' },
     owner.token,
   );
@@ -173,12 +163,8 @@ try {
     // Another member's tasks: their notifications, history and projection rows fill the same
     // collections the burst then writes to and reads from.
     const other = await person(api, 'Seed Assignee');
-    await join(api, org.body.id, owner, other, 'MEMBER');
-    await api.post(
-      `/projects/${project.body.id}/members`,
-      { userId: other.id, role: 'CONTRIBUTOR' },
-      owner.token,
-    );
+    await join(api, orgId, owner, other, 'MEMBER');
+    await api.post(`/projects/${projectId}/members`, { userId: other.id, role: 'CONTRIBUTOR' }, owner.token);
     console.log(`\nseeding: ${seed} task creates through the API, then every consumer group drained`);
     const seedStart = performance.now();
     let created = 0;
@@ -188,7 +174,7 @@ try {
         while (created < seed) {
           created += 1;
           await api.post(
-            `/projects/${project.body.id}/tasks`,
+            `/projects/${projectId}/tasks`,
             { title: `Seed ${created}`, assigneeId: other.id },
             owner.token,
           );
@@ -232,7 +218,7 @@ try {
   if (rate > 0)
     for (let i = 0; i < 20; i += 1) {
       const res = await api.post<{ id: string }>(
-        `/projects/${project.body.id}/tasks`,
+        `/projects/${projectId}/tasks`,
         { title: `Pool ${i}`, assigneeId: assignee.id },
         owner.token,
       );
@@ -256,7 +242,7 @@ try {
   /** An invitation and a logout while the writes go on, and how soon each takes effect. */
   const midway = async () => {
     invitationSentAt = performance.now();
-    await api.post(`/orgs/${org.body.id}/invitations`, { email: invitee, role: 'MEMBER' }, owner.token);
+    await api.post(`/orgs/${orgId}/invitations`, { email: invitee, role: 'MEMBER' }, owner.token);
     logoutAt = performance.now();
     await api.post('/auth/logout', { refreshToken: second.body.refreshToken }, second.body.accessToken);
     await Promise.all([
@@ -290,7 +276,7 @@ try {
     let res;
     if (kind === 'create' || !task)
       res = await api.post(
-        `/projects/${project.body.id}/tasks`,
+        `/projects/${projectId}/tasks`,
         { title: `Task ${marker}`, assigneeId: assignee.id },
         owner.token,
       );

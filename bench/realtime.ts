@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { join as joinPath, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
@@ -34,26 +34,11 @@ Object.assign(process.env, stackEnv());
 // As `npm test` does: earlier runs' test topics weigh on the broker (its heap, its GC pauses).
 await clearStaleTopics();
 // Imported after the stack env is set: the harness reads it at load time.
-const { startSuite } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
-const { join, person } = await import('../e2e/support/people.ts');
+const { orgWithMember, startBenchSuite } = await import('./suite.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
-// Resolved here: the services start in their own folders.
-const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
 const timelineFile = process.env.BENCH_TIMELINE && resolvePath(process.env.BENCH_TIMELINE);
-const profile = (name: string): Record<string, string> =>
-  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
-const suite = await startSuite({
-  logLevel: 'error',
-  env: {
-    gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
-    identity: profile('identity'),
-    governance: profile('governance'),
-    work: profile('work'),
-    collab: profile('collab'),
-    notify: profile('notify'),
-  },
-});
+const suite = await startBenchSuite();
 
 /**
  * The measured PATCHes go through node:http with pooled keep-alive connections and the response
@@ -112,20 +97,21 @@ const percentile = (sorted: number[], p: number) =>
 
 try {
   const api = apiClient(suite.gatewayUrl);
-  const writer = await person(api, 'Bench Writer');
-  const reader = await person(api, 'Bench Reader');
-  const org = await api.post<{ id: string }>('/orgs', { name: `Bench ${Date.now()}` }, writer.token);
-  await join(api, org.body.id, writer, reader, 'MEMBER');
-  const project = await api.post<{ id: string }>(
-    '/projects',
-    { orgId: org.body.id, name: 'Realtime', key: 'RT' },
-    writer.token,
-  );
-  if (project.status !== 201) throw new Error(`project: ${project.status} ${JSON.stringify(project.body)}`);
+  const {
+    owner: writer,
+    member: reader,
+    projectId,
+  } = await orgWithMember(api, {
+    owner: 'Bench Writer',
+    member: 'Bench Reader',
+    org: 'Bench',
+    project: 'Realtime',
+    key: 'RT',
+  });
   const tasks: string[] = [];
   for (let i = 0; i < taskCount; i += 1) {
     const res = await api.post<{ id: string }>(
-      `/projects/${project.body.id}/tasks`,
+      `/projects/${projectId}/tasks`,
       { title: `Task ${i}` },
       writer.token,
     );
@@ -133,7 +119,7 @@ try {
   }
 
   const socket = await Socket.open(suite.gatewayUrl, reader.token);
-  const channel = `project:${project.body.id}`;
+  const channel = `project:${projectId}`;
   const subscribed = await socket.subscribe(channel);
   if (subscribed.type !== 'subscribed') throw new Error(`subscribe: ${JSON.stringify(subscribed)}`);
 

@@ -47,12 +47,8 @@ export function inboxSubscriber(sequelize: Sequelize, inbox: string) {
   });
 }
 
-/**
- * Builds subscriptions for a MongoDB service. Without multi-document transactions each effect must
- * be idempotent on its own (upserts, inserts guarded by a unique index); the inbox record, keyed by
- * `inbox` and the event id, then only spares repeating it.
- */
-export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
+/** A subscription builder whose effects run through `run` (an inbox, or nothing). */
+function subscriber(run: (event: EventEnvelope, effect: () => Promise<unknown>) => Promise<unknown>) {
   return <D extends Record<string, unknown>>(
     definition: EventDefinition<D>,
     effect: (data: D, event: EventEnvelope<D>) => Promise<unknown>,
@@ -60,9 +56,18 @@ export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
     type: definition.type,
     topic: definition.topic,
     handle: async ({ event }) => {
-      await inbox.handleOnce(name, event, () => effect(event.data as D, event as EventEnvelope<D>));
+      await run(event, () => effect(event.data as D, event as EventEnvelope<D>));
     },
   });
+}
+
+/**
+ * Builds subscriptions for a MongoDB service. Without multi-document transactions each effect must
+ * be idempotent on its own (upserts, inserts guarded by a unique index); the inbox record, keyed by
+ * `inbox` and the event id, then only spares repeating it.
+ */
+export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
+  return subscriber((event, effect) => inbox.handleOnce(name, event, effect));
 }
 
 /**
@@ -72,16 +77,7 @@ export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
  * order from the last committed offset, so the effects converge on the same state.
  */
 export function idempotentSubscriber() {
-  return <D extends Record<string, unknown>>(
-    definition: EventDefinition<D>,
-    effect: (data: D, event: EventEnvelope<D>) => Promise<unknown>,
-  ): Subscription => ({
-    type: definition.type,
-    topic: definition.topic,
-    handle: async ({ event }) => {
-      await effect(event.data as D, event as EventEnvelope<D>);
-    },
-  });
+  return subscriber((_event, effect) => effect());
 }
 
 /**
