@@ -67,7 +67,8 @@ export interface ConsumerOptions {
    * Handle the events of a fetched batch in up to this many lanes at once, one lane per message
    * key (the subject: one aggregate's events stay in order), instead of one after the other. For
    * handlers that wait on their store more than they compute: a partition's events then share the
-   * round trips' wait. Offsets advance when the whole batch is done.
+   * round trips' wait. A batch goes in slices of `LANE_SLICE` events; offsets advance past a slice
+   * once all of it is done.
    */
   keyConcurrency?: number;
   /** Messages to pass over unread, by their event id (header): a replica's own echoes, say. */
@@ -351,7 +352,9 @@ export class EventBus {
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
       ...(lanes > 1 && !options.pipelined
         ? {
-            eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+            // Resolved per slice below: kafkajs must not move past events a rebalance cut short.
+            eachBatchAutoResolve: false,
+            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
               // A fetch can bring thousands of a partition's events: they go in slices, each
               // committed once done, so a crash replays one slice and the group's lag moves.
               for (let from = 0; from < batch.messages.length; from += LANE_SLICE) {
@@ -368,7 +371,9 @@ export class EventBus {
                   heartbeat,
                 );
                 if (!done) return;
-                committer?.handled(batch.topic, batch.partition, slice.at(-1)!.offset);
+                const last = slice.at(-1)!.offset;
+                resolveOffset(last);
+                committer?.handled(batch.topic, batch.partition, last);
               }
               // Stopping: the committer's last commit may have gone before this batch was done, and
               // the group is left once this returns; commit while it is still a member.
@@ -625,13 +630,21 @@ async function handleInLanes(
   const work = async () => {
     for (let lane = queue.shift(); lane && !stopped; lane = queue.shift()) {
       for (const message of lane) {
-        if (!go()) return void (stopped = true);
-        await handle(message);
-        await heartbeat();
+        if (stopped || !go()) return void (stopped = true);
+        try {
+          await handle(message);
+          await heartbeat();
+        } catch (err) {
+          stopped = true; // the other lanes stop too: the batch is fetched and handled again
+          throw err;
+        }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, work));
+  // Every lane settles before a failure is passed on, so none still runs when the batch is retried.
+  const results = await Promise.allSettled(Array.from({ length: Math.min(lanes, queue.length) }, work));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
   return !stopped;
 }
 
