@@ -138,6 +138,49 @@ describe('notifications from events', () => {
     assert.equal(onChannel, 1);
   });
 
+  test('someone who could not see the project is notified as soon as they can (no answer but yes is kept)', async () => {
+    const late = testUser(notify);
+    await notify.publish(identityEvents.userRegistered, 'identity', {
+      subjectId: late.id,
+      data: { userId: late.id, email: late.email, name: 'Lena Late' },
+    });
+    // Not in the org yet: this assignment notifies nobody (its event is handled before the marker's).
+    const early = taskData({ assigneeId: late.id });
+    await notify.publish(workEvents.taskCreated, 'work', {
+      subjectId: early.taskId,
+      orgId,
+      actorId: owner.id,
+      data: early,
+    });
+    const marker = taskData({ assigneeId: member.id });
+    await notify.publish(workEvents.taskCreated, 'work', {
+      subjectId: marker.taskId,
+      orgId,
+      actorId: owner.id,
+      data: marker,
+    });
+    await waitForNotification(member, 'task.assigned', marker.taskId);
+
+    // Joined a moment later: the next assignment reaches them at once, not after a remembered "no".
+    await notify.publish(governanceEvents.memberAdded, 'governance', {
+      subjectId: orgId,
+      orgId,
+      data: { orgId, userId: late.id, role: 'MEMBER' },
+    });
+    await waitFor(() => notify.services.projection.reader.project(projectId, late.id), {
+      what: 'the membership projected',
+    });
+    const next = taskData({ assigneeId: late.id });
+    await notify.publish(workEvents.taskCreated, 'work', {
+      subjectId: next.taskId,
+      orgId,
+      actorId: owner.id,
+      data: next,
+    });
+    await waitForNotification(late, 'task.assigned', next.taskId);
+    assert.equal((await inbox(late)).items.filter((i) => i.subject.id === early.taskId).length, 0);
+  });
+
   test('a status change notifies reporter and assignee, not the actor who changed it', async () => {
     const task = taskData({ assigneeId: member.id, reporterId: reporter.id });
     await notify.publish(workEvents.taskUpdated, 'work', {

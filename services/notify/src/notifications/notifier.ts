@@ -54,14 +54,14 @@ export class Notifier {
    * Users' names and e-mail addresses, kept 5 s: a burst of events by one actor, or for one
    * recipient, reads each once. A renamed user shows with the old name for that long at most.
    */
-  private readonly users = new RecentMap<AccessUser | null>({ ttlMs: 5_000, maxEntries: 10_000 });
+  private readonly users = new RecentMap<AccessUser>({ ttlMs: 5_000, maxEntries: 10_000 });
   /**
    * Who can see which project, kept 2 s: the check reads four documents, and a burst of events in
    * one project asks it again and again. Events of other topics (memberships) are not ordered with
    * task events anyway, so a removal applies to notifications a moment late either way (at once
    * when this replica handled it: `forgetAccess`); the WebSocket hub and the API read the projection.
    */
-  private readonly visibility = new RecentMap<boolean>({ ttlMs: 2_000, maxEntries: 10_000 });
+  private readonly visibility = new RecentMap<true>({ ttlMs: 2_000, maxEntries: 10_000 });
 
   constructor(deps: {
     models: NotifyModels;
@@ -149,10 +149,10 @@ export class Notifier {
 
   private async canSee(projectId: string, userId: string): Promise<boolean> {
     const key = `${projectId} ${userId}`;
-    const known = this.visibility.get(key);
-    if (known !== undefined) return known;
+    if (this.visibility.get(key)) return true;
     const visible = (await this.reader.project(projectId, userId)) !== null;
-    this.visibility.set(key, visible);
+    // Only a yes is kept: a membership projected a moment after the task's event must count at once.
+    if (visible) this.visibility.set(key, true);
     return visible;
   }
 
@@ -160,7 +160,8 @@ export class Notifier {
     const known = this.users.get(userId);
     if (known !== undefined) return known;
     const user = await this.reader.user(userId);
-    this.users.set(userId, user);
+    // Only a user found is kept: one registered a moment ago must be found once projected.
+    if (user) this.users.set(userId, user);
     return user;
   }
 
