@@ -16,6 +16,7 @@
 // one of their tasks and 2 comment on one mentioning them — each write notifies them.
 // BENCH_SEED=<n> first creates n tasks (assigned to another member) and waits for every group to
 // drain them, so that the burst meets collections of that size; the seed is not kept between runs.
+// BENCH_READS=<n> (default 20) reads the member's inbox n times a second while the writes go on.
 // BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every service.
 // Figures, not assertions: not part of npm test.
 import { readFileSync } from 'node:fs';
@@ -231,6 +232,23 @@ try {
           `of their tasks, 2 comments mentioning them)`
       : `\nburst: ${burst} task creates assigned to one member, ${writers} writers, as fast as they go`,
   );
+  // Inbox reads while the writes go on: the member's list and unread count, BENCH_READS a second.
+  const readsPerSecond = Number(process.env.BENCH_READS ?? 20);
+  const inboxReads: number[] = [];
+  const inboxFailures = new Map<number, number>();
+  let reading = readsPerSecond > 0;
+  const reader = (async () => {
+    for (let i = 0; reading; i += 1) {
+      const t0 = performance.now();
+      const res = await api.get(
+        i % 2 ? '/notifications/unread-count' : '/notifications?limit=20',
+        assignee.token,
+      );
+      inboxReads.push(performance.now() - t0);
+      if (res.status !== 200) inboxFailures.set(res.status, (inboxFailures.get(res.status) ?? 0) + 1);
+      await sleep(Math.max(0, 1000 / readsPerSecond - (performance.now() - t0)));
+    }
+  })();
   const cpuBefore = cpuSnapshot();
   const start = performance.now();
   const writeLatency: number[] = [];
@@ -317,6 +335,8 @@ try {
     );
   }
   const lastWrite = performance.now();
+  reading = false;
+  await reader;
   await midwayDone;
 
   // Every write's notification at the socket, then as many in the inbox (polled: good to 200 ms).
@@ -393,6 +413,14 @@ try {
   );
   console.log(`invitation sent midway → its e-mail: ${(invitationAfter / 1000).toFixed(2)} s`);
   console.log(`logout midway → token refused at the gateway: ${(revokedAfter / 1000).toFixed(2)} s`);
+  if (inboxReads.length > 0) {
+    const sortedReads = [...inboxReads].sort((a, b) => a - b);
+    const failures = [...inboxFailures].map(([status, n]) => `${n}× ${status}`).join(', ') || 'none failed';
+    console.log(
+      `inbox reads while writing (list and unread-count, one sequential reader): ${inboxReads.length}, ${failures}; ` +
+        `p50 ${percentile(sortedReads, 50).toFixed(0)} ms, p99 ${percentile(sortedReads, 99).toFixed(0)} ms`,
+    );
+  }
 
   console.log(
     `\nCPU per write (ms), from the burst's start to lag 0 (${((drainedAt - start) / 1000).toFixed(1)} s):`,
