@@ -144,21 +144,20 @@ describe('notifications from events', () => {
       subjectId: late.id,
       data: { userId: late.id, email: late.email, name: 'Lena Late' },
     });
+    /** The owner creates a task assigned to `assigneeId`. */
+    const assign = async (assigneeId: string) => {
+      const task = taskData({ assigneeId });
+      await notify.publish(workEvents.taskCreated, 'work', {
+        subjectId: task.taskId,
+        orgId,
+        actorId: owner.id,
+        data: task,
+      });
+      return task;
+    };
     // Not in the org yet: this assignment notifies nobody (its event is handled before the marker's).
-    const early = taskData({ assigneeId: late.id });
-    await notify.publish(workEvents.taskCreated, 'work', {
-      subjectId: early.taskId,
-      orgId,
-      actorId: owner.id,
-      data: early,
-    });
-    const marker = taskData({ assigneeId: member.id });
-    await notify.publish(workEvents.taskCreated, 'work', {
-      subjectId: marker.taskId,
-      orgId,
-      actorId: owner.id,
-      data: marker,
-    });
+    const early = await assign(late.id);
+    const marker = await assign(member.id);
     await waitForNotification(member, 'task.assigned', marker.taskId);
 
     // Joined a moment later: the next assignment reaches them at once, not after a remembered "no".
@@ -170,13 +169,7 @@ describe('notifications from events', () => {
     await waitFor(() => notify.services.projection.reader.project(projectId, late.id), {
       what: 'the membership projected',
     });
-    const next = taskData({ assigneeId: late.id });
-    await notify.publish(workEvents.taskCreated, 'work', {
-      subjectId: next.taskId,
-      orgId,
-      actorId: owner.id,
-      data: next,
-    });
+    const next = await assign(late.id);
     await waitForNotification(late, 'task.assigned', next.taskId);
     assert.equal((await inbox(late)).items.filter((i) => i.subject.id === early.taskId).length, 0);
   });
