@@ -30,30 +30,32 @@ describe('local FerretDB: lookups by _id use an index', { skip: !localFerret }, 
     await dropMongoDatabase(url);
   });
 
+  const file = () => join(paths.data('ferretdb'), `${database}.sqlite`);
+
+  /** The plan of FerretDB's `_id` query on a collection; a fresh connection per look (one kept open went on planning with the schema it first read). */
+  const explain = (collection: string) => {
+    const sqlite = new DatabaseSync(file(), { readOnly: true });
+    try {
+      const { table_name: table } = sqlite
+        .prepare('SELECT table_name FROM _ferretdb_collections WHERE name = ?')
+        .get(collection) as { table_name: string };
+      const rows = sqlite.prepare(ferretIdQuery(table)).all('"thing-7"') as Array<{ detail: string }>;
+      return rows.map((row) => row.detail).join(' | ');
+    } finally {
+      sqlite.close();
+    }
+  };
+  const indexed = (collection: string) =>
+    waitFor(() => (/_trellis_id_path/.test(explain(collection)) ? explain(collection) : undefined), {
+      timeoutMs: 5_000,
+      what: `the _id index on ${collection}`,
+    });
+
   test('a new collection gets the index within a few seconds, and the query plan searches it', async () => {
     const collection = connection.db!.collection<{ _id: string; n: number }>('things');
     await collection.insertMany(Array.from({ length: 50 }, (_, n) => ({ _id: `thing-${n}`, n })));
-    const file = join(paths.data('ferretdb'), `${database}.sqlite`);
-    assert.ok(existsSync(file), `FerretDB keeps the database in ${file}`);
-
-    // A fresh connection per look: one kept open went on planning with the schema it first read.
-    const explain = () => {
-      const sqlite = new DatabaseSync(file, { readOnly: true });
-      try {
-        const { table_name: table } = sqlite
-          .prepare('SELECT table_name FROM _ferretdb_collections WHERE name = ?')
-          .get('things') as { table_name: string };
-        const rows = sqlite.prepare(ferretIdQuery(table)).all('"thing-7"') as Array<{ detail: string }>;
-        return rows.map((row) => row.detail).join(' | ');
-      } finally {
-        sqlite.close();
-      }
-    };
-    const plan = await waitFor(() => (/_trellis_id_path/.test(explain()) ? explain() : undefined), {
-      timeoutMs: 5_000,
-      what: 'the _id index on the new collection',
-    });
-    assert.match(plan, /^SEARCH .* USING INDEX \S+_trellis_id_path/);
+    assert.ok(existsSync(file()), `FerretDB keeps the database in ${file()}`);
+    assert.match(await indexed('things'), /^SEARCH .* USING INDEX \S+_trellis_id_path/);
     // FerretDB still answers by `_id`, and lists only its own indexes.
     assert.equal((await collection.findOne({ _id: 'thing-49' }))?.n, 49);
     const indexes = await collection.listIndexes().toArray();
@@ -61,5 +63,11 @@ describe('local FerretDB: lookups by _id use an index', { skip: !localFerret }, 
       indexes.map((index) => index.name),
       ['_id_'],
     );
+  });
+
+  test('a database dropped and created again under its name gets the index too', async () => {
+    await connection.db!.dropDatabase();
+    await connection.db!.collection('again').insertOne({ _id: 'thing-7' as never });
+    assert.match(await indexed('again'), /^SEARCH .* USING INDEX \S+_trellis_id_path/);
   });
 });

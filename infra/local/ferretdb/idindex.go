@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself links (registers "sqlite")
@@ -29,6 +31,9 @@ type idIndexKeeper struct {
 	// One handle per database file, opened without create so that a database
 	// dropped meanwhile is never brought back as an empty file.
 	dbs map[string]*sql.DB
+	// The inode each handle was opened on: a database dropped and created again
+	// under the same name is a new file, and needs a new handle.
+	inodes map[string]uint64
 	// Tables already given their index, per database file.
 	done map[string]map[string]bool
 }
@@ -36,7 +41,13 @@ type idIndexKeeper struct {
 const idIndexSuffix = "_trellis_id_path"
 
 func newIDIndexKeeper(dir string, logger *slog.Logger) *idIndexKeeper {
-	return &idIndexKeeper{dir: dir, logger: logger, dbs: map[string]*sql.DB{}, done: map[string]map[string]bool{}}
+	return &idIndexKeeper{
+		dir:    dir,
+		logger: logger,
+		dbs:    map[string]*sql.DB{},
+		inodes: map[string]uint64{},
+		done:   map[string]map[string]bool{},
+	}
 }
 
 func (k *idIndexKeeper) run(ctx context.Context, every time.Duration) {
@@ -76,6 +87,13 @@ func (k *idIndexKeeper) pass(ctx context.Context) {
 }
 
 func (k *idIndexKeeper) indexDatabase(ctx context.Context, file string) error {
+	inode, err := inodeOf(file)
+	if err != nil {
+		return err
+	}
+	if known, ok := k.inodes[file]; ok && known != inode {
+		k.forget(file)
+	}
 	db, ok := k.dbs[file]
 	if !ok {
 		var err error
@@ -86,6 +104,7 @@ func (k *idIndexKeeper) indexDatabase(ctx context.Context, file string) error {
 		}
 		db.SetMaxOpenConns(1)
 		k.dbs[file] = db
+		k.inodes[file] = inode
 		k.done[file] = map[string]bool{}
 	}
 	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
@@ -134,7 +153,20 @@ func (k *idIndexKeeper) forget(file string) {
 		_ = db.Close()
 	}
 	delete(k.dbs, file)
+	delete(k.inodes, file)
 	delete(k.done, file)
+}
+
+func inodeOf(file string) (uint64, error) {
+	info, err := os.Stat(file)
+	if err != nil {
+		return 0, err
+	}
+	stat, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("no inode for %s", file)
+	}
+	return stat.Ino, nil
 }
 
 func (k *idIndexKeeper) closeAll() {
