@@ -90,7 +90,7 @@ export async function buildServices(deps: AppDeps) {
     inbox: new MongoInbox(connection),
     projection,
     chatChannels,
-    commenters: models.Commenter,
+    commenters: models.TaskCommenters,
     notifier,
     mail,
     accessChanged: (orgId, userIds) => realtime.accessChanged(orgId, userIds),

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { collabEvents, governanceEvents, identityEvents, workEvents } from '@trellis/shared';
 import { assertProblem, mailsTo, taskEventData, waitFor } from '@trellis/shared/testing';
+import { notifyModels } from '../src/notifications/notification.model.ts';
 import { api, startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
 
 interface Item {
@@ -353,6 +354,30 @@ describe('preferences and e-mail', () => {
     assertProblem(res, 400, 'VALIDATION_FAILED');
     const paths = (res.body.errors as Array<{ path: string }>).map((e) => e.path);
     assert.ok(paths.some((p) => p.includes('mention')));
+  });
+});
+
+describe('commenters of a task', () => {
+  test('kept in one document per task; the earlier one-per-commenter shape is moved over once', async () => {
+    const connection = notify.harness.runtime.connection;
+    const taskId = randomUUID();
+    const [ann, bob] = [randomUUID(), randomUUID()];
+    await connection
+      .collection<{ _id: string; taskId: string; userId: string }>('task_commenters')
+      .insertMany([
+        { _id: `${taskId}:${ann}`, taskId, userId: ann },
+        { _id: `${taskId}:${bob}`, taskId, userId: bob },
+      ]);
+    const models = await notifyModels(connection);
+    assert.deepEqual(
+      (await models.TaskCommenters.findById(taskId).lean())?.userIds.sort(),
+      [ann, bob].sort(),
+    );
+    const left = await connection.db!.listCollections({ name: 'task_commenters' }).toArray();
+    assert.deepEqual(left, [], 'the earlier collection is dropped');
+    // Moving again (another replica starting) changes nothing.
+    await notifyModels(connection);
+    assert.equal((await models.TaskCommenters.findById(taskId).lean())?.userIds.length, 2);
   });
 });
 

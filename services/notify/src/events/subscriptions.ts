@@ -16,7 +16,7 @@ import {
 } from '@trellis/shared';
 import type { ChatChannel } from '../access/channel-access.ts';
 import type { MailRequest, MailService } from '../mail/mail.service.ts';
-import type { Commenter } from '../notifications/notification.model.ts';
+import type { TaskCommenters } from '../notifications/notification.model.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { TRIGGERS } from '../notifications/triggers.ts';
 
@@ -29,7 +29,7 @@ export interface SubscriptionDeps {
   inbox: MongoInbox;
   projection: AccessProjection;
   chatChannels: Model<ChatChannel>;
-  commenters: Model<Commenter>;
+  commenters: Model<TaskCommenters>;
   notifier: Notifier;
   mail: MailService;
   /** Tells every replica's hub to re-check these users' subscriptions (all of the org's when empty). */
@@ -120,11 +120,7 @@ export function notifySubscriptions(deps: SubscriptionDeps): Subscription[] {
       ),
     ),
     on(c.commentCreated, (d) =>
-      deps.commenters.updateOne(
-        { _id: `${d.taskId}:${d.authorId}` },
-        { $set: { taskId: d.taskId, userId: d.authorId } },
-        { upsert: true },
-      ),
+      deps.commenters.updateOne({ _id: d.taskId }, { $addToSet: { userIds: d.authorId } }, { upsert: true }),
     ),
     onMail(identityEvents.mailRequested, (_d, event) => mail.deliver(event as EventEnvelope<MailRequest>)),
     onMail(g.invitationMailRequested, async (d, event) => {

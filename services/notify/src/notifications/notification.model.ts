@@ -99,26 +99,47 @@ const preferencesSchema = new Schema<Preferences>(
 
 export type PreferencesModel = Model<Preferences>;
 
-/** Who commented on a task (the "tasks you commented on" trigger), `_id` = `<taskId>:<userId>`. */
-export interface Commenter {
+/** Who commented on a task (the "tasks you commented on" trigger): one document per task, `_id` = task id. */
+export interface TaskCommenters {
   _id: string;
-  taskId: string;
-  userId: string;
+  userIds: string[];
 }
 
-const commenterSchema = new Schema<Commenter>(
+const taskCommentersSchema = new Schema<TaskCommenters>(
   {
     _id: { type: String, required: true },
-    taskId: { type: String, required: true, index: true },
-    userId: { type: String, required: true },
+    userIds: { type: [String], default: [] },
   },
-  { collection: 'task_commenters', versionKey: false },
+  { collection: 'task_commenter_sets', versionKey: false },
 );
+
+/** The earlier shape: one document per (task, commenter), found by a filter on `taskId` (a scan on FerretDB v1). */
+const OLD_COMMENTERS = 'task_commenters';
+
+/** Moves what the earlier shape holds into the per-task sets, once, then drops it (idempotent: `$addToSet`). */
+async function moveOldCommenters(connection: Connection, model: Model<TaskCommenters>): Promise<void> {
+  const old = connection.collection<{ taskId: string; userId: string }>(OLD_COMMENTERS);
+  const rows = await old.find({}).toArray();
+  if (rows.length === 0) return;
+  const byTask = new Map<string, string[]>();
+  for (const { taskId, userId } of rows) byTask.set(taskId, [...(byTask.get(taskId) ?? []), userId]);
+  await model.bulkWrite(
+    [...byTask].map(([taskId, userIds]) => ({
+      updateOne: {
+        filter: { _id: taskId },
+        update: { $addToSet: { userIds: { $each: userIds } } },
+        upsert: true,
+      },
+    })),
+  );
+  // Another replica may have dropped it meanwhile.
+  await old.drop().catch(() => undefined);
+}
 
 export interface NotifyModels {
   Notification: NotificationModel;
   Preferences: PreferencesModel;
-  Commenter: Model<Commenter>;
+  TaskCommenters: Model<TaskCommenters>;
 }
 
 export async function notifyModels(connection: Connection): Promise<NotifyModels> {
@@ -126,8 +147,9 @@ export async function notifyModels(connection: Connection): Promise<NotifyModels
     connection.model<Notification>('Notification', notificationSchema)) as NotificationModel;
   const Preferences = (connection.models.Preferences ??
     connection.model<Preferences>('Preferences', preferencesSchema)) as PreferencesModel;
-  const Commenter = (connection.models.Commenter ??
-    connection.model<Commenter>('Commenter', commenterSchema)) as Model<Commenter>;
-  await Promise.all([Notification.init(), Preferences.init(), Commenter.init()]);
-  return { Notification, Preferences, Commenter };
+  const TaskCommenters = (connection.models.TaskCommenters ??
+    connection.model<TaskCommenters>('TaskCommenters', taskCommentersSchema)) as Model<TaskCommenters>;
+  await Promise.all([Notification.init(), Preferences.init(), TaskCommenters.init()]);
+  await moveOldCommenters(connection, TaskCommenters);
+  return { Notification, Preferences, TaskCommenters };
 }

@@ -84,7 +84,7 @@ export class Notifier {
   async handle(trigger: Trigger, event: EventEnvelope): Promise<void> {
     const intents = await trigger.intents(event, {
       reader: this.reader,
-      commenters: this.models.Commenter,
+      commenters: this.models.TaskCommenters,
       user: (userId) => this.user(userId),
       canSee: (projectId, userId) => this.canSee(projectId, userId),
     });

@@ -8,7 +8,7 @@ import {
   type EventDefinition,
   type EventEnvelope,
 } from '@trellis/shared';
-import type { Commenter, NotificationType, Subject } from './notification.model.ts';
+import type { NotificationType, Subject, TaskCommenters } from './notification.model.ts';
 import type { Model } from 'mongoose';
 
 /** A notification some event asks for, before preferences are applied. */
@@ -22,7 +22,7 @@ export interface Intent {
 
 export interface TriggerContext {
   reader: AccessReader;
-  commenters: Model<Commenter>;
+  commenters: Model<TaskCommenters>;
   /** A user's name and e-mail, from the projection (kept a few seconds: see `Notifier`). */
   user: (userId: string) => Promise<AccessUser | null>;
   /** Whether a user can see a project, from the projection (kept a moment: see `Notifier`). */
@@ -159,12 +159,8 @@ export const TRIGGERS: Trigger[] = [
     const where = `on ${task.key}`;
     const subject: Subject = { kind: 'comment', id: d.commentId };
     const intents = await mentioned(event, ctx, d.mentions, where, subject);
-    const earlier = await ctx.commenters.find({ taskId: d.taskId }).lean();
-    const people = [
-      task.reporterId,
-      ...(task.assigneeId ? [task.assigneeId] : []),
-      ...earlier.map((c) => c.userId),
-    ];
+    const earlier = (await ctx.commenters.findById(d.taskId).lean())?.userIds ?? [];
+    const people = [task.reporterId, ...(task.assigneeId ? [task.assigneeId] : []), ...earlier];
     const who = await nameOf(ctx, event.actorId);
     for (const userId of await withProjectAccess(ctx, d.projectId, people))
       intents.push({
