@@ -208,6 +208,27 @@ describe('mail delivery', () => {
     assert.equal((await waitForMailsTo(to)).length, 1);
   });
 
+  test('a delivery recorded before _id was the event id is found by its event id: sent, it is not sent again', async () => {
+    const to = uniqueAddress();
+    const event = mailEvent({ template: 'welcome', to, params: { name: 'Grace' } });
+    // The earlier shape: an id of its own, and the unique index on `eventId` databases then had.
+    await deliveries.collection.createIndex({ eventId: 1 }, { unique: true });
+    await deliveries.collection.insertOne({
+      eventId: event.id,
+      template: 'welcome',
+      to,
+      status: 'sent',
+      attempts: 1,
+      lastError: null,
+      messageId: 'earlier@trellis.local',
+      createdAt: new Date(),
+      sentAt: new Date(),
+    });
+    await new MailService({ deliveries, mailer, logger: harness.logger }).deliver(event);
+    assert.equal(await deliveries.countDocuments({ eventId: event.id }), 1);
+    assert.deepEqual(await mailsTo(to), [], 'nothing sent: the delivery was awaited');
+  });
+
   test('a request naming an unknown template is refused by the schema and parked on the DLQ', async () => {
     const reader = await TopicReader.start(
       {

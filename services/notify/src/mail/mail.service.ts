@@ -95,7 +95,11 @@ export class MailService {
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const existing = await this.deliveries.findById(event.id).lean<MailDelivery>();
+    // A delivery recorded before `_id` was the event id has its own id (and a unique index on
+    // `eventId`, on databases that had it): found by that field, in this rare path only.
+    const existing =
+      (await this.deliveries.findById(event.id).lean<MailDelivery>()) ??
+      (await this.deliveries.findOne({ eventId: event.id }).lean<MailDelivery>());
     if (!existing) throw new Error(`Delivery for event ${event.id} vanished after a duplicate-key error`);
     return existing;
   }
