@@ -4,8 +4,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** Milliseconds per clock tick (USER_HZ is 100 on Linux). */
 export const TICK_MS = 10;
 
-/** Clock ticks (user + system) of a process and every live descendant (PostgreSQL's backends). */
-export function treeTicks(root: number): number {
+/**
+ * Clock ticks (user + system) of each process and every live descendant (PostgreSQL's backends),
+ * from one reading of /proc.
+ */
+export function treeTicks(roots: number[]): number[] {
   const stats = new Map<number, { ppid: number; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -17,22 +20,27 @@ export function treeTicks(root: number): number {
       // Gone meanwhile.
     }
   }
-  let total = 0;
-  const queue = [root];
-  while (queue.length > 0) {
-    const pid = queue.pop()!;
-    total += stats.get(pid)?.ticks ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) queue.push(child);
-  }
-  return total;
+  const children = new Map<number, number[]>();
+  for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  return roots.map((root) => {
+    let total = 0;
+    const queue = [root];
+    while (queue.length > 0) {
+      const pid = queue.pop()!;
+      total += stats.get(pid)?.ticks ?? 0;
+      queue.push(...(children.get(pid) ?? []));
+    }
+    return total;
+  });
 }
 
-/** CPU milliseconds of a process (and its descendants) spent while `work` ran. */
+/** CPU milliseconds of processes (and their descendants) spent while `work` ran. */
 export async function cpuDuring<T>(
   pids: number[],
   work: () => Promise<T>,
 ): Promise<{ result: T; ms: number[] }> {
-  const before = pids.map(treeTicks);
+  const before = treeTicks(pids);
   const result = await work();
-  return { result, ms: pids.map((pid, i) => (treeTicks(pid) - before[i]!) * TICK_MS) };
+  const after = treeTicks(pids);
+  return { result, ms: pids.map((_, i) => (after[i]! - before[i]!) * TICK_MS) };
 }

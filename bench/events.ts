@@ -67,7 +67,11 @@ const processes = (): Array<[string, number]> =>
       infraPid(name),
     ]),
   ].filter((entry): entry is [string, number] => entry[1] !== undefined);
-const cpuSnapshot = () => new Map(processes().map(([name, pid]) => [name, treeTicks(pid)]));
+const cpuSnapshot = () => {
+  const running = processes();
+  const ticks = treeTicks(running.map(([, pid]) => pid));
+  return new Map(running.map(([name], i) => [name, ticks[i]!]));
+};
 
 /**
  * Whether MailDev holds a mail to the address, written exactly so: its own filter, as a local MailDev

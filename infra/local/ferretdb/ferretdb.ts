@@ -12,7 +12,7 @@ import { UserError, type Progress } from '../log.ts';
 import { run, spawnDaemon, tail } from '../proc.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w5';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w6';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const dataDir = paths.data('ferretdb');
 

@@ -96,7 +96,6 @@ func (k *idIndexKeeper) indexDatabase(ctx context.Context, file string) error {
 	}
 	db, ok := k.dbs[file]
 	if !ok {
-		var err error
 		// mode=rw: never create; busy_timeout: wait for FerretDB's writers like FerretDB does.
 		db, err = sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
 		if err != nil {

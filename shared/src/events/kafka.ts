@@ -6,6 +6,7 @@ import {
   logLevel,
   type Admin,
   type Consumer,
+  type ConsumerRunConfig,
   type IHeaders,
   type KafkaMessage,
   type LogEntry,
@@ -339,66 +340,17 @@ export class EventBus {
         fromBeginning: options.fromBeginning ?? true,
       }),
     );
-    const handleMessage = (topic: string, partition: number, message: KafkaMessage, heartbeat: Heartbeat) =>
+    const handleMessage: MessageHandler = (topic, partition, message, heartbeat) =>
       this.handleMessage(options, topic, partition, message, heartbeat);
     const committer =
       options.commitOffsets === false
         ? undefined
         : new OffsetCommitter(consumer, this.logger, COMMIT_INTERVAL_MS, options.beforeCommit);
     consumer.on(consumer.events.REBALANCING, () => void committer?.commit());
-    const lanes = options.keyConcurrency ?? 1;
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
-      ...(lanes > 1 && !options.pipelined
-        ? {
-            // Resolved per slice below: kafkajs must not move past events a rebalance cut short.
-            eachBatchAutoResolve: false,
-            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-              // A fetch can bring thousands of a partition's events: they go in slices, each
-              // committed once done, so a crash replays one slice and the group's lag moves.
-              for (let from = 0; from < batch.messages.length; from += LANE_SLICE) {
-                const slice = batch.messages.slice(from, from + LANE_SLICE);
-                const done = await handleInLanes(
-                  slice,
-                  lanes,
-                  (message) => handleMessage(batch.topic, batch.partition, message, heartbeat),
-                  // A rebalance took the partition, or the consumer stops: the rest is
-                  // redelivered from the last committed offset.
-                  () => isRunning() && !isStale(),
-                  // Keeps the group session alive through a long batch (kafkajs sends at most
-                  // one heartbeat per interval).
-                  heartbeat,
-                );
-                if (!done) return;
-                const last = slice.at(-1)!.offset;
-                resolveOffset(last);
-                committer?.handled(batch.topic, batch.partition, last);
-              }
-              // Stopping: the committer's last commit may have gone before this batch was done, and
-              // the group is left once this returns; commit while it is still a member.
-              if (!isRunning()) await committer?.commit();
-            },
-          }
-        : options.pipelined
-          ? {
-              eachBatch: async ({ batch, heartbeat }) => {
-                const handled = batch.messages.map((message) =>
-                  handleMessage(batch.topic, batch.partition, message, heartbeat),
-                );
-                // Offsets advance when the whole batch is done (a failure here means the dead-letter
-                // topic could not be written: the batch is fetched and handled again).
-                const failed = (await Promise.allSettled(handled)).find((r) => r.status === 'rejected');
-                if (failed) throw failed.reason;
-                committer?.handled(batch.topic, batch.partition, batch.lastOffset());
-              },
-            }
-          : {
-              eachMessage: async ({ topic, partition, message, heartbeat }) => {
-                await handleMessage(topic, partition, message, heartbeat);
-                committer?.handled(topic, partition, message.offset);
-              },
-            }),
+      ...runHandlers(options, handleMessage, committer),
     });
     committer?.start();
     const stop = async () => {
@@ -601,6 +553,74 @@ function watchMembership(report: (membership: GroupMembership) => void) {
       report({ joined: true, alone });
     },
     left: () => report({ joined: false, alone: false }),
+  };
+}
+
+type MessageHandler = (
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  heartbeat: Heartbeat,
+) => Promise<void>;
+
+/**
+ * How `consume` runs a consumer's handler: one event after the other (the default), a fetched
+ * batch's events all at once (`pipelined`), or a batch in lanes per message key (`keyConcurrency`).
+ */
+function runHandlers(
+  options: ConsumerOptions,
+  handle: MessageHandler,
+  committer: OffsetCommitter | undefined,
+): Pick<ConsumerRunConfig, 'eachMessage' | 'eachBatch' | 'eachBatchAutoResolve'> {
+  const lanes = options.keyConcurrency ?? 1;
+  if (options.pipelined)
+    return {
+      eachBatch: async ({ batch, heartbeat }) => {
+        const handled = batch.messages.map((message) =>
+          handle(batch.topic, batch.partition, message, heartbeat),
+        );
+        // Offsets advance when the whole batch is done (a failure here means the dead-letter
+        // topic could not be written: the batch is fetched and handled again).
+        const failed = (await Promise.allSettled(handled)).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        committer?.handled(batch.topic, batch.partition, batch.lastOffset());
+      },
+    };
+  if (lanes > 1)
+    return {
+      // Resolved per slice below: kafkajs must not move past events a rebalance cut short.
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        // A fetch can bring thousands of a partition's events: they go in slices, each committed
+        // once done, so a crash replays one slice and the group's lag moves.
+        for (let from = 0; from < batch.messages.length; from += LANE_SLICE) {
+          const slice = batch.messages.slice(from, from + LANE_SLICE);
+          const done = await handleInLanes(
+            slice,
+            lanes,
+            (message) => handle(batch.topic, batch.partition, message, heartbeat),
+            // A rebalance took the partition, or the consumer stops: the rest is redelivered
+            // from the last committed offset.
+            () => isRunning() && !isStale(),
+            // Keeps the group session alive through a long batch (kafkajs sends at most one
+            // heartbeat per interval).
+            heartbeat,
+          );
+          if (!done) return;
+          const last = slice.at(-1)!.offset;
+          resolveOffset(last);
+          committer?.handled(batch.topic, batch.partition, last);
+        }
+        // Stopping: the committer's last commit may have gone before this batch was done, and the
+        // group is left once this returns; commit while it is still a member.
+        if (!isRunning()) await committer?.commit();
+      },
+    };
+  return {
+    eachMessage: async ({ topic, partition, message, heartbeat }) => {
+      await handle(topic, partition, message, heartbeat);
+      committer?.handled(topic, partition, message.offset);
+    },
   };
 }
 

@@ -122,7 +122,11 @@ async function moveOldCommenters(connection: Connection, model: Model<TaskCommen
   const rows = await old.find({}).toArray();
   if (rows.length === 0) return;
   const byTask = new Map<string, string[]>();
-  for (const { taskId, userId } of rows) byTask.set(taskId, [...(byTask.get(taskId) ?? []), userId]);
+  for (const { taskId, userId } of rows) {
+    const userIds = byTask.get(taskId);
+    if (userIds) userIds.push(userId);
+    else byTask.set(taskId, [userId]);
+  }
   await model.bulkWrite(
     [...byTask].map(([taskId, userIds]) => ({
       updateOne: {

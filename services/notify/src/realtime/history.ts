@@ -61,7 +61,8 @@ interface PendingAppend {
  *   crashes), and the existing seq is returned;
  * - the channel's head (`realtime_channels`) only says where to start looking: entries above it
  *   are dense, so the end is found by galloping from it. It is written behind the appends, at most
- *   once per `headFlushMs` per channel (an update costs more than an insert), and a head left behind by a crash costs a few more probes, nothing else.
+ *   once per `headFlushMs` per channel (an update costs more than an insert), and a head left
+ *   behind by a crash costs a few more probes, nothing else.
  * In this process, a channel's appends start from the seq its previous one took, and those that
  * arrive while one is inserted go in together, in arrival order; the inserts of several channels
  * started together (one event on its project and its task channel, a fetched batch) go to the
