@@ -189,14 +189,22 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
       await waitFor(() => reader.messages.some((m) => m.headers['event-id'] === event.id), {
         what: 'the event published on a later pass',
       });
-      const [row] = await sequelize.query<{
-        attempts: number;
-        last_error: string;
-        published_at: Date | null;
-      }>('SELECT attempts, last_error, published_at FROM outbox WHERE id = :id', {
-        replacements: { id: event.id },
-        type: QueryTypes.SELECT,
-      });
+      // The pass marks its rows when it commits, after the broker has the event: a reader may see
+      // the event a moment before the mark.
+      const row = await waitFor(
+        async () => {
+          const [found] = await sequelize.query<{
+            attempts: number;
+            last_error: string;
+            published_at: Date | null;
+          }>('SELECT attempts, last_error, published_at FROM outbox WHERE id = :id', {
+            replacements: { id: event.id },
+            type: QueryTypes.SELECT,
+          });
+          return found?.published_at ? found : undefined;
+        },
+        { what: 'the row marked published' },
+      );
       assert.equal(row?.attempts, 1, 'the failed attempt is counted');
       assert.match(row?.last_error ?? '', /broker unavailable/);
       assert.ok(row?.published_at, 'and the row is marked once a pass published it');
