@@ -32,11 +32,17 @@ const RELAY_LOCK_KEY = 7_243_002;
  * Takes the relay lock and marks the oldest pending rows sent, returning them (RETURNING has no
  * order). Without the lock (another replica's relay is publishing and will get these) it marks
  * nothing. Runs inside the pass's transaction: a failed publish rolls the marks back.
+ *
+ * The outer `published_at IS NULL` is not redundant. The statement's snapshot is taken before the
+ * lock: when another relay commits its pass between the two, the subquery still sees that pass's
+ * rows as pending. The outer condition is checked again on the row's latest version, so those
+ * rows are skipped instead of published a second time.
  */
 const claimStatement = (limit: number) =>
   `WITH relay AS (SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) AS locked)
    UPDATE outbox SET published_at = now()
-    WHERE seq IN (SELECT seq FROM outbox, relay
+    WHERE published_at IS NULL
+      AND seq IN (SELECT seq FROM outbox, relay
                    WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT ${limit})
    RETURNING seq, topic, envelope`;
 
