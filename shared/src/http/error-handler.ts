@@ -39,6 +39,44 @@ function fromHttpError(error: HttpLikeError): AppError | undefined {
   }
 }
 
+interface StoreError {
+  name?: string;
+  code?: unknown;
+  column?: string;
+  parent?: StoreError;
+  original?: StoreError;
+  cause?: StoreError;
+}
+
+/** PostgreSQL SQLSTATE classes raised by the data itself: 22 data exception, 54 program limit exceeded. */
+const PG_DATA_CLASSES = ['22', '54'];
+/** MongoDB (and FerretDB) codes for documents it cannot take: BadValue, FailedToParse, TypeMismatch,
+ * DollarPrefixedFieldName, BSONObjectTooLarge, KeyTooLong. */
+const MONGO_DATA_CODES = new Set([2, 9, 14, 52, 10334, 17280]);
+
+/**
+ * A store refusing the data it was given (a value out of range, text it cannot encode, a document
+ * too large) is the request's fault, not ours: 400, naming the column when the store does. The
+ * input edge (`storableInput`, the schemas) should catch these first; this is the net behind it.
+ */
+function fromStoreError(error: StoreError): AppError | undefined {
+  for (let e: StoreError | undefined = error, depth = 0; e && depth < 4; depth += 1) {
+    const code = e.code;
+    const pg =
+      typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && PG_DATA_CLASSES.includes(code.slice(0, 2));
+    const mongo =
+      e.name === 'BSONError' || (e.name === 'MongoServerError' && MONGO_DATA_CODES.has(Number(code)));
+    if (pg || mongo) {
+      return new AppError(400, 'VALIDATION_FAILED', {
+        detail: 'A value in the request cannot be stored.',
+        errors: [{ path: e.column ?? '(request)', message: 'Out of range or not storable' }],
+      });
+    }
+    e = e.parent ?? e.original ?? e.cause;
+  }
+  return undefined;
+}
+
 /**
  * The one place errors become responses: operational errors (AppError, validation, malformed
  * bodies) are answered as problem+json; anything else is a programmer error, logged in full and
@@ -54,7 +92,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof AppError) problem = error;
     else if (error instanceof ZodError)
       problem = new AppError(400, 'VALIDATION_FAILED', { errors: fieldErrorsFrom(error) });
-    else if (error && typeof error === 'object') problem = fromHttpError(error as HttpLikeError);
+    else if (error && typeof error === 'object') {
+      problem = fromHttpError(error as HttpLikeError);
+      if (!problem) {
+        problem = fromStoreError(error as StoreError);
+        if (problem)
+          logger.warn({ err: error, requestId: req.id }, 'the store refused a value of the request');
+      }
+    }
 
     if (!problem) {
       logger.error({ err: error, requestId: req.id }, 'unhandled error');

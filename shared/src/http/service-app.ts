@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logging/logger.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { storableInput } from './input.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument, type RouteDoc } from './openapi.ts';
 import { requestId } from './request-context.ts';
@@ -101,7 +102,10 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     res.json(document);
   });
 
-  if (options.jsonBody !== false) app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
+  if (options.jsonBody !== false) {
+    app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
+    app.use(storableInput());
+  }
 
   const finish = () => {
     app.use(notFoundHandler());

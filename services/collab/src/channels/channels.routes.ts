@@ -70,6 +70,18 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
       },
     },
     {
+      method: 'get',
+      path: '/api/v1/channels/{id}/messages/{messageId}',
+      summary: 'One message (a deleted one as its placeholder), where its Location points',
+      tags,
+      params: messageIdParams,
+      responses: { 200: { description: 'Message (ETag)', schema: messageSchema }, 404: notFound },
+      handle: async (req, res) => {
+        const message = await messages.get(callerOf(req), id(req), messageId(req));
+        res.set('ETag', etagOf(message)).json(message);
+      },
+    },
+    {
       method: 'patch',
       path: '/api/v1/channels/{id}/messages/{messageId}',
       summary: 'Edit a message (its author only; If-Match); sets editedAt',

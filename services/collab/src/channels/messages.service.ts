@@ -105,6 +105,14 @@ export class MessageService {
     return messageView(message.toObject());
   }
 
+  /** A message of a channel the caller can read; a deleted one as its placeholder, as in the list. */
+  async get(caller: Caller, channelId: string, messageId: string): Promise<MessageView> {
+    await this.channels.readable(channelId, caller);
+    const message = await this.Message.findOne({ _id: messageId, channelId }).lean<MessageDoc>();
+    if (!message) throw errors.notFound('message');
+    return messageView(message);
+  }
+
   /** A live message of a channel the caller can read, written by the caller (404, then 403). */
   private async own(caller: Caller, channelId: string, messageId: string, verb: string) {
     const { channel } = await this.channels.readable(channelId, caller);

@@ -45,6 +45,18 @@ export function commentRoutes(comments: CommentService): Route[] {
       },
     },
     {
+      method: 'get',
+      path: '/api/v1/comments/{id}',
+      summary: 'One comment (a deleted one as its placeholder), where its Location points',
+      tags,
+      params: commentIdParams,
+      responses: { 200: { description: 'Comment (ETag)', schema: commentSchema }, 404: notFound },
+      handle: async (req, res) => {
+        const comment = await comments.get(callerOf(req), id(req));
+        res.set('ETag', etagOf(comment)).json(comment);
+      },
+    },
+    {
       method: 'patch',
       path: '/api/v1/comments/{id}',
       summary: 'Edit a comment (its author only; If-Match); sets editedAt',

@@ -107,6 +107,14 @@ export class CommentService {
     }));
   }
 
+  /** A comment on a task the caller can see; a deleted one as its placeholder, as in the list. */
+  async get(caller: Caller, id: string): Promise<CommentView> {
+    const comment = await this.Comment.findById(id).lean<CommentDoc>();
+    if (!comment) throw errors.notFound('comment');
+    await this.access.task(comment.taskId, caller);
+    return commentView(comment);
+  }
+
   /** A live comment on a task the caller can still see (404 otherwise). */
   private async visible(caller: Caller, id: string): Promise<{ comment: CommentDoc; access: TaskAccess }> {
     const comment = await this.Comment.findById(id).lean<CommentDoc>();

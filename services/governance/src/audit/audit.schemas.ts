@@ -1,12 +1,12 @@
-import { limitSchema } from '@trellis/shared';
+import { isoDateTime, limitSchema } from '@trellis/shared';
 import { z } from 'zod';
 
 export const auditQuery = z.object({
   actorId: z.uuid().optional(),
   type: z.string().min(1).max(100).optional(),
   subjectId: z.string().min(1).max(200).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
   limit: limitSchema,
   cursor: z.string().max(200).optional(),
 });

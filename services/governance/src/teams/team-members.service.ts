@@ -64,6 +64,12 @@ export class TeamMemberService {
     return keysetPage(rows, page.limit, toTeamMemberView);
   }
 
+  /** One member of a team the actor can see. */
+  async get(actorId: string, teamId: string, userId: string): Promise<TeamMemberView> {
+    await this.access.team(teamId, actorId);
+    return this.view(teamId, userId);
+  }
+
   /** `member.add` by the team's policy, a role the actor may grant, and the user must be in the org. */
   async add(actorId: string, teamId: string, userId: string, role: TeamRole): Promise<TeamMemberView> {
     return this.sequelize.transaction(async (transaction) => {
@@ -162,7 +168,7 @@ export class TeamMemberService {
     });
   }
 
-  private async view(teamId: string, userId: string, transaction: Transaction): Promise<TeamMemberView> {
+  private async view(teamId: string, userId: string, transaction?: Transaction): Promise<TeamMemberView> {
     const [row] = await this.sequelize.query<TeamMemberRow>(
       `SELECT m.user_id AS id, m.joined_at::text AS at, m.joined_at, m.role, u.name, u.email
          FROM team_members m LEFT JOIN users u ON u.id = m.user_id AND u.deleted_at IS NULL

@@ -174,6 +174,19 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
       },
     },
     {
+      method: 'get',
+      path: '/api/v1/teams/{teamId}/members/{userId}',
+      summary: 'One member of a team, where its Location points',
+      tags,
+      params: teamMemberParams,
+      responses: { 200: { description: 'Team member', schema: teamMemberSchema }, 404: notFound },
+      handle: async (req, res) => {
+        res.json(
+          await members.get(currentUser(req).id, String(req.params.teamId), String(req.params.userId)),
+        );
+      },
+    },
+    {
       method: 'patch',
       path: '/api/v1/teams/{teamId}/members/{userId}',
       summary: "Change a team member's role (policy member.updateRole + membership rules)",

@@ -1,19 +1,36 @@
 import { z } from 'zod';
+import { isoDate } from '@trellis/shared';
 
 export const SPRINT_STATES = ['PLANNED', 'ACTIVE', 'COMPLETED'] as const;
 export type SprintState = (typeof SPRINT_STATES)[number];
 const state = z.enum(SPRINT_STATES);
-const date = z.iso.date();
+const date = isoDate();
 const name = z.string().trim().min(1).max(200);
 const goal = z.string().max(5_000);
 
-const endNotBeforeStart = (b: { startDate?: string | undefined; endDate?: string | undefined }) =>
-  !b.startDate || !b.endDate || b.endDate >= b.startDate;
-const endIssue = { message: 'endDate must not be before startDate', path: ['endDate'] };
+/** A sprint spans at most a year: its report has one burndown entry per day. */
+export const MAX_SPRINT_DAYS = 366;
+const DAY_MS = 86_400_000;
+
+/** What is wrong with a sprint running from `startDate` to `endDate` (both `YYYY-MM-DD`), if anything. */
+export function sprintSpanProblem(startDate: string, endDate: string): string | undefined {
+  if (endDate < startDate) return 'endDate must not be before startDate';
+  const days = (Date.parse(endDate) - Date.parse(startDate)) / DAY_MS + 1;
+  if (days > MAX_SPRINT_DAYS) return `A sprint lasts at most ${MAX_SPRINT_DAYS} days`;
+  return undefined;
+}
+
+const spanIsValid = (
+  b: { startDate?: string | undefined; endDate?: string | undefined },
+  ctx: z.RefinementCtx,
+) => {
+  const problem = b.startDate && b.endDate ? sprintSpanProblem(b.startDate, b.endDate) : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['endDate'] });
+};
 
 export const createSprintBody = z
   .object({ name, goal: goal.nullable().optional(), startDate: date, endDate: date })
-  .refine(endNotBeforeStart, endIssue);
+  .superRefine(spanIsValid);
 export type CreateSprintBody = z.infer<typeof createSprintBody>;
 
 export const updateSprintBody = z
@@ -24,7 +41,7 @@ export const updateSprintBody = z
     endDate: date.optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one field' })
-  .refine(endNotBeforeStart, endIssue);
+  .superRefine(spanIsValid);
 export type UpdateSprintBody = z.infer<typeof updateSprintBody>;
 
 export const completeSprintBody = z.object({ moveOpenTasksTo: z.uuid().nullable() });

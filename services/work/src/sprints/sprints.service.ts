@@ -8,6 +8,7 @@ import { taskData } from '../tasks/tasks.views.ts';
 import { burndown, eventsOfTask, scopeChange, type HistoryEvent } from './burndown.ts';
 import {
   OPEN_STATUSES,
+  sprintSpanProblem,
   type CompleteSprintBody,
   type CreateSprintBody,
   type SprintReport,
@@ -229,8 +230,8 @@ export class SprintService {
       if (sprint.state !== 'PLANNED') throw errors.conflict('Only a PLANNED sprint can be edited.');
       const startDate = body.startDate ?? sprint.startDate;
       const endDate = body.endDate ?? sprint.endDate;
-      if (endDate < startDate)
-        throw errors.validation([{ path: 'endDate', message: 'endDate must not be before startDate' }], 422);
+      const spanProblem = sprintSpanProblem(startDate, endDate);
+      if (spanProblem) throw errors.validation([{ path: 'endDate', message: spanProblem }], 422);
       const sets: string[] = [];
       const replacements: Record<string, unknown> = { id };
       for (const [field, column] of Object.entries(FIELD_COLUMN)) {

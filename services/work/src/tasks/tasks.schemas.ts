@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitSchema } from '@trellis/shared';
+import { isoDate, isoDateTime, limitSchema } from '@trellis/shared';
 
 export const TASK_STATUSES = ['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'BLOCKED', 'DONE'] as const;
 const status = z.enum(TASK_STATUSES);
@@ -8,7 +8,7 @@ const type = z.enum(['TASK', 'FEATURE', 'BUG', 'IMPROVEMENT', 'DOCUMENTATION']);
 const title = z.string().trim().min(1).max(500);
 const description = z.string().max(50_000);
 const labels = z.array(z.string().trim().min(1).max(50)).max(20);
-const date = z.iso.date();
+const date = isoDate();
 
 export const createTaskBody = z.object({
   title,
@@ -65,7 +65,7 @@ export const taskFilterShape = {
   q: z.string().trim().min(1).max(200).optional(),
   dueBefore: date.optional(),
   dueAfter: date.optional(),
-  updatedSince: z.iso.datetime({ offset: true }).optional(),
+  updatedSince: isoDateTime().optional(),
   sort: z
     .enum([
       'createdAt',

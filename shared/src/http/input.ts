@@ -1,0 +1,114 @@
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { errors, type FieldError } from './errors.ts';
+
+/**
+ * The edge of the domain: what every request's text and dates must satisfy before any schema or
+ * store sees them. PostgreSQL refuses NUL in text and jsonb, MongoDB drivers cannot encode lone
+ * surrogates, and neither belongs in a name or a title; non-characters are reserved by Unicode for
+ * internal use and never valid interchange. Refused, not stripped: a client that sent them gets
+ * told which field, and nothing is stored that differs from what was sent.
+ */
+const NON_CHARACTER = /\p{Noncharacter_Code_Point}/u;
+
+/** Why a string cannot be stored, or undefined when it can. */
+export function unstorableText(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'Contains a NUL character (U+0000)';
+  if (!value.isWellFormed()) return 'Contains a lone UTF-16 surrogate (not valid Unicode text)';
+  const found = NON_CHARACTER.exec(value);
+  if (!found) return undefined;
+  const code = found[0].codePointAt(0)!;
+  return `Contains the Unicode non-character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Nested containers deeper than this are refused (a JSON body is bounded in size, not in depth). */
+const MAX_DEPTH = 32;
+
+/**
+ * Every string (and object key) in `value` that cannot be stored, as field errors under `part`
+ * (`body.title`, `query.q`, `params.id`). Arrays and objects are walked; other values pass.
+ */
+export function unstorableFields(value: unknown, part: string): FieldError[] {
+  const problems: FieldError[] = [];
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (typeof node === 'string') {
+      const message = unstorableText(node);
+      if (message) problems.push({ path, message });
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    if (depth > MAX_DEPTH) {
+      problems.push({ path, message: `Nested deeper than ${MAX_DEPTH} levels` });
+      return;
+    }
+    for (const [key, child] of Object.entries(node)) {
+      const keyProblem = unstorableText(key);
+      const childPath = keyProblem ? `${path}[${JSON.stringify(key.slice(0, 40))}]` : `${path}.${key}`;
+      if (keyProblem) problems.push({ path: childPath, message: `Its name: ${keyProblem}` });
+      else walk(child, childPath, depth + 1);
+    }
+  };
+  walk(value, part, 0);
+  return problems;
+}
+
+/** The path's segments as the router will decode them; a malformed escape is the router's to refuse. */
+function pathSegments(path: string): string[] {
+  return path.split('/').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return '';
+    }
+  });
+}
+
+/**
+ * Refuses, with 400 and a field error for each, any request whose path, query or JSON body holds
+ * text that cannot be stored (see `unstorableText`). Runs once in every service, after the body
+ * parser and before any route, so no handler, schema or store ever sees such text.
+ */
+export function storableInput(): RequestHandler {
+  return (req, _res, next) => {
+    const problems = [
+      ...pathSegments(req.path).flatMap((segment, i) => unstorableFields(segment, `path[${i}]`)),
+      ...unstorableFields(req.query, 'query'),
+      ...unstorableFields(req.body, 'body'),
+    ];
+    if (problems.length)
+      throw errors.validation(problems, 400, 'The request holds text that cannot be stored.');
+    next();
+  };
+}
+
+/** Calendar years a date may name: PostgreSQL and JavaScript agree on them, and no plan needs more. */
+export const MIN_YEAR = 1900;
+export const MAX_YEAR = 9999;
+/** Real time-zone offsets run from −12:00 to +14:00. */
+const MAX_OFFSET_MINUTES = 14 * 60;
+
+function yearInRange(value: string): boolean {
+  const year = Number(value.slice(0, 4));
+  return year >= MIN_YEAR && year <= MAX_YEAR;
+}
+
+function offsetInRange(value: string): boolean {
+  const offset = /([+-])(\d{2}):?(\d{2})$/.exec(value);
+  if (!offset) return true; // `Z`, or no offset at all
+  const minutes = Number(offset[2]) * 60 + Number(offset[3]);
+  return Number(offset[3]) < 60 && minutes <= MAX_OFFSET_MINUTES;
+}
+
+const yearMessage = `The year must be between ${MIN_YEAR} and ${MAX_YEAR}`;
+
+/** A calendar date `YYYY-MM-DD` within the supported years. */
+export const isoDate = () =>
+  z.iso.date().refine(yearInRange, { message: yearMessage }).meta({ example: '2026-03-31' });
+
+/** An RFC 3339 date-time with `Z` or an offset up to ±14:00, within the supported years. */
+export const isoDateTime = () =>
+  z.iso
+    .datetime({ offset: true })
+    .refine(yearInRange, { message: yearMessage })
+    .refine(offsetInRange, { message: 'The time-zone offset must be between -14:00 and +14:00' })
+    .meta({ example: '2026-03-31T09:30:00Z' });
