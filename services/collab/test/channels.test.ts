@@ -303,6 +303,9 @@ test('messages: newest first in keyset pages, mentions by access, edit and delet
     const res = await post(org.MEMBER, channelId, `message ${i}`);
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.headers.location, `/api/v1/channels/${channelId}/messages/${res.body.id}`);
+    const located = await api(collab.app).get(res.headers.location!).set(org.MEMBER.auth);
+    assert.equal(located.status, 200, 'the Location answers GET');
+    assert.deepEqual(located.body, res.body);
     ids.push(res.body.id);
   }
   const newestFirst = [...ids].reverse();

@@ -50,6 +50,12 @@ test('a comment is created with its mentions filtered by access, published, and 
   const created = await comment(org.MEMBER, task.taskId, body);
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.headers.location, `/api/v1/comments/${created.body.id}`);
+  const located = await api(collab.app).get(created.headers.location!).set(org.MEMBER.auth);
+  assert.equal(located.status, 200, 'the Location answers GET');
+  assert.deepEqual(located.body, created.body);
+  assert.equal(located.headers.etag, created.headers.etag);
+  const outsider = await api(collab.app).get(created.headers.location!).set(org.VIEWER.auth);
+  assert.equal(outsider.status, 404, 'not to someone who cannot see the private task');
   assert.deepEqual(
     { ...created.body, id: undefined, createdAt: undefined },
     {

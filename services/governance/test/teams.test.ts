@@ -148,6 +148,9 @@ describe('teams', () => {
     const added = await addToTeam(team.id, manager, member.id, 'LEAD');
     assert.equal(added.status, 201, JSON.stringify(added.body));
     assert.equal(added.headers.location, `/api/v1/teams/${team.id}/members/${member.id}`);
+    const located = await api(gov.app).get(added.headers.location!).set(member.auth);
+    assert.equal(located.status, 200, 'the Location answers GET');
+    assert.deepEqual(located.body, added.body);
     assert.deepEqual(
       { ...added.body, joinedAt: undefined },
       { userId: member.id, name: member.name, email: member.email, role: 'LEAD', joinedAt: undefined },
