@@ -1,15 +1,22 @@
 import { z } from 'zod';
+import { unstorableText } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
 
 // The WebSocket wire format of api.md §9, in one place.
 
+/** A channel name (`kind:id`): bounded, and held to the same text rules as every HTTP input. */
+const channel = z
+  .string()
+  .max(200)
+  .refine((name) => unstorableText(name) === undefined, { message: 'Not storable text' });
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('subscribe'),
-    channel: z.string(),
+    channel,
     since: z.number().int().min(0).optional(),
   }),
-  z.object({ type: z.literal('unsubscribe'), channel: z.string() }),
+  z.object({ type: z.literal('unsubscribe'), channel }),
   z.object({ type: z.literal('ping') }),
 ]);
 
