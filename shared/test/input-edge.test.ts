@@ -39,7 +39,17 @@ function app() {
     throw Object.assign(new Error('document too large'), { name: 'MongoServerError', code: 10334 });
   });
   app.get('/pg-down', () => {
-    throw Object.assign(new Error('connection refused'), { code: '08006' });
+    const original = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    throw Object.assign(new Error('connect ECONNREFUSED'), {
+      name: 'SequelizeConnectionRefusedError',
+      parent: original,
+    });
+  });
+  app.get('/mongo-down', () => {
+    throw Object.assign(new Error('Server selection timed out'), { name: 'MongoServerSelectionError' });
+  });
+  app.get('/bug', () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'id')");
   });
   return finish();
 }
@@ -118,12 +128,17 @@ describe('the input edge', () => {
       assert.ok(!at.safeParse(bad).success, bad);
   });
 
-  test("a store refusing the request's data is a 400, not a 500; a store outage is not one", async () => {
+  test("a store refusing the request's data is a 400 and a store outage a 503, never a 500", async () => {
     const pg = await request(server).get('/pg-refuses');
     assertProblem(pg, 400, 'VALIDATION_FAILED');
     const mongo = await request(server).get('/mongo-refuses');
     assertProblem(mongo, 400, 'VALIDATION_FAILED');
     const down = await request(server).get('/pg-down');
-    assert.equal(down.status, 500);
+    assertProblem(down, 503, 'UPSTREAM_UNAVAILABLE');
+    assert.equal(down.headers['retry-after'], '5');
+    const mongoDown = await request(server).get('/mongo-down');
+    assertProblem(mongoDown, 503, 'UPSTREAM_UNAVAILABLE');
+    const bug = await request(server).get('/bug');
+    assert.equal(bug.status, 500, 'anything else is still a bug');
   });
 });

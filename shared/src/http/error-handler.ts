@@ -41,6 +41,7 @@ function fromHttpError(error: HttpLikeError): AppError | undefined {
 
 interface StoreError {
   name?: string;
+  message?: string;
   code?: unknown;
   column?: string;
   parent?: StoreError;
@@ -78,6 +79,52 @@ function fromStoreError(error: StoreError): AppError | undefined {
 }
 
 /**
+ * A store down or overloaded, not a bad request: PostgreSQL SQLSTATEs (connection exception,
+ * insufficient resources, shutdown), socket errors, and the driver's words for a dropped connection.
+ */
+const PG_OUTAGE = /^(08|53|57P0[1-3])/;
+const SOCKET_OUTAGE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+const DROPPED_CONNECTION = /^Connection terminated/;
+const OUTAGE_ERRORS = new Set([
+  'SequelizeConnectionError',
+  'SequelizeConnectionRefusedError',
+  'SequelizeConnectionTimedOutError',
+  'SequelizeConnectionAcquireTimeoutError',
+  'SequelizeHostNotFoundError',
+  'SequelizeHostNotReachableError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+]);
+/** Seconds a client should wait before retrying while a store is down. */
+const OUTAGE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A store that cannot be reached (down, restarting, out of connections) is a 503 the client may
+ * retry, not a 500: nothing about the request was wrong (product.md §11).
+ */
+function fromStoreOutage(error: StoreError): AppError | undefined {
+  for (let e: StoreError | undefined = error, depth = 0; e && depth < 4; depth += 1) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const down =
+      PG_OUTAGE.test(code) ||
+      SOCKET_OUTAGE.has(code) ||
+      (e.name !== undefined && OUTAGE_ERRORS.has(e.name)) ||
+      DROPPED_CONNECTION.test(e.message ?? '');
+    if (down) {
+      return new AppError(503, 'UPSTREAM_UNAVAILABLE', {
+        detail: 'A store this service needs is unavailable; retry shortly.',
+        headers: { 'Retry-After': String(OUTAGE_RETRY_AFTER_SECONDS) },
+      });
+    }
+    e = e.parent ?? e.original ?? e.cause;
+  }
+  return undefined;
+}
+
+/**
  * The one place errors become responses: operational errors (AppError, validation, malformed
  * bodies) are answered as problem+json; anything else is a programmer error, logged in full and
  * answered as a bare 500 that leaks nothing.
@@ -98,6 +145,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         problem = fromStoreError(error as StoreError);
         if (problem)
           logger.warn({ err: error, requestId: req.id }, 'the store refused a value of the request');
+      }
+      if (!problem) {
+        problem = fromStoreOutage(error as StoreError);
+        if (problem) logger.error({ err: error, requestId: req.id }, 'a store is unavailable');
       }
     }
 
