@@ -103,8 +103,11 @@ async function start(progress: Progress): Promise<number> {
   progress('pg_ctl start');
   const serverOptions = [
     `-p ${ports.postgres} -h 127.0.0.1 -k /tmp`,
-    // A disposable dev/test cluster: trade crash safety for speed (tests create databases often).
-    '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
+    // A commit is acknowledged once its WAL is written to the OS, so a crash of PostgreSQL itself
+    // (SIGKILL, OOM) loses no acknowledged write — product.md §11 (synchronous_commit=off lost
+    // acknowledged creates whose events were already on Kafka, and their task keys were reused).
+    // What is traded for speed is a crash of the machine: no fsync, no full-page writes.
+    '-c fsync=off -c synchronous_commit=on -c full_page_writes=off',
     '-c max_connections=200',
   ].join(' ');
   const { code, output } = await pgCtl(['-l', log, '-o', serverOptions, '-w', '-t', '60', 'start'], user);
