@@ -102,6 +102,43 @@ describe('the MongoDB access projection', () => {
     assert.equal(await reader.project(projectId, admin), null);
   });
 
+  test("a project's creator is its OWNER from project.created, whatever their org role; a transfer moves it", async () => {
+    const inbox = new MongoInbox(connection);
+    const { handle } = consumerOf('test', projection.subscriptions(inbox));
+    const deliver = (event: EventEnvelope) =>
+      handle({ event, topic: 'work.project', partition: 0, offset: '0' });
+    const { reader } = projection;
+    const orgId = randomUUID();
+    const projectId = randomUUID();
+    const [creator, heir] = [randomUUID(), randomUUID()];
+    await projection.writer.orgMemberSet({ orgId, userId: creator, role: 'MEMBER' });
+    await projection.writer.orgMemberSet({ orgId, userId: heir, role: 'MEMBER' });
+    const data = {
+      projectId,
+      orgId,
+      teamId: null,
+      name: 'Mine',
+      key: 'MINE',
+      status: 'ACTIVE',
+      visibility: 'PRIVATE' as const,
+      ownerId: creator,
+    };
+    await deliver(createEvent(workEvents.projectCreated, 'work', { subjectId: projectId, orgId, data }));
+    assert.equal((await reader.project(projectId, creator))?.role, 'OWNER', 'the creator owns it');
+    assert.equal(await reader.project(projectId, heir), null, 'PRIVATE: nobody else');
+
+    const transfer = { projectId, orgId, fromUserId: creator, toUserId: heir };
+    await deliver(
+      createEvent(workEvents.projectOwnershipTransferred, 'work', {
+        subjectId: projectId,
+        orgId,
+        data: transfer,
+      }),
+    );
+    assert.equal((await reader.project(projectId, heir))?.role, 'OWNER');
+    assert.equal((await reader.project(projectId, creator))?.role, 'MANAGER');
+  });
+
   test('fallbacks: an unseen membership or task is asked once with the caller’s token; a tombstone is never resurrected', async () => {
     const { writer, reader } = projection;
     const orgId = randomUUID();

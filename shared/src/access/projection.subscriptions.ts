@@ -55,7 +55,7 @@ export function projectionSubscriptions(
     on(g.teamMemberAdded, (d) => p.teamMemberSet(d)),
     on(g.teamMemberRoleChanged, (d) => p.teamMemberSet({ ...d, role: d.to })),
     on(g.teamMemberRemoved, (d) => p.teamMemberSet({ ...d, role: null })),
-    on(work.projectCreated, (d) => p.projectUpserted(d)),
+    on(work.projectCreated, (d) => p.projectCreated(d)),
     on(work.projectUpdated, (d) => p.projectUpserted(d)),
     on(work.projectRestored, (d) => p.projectUpserted(d, true)),
     on(work.projectDeleted, (d) => p.projectDeleted(d)),

@@ -168,6 +168,17 @@ export class ProjectionWriter {
     );
   }
 
+  /**
+   * A new project, and its creator as its OWNER: work writes that membership with the project, and
+   * no member event says so (project.created is the event that does). Without it a creator who is
+   * a plain org MEMBER had no role here — 403 on comments, 404 on PRIVATE projects' tasks, no
+   * project channel, no notifications — while work answered `myRole: OWNER`.
+   */
+  async projectCreated(d: ProjectData) {
+    await this.projectUpserted(d);
+    await this.projectMemberSet({ orgId: d.orgId, projectId: d.projectId, userId: d.ownerId, role: 'OWNER' });
+  }
+
   projectDeleted(d: { projectId: string }) {
     return this.m.Project.updateOne({ _id: d.projectId }, { $set: { deleted: true } });
   }
