@@ -83,7 +83,7 @@ describe('the MongoDB access projection', () => {
       teamId,
       name: 'P',
       key: 'P',
-      status: 'ACTIVE',
+      status: 'ACTIVE' as const,
       visibility: 'PRIVATE' as const,
       ownerId: admin,
     };
@@ -119,7 +119,7 @@ describe('the MongoDB access projection', () => {
       teamId: null,
       name: 'Mine',
       key: 'MINE',
-      status: 'ACTIVE',
+      status: 'ACTIVE' as const,
       visibility: 'PRIVATE' as const,
       ownerId: creator,
     };
@@ -159,7 +159,7 @@ describe('the MongoDB access projection', () => {
       teamId: null,
       name: 'New',
       key: 'NEW',
-      status: 'ACTIVE',
+      status: 'ACTIVE' as const,
       visibility: 'ORG',
       ownerId: randomUUID(),
       settings: { thresholds: { 'comment.create': 'VIEWER' } },
