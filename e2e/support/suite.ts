@@ -52,6 +52,8 @@ export interface SuiteOptions {
   /** Extra env per service (e.g. higher rate limits for a benchmark). */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
   logLevel?: string;
+  /** Receives every chunk a service writes (`logs` keeps only the last 20 000 characters). */
+  onOutput?: (name: ServiceName, chunk: string) => void;
 }
 
 /**
@@ -106,8 +108,10 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       { cwd: join(repo, 'services', name), env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     processes.set(name, child);
-    const append = (chunk: Buffer) =>
+    const append = (chunk: Buffer) => {
       output.set(name, ((output.get(name) ?? '') + chunk.toString()).slice(-20_000));
+      options.onOutput?.(name, chunk.toString());
+    };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     let exited = false;

@@ -73,6 +73,9 @@ export function stackEnv(): Record<string, string> {
 
 export function serviceEnv(service: Service): Record<string, string> {
   const vars: Record<string, string> = {
+    // Loopback, whatever HOST the shell exports: nothing here is meant for the network.
+    // GATEWAY_HOST opens the gateway alone (0.0.0.0: the API from other machines).
+    HOST: (service.name === 'gateway' ? env('GATEWAY_HOST') : undefined) ?? '127.0.0.1',
     PORT: String(service.port),
     KAFKA_BROKERS: endpoints.kafkaBrokers,
     KAFKA_TOPIC_PREFIX: env('KAFKA_TOPIC_PREFIX') ?? '',

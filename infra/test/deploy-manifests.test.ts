@@ -183,6 +183,11 @@ test('compose gives every service the env it reads, PORT matching its declared p
   }
 });
 
+test('compose services listen on every interface of their container (HOST=0.0.0.0)', () => {
+  // The services' own default is 127.0.0.1, out of reach of the other containers.
+  for (const service of SERVICE_NAMES) assert.equal(composeEnv(service).get('HOST'), '0.0.0.0', service);
+});
+
 test('compose services restart and wait for healthy dependencies', () => {
   for (const service of SERVICE_NAMES) {
     assert.equal(composeService(service)['restart'], 'unless-stopped', `${service} restart policy`);
@@ -527,6 +532,16 @@ test('there is one Deployment per service with its port, env and probes', () => 
       for (const key of requiredEnv(name)) assert.ok(names.has(key), `${name} Deployment lacks ${key}`);
       const port: Mapping | undefined = env.find((e) => e['name'] === 'PORT');
       assert.equal(port?.['value'], String(SERVICE_PORTS[name]), `${name} PORT`);
+    }
+  }
+});
+
+test('every Deployment listens on all interfaces of its pod (HOST=0.0.0.0)', () => {
+  // The services' own default is 127.0.0.1: the Service, the probes and other pods could not connect.
+  for (const deployment of ofKind('Deployment')) {
+    for (const container of containers(deployment)) {
+      const env = list(container['env'] ?? [], `${deployment.name} env`).map((e) => mapping(e, 'env entry'));
+      assert.equal(env.find((e) => e['name'] === 'HOST')?.['value'], '0.0.0.0', deployment.name);
     }
   }
 });

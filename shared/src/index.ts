@@ -24,6 +24,7 @@ export * from './lifecycle/runtime.ts';
 export * from './http/openapi.ts';
 export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
+export * from './auth/revocations.ts';
 export * from './http/routes.ts';
 export * from './policy/index.ts';
 export * from './events/subscriptions.ts';

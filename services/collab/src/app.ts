@@ -11,6 +11,7 @@ import {
   type Logger,
   type MongoOutbox,
   type ReadinessCheck,
+  type RevocationCheck,
 } from '@trellis/shared';
 import { CollabAccess } from './access/access.ts';
 import { announcementRoutes } from './announcements/announcements.routes.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   outbox: MongoOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
+  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
   /** The membership fallback; without it a membership missing from the projection is a 404. */
   governance?: InternalClient;
   /** The project and task fallbacks; without them a project or task missing from the projection is a 404. */
@@ -74,7 +77,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     readiness: deps.readiness,
     routes,
   });
-  const guard = [authenticate(deps.resolveKey)];
+  const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
   app.use(mountRoutes(routes, guard));
   // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
   app.use(mountRoutes(internalRoutes(services.channels), guard));

@@ -52,6 +52,7 @@ const deps = {
   models,
   outbox,
   resolveKey,
+  isRevoked: runtime.revocations.isRevoked,
   governance,
   work,
 };
@@ -65,6 +66,7 @@ const beforeKafka: ShutdownStep[] = [
 ];
 await serve({
   app: buildApp(deps, services),
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

@@ -63,6 +63,7 @@ export async function startCollab(options: { governance?: InternalClient; work?:
     models,
     outbox,
     resolveKey: signer.resolveKey,
+    isRevoked: harness.runtime.revocations.isRevoked,
     ...options,
   };
   const services = buildServices(deps);

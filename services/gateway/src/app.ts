@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Express } from 'express';
 import cors from 'cors';
 import { createServiceApp, type KeyResolver, type Logger, type ReadinessCheck } from '@trellis/shared';
@@ -22,6 +23,8 @@ export interface AppDeps {
     | 'BREAKER_ERROR_PERCENT'
     | 'BREAKER_VOLUME'
     | 'BREAKER_RESET_MS'
+    | 'BREAKER_FAILURES_PER_CALLER'
+    | 'TRUSTED_PROXIES'
   >;
   logger: Logger;
   readiness: ReadinessCheck[];
@@ -33,6 +36,8 @@ export interface AppDeps {
 export interface GatewayApp {
   app: Express;
   breakers: UpstreamBreakers;
+  /** The client address as `req.ip` decides it, for WebSocket upgrades (which bypass express). */
+  clientAddress: (req: IncomingMessage) => string | undefined;
 }
 
 function corsOrigins(setting: string): string[] | '*' {
@@ -49,17 +54,20 @@ function corsOrigins(setting: string): string[] | '*' {
  */
 export function buildApp(deps: AppDeps): GatewayApp {
   const { config, logger } = deps;
-  const { app, metrics, finish } = createServiceApp({
+  const { app, metrics, finish, clientAddress } = createServiceApp({
     service: 'gateway',
     logger,
     readiness: deps.readiness,
     jsonBody: false,
+    // The edge: only the proxies in front of it may tell it who the client is (README, "Client address").
+    trustProxy: { addresses: config.TRUSTED_PROXIES },
   });
   const breakers = new UpstreamBreakers(
     {
       errorPercent: config.BREAKER_ERROR_PERCENT,
       volume: config.BREAKER_VOLUME,
       resetMs: config.BREAKER_RESET_MS,
+      failuresPerCaller: config.BREAKER_FAILURES_PER_CALLER,
     },
     logger,
     metrics.registry,
@@ -90,5 +98,5 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(requireAccessToken({ resolveKey: deps.resolveKey, isRevoked: deps.isRevoked }));
   app.use(apiRateLimit({ perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP }));
   app.use(apiProxy({ upstreams: deps.upstreams, timeoutMs: config.PROXY_TIMEOUT_MS, breakers, logger }));
-  return { app: finish(), breakers };
+  return { app: finish(), breakers, clientAddress };
 }

@@ -1,8 +1,28 @@
 import { z } from 'zod';
-import { baseEnvSchema, loadConfig } from '@trellis/shared';
+import { addressMatcher, baseEnvSchema, loadConfig } from '@trellis/shared';
 
 const upstreamUrl = z.url({ protocol: /^https?$/ });
 const positiveInt = z.coerce.number().int().positive();
+
+/** A comma list of IPs, CIDRs and `loopback`/`linklocal`/`uniquelocal`, each entry checked. */
+const addressList = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      try {
+        addressMatcher([entry]);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }
+  });
 
 export const configSchema = baseEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -25,6 +45,16 @@ export const configSchema = baseEnvSchema.extend({
   BREAKER_ERROR_PERCENT: positiveInt.max(100).default(50),
   BREAKER_VOLUME: positiveInt.default(10),
   BREAKER_RESET_MS: positiveInt.default(5_000),
+  /**
+   * Failures one caller (user, or IP when anonymous) may add to an upstream's breaker per minute;
+   * beyond it their calls are still answered but no longer seen by the breaker.
+   */
+  BREAKER_FAILURES_PER_CALLER: positiveInt.default(5),
+  /**
+   * Proxies in front of the gateway whose `X-Forwarded-For` decides the client address (rate limits,
+   * identity's login throttle). Empty: the gateway is the edge and a forwarding header changes nothing.
+   */
+  TRUSTED_PROXIES: addressList,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,8 +1,6 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { hostname } from 'node:os';
-import { createBus, createLogger, identityEvents, remoteJwks, serve } from '@trellis/shared';
+import { createBus, createLogger, followRevocations, remoteJwks, serve } from '@trellis/shared';
 import { buildApp } from './app.ts';
-import { RevocationList } from './auth/revocations.ts';
 import { readConfig } from './config.ts';
 import { webSocketGate } from './routing/websocket.ts';
 import { upstreamUrls } from './routing/upstreams.ts';
@@ -13,17 +11,10 @@ const bus = createBus('gateway', config, logger);
 const upstreams = upstreamUrls(config);
 const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL}/api/v1/auth/jwks` });
 
-// Every replica must learn every revocation, so each reads the topic in a group of its own,
-// from the beginning (revocations live at most one token lifetime; older ones are ignored).
-const revocations = new RevocationList();
-await bus.consume({
-  groupId: `gateway-revocations-${hostname()}-${process.pid}`,
-  topics: [identityEvents.sessionRevoked.topic],
-  handle: async ({ event }) => revocations.apply(event),
-});
-const pruning = setInterval(() => revocations.prune(), 60_000);
+// Every replica learns every revocation (the same feed every service follows).
+const revocations = await followRevocations(bus, 'gateway');
 
-const { app, breakers } = buildApp({
+const { app, breakers, clientAddress } = buildApp({
   config,
   logger,
   readiness: [{ name: 'kafka', check: () => bus.ping() }],
@@ -33,6 +24,7 @@ const { app, breakers } = buildApp({
 });
 await serve({
   app,
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
@@ -41,11 +33,12 @@ await serve({
     resolveKey,
     revocations,
     breakers,
+    clientAddress,
     timeoutMs: config.PROXY_TIMEOUT_MS,
     logger,
   }),
   stopSteps: [
-    { name: 'timers', run: async () => (clearInterval(pruning), breakers.shutdown()) },
+    { name: 'breakers', run: async () => breakers.shutdown() },
     { name: 'kafka', run: () => bus.close() },
   ],
 });

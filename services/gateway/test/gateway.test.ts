@@ -6,10 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createEvent, createServiceApp, identityEvents, listen } from '@trellis/shared';
+import { createEvent, createServiceApp, identityEvents, listen, RevocationList } from '@trellis/shared';
 import { assertProblem, testLogger } from '@trellis/shared/testing';
 import { buildApp, type AppDeps } from '../src/app.ts';
-import { RevocationList } from '../src/auth/revocations.ts';
 import { webSocketGate } from '../src/routing/websocket.ts';
 import { ROUTE_PREFIXES, UPSTREAMS, upstreamFor, type UpstreamUrls } from '../src/routing/upstreams.ts';
 import { closedPort, stopServers, testSigner } from '@trellis/shared/testing';
@@ -25,7 +24,12 @@ const config: AppDeps['config'] = {
   BREAKER_ERROR_PERCENT: 50,
   BREAKER_VOLUME: 100,
   BREAKER_RESET_MS: 5_000,
+  BREAKER_FAILURES_PER_CALLER: 5,
+  TRUSTED_PROXIES: [],
 };
+
+/** The loopback address of a supertest client, as the gateway's socket sees it. */
+const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$/;
 
 describe('gateway', () => {
   const servers: Server[] = [];
@@ -282,6 +286,140 @@ describe('gateway', () => {
     }
   });
 
+  test('only unreachable, timed out, 502, 503 and 504 count against an upstream; a 500 does not', async () => {
+    /** work here answers `?status=` (200 unless given). */
+    const statuses = express();
+    statuses.use((req, res) => res.status(Number(req.query.status ?? 200)).json({}));
+    const work = await start(statuses);
+    const breakerOf = async (app: express.Express) =>
+      /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} (\d)/.exec(
+        (await request(app).get('/metrics')).text,
+      )?.[1];
+    const settings = { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 60_000 };
+
+    const caused = gatewayWith({ upstreams: { ...upstreams, work }, config: settings });
+    try {
+      for (let i = 0; i < 6; i += 1) {
+        const res = await request(caused.app).get('/api/v1/tasks?status=500').set(bearer());
+        assert.equal(res.status, 500, 'relayed as the service answered it');
+      }
+      assert.equal(await breakerOf(caused.app), '0', "500s are the requests' doing");
+    } finally {
+      caused.breakers.shutdown();
+    }
+
+    const unwell = gatewayWith({ upstreams: { ...upstreams, work }, config: settings });
+    try {
+      for (const status of [502, 503, 504])
+        assert.equal(
+          (await request(unwell.app).get(`/api/v1/tasks?status=${status}`).set(bearer())).status,
+          status,
+        );
+      assert.equal(await breakerOf(unwell.app), '1');
+      assertProblem(
+        await request(unwell.app).get('/api/v1/tasks').set(bearer()),
+        503,
+        'UPSTREAM_UNAVAILABLE',
+      );
+    } finally {
+      unwell.breakers.shutdown();
+    }
+  });
+
+  test('one caller cannot open a breaker for everyone: failures past their budget are not counted', async () => {
+    const statuses = express();
+    statuses.use((req, res) => res.status(Number(req.query.status ?? 200)).json({}));
+    const work = await start(statuses);
+    const { app, breakers } = gatewayWith({
+      upstreams: { ...upstreams, work },
+      config: { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 60_000, BREAKER_FAILURES_PER_CALLER: 2 },
+    });
+    const metrics = async () => (await request(app).get('/metrics')).text;
+    const hostile = signer.sign({ sub: randomUUID() });
+    try {
+      for (let i = 0; i < 6; i += 1) {
+        const res = await request(app).get('/api/v1/tasks?status=503').set(bearer(hostile));
+        assert.equal(res.status, 503, 'every failure is still answered to its caller');
+      }
+      assert.match(await metrics(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 0/);
+      assert.match(await metrics(), /gateway_breaker_unseen_failures_total\{[^}]*upstream="work"[^}]*\} 4/);
+      // Past their budget the caller is still served while the breaker is closed.
+      assert.equal((await request(app).get('/api/v1/tasks').set(bearer(hostile))).status, 200);
+      // A second caller's failure is news: with the first one's two it reaches the volume, all failed.
+      assert.equal((await request(app).get('/api/v1/tasks?status=503').set(bearer())).status, 503);
+      assert.match(await metrics(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 1/);
+      assertProblem(
+        await request(app).get('/api/v1/tasks').set(bearer(hostile)),
+        503,
+        'UPSTREAM_UNAVAILABLE',
+      );
+    } finally {
+      breakers.shutdown();
+    }
+  });
+
+  test("the gateway decides the client address: a client's X-Forwarded-For reaches no service and moves no limit", async () => {
+    const { app, breakers } = gatewayWith({ config: { ...config, RATE_LIMIT_PER_IP: 3 } });
+    try {
+      const spoofed = (i: number) => ({
+        'X-Forwarded-For': `203.0.113.${i}, 10.0.0.${i}`,
+        'X-Real-IP': `203.0.113.${i}`,
+        Forwarded: `for=203.0.113.${i}`,
+        'X-Forwarded-Host': 'evil.example',
+      });
+      for (let i = 1; i <= 3; i += 1) {
+        const res = await request(app).get('/api/v1/auth/jwks').set(spoofed(i));
+        assert.equal(
+          res.headers['ratelimit-remaining'],
+          String(3 - i),
+          'one budget, whatever the header says',
+        );
+      }
+      assertProblem(await request(app).get('/api/v1/auth/jwks').set(spoofed(4)), 429, 'RATE_LIMITED');
+
+      await request(gateway)
+        .get('/api/v1/projects')
+        .set({ ...bearer(), ...spoofed(5) });
+      const forwarded = seen.at(-1)?.headers ?? {};
+      assert.match(String(forwarded['x-forwarded-for']), LOOPBACK, 'exactly the address the gateway saw');
+      for (const name of ['x-real-ip', 'forwarded', 'x-forwarded-host'])
+        assert.equal(forwarded[name], undefined, `${name} is not passed on`);
+    } finally {
+      breakers.shutdown();
+    }
+  });
+
+  test('behind TRUSTED_PROXIES the proxy names the client, and only that address is forwarded', async () => {
+    const { app, breakers } = gatewayWith({
+      config: { ...config, RATE_LIMIT_PER_USER: 2, RATE_LIMIT_PER_IP: 2, TRUSTED_PROXIES: ['loopback'] },
+    });
+    try {
+      // The trusted proxy (loopback here) appended the client it saw to what the client claimed.
+      const via = (client: string) => ({ 'X-Forwarded-For': `198.51.100.1, ${client}` });
+      await request(app)
+        .get('/api/v1/projects')
+        .set({ ...bearer(), ...via('203.0.113.9') });
+      assert.equal(seen.at(-1)?.headers['x-forwarded-for'], '203.0.113.9');
+      for (let i = 0; i < 2; i += 1)
+        assert.equal((await request(app).get('/api/v1/auth/jwks').set(via('203.0.113.9'))).status, 404);
+      assertProblem(await request(app).get('/api/v1/auth/jwks').set(via('203.0.113.9')), 429, 'RATE_LIMITED');
+      const other = await request(app).get('/api/v1/auth/jwks').set(via('203.0.113.10'));
+      assert.equal(other.headers['ratelimit-remaining'], '1', 'another client behind the proxy');
+    } finally {
+      breakers.shutdown();
+    }
+  });
+
+  test('the Bearer scheme is matched case-insensitively', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR'])
+      assert.equal(
+        (await request(gateway).get('/api/v1/projects').set('Authorization', `${scheme} ${signer.sign()}`))
+          .status,
+        200,
+        scheme,
+      );
+  });
+
   test('unknown paths are the gateway’s own 404 problem; CORS is answered', async () => {
     assertProblem(await request(gateway).get('/api/v1/nothing-here').set(bearer()), 404, 'NOT_FOUND');
     const preflight = await request(gateway)
@@ -320,13 +458,15 @@ describe('gateway', () => {
     /** A gateway front whose /ws goes to `notifyUrl`; returns its port. */
     async function front(notifyUrl: string): Promise<number> {
       const server = createServer(gateway);
+      const { breakers, clientAddress } = gatewayWith();
       server.on(
         'upgrade',
         webSocketGate({
           notifyUrl,
           resolveKey: signer.resolveKey,
           revocations,
-          breakers: gatewayWith().breakers,
+          breakers,
+          clientAddress,
           timeoutMs: config.PROXY_TIMEOUT_MS,
           logger: testLogger('ws'),
         }),
@@ -374,7 +514,9 @@ describe('gateway', () => {
         upstreamSockets.push(socket);
         wss.handleUpgrade(req, socket, head, (ws) => {
           upstreamClients.push(ws);
-          ws.send(JSON.stringify({ type: 'welcome', path: req.url }));
+          ws.send(
+            JSON.stringify({ type: 'welcome', path: req.url, forwardedFor: req.headers['x-forwarded-for'] }),
+          );
         });
       });
       servers.push(notify);
@@ -392,6 +534,18 @@ describe('gateway', () => {
       await new Promise((resolve) => setTimeout(resolve, config.PROXY_TIMEOUT_MS * 2));
       assert.equal(ws.readyState, WebSocket.OPEN);
       ws.close();
+    });
+
+    test("notify gets the client address the gateway saw, not the client's X-Forwarded-For", async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${signer.sign()}`, {
+        headers: { 'X-Forwarded-For': '203.0.113.7', Forwarded: 'for=203.0.113.7' },
+      });
+      const welcome = await new Promise<{ forwardedFor?: string }>((resolve, reject) => {
+        ws.once('message', (data) => resolve(JSON.parse(String(data))));
+        ws.on('error', reject);
+      });
+      ws.close();
+      assert.match(String(welcome.forwardedFor), LOOPBACK);
     });
 
     test('a down notify answers 503 UPSTREAM_UNAVAILABLE with Retry-After, fast', async () => {

@@ -8,6 +8,7 @@ import {
   type Logger,
   type PgOutbox,
   type ReadinessCheck,
+  type RevocationCheck,
 } from '@trellis/shared';
 import { AccessService } from './access/access.service.ts';
 import { ApprovalGate } from './approvals/approval-gate.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   outbox: PgOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
+  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
 }
 
 /**
@@ -109,7 +112,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     readiness: deps.readiness,
     routes,
   });
-  const guard = [authenticate(deps.resolveKey)];
+  const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
   app.use(mountRoutes(routes, guard));
   // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
   app.use(mountRoutes(internalRoutes(services.internal), guard));

@@ -25,7 +25,15 @@ await runtime.bus.ensureTopics([...new Set(Object.values(governanceEvents).map((
 const models = defineModels(sequelize);
 const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
 
-const deps = { logger, readiness: runtime.readiness, sequelize, models, outbox, resolveKey };
+const deps = {
+  logger,
+  readiness: runtime.readiness,
+  sequelize,
+  models,
+  outbox,
+  resolveKey,
+  isRevoked: runtime.revocations.isRevoked,
+};
 const services = buildServices(deps);
 
 // Filled once listening (the consumers start last); stopped before the runtime's steps.
@@ -41,6 +49,7 @@ const sweepInvitations = () =>
 const sweep = setInterval(() => void sweepInvitations(), INVITATION_SWEEP_MS);
 await serve({
   app: buildApp(deps, services),
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

@@ -20,6 +20,7 @@ export async function startGovernance() {
     models,
     outbox,
     resolveKey: signer.resolveKey,
+    isRevoked: harness.runtime.revocations.isRevoked,
   };
   const services = buildServices(deps);
   const app = buildApp(deps, services);

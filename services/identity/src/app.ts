@@ -6,6 +6,7 @@ import {
   type Logger,
   type PgOutbox,
   type ReadinessCheck,
+  type RevocationCheck,
 } from '@trellis/shared';
 import { requireUser } from './auth/auth.guard.ts';
 import { authRoutes } from './auth/auth.routes.ts';
@@ -28,23 +29,32 @@ export interface AppDeps {
   models: Models;
   outbox: PgOutbox;
   keys: KeyStore;
+  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
   config: Pick<
     Config,
-    'CODE_SECRET' | 'LOGIN_MAX_FAILURES' | 'LOGIN_MAX_FAILURES_PER_IP' | 'LOGIN_WINDOW_SECONDS'
+    | 'CODE_SECRET'
+    | 'LOGIN_MAX_FAILURES'
+    | 'LOGIN_MAX_FAILURES_PER_IP'
+    | 'LOGIN_WINDOW_SECONDS'
+    | 'LOGIN_ACCOUNT_BACKOFF_AFTER'
+    | 'LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS'
   >;
 }
 
 /** The use cases, wired once; `main.ts` also needs `orgs` for the event consumer. */
-export function buildServices(deps: Omit<AppDeps, 'logger' | 'readiness'>) {
+export function buildServices(deps: Omit<AppDeps, 'logger' | 'readiness' | 'isRevoked'>) {
   const { sequelize, models, outbox, keys, config } = deps;
   const orgs = new OrgDirectory({ sequelize, models });
   const sessions = new SessionService({ sequelize, models, keys, outbox });
   const codes = new CodeService({ models, secret: config.CODE_SECRET });
   const throttle = new LoginThrottle({
     sequelize,
-    maxPerEmail: config.LOGIN_MAX_FAILURES,
+    maxPerAddress: config.LOGIN_MAX_FAILURES,
     maxPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    backoffAfter: config.LOGIN_ACCOUNT_BACKOFF_AFTER,
+    backoffMaxSeconds: config.LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS,
   });
   const users = new UserService({ sequelize, models, outbox, sessions, codes, orgs });
   const auth = new AuthService({ sequelize, models, outbox, sessions, codes, throttle });
@@ -61,6 +71,6 @@ export function buildApp(deps: AppDeps, services = buildServices(deps)): Express
     readiness: deps.readiness,
     routes,
   });
-  app.use(mountRoutes(routes, requireUser(deps.keys.resolve, users)));
+  app.use(mountRoutes(routes, requireUser(deps.keys.resolve, deps.isRevoked, users)));
   return finish();
 }

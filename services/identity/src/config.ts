@@ -19,11 +19,15 @@ export const configSchema = baseEnvSchema
     KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
     /** A signing key older than this is replaced (checked at start and hourly). */
     KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
-    /** Failed logins allowed per e-mail within the window before 429. */
+    /** Failed logins allowed per e-mail from one client address within the window before 429. */
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10),
-    /** Failed logins allowed per client IP (any e-mails) within the window before 429. */
+    /** Failed logins allowed per client address (any e-mails) within the window before 429. */
     LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(100),
     LOGIN_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
+    /** Failed logins per e-mail (all addresses) in the window after which unfamiliar addresses back off. */
+    LOGIN_ACCOUNT_BACKOFF_AFTER: z.coerce.number().int().positive().default(20),
+    /** The longest of those backoffs (they double from 1 s). */
+    LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS: z.coerce.number().int().positive().default(60),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;

@@ -31,7 +31,16 @@ const keys = new KeyStore({
 });
 await keys.rotateIfDue();
 
-const deps = { logger, readiness: runtime.readiness, sequelize, models, outbox, keys, config };
+const deps = {
+  logger,
+  readiness: runtime.readiness,
+  sequelize,
+  models,
+  outbox,
+  keys,
+  isRevoked: runtime.revocations.isRevoked,
+  config,
+};
 const services = buildServices(deps);
 const { orgs, throttle } = services;
 
@@ -47,6 +56,7 @@ housekeeping.unref();
 const consumers: EventConsumer[] = [];
 await serve({
   app: buildApp(deps, services),
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

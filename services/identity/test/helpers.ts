@@ -30,7 +30,16 @@ export async function startIdentity(env: Record<string, string> = {}) {
     DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
     ...env,
   });
-  const deps = { logger: harness.logger, readiness, sequelize, models, outbox, keys, config };
+  const deps = {
+    logger: harness.logger,
+    readiness,
+    sequelize,
+    models,
+    outbox,
+    keys,
+    isRevoked: harness.runtime.revocations.isRevoked,
+    config,
+  };
   const services = buildServices(deps);
   const app = buildApp(deps, services);
   const kafka: TestKafka = {

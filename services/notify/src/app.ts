@@ -12,6 +12,7 @@ import {
   type KeyResolver,
   type Logger,
   type ReadinessCheck,
+  type RevocationCheck,
 } from '@trellis/shared';
 import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
 import { notifySubscriptions } from './events/subscriptions.ts';
@@ -33,6 +34,8 @@ export interface AppDeps {
   mailer: Mailer;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
+  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
   /** Base of the links mails carry (APP_URL). */
   appUrl: string;
   /** The fallbacks; without them only the projection counts. */
@@ -73,6 +76,7 @@ export async function buildServices(deps: AppDeps) {
     bus: deps.bus,
     logger,
     resolveKey: deps.resolveKey,
+    isRevoked: deps.isRevoked,
     access: channelAccess,
     ...deps.realtime,
   });
@@ -122,6 +126,6 @@ export function buildApp(deps: AppDeps, services: Services): Express {
     routes,
     metrics: services.metrics,
   });
-  app.use(mountRoutes(routes, [authenticate(deps.resolveKey)]));
+  app.use(mountRoutes(routes, [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })]));
   return finish();
 }

@@ -34,6 +34,7 @@ const deps = {
   bus: runtime.bus,
   mailer,
   resolveKey,
+  isRevoked: runtime.revocations.isRevoked,
   appUrl: config.APP_URL,
   governance,
   work,
@@ -46,6 +47,7 @@ const { realtime } = services;
 const consumers: EventConsumer[] = [];
 await serve({
   app: buildApp(deps, services),
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

@@ -32,6 +32,7 @@ export async function startNotify(
     bus,
     mailer,
     resolveKey: signer.resolveKey,
+    isRevoked: harness.runtime.revocations.isRevoked,
     appUrl: 'https://app.trellis.test',
     ...options,
   };

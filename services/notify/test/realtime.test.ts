@@ -10,6 +10,7 @@ import {
   identityEvents,
   listen,
   realtimeEvents,
+  RevocationList,
   workEvents,
   type EventBus,
 } from '@trellis/shared';
@@ -153,6 +154,8 @@ describe('realtime hub', () => {
   const logger = testLogger('notify');
   const kafka = testKafka('notify-realtime');
   const signer = testSigner();
+  /** What the runtime's revocation feed would have learned (fed by hand here). */
+  const revocations = new RevocationList();
   const access = new TestAccess();
   const connections: Connection[] = [];
   const buses: EventBus[] = [];
@@ -187,6 +190,7 @@ describe('realtime hub', () => {
       logger,
       access,
       resolveKey: signer.resolveKey,
+      isRevoked: revocations.isRevoked,
       instanceId: kafka.groupId('replica'),
       ...options,
     });
@@ -522,13 +526,12 @@ describe('realtime hub', () => {
     assert.equal(client.closed?.code, 4001);
   });
 
-  test('sockets opened with a revoked token close with 4002 on every replica; others stay open', async () => {
+  test('sockets opened with a revoked token close with 4002 on every replica; others stay open; it opens no more', async () => {
     const userId = randomUUID();
     const jti = randomUUID();
+    const token = (tokenId: string) => signer.sign({ sub: userId, jti: tokenId });
     const open = async (base: string, tokenId: string) => {
-      const client = await Client.open(
-        `${base}/ws?access_token=${signer.sign({ sub: userId, jti: tokenId })}`,
-      );
+      const client = await Client.open(`${base}/ws?access_token=${token(tokenId)}`);
       clients.push(client);
       await client.subscribed(`user:${userId}`);
       return client;
@@ -552,6 +555,12 @@ describe('realtime hub', () => {
     other.send({ type: 'ping' });
     await other.waitFor((m) => m.type === 'pong', 'pong on the socket of another token');
     assert.equal(other.closed, undefined);
+
+    revocations.apply(revoked);
+    assert.deepEqual(await upgradeAttempt(`${urlB}/ws?access_token=${token(jti)}`), {
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    });
   });
 
   describe('with tiny limits (a replica on its own database)', () => {

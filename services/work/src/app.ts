@@ -8,6 +8,7 @@ import {
   type Logger,
   type PgOutbox,
   type ReadinessCheck,
+  type RevocationCheck,
 } from '@trellis/shared';
 import { AccessMemo } from './access/access-memo.ts';
 import { AccessService } from './access/access.service.ts';
@@ -30,6 +31,8 @@ export interface AppDeps {
   outbox: PgOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
+  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
   /** The membership fallback; without it a membership missing from the projection is a 404. */
   governance?: GovernanceClient;
   /** How long reads may reuse a project access decision (ACCESS_CACHE_TTL_MS); 250 ms if absent. */
@@ -77,7 +80,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     readiness: deps.readiness,
     routes,
   });
-  const guard = [authenticate(deps.resolveKey)];
+  const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
   app.use(mountRoutes(routes, guard));
   // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
   app.use(mountRoutes(internalRoutes(services.internal), guard));

@@ -33,6 +33,7 @@ const deps = {
   sequelize,
   outbox,
   resolveKey,
+  isRevoked: runtime.revocations.isRevoked,
   governance,
   accessCacheTtlMs: config.ACCESS_CACHE_TTL_MS,
 };
@@ -42,6 +43,7 @@ const services = buildServices(deps);
 const consumers: EventConsumer[] = [];
 await serve({
   app: buildApp(deps, services),
+  host: config.HOST,
   port: config.PORT,
   logger,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

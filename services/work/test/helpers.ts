@@ -36,6 +36,7 @@ export async function startWork(options: { governance?: GovernanceClient; access
     sequelize,
     outbox,
     resolveKey: signer.resolveKey,
+    isRevoked: harness.runtime.revocations.isRevoked,
     ...(options.governance ? { governance: options.governance } : {}),
     ...(options.accessCacheTtlMs === undefined ? {} : { accessCacheTtlMs: options.accessCacheTtlMs }),
   };

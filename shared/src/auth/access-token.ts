@@ -22,6 +22,9 @@ export interface AuthUser {
 /** Returns the public key for a `kid`, or undefined when the key set has no such key. */
 export type KeyResolver = (kid: string) => Promise<KeyObject | undefined>;
 
+/** True for a `jti` revoked before its expiry (`RevocationList.isRevoked`). */
+export type RevocationCheck = (jti: string) => boolean;
+
 declare module 'express-serve-static-core' {
   interface Request {
     /** Set by `authenticate` once the bearer token has been verified. */
@@ -75,9 +78,12 @@ async function verifyWithKey(
   return { user: { id: sub, email, jti, expiresAt: exp }, kid, key };
 }
 
-/** The token of an `Authorization: Bearer …` header, if any. */
+/**
+ * The token of an `Authorization: Bearer …` header, if any. The scheme name is case-insensitive
+ * (RFC 7235 §2.1: `bearer` and `BEARER` are `Bearer` too); the token is a JWT's base64url parts.
+ */
 export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header ?? '');
+  const match = /^Bearer +([A-Za-z0-9_.-]+)$/i.exec(header ?? '');
   return match?.[1];
 }
 
@@ -127,20 +133,26 @@ export function cachedTokenVerifier(
 }
 
 export interface AuthenticateOptions {
-  /** Revocation check (the gateway's deny-list of logged-out `jti`s). */
-  isRevoked?: (jti: string) => boolean;
+  /**
+   * Tokens revoked before they expire (logout, password reset…): the service's own list, fed from
+   * `identity.session` (`followRevocations`). Required: a service must not rely on the gateway.
+   */
+  isRevoked: RevocationCheck;
   /** Verified tokens remembered until they expire (see `cachedTokenVerifier`). */
   cacheEntries?: number;
 }
 
-/** Requires a valid access token and sets `req.user`; every failure is a 401 problem. */
-export function authenticate(resolveKey: KeyResolver, options: AuthenticateOptions = {}): RequestHandler {
+/**
+ * Requires a valid, unrevoked access token and sets `req.user`; every failure is a 401 problem.
+ * Revocation is checked on every request (the verification cache never answers for it).
+ */
+export function authenticate(resolveKey: KeyResolver, options: AuthenticateOptions): RequestHandler {
   const verify = cachedTokenVerifier(resolveKey, { maxEntries: options.cacheEntries });
   return async (req, _res, next) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) throw unauthenticated('A bearer access token is required.');
     const user = await verify(token);
-    if (options.isRevoked?.(user.jti)) throw unauthenticated('The access token has been revoked.');
+    if (options.isRevoked(user.jti)) throw unauthenticated('The access token has been revoked.');
     req.user = user;
     next();
   };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Thrown at start-up when the environment does not satisfy a service's schema. */
@@ -24,6 +25,15 @@ const commaList = z
 export const baseEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * The address the HTTP server listens on. Loopback by default, so a service started on a
+   * workstation is not reachable from the network; containers set 0.0.0.0 (or `::`) so that other
+   * pods and the gateway can connect.
+   */
+  HOST: z
+    .string()
+    .refine((host) => isIP(host) !== 0, 'must be an IP address (0.0.0.0 or :: for every interface)')
+    .default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535),
   KAFKA_BROKERS: commaList,
   /** Prefixes every topic name; lets test runs and shared clusters stay apart. */

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
 import type { Sequelize } from 'sequelize';
+import { followRevocations, type RevocationList } from '../auth/revocations.ts';
 import { connectMongo, pingMongo } from '../db/mongo.ts';
 import { createSequelize, migrate, type Migration } from '../db/postgres.ts';
 import { EventBus } from '../events/kafka.ts';
@@ -22,6 +23,8 @@ export interface KafkaConfig {
  */
 export interface Runtime {
   bus: EventBus;
+  /** Access tokens revoked since they were issued: what `authenticate` checks (`isRevoked`). */
+  revocations: RevocationList;
   readiness: ReadinessCheck[];
   stopSteps: ShutdownStep[];
 }
@@ -40,7 +43,7 @@ export interface PostgresRuntime extends Runtime {
   outbox: PgOutbox;
 }
 
-/** Connects PostgreSQL and Kafka, runs migrations and starts the outbox relay. */
+/** Connects PostgreSQL and Kafka, runs migrations, starts the outbox relay and follows revocations. */
 export async function startPostgresRuntime(options: {
   service: string;
   config: KafkaConfig & { DATABASE_URL: string };
@@ -54,10 +57,12 @@ export async function startPostgresRuntime(options: {
   const bus = createBus(service, config, logger);
   const outbox = new PgOutbox({ sequelize, bus, logger });
   outbox.start();
+  const revocations = await followRevocations(bus, service);
   return {
     sequelize,
     bus,
     outbox,
+    revocations,
     readiness: [
       { name: 'postgres', check: () => sequelize.query('SELECT 1') },
       { name: 'kafka', check: () => bus.ping() },
@@ -75,7 +80,10 @@ export interface MongoRuntime extends Runtime {
   connection: Connection;
 }
 
-/** Connects MongoDB and Kafka. The service adds its MongoOutbox (it needs the service's models). */
+/**
+ * Connects MongoDB and Kafka and follows revocations. The service adds its MongoOutbox (it needs
+ * the service's models).
+ */
 export async function startMongoRuntime(options: {
   service: string;
   config: KafkaConfig & { MONGO_URL: string };
@@ -84,9 +92,11 @@ export async function startMongoRuntime(options: {
   const { service, config, logger } = options;
   const connection = await connectMongo(config.MONGO_URL, logger);
   const bus = createBus(service, config, logger);
+  const revocations = await followRevocations(bus, service);
   return {
     connection,
     bus,
+    revocations,
     readiness: [
       { name: 'mongodb', check: () => pingMongo(connection) },
       { name: 'kafka', check: () => bus.ping() },
@@ -105,6 +115,8 @@ export async function startMongoRuntime(options: {
  */
 export async function serve(options: {
   app: Express;
+  /** The address to listen on (`HOST`): loopback unless the deployment says otherwise. */
+  host: string;
   port: number;
   logger: Logger;
   shutdownTimeoutMs: number;
@@ -124,6 +136,6 @@ export async function serve(options: {
     { name: 'http', run: () => closeServer(server) },
     ...options.stopSteps,
   ]);
-  const port = await listen(server, options.port);
-  options.logger.info({ port }, 'listening');
+  const port = await listen(server, options.port, options.host);
+  options.logger.info({ host: options.host, port }, 'listening');
 }

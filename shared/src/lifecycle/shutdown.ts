@@ -53,7 +53,8 @@ export function installShutdown(
   return shutdown;
 }
 
-export function listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+/** Listens on `host` (no default: which interfaces a service is reachable on is always said). */
+export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

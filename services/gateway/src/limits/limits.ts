@@ -17,6 +17,14 @@ export function bodySizeLimit(maxBytes: number): RequestHandler {
 }
 
 /**
+ * Who is calling, for per-caller budgets: the user when a verified token is present, else the client
+ * address the gateway decided (an IPv6 client by its /56, as it could pick any address within it).
+ */
+export function callerKey(req: { user?: { id: string }; ip?: string }): string {
+  return req.user ? `user:${req.user.id}` : `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+}
+
+/**
  * Fixed one-minute windows, keyed by user when a verified token is present and by client IP
  * otherwise; answers carry `RateLimit-*` headers (IETF draft 6) and 429s carry `Retry-After`.
  * Counters live in this process: with several gateway replicas each enforces its own share.
@@ -25,7 +33,7 @@ export function apiRateLimit(limits: { perUser: number; perIp: number }): Reques
   return rateLimit({
     windowMs: 60_000,
     limit: (req) => (req.user ? limits.perUser : limits.perIp),
-    keyGenerator: (req) => (req.user ? `user:${req.user.id}` : `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`),
+    keyGenerator: callerKey,
     standardHeaders: 'draft-6',
     legacyHeaders: false,
     skip: (req) => !req.path.startsWith('/api/v1/'),

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '@trellis/shared';
 import { UPSTREAMS, type Upstream } from './upstreams.ts';
 
@@ -7,19 +7,116 @@ export interface BreakerSettings {
   errorPercent: number;
   volume: number;
   resetMs: number;
+  /** Failures one caller may add to a breaker per minute. */
+  failuresPerCaller: number;
 }
 
-type Work = () => Promise<void>;
+/** What became of a proxied call. */
+export type CallOutcome =
+  | { kind: 'answered'; status: number }
+  | { kind: 'timedOut' }
+  /** No answer: the connection failed (`code` is the system error's, e.g. ECONNREFUSED). */
+  | { kind: 'failed'; code: string | undefined }
+  /** The client went away before the upstream answered. */
+  | { kind: 'abandoned' };
+
+/** Connection errors that say the upstream, or the way to it, is unwell. */
+const CONNECTION_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+]);
+
+/** Answers in which the upstream itself says it cannot serve (its own, or a proxy's in front of it). */
+const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 
 /**
- * One opossum breaker per upstream. A proxied call counts as failed when the upstream cannot be
- * reached, times out or answers 5xx; 4xx are the client's problem and count as successes. While a
- * breaker is open, calls are refused at once (503) instead of piling onto a sick service; after
- * `resetMs` one trial call decides whether it closes again.
+ * Whether an outcome tells of the upstream's health: it could not be reached (refused, reset,
+ * unreachable), did not answer in time, or answered 502/503/504. Any other answer, a 500 included,
+ * is about the request that caused it, and a caller can send such requests at will.
+ */
+export function isUpstreamFailure(outcome: CallOutcome): boolean {
+  switch (outcome.kind) {
+    case 'answered':
+      return UNAVAILABLE_STATUSES.has(outcome.status);
+    case 'timedOut':
+      return true;
+    case 'failed':
+      return CONNECTION_FAILURES.has(outcome.code ?? '');
+    case 'abandoned':
+      return false;
+  }
+}
+
+/**
+ * How many failures each caller may still add to one breaker, in fixed one-minute windows. A call
+ * is seen by the breaker only if its caller has budget left when it starts, counting that caller's
+ * calls still in flight, so a burst of concurrent calls cannot overdraw it.
+ */
+export class CallerBudget {
+  private readonly perMinute: number;
+  private readonly now: () => number;
+  private window = 0;
+  private readonly failures = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(perMinute: number, now: () => number = Date.now) {
+    this.perMinute = perMinute;
+    this.now = now;
+  }
+
+  /** Takes one seen call for `caller`; false when their failures and calls in flight use up the budget. */
+  reserve(caller: string): boolean {
+    this.roll();
+    const used = (this.failures.get(caller) ?? 0) + (this.inFlight.get(caller) ?? 0);
+    if (used >= this.perMinute) return false;
+    this.inFlight.set(caller, (this.inFlight.get(caller) ?? 0) + 1);
+    return true;
+  }
+
+  /** Ends a reserved call; a failure stays charged to the caller until the window ends. */
+  settle(caller: string, failed: boolean): void {
+    this.roll();
+    const left = (this.inFlight.get(caller) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(caller, left);
+    else this.inFlight.delete(caller);
+    if (failed) this.failures.set(caller, (this.failures.get(caller) ?? 0) + 1);
+  }
+
+  private roll(): void {
+    const window = Math.floor(this.now() / 60_000);
+    if (window === this.window) return;
+    this.window = window;
+    this.failures.clear();
+  }
+}
+
+/** Runs one proxied call and reports what became of it; never rejects. */
+type Work = () => Promise<CallOutcome>;
+
+class UpstreamFailure extends Error {}
+
+/**
+ * One opossum breaker per upstream. A proxied call counts as failed only when `isUpstreamFailure`
+ * says so; every other answer counts as a success. While a breaker is open, calls are refused at
+ * once (503) instead of piling onto a sick service; after `resetMs` one trial call decides whether
+ * it closes again.
+ *
+ * No single caller can open a breaker for everyone: each may add at most `failuresPerCaller`
+ * failures per minute (`CallerBudget`). A caller past their budget is still served while the
+ * breaker is closed, but their calls are not fired through it, so they count neither as failures
+ * nor as successes (successes would dilute the error rate of a real outage); while the breaker is
+ * open or half-open they are refused like anyone else's (the trial call is a counted one).
  */
 export class UpstreamBreakers {
   readonly retryAfterSeconds: number;
-  private readonly breakers: Map<Upstream, CircuitBreaker<[Work], void>>;
+  private readonly guards: Map<Upstream, { breaker: CircuitBreaker<[Work], void>; budget: CallerBudget }>;
+  private readonly unseen: Counter<'upstream'>;
 
   constructor(settings: BreakerSettings, logger: Logger, registry: Registry) {
     this.retryAfterSeconds = Math.max(1, Math.ceil(settings.resetMs / 1000));
@@ -29,16 +126,28 @@ export class UpstreamBreakers {
       labelNames: ['upstream'] as const,
       registers: [registry],
     });
-    this.breakers = new Map(
+    this.unseen = new Counter({
+      name: 'gateway_breaker_unseen_failures_total',
+      help: 'Upstream failures the breaker did not count: their caller had used up BREAKER_FAILURES_PER_CALLER',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+    });
+    this.guards = new Map(
       UPSTREAMS.map((upstream) => {
-        const breaker = new CircuitBreaker<[Work], void>((work) => work(), {
-          name: upstream,
-          timeout: false, // the proxy has its own timeout, reported as 504
-          errorThresholdPercentage: settings.errorPercent,
-          volumeThreshold: settings.volume,
-          resetTimeout: settings.resetMs,
-          rollingCountTimeout: 10_000,
-        });
+        const breaker = new CircuitBreaker<[Work], void>(
+          async (work) => {
+            const outcome = await work();
+            if (isUpstreamFailure(outcome)) throw new UpstreamFailure(`${upstream}: ${outcome.kind}`);
+          },
+          {
+            name: upstream,
+            timeout: false, // the proxy has its own timeout, reported as 504
+            errorThresholdPercentage: settings.errorPercent,
+            volumeThreshold: settings.volume,
+            resetTimeout: settings.resetMs,
+            rollingCountTimeout: 10_000,
+          },
+        );
         open.set({ upstream }, 0);
         breaker.on('open', () => {
           open.set({ upstream }, 1);
@@ -49,25 +158,38 @@ export class UpstreamBreakers {
           open.set({ upstream }, 0);
           logger.info({ upstream }, 'circuit breaker closed');
         });
-        return [upstream, breaker];
+        return [upstream, { breaker, budget: new CallerBudget(settings.failuresPerCaller) }];
       }),
     );
   }
 
-  /** Runs `work` through the upstream's breaker; resolves false when the breaker refused it. */
-  async run(upstream: Upstream, work: Work): Promise<boolean> {
-    const breaker = this.breakers.get(upstream);
-    if (!breaker) throw new Error(`no breaker for ${upstream}`);
+  /**
+   * Runs `work` for `caller` (`user:…` or `ip:…`) through the upstream's breaker; resolves false
+   * when the breaker refused it (the caller is owed a 503), true once `work` has answered the call.
+   */
+  async run(upstream: Upstream, caller: string, work: Work): Promise<boolean> {
+    const guard = this.guards.get(upstream);
+    if (!guard) throw new Error(`no breaker for ${upstream}`);
+    const { breaker, budget } = guard;
+    if (!budget.reserve(caller)) {
+      if (!breaker.closed) return false;
+      if (isUpstreamFailure(await work())) this.unseen.inc({ upstream });
+      return true;
+    }
+    let failed = false;
     try {
       await breaker.fire(work);
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code === 'EOPENBREAKER') return false;
-      return true; // the failure itself has been answered by the proxy's error handler
+      failed = err instanceof UpstreamFailure; // answered by the proxy already
+      const code = (err as { code?: string }).code;
+      return code !== 'EOPENBREAKER' && code !== 'ESHUTDOWN'; // refused: `work` never ran
+    } finally {
+      budget.settle(caller, failed);
     }
   }
 
   shutdown(): void {
-    for (const breaker of this.breakers.values()) breaker.shutdown();
+    for (const { breaker } of this.guards.values()) breaker.shutdown();
   }
 }

@@ -1,9 +1,10 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { AppError, problemBody, PROBLEM_CONTENT_TYPE, type Logger } from '@trellis/shared';
-import type { UpstreamBreakers } from './breakers.ts';
+import { callerKey } from '../limits/limits.ts';
+import type { CallOutcome, UpstreamBreakers } from './breakers.ts';
 import { upstreamFor, type Upstream, type UpstreamUrls } from './upstreams.ts';
 
 export interface ProxyOptions {
@@ -13,13 +14,28 @@ export interface ProxyOptions {
   logger: Logger;
 }
 
-interface Outcome {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 const timedOut = new WeakSet<IncomingMessage>();
-const outcomes = new WeakMap<IncomingMessage, Outcome>();
+/** How to report what became of a request's proxied call; the first report counts. */
+const reporters = new WeakMap<IncomingMessage, (outcome: CallOutcome) => void>();
+
+/** Forwarding headers a client may send: services believe the gateway's hop, so none passes through. */
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
+];
+
+/**
+ * The gateway decides who the client is (`TRUSTED_PROXIES`): a service gets exactly that address
+ * in `X-Forwarded-For`, never the chain the client sent.
+ */
+export function forwardClientAddress(headers: IncomingHttpHeaders, clientAddress: string | undefined): void {
+  for (const name of FORWARDING_HEADERS) delete headers[name];
+  if (clientAddress) headers['x-forwarded-for'] = clientAddress;
+}
 
 export function unavailable(upstream: string, retryAfterSeconds: number): AppError {
   return new AppError(503, 'UPSTREAM_UNAVAILABLE', {
@@ -75,9 +91,9 @@ function parsedTarget(url: string): ProxyTarget {
 }
 
 /**
- * Streams `/api/v1/<prefix>` requests to their service untouched (no body parser runs before
- * this), through that upstream's circuit breaker. Every failure to get an answer becomes a
- * problem+json 503 or 504, never a hang or an HTML page.
+ * Streams `/api/v1/<prefix>` requests to their service untouched but for the forwarding headers (no
+ * body parser runs before this), through that upstream's circuit breaker, as the caller's call.
+ * Every failure to get an answer becomes a problem+json 503 or 504, never a hang or an HTML page.
  */
 export function apiProxy(options: ProxyOptions): RequestHandler {
   const { upstreams, timeoutMs, breakers, logger } = options;
@@ -92,7 +108,7 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
     router: (req) => targets[upstreamFor(req.url ?? '') as Upstream],
     agent,
     changeOrigin: true,
-    xfwd: true,
+    // Not `xfwd`: it appends to the client's X-Forwarded-For (see forwardClientAddress).
     on: {
       proxyReq: (proxyReq, req) => {
         proxyReq.setTimeout(timeoutMs, () => {
@@ -101,16 +117,14 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
         });
       },
       proxyRes: (proxyRes, req) => {
-        const status = proxyRes.statusCode ?? 502;
-        if (status >= 500) outcomes.get(req)?.reject(new Error(`upstream answered ${status}`));
-        else outcomes.get(req)?.resolve();
+        reporters.get(req)?.({ kind: 'answered', status: proxyRes.statusCode ?? 502 });
       },
       error: (err, req, target) => {
         const upstream = upstreamFor(req.url ?? '') ?? 'upstream';
-        outcomes.get(req)?.reject(err);
-        const problem = timedOut.has(req)
-          ? timedOut504(upstream)
-          : unavailable(upstream, breakers.retryAfterSeconds);
+        const late = timedOut.has(req);
+        const code = (err as NodeJS.ErrnoException).code;
+        reporters.get(req)?.(late ? { kind: 'timedOut' } : { kind: 'failed', code });
+        const problem = late ? timedOut504(upstream) : unavailable(upstream, breakers.retryAfterSeconds);
         logger.warn({ err, upstream, requestId: req.id, status: problem.status }, 'upstream request failed');
         writeProblem(target as ServerResponse | Socket, problem, req.id);
       },
@@ -124,11 +138,18 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
       return;
     }
     res.locals.metricsRoute = `/api/v1 → ${upstream}`;
+    forwardClientAddress(req.headers, req.ip);
     const admitted = await breakers.run(
       upstream,
+      callerKey(req),
       () =>
-        new Promise<void>((resolve, reject) => {
-          outcomes.set(req, { resolve, reject });
+        new Promise<CallOutcome>((resolve) => {
+          reporters.set(req, (outcome) => {
+            reporters.delete(req);
+            resolve(outcome);
+          });
+          // A client that leaves first is no news of the upstream (http-proxy reports no error then).
+          res.once('close', () => reporters.get(req)?.({ kind: 'abandoned' }));
           void proxy(req, res, next);
         }),
     );

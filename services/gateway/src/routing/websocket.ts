@@ -8,12 +8,14 @@ import {
   PROBLEM_CONTENT_TYPE,
   problemBody,
   requestIdFrom,
+  type AuthUser,
   type KeyResolver,
   type Logger,
 } from '@trellis/shared';
 import { removeIdentityHeaders, verifyUnrevoked } from '../auth/gateway-auth.ts';
-import type { UpstreamBreakers } from './breakers.ts';
-import { timedOut504, unavailable } from './proxy.ts';
+import { callerKey } from '../limits/limits.ts';
+import type { CallOutcome, UpstreamBreakers } from './breakers.ts';
+import { forwardClientAddress, timedOut504, unavailable } from './proxy.ts';
 
 export interface WebSocketGateOptions {
   notifyUrl: string;
@@ -21,6 +23,8 @@ export interface WebSocketGateOptions {
   /** The revocation list: refused tokens, and news of each new revocation. */
   revocations: { isRevoked: (jti: string) => boolean; onRevoked: (listener: (jti: string) => void) => void };
   breakers: UpstreamBreakers;
+  /** The client address by the gateway's `TRUSTED_PROXIES` (`GatewayApp.clientAddress`), forwarded to notify. */
+  clientAddress: (req: IncomingMessage) => string | undefined;
   /** How long notify may take to answer the upgrade (the proxy timeout of HTTP calls). */
   timeoutMs: number;
   /** How long a revoked token's socket is left for notify to close with 4002 before it is cut (1 s). */
@@ -41,7 +45,7 @@ function refuse(socket: Duplex, error: AppError, requestId: string): void {
 /** An upgrade on its way to notify: settles once notify has answered it (or failed to). */
 interface Pending {
   requestId: string;
-  settle: (err?: Error) => void;
+  settle: (outcome: CallOutcome) => void;
   timedOut: boolean;
 }
 
@@ -78,20 +82,22 @@ export function webSocketGate(options: WebSocketGateOptions) {
         proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Duplex) => {
           // The relay ends notify's side when the client's ends cleanly, not when it is destroyed.
           socket.once('close', () => upstream.destroy());
-          upgrade.settle();
+          upgrade.settle({ kind: 'answered', status: 101 });
         });
         // No upgrade: notify answered plainly (its own 401, say), which is relayed as it is.
         proxyReq.once('response', (res: IncomingMessage) =>
-          upgrade.settle(
-            (res.statusCode ?? 502) >= 500 ? new Error(`notify answered ${res.statusCode}`) : undefined,
-          ),
+          upgrade.settle({ kind: 'answered', status: res.statusCode ?? 502 }),
         );
       },
       error: (err, req, target) => {
         const upgrade = pending.get(req);
         logger.warn({ err, upstream: 'notify', requestId: upgrade?.requestId }, 'websocket proxy error');
         if (!upgrade) return;
-        upgrade.settle(err);
+        upgrade.settle(
+          upgrade.timedOut
+            ? { kind: 'timedOut' }
+            : { kind: 'failed', code: (err as NodeJS.ErrnoException).code },
+        );
         // Nothing was relayed yet (an error after the upgrade finds no pending entry).
         const problem = upgrade.timedOut
           ? timedOut504('notify')
@@ -126,24 +132,25 @@ export function webSocketGate(options: WebSocketGateOptions) {
       return;
     }
     const token = url.searchParams.get('access_token') ?? bearerToken(req.headers.authorization);
-    let jti: string;
+    let user: AuthUser;
     try {
-      ({ jti } = await verifyUnrevoked(token ?? undefined, check));
+      user = await verifyUnrevoked(token ?? undefined, check);
     } catch (err) {
       refuse(socket, err instanceof AppError ? err : new AppError(401, 'UNAUTHENTICATED'), requestId);
       return;
     }
     removeIdentityHeaders(req.headers);
+    forwardClientAddress(req.headers, options.clientAddress(req));
     req.headers['x-request-id'] = requestId;
-    track(jti, socket);
+    track(user.jti, socket);
     const admitted = await breakers.run(
       'notify',
+      callerKey({ user }),
       () =>
-        new Promise<void>((resolve, reject) => {
-          const settle = (err?: Error) => {
+        new Promise<CallOutcome>((resolve) => {
+          const settle = (outcome: CallOutcome) => {
             pending.delete(req);
-            if (err) reject(err);
-            else resolve();
+            resolve(outcome);
           };
           pending.set(req, { requestId, settle, timedOut: false });
           proxy.upgrade(req, socket as never, head);

@@ -5,7 +5,8 @@ import type { CodePurpose } from '../codes/codes.model.ts';
 import type { CodeService } from '../codes/codes.service.ts';
 import type { Models } from '../models.ts';
 import type { SessionService, TokenPair } from '../sessions/sessions.service.ts';
-import { LoginThrottle } from '../throttle/login-throttle.service.ts';
+import { clientAddress } from '../throttle/client-address.ts';
+import type { LoginThrottle } from '../throttle/login-throttle.service.ts';
 import type { UserInstance } from '../users/users.model.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.ts';
 
@@ -71,21 +72,22 @@ export class AuthService {
 
   /**
    * The same 401 for an unknown e-mail and a wrong password (a dummy hash is verified so the time
-   * matches too). Failures are counted per e-mail and per IP; past the limit, 429 before any check.
+   * matches too). Each attempt is counted per (e-mail, client address), per address and per
+   * e-mail before the password is checked (`LoginThrottle`): past a limit, 429 and no check.
    */
   async login(input: { email: string; password: string }, ip: string | undefined): Promise<Session> {
-    const keys = LoginThrottle.keys(input.email, ip);
-    await this.throttle.assertAllowed(keys);
     const user = await this.models.User.findOne({ where: { email: input.email } });
+    const attempt = { email: input.email, address: clientAddress(ip), userId: user?.id };
+    await this.throttle.claimLogin(attempt);
     const valid = user
       ? await verifyPassword(user.passwordHash, input.password)
       : await verifyAgainstDummy(input.password);
-    if (!user || !valid) {
-      await this.throttle.recordFailure(keys);
-      throw errors.unauthenticated('The e-mail or password is wrong.');
-    }
-    await this.throttle.clear(`email:${input.email}`);
-    return { user, ...(await this.sequelize.transaction((tx) => this.sessions.start(tx, user))) };
+    if (!user || !valid) throw errors.unauthenticated('The e-mail or password is wrong.');
+    const tokens = await this.sequelize.transaction(async (tx) => {
+      await this.throttle.loginSucceeded(tx, { ...attempt, userId: user.id });
+      return this.sessions.start(tx, user);
+    });
+    return { user, ...tokens };
   }
 
   refresh(refreshToken: string): Promise<TokenPair> {
@@ -98,16 +100,14 @@ export class AuthService {
 
   /** Wrong current passwords are throttled per account, so a stolen access token cannot guess. */
   async changePassword(caller: AuthUser, currentPassword: string, newPassword: string): Promise<void> {
-    const key = [`password-change:${caller.id}`];
-    await this.throttle.assertAllowed(key);
+    await this.throttle.claimPasswordChange(caller.id);
     const user = await this.models.User.findByPk(caller.id);
     if (!user) throw errors.unauthenticated('The account no longer exists.');
-    if (!(await verifyPassword(user.passwordHash, currentPassword))) {
-      await this.throttle.recordFailure(key);
+    if (!(await verifyPassword(user.passwordHash, currentPassword)))
       throw errors.unauthenticated('The current password is wrong.');
-    }
     const passwordHash = await hashPassword(newPassword);
     await this.sequelize.transaction(async (transaction) => {
+      await this.throttle.passwordChangeSucceeded(transaction, user.id);
       await user.update({ passwordHash }, { transaction });
       // Other devices are signed out; the session making the change stays.
       await this.sessions.revokeAll(transaction, user.id, 'password_change', {

@@ -15,6 +15,7 @@ import {
   type GroupMembership,
   type KeyResolver,
   type Logger,
+  type RevocationCheck,
 } from '@trellis/shared';
 import type { Connection } from 'mongoose';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -45,6 +46,8 @@ export interface RealtimeDeps {
   access: ChannelAccess;
   /** Verifies access tokens on upgrade (identity's JWKS: `remoteJwks`). */
   resolveKey: KeyResolver;
+  /** Refuses revoked tokens on upgrade (the runtime's `RevocationList`). */
+  isRevoked: RevocationCheck;
   /** Names this replica's consumer group on the internal topic; unique per process by default. */
   instanceId?: string;
   /** History kept per channel: at least the newest `historyLimit` … (default 1 000) */
@@ -338,6 +341,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     handleUpgrade: upgradeHandler({
       wss,
       resolveKey: deps.resolveKey,
+      isRevoked: deps.isRevoked,
       logger,
       accepting: () => accepting,
       onConnection: (ws, user, authorization, channels) => hub.connect(ws, user, authorization, channels),

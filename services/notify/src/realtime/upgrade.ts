@@ -10,6 +10,7 @@ import {
   type AuthUser,
   type KeyResolver,
   type Logger,
+  type RevocationCheck,
 } from '@trellis/shared';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { channelName, isUuid } from './channels.ts';
@@ -37,6 +38,7 @@ function refuse(socket: Duplex, error: AppError, requestId: string): void {
 export interface UpgradeDeps {
   wss: WebSocketServer;
   resolveKey: KeyResolver;
+  isRevoked: RevocationCheck;
   logger: Logger;
   /** False once the replica is stopping: new sockets are refused with 503. */
   accepting: () => boolean;
@@ -44,9 +46,9 @@ export interface UpgradeDeps {
 }
 
 /**
- * The `server.on('upgrade')` handler: a known path and a valid access token (`?access_token=` or
- * `Authorization: Bearer`), verified like every service verifies it, or an HTTP error before the
- * upgrade. The gateway checks the same, but no service trusts the network.
+ * The `server.on('upgrade')` handler: a known path and a valid, unrevoked access token
+ * (`?access_token=` or `Authorization: Bearer`), verified like every service verifies it, or an
+ * HTTP error before the upgrade. The gateway checks the same, but no service trusts the network.
  */
 export function upgradeHandler(deps: UpgradeDeps) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -77,6 +79,12 @@ export function upgradeHandler(deps: UpgradeDeps) {
     }
     verifyAccessToken(token, deps.resolveKey).then(
       (user) => {
+        if (deps.isRevoked(user.jti)) {
+          const error = new AppError(401, 'UNAUTHENTICATED', {
+            detail: 'The access token has been revoked.',
+          });
+          return refuse(socket, error, requestId);
+        }
         deps.wss.handleUpgrade(req, socket, head, (ws) => {
           socket.off('error', onSocketError);
           deps.onConnection(ws, user, `Bearer ${token}`, channels);
