@@ -20,7 +20,7 @@ const POSTGRES_SERVICES: ServiceName[] = ['identity', 'governance', 'work'];
 const MONGO_SERVICES: ServiceName[] = ['collab', 'notify'];
 const repo = join(import.meta.dirname, '..', '..');
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -54,6 +54,8 @@ export interface SuiteOptions {
   logLevel?: string;
   /** Receives every chunk a service writes (`logs` keeps only the last 20 000 characters). */
   onOutput?: (name: ServiceName, chunk: string) => void;
+  /** A broker of the test's own (one it kills and restarts) instead of the stack's. */
+  kafkaBrokers?: string[];
 }
 
 /**
@@ -62,7 +64,7 @@ export interface SuiteOptions {
  */
 export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
   const label = uniqueName('e2e');
-  const kafka = testKafka('e2e');
+  const kafka = { ...testKafka('e2e'), ...(options.kafkaBrokers ? { brokers: options.kafkaBrokers } : {}) };
   const databases = new Map<ServiceName, TestDatabase>();
   for (const name of POSTGRES_SERVICES)
     databases.set(name, await createTestDatabase(`${label}_${name}`.slice(0, 40)));

@@ -149,4 +149,44 @@ describe('HTTP building blocks', () => {
     assert.deepEqual(config.KAFKA_BROKERS, ['a:1', 'b:2']);
     assert.equal(config.LOG_LEVEL, 'info');
   });
+
+  test('readiness: a down database is unavailable (503); a down Kafka only degraded (200), and both show in metrics', async () => {
+    const down = () => Promise.reject(new Error('ECONNREFUSED'));
+    const up = () => Promise.resolve();
+    const ready = async (db: () => Promise<void>, kafka: () => Promise<void>) => {
+      const { finish } = createServiceApp({
+        service: 'ready-test',
+        logger,
+        readiness: [
+          { name: 'postgres', check: db },
+          { name: 'kafka', check: kafka, critical: false },
+        ],
+      });
+      const app = finish();
+      return { ready: await request(app).get('/health/ready'), metrics: await request(app).get('/metrics') };
+    };
+
+    const healthy = await ready(up, up);
+    assert.equal(healthy.ready.status, 200);
+    assert.deepEqual(healthy.ready.body, { status: 'ok', checks: { postgres: 'up', kafka: 'up' } });
+
+    const brokerDown = await ready(up, down);
+    assert.equal(brokerDown.ready.status, 200);
+    assert.deepEqual(brokerDown.ready.body, {
+      status: 'degraded',
+      checks: { postgres: 'up', kafka: 'down' },
+    });
+    assert.match(
+      brokerDown.metrics.text,
+      /dependency_up\{dependency="kafka",critical="false",service="ready-test"\} 0/,
+    );
+    assert.match(
+      brokerDown.metrics.text,
+      /dependency_up\{dependency="postgres",critical="true",service="ready-test"\} 1/,
+    );
+
+    const dbDown = await ready(down, up);
+    assert.equal(dbDown.ready.status, 503);
+    assert.deepEqual(dbDown.ready.body, { status: 'unavailable', checks: { postgres: 'down', kafka: 'up' } });
+  });
 });

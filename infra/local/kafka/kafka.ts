@@ -17,7 +17,6 @@ const libs = cachePath(CACHE_ENTRY, 'libs');
 const dataDir = paths.data('kafka');
 const configDir = paths.config('kafka');
 const serverProperties = join(configDir, 'server.properties');
-const log4jProperties = join(configDir, 'log4j.properties');
 const log = paths.log('kafka');
 
 async function provision(progress: Progress): Promise<void> {
@@ -60,17 +59,38 @@ function clusterId(): string {
   }
 }
 
-function writeConfig(): void {
+/** Where a broker keeps its data, config and log, and the ports it listens on. */
+export interface BrokerLayout {
+  dataDir: string;
+  configDir: string;
+  log: string;
+  port: number;
+  controllerPort: number;
+  /** -Xms = -Xmx. */
+  heap: string;
+}
+
+const stackBroker: BrokerLayout = {
+  dataDir,
+  configDir,
+  log,
+  port: ports.kafka,
+  controllerPort: ports.kafkaController,
+  heap: env('KAFKA_HEAP') ?? '1536m',
+};
+
+function writeConfig(broker: BrokerLayout): void {
+  const { configDir } = broker;
   mkdirSync(configDir, { recursive: true });
   const server = {
     'process.roles': 'broker,controller',
     'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${ports.kafkaController}`,
-    listeners: `PLAINTEXT://127.0.0.1:${ports.kafka},CONTROLLER://127.0.0.1:${ports.kafkaController}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${ports.kafka}`,
+    'controller.quorum.voters': `1@127.0.0.1:${broker.controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${broker.port},CONTROLLER://127.0.0.1:${broker.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${broker.port}`,
     'controller.listener.names': 'CONTROLLER',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'log.dirs': dataDir,
+    'log.dirs': broker.dataDir,
     'num.partitions': '3',
     'offsets.topic.replication.factor': '1',
     'transaction.state.log.replication.factor': '1',
@@ -80,14 +100,14 @@ function writeConfig(): void {
     'auto.create.topics.enable': 'true',
   };
   writeFileSync(
-    serverProperties,
+    join(configDir, 'server.properties'),
     Object.entries(server)
       .map(([key, value]) => `${key}=${value}\n`)
       .join(''),
   );
   // WARN keeps the log small; KafkaRaftServer at INFO still says "started" and "shut down".
   writeFileSync(
-    log4jProperties,
+    join(configDir, 'log4j.properties'),
     [
       'log4j.rootLogger=WARN, stdout',
       'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
@@ -99,17 +119,28 @@ function writeConfig(): void {
   );
 }
 
-const javaClasspath = ['-cp', `${libs}/*`, `-Dlog4j.configuration=file:${log4jProperties}`];
+function javaClasspath(broker: BrokerLayout): string[] {
+  return ['-cp', `${libs}/*`, `-Dlog4j.configuration=file:${join(broker.configDir, 'log4j.properties')}`];
+}
 
 /** KRaft needs its storage formatted once with a cluster id before the first start. */
-async function formatStorage(progress: Progress): Promise<void> {
+async function formatStorage(broker: BrokerLayout, progress: Progress): Promise<void> {
+  const { dataDir, log } = broker;
   if (existsSync(join(dataDir, 'meta.properties'))) return;
   progress('formatting storage');
   mkdirSync(dataDir, { recursive: true });
   const output: string[] = [];
   const code = await run(
     'java',
-    [...javaClasspath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', serverProperties],
+    [
+      ...javaClasspath(broker),
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId(),
+      '-c',
+      join(broker.configDir, 'server.properties'),
+    ],
     { onLine: (line) => output.push(line) },
   );
   appendFileSync(log, `${output.join('\n')}\n`);
@@ -141,9 +172,13 @@ function jitOptions(): string[] {
   throw new UserError(`KAFKA_JIT=${jit} is not c1 or c2`);
 }
 
-async function start(progress: Progress): Promise<number> {
-  writeConfig();
-  await formatStorage(progress);
+/**
+ * Starts a broker and returns its pid (readiness is the caller's to await). The stack's broker uses
+ * the stack's paths and ports; a test that kills and restarts a broker starts one of its own.
+ */
+export async function startBroker(broker: BrokerLayout, progress: Progress): Promise<number> {
+  writeConfig(broker);
+  await formatStorage(broker, progress);
   progress('starting the JVM');
   return spawnDaemon({
     command: 'java',
@@ -153,26 +188,27 @@ async function start(progress: Progress): Promise<number> {
     // cycle (150–250 ms of CPU, and a 20–50 ms remark pause) followed nearly every young pause,
     // every ≈11 s under bench:realtime; each one held up the events in flight.
     args: [
-      `-Xmx${env('KAFKA_HEAP') ?? '1536m'}`,
-      `-Xms${env('KAFKA_HEAP') ?? '1536m'}`,
+      `-Xmx${broker.heap}`,
+      `-Xms${broker.heap}`,
       // The JVM options Kafka's own start script passes (kafka-run-class.sh), which this launcher
       // bypasses. Without them G1 aims at 200 ms pauses and grows the young generation to match:
       // under load the broker stopped for 60–130 ms every ≈20 s, and every event in flight with it.
       ...KAFKA_JVM_PERFORMANCE_OPTS,
       ...jitOptions(),
       '-Djava.awt.headless=true',
-      ...javaClasspath,
+      ...javaClasspath(broker),
       'kafka.Kafka',
-      serverProperties,
+      join(broker.configDir, 'server.properties'),
     ],
-    log,
+    log: broker.log,
   });
 }
 
-async function ready(): Promise<boolean> {
+/** One quick probe: the broker lists its topics. */
+export async function brokerAnswers(brokers: string[]): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'trellis-stack',
-    brokers: endpoints.kafkaBrokers.split(','),
+    brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1_000,
     requestTimeout: 2_000,
@@ -202,6 +238,6 @@ export const kafka: Component = {
   stopTimeoutMs: 30_000,
   isProvisioned: () => existsSync(join(libs, 'kafka_2.13-3.9.1.jar')),
   provision,
-  start,
-  ready,
+  start: (progress) => startBroker(stackBroker, progress),
+  ready: () => brokerAnswers(endpoints.kafkaBrokers.split(',')),
 };

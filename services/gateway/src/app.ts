@@ -89,8 +89,8 @@ export function buildApp(deps: AppDeps): GatewayApp {
     }),
   );
   app.get('/health', async (_req, res) => {
-    const health = await aggregateHealth(deps.upstreams, config.HEALTH_TIMEOUT_MS);
-    res.status(health.status === 'ok' ? 200 : 503).json(health);
+    const { anyDown, ...health } = await aggregateHealth(deps.upstreams, config.HEALTH_TIMEOUT_MS);
+    res.status(anyDown ? 503 : 200).json(health);
   });
   app.use(apiDocs(deps.upstreams, config.HEALTH_TIMEOUT_MS));
   app.use(stripIdentityHeaders());

@@ -17,7 +17,7 @@ const revocations = await followRevocations(bus, 'gateway');
 const { app, breakers, clientAddress } = buildApp({
   config,
   logger,
-  readiness: [{ name: 'kafka', check: () => bus.ping() }],
+  readiness: [{ name: 'kafka', check: () => bus.ping(), critical: false }],
   upstreams,
   resolveKey,
   isRevoked: revocations.isRevoked,

@@ -154,6 +154,7 @@ export class EventBus {
   private producer: Producer | undefined;
   private readonly outgoing: PendingPublish[] = [];
   private sending: Promise<void> | undefined;
+  private pinging: Promise<void> | undefined;
   /** Running consumers and how to stop each (its last offsets committed first). */
   private readonly consumers = new Map<Consumer, () => Promise<void>>();
 
@@ -221,9 +222,18 @@ export class EventBus {
   }
 
   /** Readiness: the cluster answers a metadata request. */
-  async ping(): Promise<void> {
-    const admin = await this.connectedAdmin();
-    await admin.describeCluster();
+  /**
+   * Asks the cluster for its metadata. Probes asked for while one is in flight share it: against a
+   * dead broker kafkajs retries for seconds, and readiness probes must not pile up behind it.
+   */
+  ping(): Promise<void> {
+    this.pinging ??= this.connectedAdmin()
+      .then((admin) => admin.describeCluster())
+      .then(() => undefined)
+      .finally(() => {
+        this.pinging = undefined;
+      });
+    return this.pinging;
   }
 
   /**

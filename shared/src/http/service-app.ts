@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logging/logger.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
@@ -14,6 +15,11 @@ import { requestId } from './request-context.ts';
 export interface ReadinessCheck {
   name: string;
   check: () => Promise<unknown>;
+  /**
+   * False for a dependency the service can serve without for a while (Kafka: the outbox holds the
+   * events): when it is down, `/health/ready` still answers 200, with status `degraded`.
+   */
+  critical?: boolean;
 }
 
 export interface ServiceAppOptions {
@@ -41,6 +47,8 @@ export interface ServiceApp {
 }
 
 const READINESS_TIMEOUT_MS = 2_000;
+/** A non-critical dependency (Kafka) cannot make readiness slow: the gateway's `/health` waits 1 s. */
+const DEGRADED_TIMEOUT_MS = 500;
 
 /**
  * Which peers' `X-Forwarded-For` to believe when deciding the client address: `addresses` are IPs,
@@ -114,19 +122,58 @@ function forwardedClient(
   return chain.find((address, hop) => hop === chain.length - 1 || !trust(address, hop));
 }
 
-async function probe(check: ReadinessCheck): Promise<[string, 'up' | 'down']> {
+async function probe(check: ReadinessCheck): Promise<'up' | 'down'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timeout')), READINESS_TIMEOUT_MS);
+    const timeoutMs = check.critical === false ? DEGRADED_TIMEOUT_MS : READINESS_TIMEOUT_MS;
+    timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
   });
   try {
     await Promise.race([check.check(), timeout]);
-    return [check.name, 'up'];
+    return 'up';
   } catch {
-    return [check.name, 'down'];
+    return 'down';
   } finally {
     clearTimeout(timer);
   }
+}
+
+export interface Readiness {
+  /** `degraded`: a non-critical dependency is down; the service still serves its requests. */
+  status: 'ok' | 'degraded' | 'unavailable';
+  checks: Record<string, 'up' | 'down'>;
+}
+
+/** Probes every dependency in parallel: down critical → unavailable, down other → degraded. */
+export async function readinessOf(checks: ReadinessCheck[]): Promise<Readiness> {
+  const results = await Promise.all(checks.map(async (check) => ({ check, state: await probe(check) })));
+  const down = results.filter(({ state }) => state === 'down');
+  const status = down.some(({ check }) => check.critical !== false)
+    ? 'unavailable'
+    : down.length > 0
+      ? 'degraded'
+      : 'ok';
+  return { status, checks: Object.fromEntries(results.map(({ check, state }) => [check.name, state])) };
+}
+
+/** `dependency_up{dependency}`: 1 or 0 per readiness check, probed when scraped. */
+function dependencyGauge(metrics: Metrics, checks: ReadinessCheck[]): void {
+  if (metrics.registry.getSingleMetric('dependency_up')) return;
+  new Gauge({
+    name: 'dependency_up',
+    help: 'Whether a dependency (database, Kafka) answered its readiness probe when scraped',
+    labelNames: ['dependency', 'critical'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const states = await Promise.all(checks.map(probe));
+      checks.forEach((check, i) => {
+        this.set(
+          { dependency: check.name, critical: String(check.critical !== false) },
+          states[i] === 'up' ? 1 : 0,
+        );
+      });
+    },
+  });
 }
 
 /**
@@ -143,6 +190,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const trust = proxyTrust(options.trustProxy ?? GATEWAY_HOP);
   app.set('trust proxy', trust);
   const metrics = options.metrics ?? createMetrics(service);
+  dependencyGauge(metrics, readiness);
 
   app.use(requestId());
   app.use(
@@ -168,9 +216,8 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     res.json({ status: 'ok' });
   });
   app.get('/health/ready', async (_req, res) => {
-    const results = Object.fromEntries(await Promise.all(readiness.map(probe)));
-    const ok = Object.values(results).every((state) => state === 'up');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: results });
+    const readinessState = await readinessOf(readiness);
+    res.status(readinessState.status === 'unavailable' ? 503 : 200).json(readinessState);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -65,7 +65,7 @@ export async function startPostgresRuntime(options: {
     revocations,
     readiness: [
       { name: 'postgres', check: () => sequelize.query('SELECT 1') },
-      { name: 'kafka', check: () => bus.ping() },
+      { name: 'kafka', check: () => bus.ping(), critical: false },
     ],
     stopSteps: [
       { name: 'kafka consumers', run: () => bus.stopConsumers() },
@@ -99,7 +99,7 @@ export async function startMongoRuntime(options: {
     revocations,
     readiness: [
       { name: 'mongodb', check: () => pingMongo(connection) },
-      { name: 'kafka', check: () => bus.ping() },
+      { name: 'kafka', check: () => bus.ping(), critical: false },
     ],
     stopSteps: [
       { name: 'kafka consumers', run: () => bus.stopConsumers() },

@@ -1,17 +1,24 @@
 import { UPSTREAMS, type Upstream, type UpstreamUrls } from '../routing/upstreams.ts';
 
-export type UpstreamState = 'up' | 'down';
+/** `degraded`: ready, but a non-critical dependency of its own (Kafka) is down. */
+export type UpstreamState = 'up' | 'degraded' | 'down';
 
 export interface AggregateHealth {
   status: 'ok' | 'degraded';
   services: Record<Upstream, UpstreamState>;
+  /** A service cannot serve (503 from `/health`); degraded ones still serve (200). */
+  anyDown: boolean;
 }
 
 async function readiness(url: string, timeoutMs: number): Promise<UpstreamState> {
   try {
     const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.body?.cancel();
-    return response.ok ? 'up' : 'down';
+    if (!response.ok) {
+      await response.body?.cancel();
+      return 'down';
+    }
+    const body = (await response.json().catch(() => ({}))) as { status?: unknown };
+    return body.status === 'degraded' ? 'degraded' : 'up';
   } catch {
     return 'down';
   }
@@ -23,5 +30,6 @@ export async function aggregateHealth(upstreams: UpstreamUrls, timeoutMs: number
     UPSTREAMS.map(async (name) => [name, await readiness(upstreams[name], timeoutMs)] as const),
   );
   const services = Object.fromEntries(states) as Record<Upstream, UpstreamState>;
-  return { status: states.every(([, state]) => state === 'up') ? 'ok' : 'degraded', services };
+  const status = states.every(([, state]) => state === 'up') ? 'ok' : 'degraded';
+  return { status, services, anyDown: states.some(([, state]) => state === 'down') };
 }
