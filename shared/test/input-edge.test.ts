@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import request from 'supertest';
 import { z } from 'zod';
 import {
+  emailAddress,
   createLogger,
   createServiceApp,
   isoDate,
@@ -140,5 +141,17 @@ describe('the input edge', () => {
     assertProblem(mongoDown, 503, 'UPSTREAM_UNAVAILABLE');
     const bug = await request(server).get('/bug');
     assert.equal(bug.status, 500, 'anything else is still a bug');
+  });
+
+  test('e-mail addresses: what a mail server takes (≤ 253 in all, ≤ 64 before @), trimmed', () => {
+    const email = emailAddress();
+    const label = 'a'.repeat(63);
+    const domain = `${label}.${label}.${label}.example`; // 199 characters
+    assert.equal(email.parse('  Ada@Example.com '), 'Ada@Example.com');
+    assert.ok(email.safeParse(`${'b'.repeat(53)}@${domain}`).success, '253 characters');
+    assert.ok(!email.safeParse(`${'b'.repeat(54)}@${domain}`).success, '254 characters');
+    assert.ok(email.safeParse(`${'c'.repeat(64)}@example.com`).success);
+    assert.ok(!email.safeParse(`${'c'.repeat(65)}@example.com`).success, 'a local part of 65');
+    assert.ok(!email.safeParse('not-an-address').success);
   });
 });

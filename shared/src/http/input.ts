@@ -112,3 +112,21 @@ export const isoDateTime = () =>
     .refine(yearInRange, { message: yearMessage })
     .refine(offsetInRange, { message: 'The time-zone offset must be between -14:00 and +14:00' })
     .meta({ example: '2026-03-31T09:30:00Z' });
+
+/**
+ * The longest address mail servers take: RFC 5321 caps a path at 256 octets with its angle
+ * brackets, and common servers (smtp-server among them) count 253 for the address itself.
+ */
+export const MAX_EMAIL_LENGTH = 253;
+
+/** An e-mail address a mail server will take: trimmed, local part ≤ 64, whole ≤ 253. */
+export const emailAddress = () =>
+  z
+    .string()
+    .trim()
+    .max(MAX_EMAIL_LENGTH)
+    .pipe(z.email())
+    .refine((value) => value.slice(0, value.lastIndexOf('@')).length <= 64, {
+      message: 'The part before @ is at most 64 characters',
+    })
+    .meta({ example: 'ada@example.com' });

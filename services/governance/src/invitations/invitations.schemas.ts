@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { limitSchema, orgRoleSchema } from '@trellis/shared';
+import { emailAddress, limitSchema, orgRoleSchema } from '@trellis/shared';
 import { INVITATION_STATES } from './invitations.model.ts';
 
 export const invitationParams = z.object({ orgId: z.uuid(), invitationId: z.uuid() });
 export const createInvitationBody = z.object({
-  email: z.string().trim().pipe(z.email()),
+  email: emailAddress(),
   role: orgRoleSchema.exclude(['OWNER'], { error: 'OWNER is only given by an ownership transfer' }),
 });
 export const listInvitationsQuery = z.object({

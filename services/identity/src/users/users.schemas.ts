@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { emailAddress } from '@trellis/shared';
 
-export const emailSchema = z.email().max(254).toLowerCase();
+/** Accounts are found by their address lower-cased. */
+export const emailSchema = emailAddress().transform((value) => value.toLowerCase());
 export const nameSchema = z.string().trim().min(1).max(100);
 
 export const userSchema = z.object({
