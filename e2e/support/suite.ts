@@ -84,7 +84,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
     ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
     ...(MONGO_SERVICES.includes(name) ? { MONGO_URL: testMongoUrl(`${name}`) } : {}),
-    ...(name === 'notify' ? { SMTP_HOST: stack.smtpHost, SMTP_PORT: String(stack.smtpPort) } : {}),
+    ...(name === 'notify'
+      ? {
+          SMTP_HOST: stack.smtpHost,
+          SMTP_PORT: String(stack.smtpPort),
+          APP_URL: `http://127.0.0.1:${ports.gateway}`,
+        }
+      : {}),
     ...(name !== 'gateway' && name !== 'identity' ? { IDENTITY_URL: urls.identity } : {}),
     ...(['work', 'collab', 'notify'].includes(name) ? { GOVERNANCE_URL: urls.governance } : {}),
     ...(name === 'collab' || name === 'notify' ? { WORK_URL: urls.work } : {}),

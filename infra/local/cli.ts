@@ -1,8 +1,9 @@
 // The native local stack manager (no Docker): `node infra/local/cli.ts <command>`.
-// npm scripts: stack:provision, stack:up, stack:down, stack:status, start, test.
+// npm scripts: stack:provision, stack:up, stack:down, stack:status, start, service, test.
 import { UserError } from './log.ts';
 import { down, provision, status, up } from './stack.ts';
 import { start } from './start.ts';
+import { sendCommand } from './supervisor.ts';
 import { test } from './test.ts';
 
 const USAGE = `usage: node infra/local/cli.ts <command>
@@ -11,7 +12,9 @@ const USAGE = `usage: node infra/local/cli.ts <command>
   up          provision, then start Kafka, PostgreSQL, FerretDB and MailDev in the background
   down        stop them
   status      show what runs, with pids and ports
-  start       up + the six services in the foreground (Ctrl-C stops what it started)
+  start       up + the six services in the foreground, supervised (Ctrl-C stops what it started)
+  service restart <name>
+              restart one service of the running \`npm start\` (graceful stop, start, wait until ready)
   test [patterns|--flags=…]
               up + node --test over shared/ and services/, then stop what it started
 
@@ -33,6 +36,14 @@ const commands = new Map<string, () => Promise<number | void>>([
   ['status', status],
   ['start', start],
   ['test', () => test(args)],
+  [
+    'service',
+    async () => {
+      const [verb, name] = args;
+      if (verb !== 'restart' || !name) throw new UserError('usage: npm run service -- restart <name>');
+      console.log(`✓ ${await sendCommand(`restart ${name}`)}`);
+    },
+  ],
 ]);
 
 const run = command === undefined ? undefined : commands.get(command);

@@ -43,8 +43,9 @@ export function serviceDir(service: Service): string {
   return join(paths.repo, 'services', service.name);
 }
 
+/** `trellis_<service>`; TRELLIS_DB_PREFIX replaces `trellis` (a second stack beside the first). */
 export function databaseName(service: Service): string {
-  return `trellis_${service.name}`;
+  return `${env('TRELLIS_DB_PREFIX') ?? 'trellis'}_${service.name}`;
 }
 
 /** Swaps the database of a postgres:// or mongodb:// URL, keeping hosts and query (multi-host safe). */
@@ -91,6 +92,9 @@ export function serviceEnv(service: Service): Record<string, string> {
   if (service.name === 'notify') {
     vars.SMTP_HOST = endpoints.smtpHost;
     vars.SMTP_PORT = String(endpoints.smtpPort);
+    // Mail links point at this stack's gateway, whatever its port.
+    const gateway = services.find((other) => other.name === 'gateway');
+    vars.APP_URL = env('APP_URL') ?? (gateway ? serviceUrl(gateway) : '');
   }
   // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
   // also ask governance (collab and notify also work, notify also collab) for what their projections

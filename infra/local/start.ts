@@ -1,6 +1,6 @@
 // `npm start`: the stack, the service databases and the six services in the
-// foreground; Ctrl-C stops the services and whatever part of the stack this
-// command started.
+// foreground, supervised (a crashed service is started again with backoff);
+// Ctrl-C stops the services and whatever part of the stack this command started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -23,6 +23,7 @@ import {
   type Service,
 } from './services.ts';
 import { downStarted, up } from './stack.ts';
+import { CrashPolicy, listenForCommands, MAX_CRASHES, CRASH_WINDOW_MS } from './supervisor.ts';
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -30,9 +31,14 @@ const COLOURS = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red'] as const;
 
 interface Running {
   service: Service;
+  /** Its colour in the log. */
+  index: number;
   child: ChildProcess;
   /** The last lines it printed, shown if it dies. */
   recent: string[];
+  crashes: CrashPolicy;
+  /** Set while a requested restart replaces the process: its exit is not a crash. */
+  restarting: boolean;
 }
 
 const mainFile = (service: Service) => join(serviceDir(service), 'src', 'main.ts');
@@ -77,13 +83,15 @@ function childEnv(service: Service): NodeJS.ProcessEnv {
   return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
 }
 
-function spawnService(service: Service, index: number): Running {
+/** Starts (or starts again) the service's process; `onExit` hears about this process only. */
+function spawnService(running: Running, onExit: (code: number | null, signal: string | null) => void): void {
+  const { service, index } = running;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: serviceDir(service),
     env: childEnv(service),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const running: Running = { service, child, recent: [] };
+  running.child = child;
   const prefix = styleText(COLOURS[index % COLOURS.length] ?? 'cyan', `${service.name.padEnd(10)} │ `);
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
@@ -92,8 +100,33 @@ function spawnService(service: Service, index: number): Running {
       process.stdout.write(`${prefix}${line}\n`);
     });
   }
-  return running;
+  // 'close', not 'exit': by then all its output has been read.
+  child.on('close', onExit);
 }
+
+const lastLines = (running: Running) =>
+  running.recent
+    .slice(-20)
+    .map((line) => `  │ ${line}`)
+    .join('\n');
+
+async function awaitReady(service: Service, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  if (!(await waitUntil(() => isReady(service), timeoutMs)))
+    throw new UserError(`${service.name} not ready after ${timeoutMs / 1000}s`);
+}
+
+/** Stops one service gracefully (SIGKILL after STOP_TIMEOUT_MS). */
+async function stopOne(running: Running): Promise<void> {
+  const { child } = running;
+  if (hasExited(child)) return;
+  child.kill('SIGTERM');
+  if (!(await waitUntil(() => hasExited(child), STOP_TIMEOUT_MS))) {
+    child.kill('SIGKILL');
+    await waitUntil(() => hasExited(child), 5_000);
+  }
+}
+
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 async function isReady(service: Service): Promise<boolean> {
   try {
@@ -132,8 +165,6 @@ async function awaitServices(): Promise<void> {
   }
 }
 
-const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
-
 async function stopServices(running: Running[]): Promise<void> {
   const alive = running.filter(({ child }) => !hasExited(child));
   if (alive.length === 0) return;
@@ -156,7 +187,7 @@ function printBanner(): void {
   say(`\nTrellis is up: gateway at ${serviceUrl(gateway)}`);
   for (const service of others) say(`  ${service.name.padEnd(11)} ${serviceUrl(service)}`);
   say(`  ${'MailDev UI'.padEnd(11)} ${endpoints.maildevUrl}`);
-  say('Press Ctrl-C to stop.\n');
+  say('Restart one service: npm run service -- restart <name>. Press Ctrl-C to stop.\n');
 }
 
 export async function start(): Promise<number> {
@@ -164,6 +195,8 @@ export async function start(): Promise<number> {
   const started = new Set<string>();
   const running: Running[] = [];
   let stopping: Promise<never> | undefined;
+  /** Set once every service was ready: from then on a crash is restarted, not fatal. */
+  let supervising = false;
 
   // One way out, whatever triggers it: stop services, then our part of the stack.
   const shutdown = (code: number, reason: string): Promise<never> => {
@@ -188,22 +221,69 @@ export async function start(): Promise<number> {
     await step('create service databases', createDatabases);
     if (stopping) return await stopping;
 
-    for (const [index, service] of services.entries()) {
-      const entry = spawnService(service, index);
-      running.push(entry);
-      // 'close', not 'exit': by then all its output has been read.
-      entry.child.on('close', (code, signal) => {
-        if (stopping) return;
-        const recent = entry.recent
-          .slice(-20)
-          .map((line) => `  │ ${line}`)
-          .join('\n');
+    const onExit = (running: Running) => (code: number | null, signal: string | null) => {
+      if (stopping || running.restarting) return;
+      const how = signal ?? `code ${code}`;
+      // Before everything was ready once, a crash is a set-up problem: say so and stop.
+      if (!supervising) {
+        void shutdown(1, `✗ ${running.service.name} exited (${how}); its last lines:\n${lastLines(running)}`);
+        return;
+      }
+      const delay = running.crashes.crashed(Date.now());
+      if (delay === undefined) {
         void shutdown(
           1,
-          `✗ ${service.name} exited (${signal ?? `code ${code}`}); its last lines:\n${recent}`,
+          `✗ ${running.service.name} crashed ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} min: giving up; its last lines:\n${lastLines(running)}`,
         );
-      });
+        return;
+      }
+      say(
+        `✗ ${running.service.name} exited (${how}); starting it again in ${delay / 1000}s (crash ${running.crashes.recent} of ${MAX_CRASHES} allowed in ${CRASH_WINDOW_MS / 60_000} min); its last lines:\n${lastLines(running)}`,
+      );
+      setTimeout(() => {
+        // Stopping, or already started again by a requested restart meanwhile.
+        if (stopping || !hasExited(running.child)) return;
+        const began = performance.now();
+        spawnService(running, onExit(running));
+        awaitReady(running.service).then(
+          () => say(`✓ ${running.service.name} is back (${seconds(began)})`),
+          (error: unknown) => say(`! ${(error as Error).message}`),
+        );
+      }, delay).unref();
+    };
+    for (const [index, service] of services.entries()) {
+      const entry: Running = {
+        service,
+        index,
+        child: undefined as unknown as ChildProcess,
+        recent: [],
+        crashes: new CrashPolicy(),
+        restarting: false,
+      };
+      running.push(entry);
+      spawnService(entry, onExit(entry));
     }
+    await listenForCommands(async (command) => {
+      const [verb, name] = command.split(/\s+/);
+      const target = running.find(({ service }) => service.name === name);
+      if (verb !== 'restart' || !target) {
+        throw new Error(`unknown command "${command}" (restart <${services.map((s) => s.name).join('|')}>)`);
+      }
+      if (target.restarting) throw new Error(`${name} is already restarting`);
+      const began = performance.now();
+      target.restarting = true;
+      try {
+        say(`↻ restarting ${name} (asked by npm run service)`);
+        await stopOne(target);
+      } finally {
+        target.restarting = false;
+      }
+      // From here the new process is supervised like any other: a crash is restarted.
+      spawnService(target, onExit(target));
+      await awaitReady(target.service);
+      say(`✓ ${name} restarted (${seconds(began)})`);
+      return `${name} restarted and ready in ${seconds(began)}`;
+    });
     await step('wait for services (/health/ready)', awaitServices);
   } catch (error) {
     if (stopping) return await stopping;
@@ -211,6 +291,7 @@ export async function start(): Promise<number> {
     return await shutdown(1, `✗ ${message ?? String(error)}`);
   }
   if (stopping) return await stopping;
+  supervising = true;
   printBanner();
   return await new Promise<never>(() => undefined); // runs until a signal or a service exits
 }
