@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@trellis/shared/testing';
 import { brokerAnswers, startBroker } from '../../infra/local/kafka/kafka.ts';
-import { freePort } from './suite.ts';
+import { freePort } from '../../infra/local/proc.ts';
 
 export interface PrivateKafka {
   brokers: string[];

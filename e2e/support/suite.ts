@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../infra/local/proc.ts';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
@@ -20,17 +20,6 @@ export type ServiceName = (typeof SERVICES)[number];
 const POSTGRES_SERVICES: ServiceName[] = ['identity', 'governance', 'work'];
 const MONGO_SERVICES: ServiceName[] = ['collab', 'notify'];
 const repo = join(import.meta.dirname, '..', '..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export interface Suite {
   gatewayUrl: string;

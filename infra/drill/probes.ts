@@ -50,6 +50,8 @@ export interface Created {
 export class Writer {
   sent = 0;
   readonly acknowledged = new Map<string, Created>();
+  /** Keys answered twice: a key given again after a crash lost the write that first had it. */
+  reusedKeys = 0;
   readonly failures = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();

@@ -181,23 +181,47 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/** A port nothing listens on now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
 export function tail(file: string, lines = 20): string {
   if (!existsSync(file)) return `(no log at ${file})`;
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** The process of a service under `npm start` (pid `parent`): its child running in services/<name>. */
-export function serviceChildPid(parent: number, name: string): number | undefined {
-  const folder = join(paths.repo, 'services', name);
+/** The pids whose parent is `parent` (Linux: /proc). */
+export function childPids(parent: number): number[] {
+  const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ") ".
       const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-      if (ppid === parent && readlinkSync(`/proc/${entry}/cwd`) === folder) return Number(entry);
+      if (ppid === parent) children.push(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
-  return undefined;
+  return children;
+}
+
+/** The process of a service under `npm start` (pid `parent`): its child running in services/<name>. */
+export function serviceChildPid(parent: number, name: string): number | undefined {
+  const folder = join(paths.repo, 'services', name);
+  return childPids(parent).find((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`) === folder;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deleteTopicsWithPrefix, stack, uniqueName, waitFor } from '@trellis/shared/testing';
 import { paths } from '../local/config.ts';
-import { serviceChildPid } from '../local/proc.ts';
-import { dropStackDatabases, freePort } from '../../e2e/support/suite.ts';
+import { freePort, serviceChildPid } from '../local/proc.ts';
+import { dropStackDatabases } from '../../e2e/support/suite.ts';
 import { CRASH_WINDOW_MS, CrashPolicy, MAX_CRASHES } from '../local/supervisor.ts';
 
 const cli = join(paths.repo, 'infra', 'local', 'cli.ts');
