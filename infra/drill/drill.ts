@@ -143,21 +143,32 @@ async function underLoad(
   return { writer, feed, w, recoveryMs: drainedAt === undefined ? undefined : drainedAt - faultEnded };
 }
 
+/** A drill's whole run under load: the fault, the verdict, the final line; its exit code. */
+async function faultDrill(
+  gatewayUrl: string,
+  brokers: string[],
+  topicPrefix: string,
+  rate: number,
+  fault: (w: World) => Promise<void>,
+): Promise<number> {
+  const run = await underLoad(gatewayUrl, brokers, topicPrefix, rate, fault);
+  const outcome = await verdict(run.w, run.writer, run.feed);
+  await run.feed.stop();
+  return report(run.writer, outcome, run.recoveryMs);
+}
+
 async function kafkaOutage(): Promise<number> {
   const kafka = await step('a Kafka broker of the drill’s own', () => startPrivateKafka());
   const suite = await step('the suite on it', () =>
     startSuite({ kafkaBrokers: kafka.brokers, env: { gateway: RATE_LIMITS } }),
   );
   try {
-    const run = await underLoad(suite.gatewayUrl, kafka.brokers, suite.topicPrefix, 20, async () => {
+    return await faultDrill(suite.gatewayUrl, kafka.brokers, suite.topicPrefix, 20, async () => {
       await kafka.kill();
       say('  ✗ broker SIGKILLed; down for 30 s');
       await sleep(30_000);
       await step('broker started again', () => kafka.start());
     });
-    const outcome = await verdict(run.w, run.writer, run.feed);
-    await run.feed.stop();
-    return report(run.writer, outcome, run.recoveryMs);
   } finally {
     await suite.close();
     await kafka.close();
@@ -167,15 +178,12 @@ async function kafkaOutage(): Promise<number> {
 async function notifyOutage(): Promise<number> {
   const suite = await step('the suite', () => startSuite({ env: { gateway: RATE_LIMITS } }));
   try {
-    const run = await underLoad(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
+    return await faultDrill(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
       await suite.kill('notify');
       say('  ✗ notify SIGKILLed; down for 20 s');
       await sleep(20_000);
       await step('notify started again', () => suite.start('notify'));
     });
-    const outcome = await verdict(run.w, run.writer, run.feed);
-    await run.feed.stop();
-    return report(run.writer, outcome, run.recoveryMs);
   } finally {
     await suite.close();
   }
@@ -315,6 +323,11 @@ async function soak(): Promise<number> {
     const writer = new Writer(suite.gatewayUrl, w);
     const readLatencies: number[] = [];
     let readErrors = 0;
+    const readFailures = new Map<string, number>();
+    const readFailed = (what: string) => {
+      readErrors += 1;
+      readFailures.set(what, (readFailures.get(what) ?? 0) + 1);
+    };
     let readsSent = 0;
     const reading = new Set<Promise<void>>();
     const readPaths = () => {
@@ -338,11 +351,12 @@ async function soak(): Promise<number> {
         .then(
           (res) => {
             readLatencies.push(performance.now() - began);
-            if (res.status !== 200) readErrors += 1;
+            if (res.status !== 200)
+              readFailed(
+                `${path.replace(/[0-9a-f-]{36}/g, ':id').replace(/\?.*/, '')} → ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`,
+              );
           },
-          () => {
-            readErrors += 1;
-          },
+          (error: unknown) => readFailed(`${path.replace(/\?.*/, '')} → ${(error as Error).message}`),
         )
         .finally(() => reading.delete(read));
       reading.add(read);
@@ -382,6 +396,7 @@ async function soak(): Promise<number> {
     say(
       `  reads:         ${readsSent}, ${readErrors} errors, p50 ${percentile(readLatencies, 50).toFixed(1)} ms, p99 ${percentile(readLatencies, 99).toFixed(1)} ms`,
     );
+    for (const [what, n] of readFailures) say(`  read failure:  ${what} ×${n}`);
     say(
       `  write → live notification: p50 ${percentile(toSocket, 50).toFixed(1)} ms, p99 ${percentile(toSocket, 99).toFixed(1)} ms (${toSocket.length} events)`,
     );
@@ -409,15 +424,12 @@ async function postgresCrash(): Promise<number> {
   if (!cluster) throw new Error('no cluster');
   const suite = await step('the suite', () => startSuite({ env: { gateway: RATE_LIMITS } }));
   try {
-    const run = await underLoad(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
+    return await faultDrill(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
       cluster.crash();
       say('  ✗ PostgreSQL SIGKILLed (postmaster and backends); down for 5 s');
       await sleep(5_000);
       await step('PostgreSQL started again (crash recovery)', () => cluster.start());
     });
-    const outcome = await verdict(run.w, run.writer, run.feed);
-    await run.feed.stop();
-    return report(run.writer, outcome, run.recoveryMs);
   } finally {
     await suite.close();
   }
