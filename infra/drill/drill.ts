@@ -5,7 +5,7 @@
 //   drill <name>: sent N, acknowledged A, failed F, lost L, duplicated D, recovery S s
 // See infra/drill/README.md.
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -53,6 +53,16 @@ type WriterT = InstanceType<typeof Writer>;
 type FeedT = InstanceType<typeof LiveFeed>;
 
 const RATE_LIMITS = { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000' };
+/** Every service's whole output, one file each, for reading what went wrong afterwards. */
+const logDir = join(paths.home, 'drill', 'logs');
+rmSync(logDir, { recursive: true, force: true });
+mkdirSync(logDir, { recursive: true });
+const keepLogs = (name: string, chunk: string) => appendFileSync(join(logDir, `${name}.log`), chunk);
+const suiteOptions = (more: { kafkaBrokers?: string[] } = {}) => ({
+  ...more,
+  env: { gateway: RATE_LIMITS },
+  onOutput: keepLogs,
+});
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 interface Outcome {
@@ -160,7 +170,7 @@ async function faultDrill(
 async function kafkaOutage(): Promise<number> {
   const kafka = await step('a Kafka broker of the drill’s own', () => startPrivateKafka());
   const suite = await step('the suite on it', () =>
-    startSuite({ kafkaBrokers: kafka.brokers, env: { gateway: RATE_LIMITS } }),
+    startSuite(suiteOptions({ kafkaBrokers: kafka.brokers })),
   );
   try {
     return await faultDrill(suite.gatewayUrl, kafka.brokers, suite.topicPrefix, 20, async () => {
@@ -176,7 +186,7 @@ async function kafkaOutage(): Promise<number> {
 }
 
 async function notifyOutage(): Promise<number> {
-  const suite = await step('the suite', () => startSuite({ env: { gateway: RATE_LIMITS } }));
+  const suite = await step('the suite', () => startSuite(suiteOptions()));
   try {
     return await faultDrill(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
       await suite.kill('notify');
@@ -314,7 +324,7 @@ const percentile = (values: number[], p: number) => {
  */
 async function soak(): Promise<number> {
   const duration = Number(env('DRILL_SOAK_SECONDS') ?? 600) * 1000;
-  const suite = await step('the suite', () => startSuite({ env: { gateway: RATE_LIMITS } }));
+  const suite = await step('the suite', () => startSuite(suiteOptions()));
   try {
     const api = apiClient(suite.gatewayUrl);
     const w = await step('an org, a project, an owner and an assignee', () => world(api));
@@ -422,7 +432,7 @@ async function soak(): Promise<number> {
  */
 async function postgresCrash(): Promise<number> {
   if (!cluster) throw new Error('no cluster');
-  const suite = await step('the suite', () => startSuite({ env: { gateway: RATE_LIMITS } }));
+  const suite = await step('the suite', () => startSuite(suiteOptions()));
   try {
     return await faultDrill(suite.gatewayUrl, stack.kafkaBrokers, suite.topicPrefix, 10, async () => {
       cluster.crash();
@@ -475,6 +485,7 @@ const drills: Record<Drill, () => Promise<number>> = {
 };
 
 let code = 1;
+say(`  the services' output: ${logDir}`);
 try {
   code = await drills[drill]();
 } catch (error) {

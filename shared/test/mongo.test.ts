@@ -8,6 +8,7 @@ import {
   createEvent,
   createLogger,
   isDuplicateKeyError,
+  upsertRetried,
   outboxPlugin,
   pingMongo,
   type EventBus,
@@ -72,6 +73,44 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
       return true;
     });
     assert.equal(await Account.countDocuments({ email: 'grace@example.com' }), 1);
+  });
+
+  test('concurrent upserts of one new _id: E11000 for some, none with upsertRetried', async () => {
+    const Counter = connection.model<{ _id: string; last: string; first: string }>(
+      'Race',
+      new Schema({ _id: String, last: String, first: String }),
+    );
+    const race = (id: string, retried: boolean) =>
+      Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => {
+          const upsert = () =>
+            Counter.updateOne(
+              { _id: id },
+              { $set: { last: `w${i}` }, $setOnInsert: { first: `w${i}` } },
+              { upsert: true },
+            );
+          return retried ? upsertRetried(upsert) : upsert();
+        }),
+      );
+    let plainFailures = 0;
+    for (let round = 0; round < 30 && plainFailures === 0; round += 1) {
+      const settled = await race(`plain-${round}`, false);
+      plainFailures += settled.filter((r) => r.status === 'rejected' && isDuplicateKeyError(r.reason)).length;
+    }
+    assert.ok(
+      plainFailures > 0,
+      'the store answers E11000 to a lost upsert race (else this test proves nothing)',
+    );
+    for (let round = 0; round < 5; round += 1) {
+      const settled = await race(`retried-${round}`, true);
+      assert.deepEqual(
+        settled.filter((r) => r.status === 'rejected'),
+        [],
+      );
+      const stored = await Counter.findById(`retried-${round}`).lean();
+      assert.match(stored?.first ?? '', /^w\d+$/);
+      assert.match(stored?.last ?? '', /^w\d+$/);
+    }
   });
 
   test('the outbox publishes each committed event once and in order, and nothing of a write that did not happen', async () => {

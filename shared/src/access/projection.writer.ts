@@ -1,5 +1,6 @@
 import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
 import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
+import { upsertRetried } from '../db/mongo.ts';
 import type { ProjectionModels } from './projection.models.ts';
 
 /** Governance's `/internal/orgs/{orgId}/members/{userId}` answer. */
@@ -88,19 +89,23 @@ export class ProjectionWriter {
     const set: Record<string, unknown> = { ownerId: d.ownerId };
     if (d.name !== undefined) set.name = d.name;
     if (restore) set.deleted = false;
-    return this.m.Org.updateOne({ _id: d.orgId }, { $set: set }, upsert);
+    return upsertRetried(() => this.m.Org.updateOne({ _id: d.orgId }, { $set: set }, upsert));
   }
 
   orgDeleted(orgId: string) {
-    return this.m.Org.updateOne({ _id: orgId }, { $set: { deleted: true } }, upsert);
+    return upsertRetried(() => this.m.Org.updateOne({ _id: orgId }, { $set: { deleted: true } }, upsert));
   }
 
   orgSettingsChanged(d: { orgId: string; settings: Record<string, unknown> }) {
-    return this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: settingsText(d.settings) } }, upsert);
+    return upsertRetried(() =>
+      this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: settingsText(d.settings) } }, upsert),
+    );
   }
 
   async orgOwnershipTransferred(d: { orgId: string; fromUserId: string; toUserId: string }) {
-    await this.m.Org.updateOne({ _id: d.orgId }, { $set: { ownerId: d.toUserId } }, upsert);
+    await upsertRetried(() =>
+      this.m.Org.updateOne({ _id: d.orgId }, { $set: { ownerId: d.toUserId } }, upsert),
+    );
     await this.orgMemberSet({ orgId: d.orgId, userId: d.fromUserId, role: 'ADMIN' });
     await this.orgMemberSet({ orgId: d.orgId, userId: d.toUserId, role: 'OWNER' });
   }
@@ -108,18 +113,22 @@ export class ProjectionWriter {
   // governance.membership
 
   orgMemberSet(d: { orgId: string; userId: string; role: OrgRole }) {
-    return this.m.OrgMember.updateOne(
-      { _id: `${d.orgId}:${d.userId}` },
-      { $set: { orgId: d.orgId, userId: d.userId, role: d.role } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.OrgMember.updateOne(
+        { _id: `${d.orgId}:${d.userId}` },
+        { $set: { orgId: d.orgId, userId: d.userId, role: d.role } },
+        upsert,
+      ),
     );
   }
 
   async orgMemberRemoved(d: { orgId: string; userId: string }) {
-    await this.m.OrgMember.updateOne(
-      { _id: `${d.orgId}:${d.userId}` },
-      { $set: { orgId: d.orgId, userId: d.userId, role: null } },
-      upsert,
+    await upsertRetried(() =>
+      this.m.OrgMember.updateOne(
+        { _id: `${d.orgId}:${d.userId}` },
+        { $set: { orgId: d.orgId, userId: d.userId, role: null } },
+        upsert,
+      ),
     );
     await this.m.TeamMember.updateMany({ orgId: d.orgId, userId: d.userId }, { $set: { role: null } });
   }
@@ -129,26 +138,32 @@ export class ProjectionWriter {
   teamUpserted(d: { orgId: string; teamId: string; name?: string }) {
     const set: Record<string, unknown> = { orgId: d.orgId, deleted: false };
     if (d.name !== undefined) set.name = d.name;
-    return this.m.Team.updateOne({ _id: d.teamId }, { $set: set }, upsert);
+    return upsertRetried(() => this.m.Team.updateOne({ _id: d.teamId }, { $set: set }, upsert));
   }
 
   teamDeleted(d: { orgId: string; teamId: string }) {
-    return this.m.Team.updateOne({ _id: d.teamId }, { $set: { orgId: d.orgId, deleted: true } }, upsert);
+    return upsertRetried(() =>
+      this.m.Team.updateOne({ _id: d.teamId }, { $set: { orgId: d.orgId, deleted: true } }, upsert),
+    );
   }
 
   teamSettingsChanged(d: { orgId: string; teamId: string; settings: Record<string, unknown> }) {
-    return this.m.Team.updateOne(
-      { _id: d.teamId },
-      { $set: { orgId: d.orgId, settings: settingsText(d.settings) } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.Team.updateOne(
+        { _id: d.teamId },
+        { $set: { orgId: d.orgId, settings: settingsText(d.settings) } },
+        upsert,
+      ),
     );
   }
 
   teamMemberSet(d: { orgId: string; teamId: string; userId: string; role: TeamRole | null }) {
-    return this.m.TeamMember.updateOne(
-      { _id: `${d.teamId}:${d.userId}` },
-      { $set: { orgId: d.orgId, teamId: d.teamId, userId: d.userId, role: d.role } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.TeamMember.updateOne(
+        { _id: `${d.teamId}:${d.userId}` },
+        { $set: { orgId: d.orgId, teamId: d.teamId, userId: d.userId, role: d.role } },
+        upsert,
+      ),
     );
   }
 
@@ -161,10 +176,12 @@ export class ProjectionWriter {
 
   projectUpserted(d: ProjectData, restore = false) {
     const { projectId, ...fields } = d;
-    return this.m.Project.updateOne(
-      { _id: projectId },
-      { $set: { ...fields, ...(restore ? { deleted: false } : {}) } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.Project.updateOne(
+        { _id: projectId },
+        { $set: { ...fields, ...(restore ? { deleted: false } : {}) } },
+        upsert,
+      ),
     );
   }
 
@@ -188,10 +205,12 @@ export class ProjectionWriter {
   }
 
   projectMemberSet(d: { orgId: string; projectId: string; userId: string; role: ProjectRole | null }) {
-    return this.m.ProjectMember.updateOne(
-      { _id: `${d.projectId}:${d.userId}` },
-      { $set: { orgId: d.orgId, projectId: d.projectId, userId: d.userId, role: d.role } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.ProjectMember.updateOne(
+        { _id: `${d.projectId}:${d.userId}` },
+        { $set: { orgId: d.orgId, projectId: d.projectId, userId: d.userId, role: d.role } },
+        upsert,
+      ),
     );
   }
 
@@ -210,20 +229,22 @@ export class ProjectionWriter {
 
   taskUpserted(d: TaskData, restore = false) {
     const { taskId, orgId, projectId, key, title, reporterId, assigneeId } = d;
-    return this.m.Task.updateOne(
-      { _id: taskId },
-      {
-        $set: {
-          orgId,
-          projectId,
-          key,
-          title,
-          reporterId,
-          assigneeId,
-          ...(restore ? { deleted: false } : {}),
+    return upsertRetried(() =>
+      this.m.Task.updateOne(
+        { _id: taskId },
+        {
+          $set: {
+            orgId,
+            projectId,
+            key,
+            title,
+            reporterId,
+            assigneeId,
+            ...(restore ? { deleted: false } : {}),
+          },
         },
-      },
-      upsert,
+        upsert,
+      ),
     );
   }
 
@@ -234,10 +255,12 @@ export class ProjectionWriter {
   // identity.user
 
   userUpserted(d: { userId: string; email: string; name: string }) {
-    return this.m.User.updateOne(
-      { _id: d.userId },
-      { $set: { email: d.email.toLowerCase(), name: d.name, deleted: false } },
-      upsert,
+    return upsertRetried(() =>
+      this.m.User.updateOne(
+        { _id: d.userId },
+        { $set: { email: d.email.toLowerCase(), name: d.name, deleted: false } },
+        upsert,
+      ),
     );
   }
 
@@ -248,48 +271,64 @@ export class ProjectionWriter {
   // fallbacks
 
   async storeMembership(s: MembershipSnapshot) {
-    await this.m.Org.updateOne(
-      { _id: s.orgId },
-      { $setOnInsert: { settings: settingsText(s.orgSettings), deleted: false, ownerId: null, name: null } },
-      upsert,
+    await upsertRetried(() =>
+      this.m.Org.updateOne(
+        { _id: s.orgId },
+        {
+          $setOnInsert: { settings: settingsText(s.orgSettings), deleted: false, ownerId: null, name: null },
+        },
+        upsert,
+      ),
     );
-    await this.m.OrgMember.updateOne(
-      { _id: `${s.orgId}:${s.userId}` },
-      { $setOnInsert: { orgId: s.orgId, userId: s.userId, role: s.role } },
-      upsert,
+    await upsertRetried(() =>
+      this.m.OrgMember.updateOne(
+        { _id: `${s.orgId}:${s.userId}` },
+        { $setOnInsert: { orgId: s.orgId, userId: s.userId, role: s.role } },
+        upsert,
+      ),
     );
     for (const { teamId, role } of s.teams) {
-      await this.m.Team.updateOne(
-        { _id: teamId },
-        { $setOnInsert: { orgId: s.orgId, settings: settingsText(s.teamSettings[teamId]), deleted: false } },
-        upsert,
+      await upsertRetried(() =>
+        this.m.Team.updateOne(
+          { _id: teamId },
+          {
+            $setOnInsert: { orgId: s.orgId, settings: settingsText(s.teamSettings[teamId]), deleted: false },
+          },
+          upsert,
+        ),
       );
-      await this.m.TeamMember.updateOne(
-        { _id: `${teamId}:${s.userId}` },
-        { $setOnInsert: { orgId: s.orgId, teamId, userId: s.userId, role } },
-        upsert,
+      await upsertRetried(() =>
+        this.m.TeamMember.updateOne(
+          { _id: `${teamId}:${s.userId}` },
+          { $setOnInsert: { orgId: s.orgId, teamId, userId: s.userId, role } },
+          upsert,
+        ),
       );
     }
   }
 
   async storeProject(s: ProjectSnapshot) {
     const { projectId, members, settings, ...fields } = s;
-    await this.m.Project.updateOne(
-      { _id: projectId },
-      { $setOnInsert: { ...fields, settings: settingsText(settings) } },
-      upsert,
+    await upsertRetried(() =>
+      this.m.Project.updateOne(
+        { _id: projectId },
+        { $setOnInsert: { ...fields, settings: settingsText(settings) } },
+        upsert,
+      ),
     );
     for (const { userId, role } of members)
-      await this.m.ProjectMember.updateOne(
-        { _id: `${projectId}:${userId}` },
-        { $setOnInsert: { orgId: s.orgId, projectId, userId, role } },
-        upsert,
+      await upsertRetried(() =>
+        this.m.ProjectMember.updateOne(
+          { _id: `${projectId}:${userId}` },
+          { $setOnInsert: { orgId: s.orgId, projectId, userId, role } },
+          upsert,
+        ),
       );
   }
 
   async storeTask(s: TaskSnapshot) {
     await this.storeProject(s.project);
     const { taskId, project: _project, ...fields } = s;
-    await this.m.Task.updateOne({ _id: taskId }, { $setOnInsert: fields }, upsert);
+    await upsertRetried(() => this.m.Task.updateOne({ _id: taskId }, { $setOnInsert: fields }, upsert));
   }
 }

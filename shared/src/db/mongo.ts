@@ -26,3 +26,20 @@ export async function pingMongo(connection: Connection): Promise<void> {
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+/**
+ * Runs an upsert again when it lost a race to insert the same `_id` (E11000): MongoDB does not retry
+ * that itself, and on the second try the document is there, so the update applies to it (or, for
+ * `$setOnInsert`, rightly does nothing). Two writers of one document — an event consumer and a
+ * request's fallback lookup — are routine.
+ */
+export async function upsertRetried<T>(upsert: () => PromiseLike<T>): Promise<T> {
+  // FerretDB v1 finds, then inserts: under many writers a second try can lose once more.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await upsert();
+    } catch (err) {
+      if (!isDuplicateKeyError(err) || attempt >= 3) throw err;
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { RecentMap } from '@trellis/shared';
+import { RecentMap, upsertRetried } from '@trellis/shared';
 import { z } from 'zod';
 import {
   NOTIFICATION_TYPES,
@@ -88,7 +88,7 @@ export class PreferenceService {
     for (const channel of ['inApp', 'email'] as const)
       for (const [type, on] of Object.entries(patch[channel] ?? {}))
         if (on !== undefined) set[`${channel}.${storedKey(type)}`] = on;
-    await this.model.updateOne({ _id: userId }, { $set: set }, { upsert: true });
+    await upsertRetried(() => this.model.updateOne({ _id: userId }, { $set: set }, { upsert: true }));
     this.recent.delete(userId);
     return this.of(userId);
   }
