@@ -83,8 +83,10 @@ function childEnv(service: Service): NodeJS.ProcessEnv {
   return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
 }
 
-/** Starts (or starts again) the service's process; `onExit` hears about this process only. */
-function spawnService(running: Running, onExit: (code: number | null, signal: string | null) => void): void {
+type OnExit = (code: number | null, signal: string | null) => void;
+
+/** Starts (or starts again) the service's process; `onExit` hears about it while it is the current one. */
+function spawnService(running: Running, onExit: OnExit): void {
   const { service, index } = running;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: serviceDir(service),
@@ -100,8 +102,11 @@ function spawnService(running: Running, onExit: (code: number | null, signal: st
       process.stdout.write(`${prefix}${line}\n`);
     });
   }
-  // 'close', not 'exit': by then all its output has been read.
-  child.on('close', onExit);
+  // 'close', not 'exit': by then all its output has been read. A process replaced meanwhile (a
+  // requested restart) closes after its successor started: that is not a crash.
+  child.on('close', (code, signal) => {
+    if (running.child === child) onExit(code, signal);
+  });
 }
 
 const lastLines = (running: Running) =>
@@ -221,36 +226,41 @@ export async function start(): Promise<number> {
     await step('create service databases', createDatabases);
     if (stopping) return await stopping;
 
-    const onExit = (running: Running) => (code: number | null, signal: string | null) => {
-      if (stopping || running.restarting) return;
-      const how = signal ?? `code ${code}`;
-      // Before everything was ready once, a crash is a set-up problem: say so and stop.
-      if (!supervising) {
-        void shutdown(1, `✗ ${running.service.name} exited (${how}); its last lines:\n${lastLines(running)}`);
-        return;
-      }
-      const delay = running.crashes.crashed(Date.now());
-      if (delay === undefined) {
-        void shutdown(
-          1,
-          `✗ ${running.service.name} crashed ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} min: giving up; its last lines:\n${lastLines(running)}`,
+    const onExit =
+      (running: Running): OnExit =>
+      (code, signal) => {
+        if (stopping || running.restarting) return;
+        const how = signal ?? `code ${code}`;
+        // Before everything was ready once, a crash is a set-up problem: say so and stop.
+        if (!supervising) {
+          void shutdown(
+            1,
+            `✗ ${running.service.name} exited (${how}); its last lines:\n${lastLines(running)}`,
+          );
+          return;
+        }
+        const delay = running.crashes.crashed(Date.now());
+        if (delay === undefined) {
+          void shutdown(
+            1,
+            `✗ ${running.service.name} crashed ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} min: giving up; its last lines:\n${lastLines(running)}`,
+          );
+          return;
+        }
+        say(
+          `✗ ${running.service.name} exited (${how}); starting it again in ${delay / 1000}s (crash ${running.crashes.recent} of ${MAX_CRASHES} allowed in ${CRASH_WINDOW_MS / 60_000} min); its last lines:\n${lastLines(running)}`,
         );
-        return;
-      }
-      say(
-        `✗ ${running.service.name} exited (${how}); starting it again in ${delay / 1000}s (crash ${running.crashes.recent} of ${MAX_CRASHES} allowed in ${CRASH_WINDOW_MS / 60_000} min); its last lines:\n${lastLines(running)}`,
-      );
-      setTimeout(() => {
-        // Stopping, or already started again by a requested restart meanwhile.
-        if (stopping || !hasExited(running.child)) return;
-        const began = performance.now();
-        spawnService(running, onExit(running));
-        awaitReady(running.service).then(
-          () => say(`✓ ${running.service.name} is back (${seconds(began)})`),
-          (error: unknown) => say(`! ${(error as Error).message}`),
-        );
-      }, delay).unref();
-    };
+        setTimeout(() => {
+          // Stopping, or already started again by a requested restart meanwhile.
+          if (stopping || !hasExited(running.child)) return;
+          const began = performance.now();
+          spawnService(running, onExit(running));
+          awaitReady(running.service).then(
+            () => say(`✓ ${running.service.name} is back (${seconds(began)})`),
+            (error: unknown) => say(`! ${(error as Error).message}`),
+          );
+        }, delay).unref();
+      };
     for (const [index, service] of services.entries()) {
       const entry: Running = {
         service,

@@ -103,6 +103,7 @@ describe('npm start supervises the services', () => {
     assert.match(said, /notify restarted and ready in/);
     assert.ok(await ready(ports.notify));
     assert.notEqual(serviceChildPid(start.pid!, 'notify'), before_, 'a new process');
+    assert.doesNotMatch(output, /notify\s+exited/, 'a requested restart is not reported as a crash');
 
     const unknown = spawn(process.execPath, [cli, 'service', 'restart', 'nothing'], { env, stdio: 'pipe' });
     let refused = '';
