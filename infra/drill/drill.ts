@@ -4,7 +4,6 @@
 // feed — and how long until every consumer group had caught up. The last line is the verdict:
 //   drill <name>: sent N, acknowledged A, failed F, lost L, duplicated D, recovery S s
 // See infra/drill/README.md.
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { env, paths } from '../local/config.ts';
 import { say, step, UserError } from '../local/log.ts';
 import { postmasterPid, startCluster, stopCluster } from '../local/postgres/postgres.ts';
-import { childPids, freePort, serviceChildPid } from '../local/proc.ts';
+import { childPids, freePort } from '../local/proc.ts';
 import { stackEnv } from '../local/services.ts';
 import { downStarted, up } from '../local/stack.ts';
 
@@ -46,7 +45,7 @@ if (cluster) process.env.DATABASE_URL = cluster.url;
 const { apiClient } = await import('../../e2e/support/client.ts');
 const { startSuite } = await import('../../e2e/support/suite.ts');
 const { startPrivateKafka } = await import('../../e2e/support/private-kafka.ts');
-const { stack, waitFor, uniqueName, deleteTopicsWithPrefix } = await import('@trellis/shared/testing');
+const { stack, waitFor } = await import('@trellis/shared/testing');
 const { drained, inboxAssignments, LiveFeed, world, Writer } = await import('./probes.ts');
 type World = Awaited<ReturnType<typeof world>>;
 type WriterT = InstanceType<typeof Writer>;
@@ -204,86 +203,59 @@ async function notifyOutage(): Promise<number> {
  * counts the other services' errors through the gateway, and times the supervisor bringing it back.
  */
 async function killService(): Promise<number> {
-  const { dropStackDatabases } = await import('../../e2e/support/suite.ts');
-  const ports = Object.fromEntries(
-    await Promise.all(SERVICE_NAMES.map(async (n) => [n, await freePort()])),
-  ) as Record<ServiceName, number>;
-  const prefix = uniqueName('drill').replace(/\W/g, '_');
-  const childEnv = {
-    ...process.env,
-    ...Object.fromEntries(SERVICE_NAMES.map((n) => [`${n.toUpperCase()}_PORT`, String(ports[n])])),
-    ...RATE_LIMITS,
-    TRELLIS_DB_PREFIX: prefix,
-    KAFKA_TOPIC_PREFIX: `${prefix}.`,
-    LOG_LEVEL: 'warn',
-  };
-  const cli = `${paths.repo}/infra/local/cli.ts`;
-  const supervisor = spawn(process.execPath, [cli, 'start'], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  for (const stream of [supervisor.stdout, supervisor.stderr])
-    stream.on('data', (c: Buffer) => (output += c));
-  const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
-  const ready = (name: ServiceName) =>
-    fetch(`http://127.0.0.1:${ports[name]}/health/ready`, { signal: AbortSignal.timeout(1_000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
+  const { startNpmStart } = await import('../../e2e/support/npm-start.ts');
+  const start = await step('npm start on free ports', () =>
+    startNpmStart({ env: RATE_LIMITS, onOutput: (chunk) => keepLogs('npm-start', chunk) }),
+  );
+  const gatewayUrl = `http://127.0.0.1:${start.ports.gateway}`;
   try {
-    await step('npm start on free ports', () =>
-      waitFor(() => output.includes('Trellis is up') || supervisor.exitCode !== null, {
-        what: 'npm start',
-        timeoutMs: 120_000,
-        intervalMs: 250,
-      }),
-    );
-    if (supervisor.exitCode !== null) throw new UserError(`npm start failed:\n${output.slice(-3_000)}`);
     const api = apiClient(gatewayUrl);
     let recoveryMs: number | undefined;
     const errors = new Map<ServiceName, number>();
     const reads = new Map<ServiceName, number>();
-    const run = await underLoad(gatewayUrl, stack.kafkaBrokers, `${prefix}.`, 10, async (w) => {
-      // Reads of every service through the gateway, ≈5/s each, while the target is down and back.
-      const routes: Record<Exclude<ServiceName, 'gateway'>, string> = {
-        identity: '/users/me',
-        governance: `/orgs/${w.orgId}`,
-        work: `/projects/${w.projectId}`,
-        collab: `/channels?orgId=${w.orgId}`,
-        notify: '/notifications/unread-count',
-      };
-      const pid = serviceChildPid(supervisor.pid!, target);
-      if (!pid) throw new Error(`no ${target} process under npm start`);
-      let reading = true;
-      const reader = (async () => {
-        while (reading) {
-          for (const [name, path] of Object.entries(routes) as Array<[ServiceName, string]>) {
-            const res = await api.get(path, w.owner.token).catch(() => ({ status: 0 }));
-            reads.set(name, (reads.get(name) ?? 0) + 1);
-            if (res.status !== 200) errors.set(name, (errors.get(name) ?? 0) + 1);
+    const run = await underLoad(
+      gatewayUrl,
+      stack.kafkaBrokers,
+      `${start.env.KAFKA_TOPIC_PREFIX}`,
+      10,
+      async (w) => {
+        // Reads of every service through the gateway, ≈5/s each, while the target is down and back.
+        const routes: Record<Exclude<ServiceName, 'gateway'>, string> = {
+          identity: '/users/me',
+          governance: `/orgs/${w.orgId}`,
+          work: `/projects/${w.projectId}`,
+          collab: `/channels?orgId=${w.orgId}`,
+          notify: '/notifications/unread-count',
+        };
+        const pid = start.pid(target);
+        if (!pid) throw new Error(`no ${target} process under npm start`);
+        let reading = true;
+        const reader = (async () => {
+          while (reading) {
+            for (const [name, path] of Object.entries(routes) as Array<[ServiceName, string]>) {
+              const res = await api.get(path, w.owner.token).catch(() => ({ status: 0 }));
+              reads.set(name, (reads.get(name) ?? 0) + 1);
+              if (res.status !== 200) errors.set(name, (errors.get(name) ?? 0) + 1);
+            }
+            await sleep(200);
           }
-          await sleep(200);
-        }
-      })();
-      await sleep(2_000);
-      const killedAt = performance.now();
-      process.kill(pid, 'SIGKILL');
-      say(`  ✗ ${target} SIGKILLed`);
-      await waitFor(
-        async () => serviceChildPid(supervisor.pid!, target) !== undefined && (await ready(target)),
-        {
+        })();
+        await sleep(2_000);
+        const killedAt = performance.now();
+        process.kill(pid, 'SIGKILL');
+        say(`  ✗ ${target} SIGKILLed`);
+        await waitFor(async () => start.pid(target) !== undefined && (await start.ready(target)), {
           what: `${target} back`,
           timeoutMs: 60_000,
           intervalMs: 100,
-        },
-      );
-      recoveryMs = performance.now() - killedAt;
-      say(`  ✓ ${target} back and ready after ${seconds(recoveryMs)} s (the supervisor)`);
-      await sleep(5_000);
-      reading = false;
-      await reader;
-    });
+        });
+        recoveryMs = performance.now() - killedAt;
+        say(`  ✓ ${target} back and ready after ${seconds(recoveryMs)} s (the supervisor)`);
+        await sleep(5_000);
+        reading = false;
+        await reader;
+      },
+    );
     const others = SERVICE_NAMES.filter((n) => n !== target && n !== 'gateway');
     const otherErrors = others.reduce((sum, n) => sum + (errors.get(n) ?? 0), 0);
     say(
@@ -294,12 +266,7 @@ async function killService(): Promise<number> {
     const code = report(run.writer, outcome, recoveryMs);
     return otherErrors === 0 && (recoveryMs ?? Infinity) <= 10_000 ? code : 1;
   } finally {
-    supervisor.kill('SIGINT');
-    await waitFor(() => supervisor.exitCode !== null, { what: 'npm start to stop', timeoutMs: 30_000 }).catch(
-      () => supervisor.kill('SIGKILL'),
-    );
-    await dropStackDatabases(prefix);
-    await deleteTopicsWithPrefix(stack.kafkaBrokers, `${prefix}.`).catch(() => undefined);
+    await start.stop();
   }
 }
 

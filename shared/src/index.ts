@@ -3,6 +3,7 @@ export * from './logging/logger.ts';
 export * from './http/errors.ts';
 export * from './http/error-handler.ts';
 export * from './http/validate.ts';
+export * from './http/client-address.ts';
 export * from './http/input.ts';
 export * from './http/cursor.ts';
 export * from './http/request-context.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addressMatcher, baseEnvSchema, loadConfig } from '@trellis/shared';
+import { addressMatcher, baseEnvSchema, commaSeparated, loadConfig } from '@trellis/shared';
 
 const upstreamUrl = z.url({ protocol: /^https?$/ });
 const positiveInt = z.coerce.number().int().positive();
@@ -8,12 +8,7 @@ const positiveInt = z.coerce.number().int().positive();
 const addressList = z
   .string()
   .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean),
-  )
+  .transform(commaSeparated)
   .superRefine((entries, ctx) => {
     for (const entry of entries) {
       try {

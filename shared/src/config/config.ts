@@ -11,15 +11,14 @@ export class ConfigError extends Error {
   }
 }
 
-const commaList = z
-  .string()
-  .min(1)
-  .transform((s) =>
-    s
-      .split(',')
-      .map((part) => part.trim())
-      .filter(Boolean),
-  );
+/** A comma-separated setting as its entries, trimmed, empty ones dropped. */
+export const commaSeparated = (value: string): string[] =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+
+const commaList = z.string().min(1).transform(commaSeparated);
 
 /** Settings every service reads. */
 export const baseEnvSchema = z.object({

@@ -221,9 +221,8 @@ export class EventBus {
     });
   }
 
-  /** Readiness: the cluster answers a metadata request. */
   /**
-   * Asks the cluster for its metadata. Probes asked for while one is in flight share it: against a
+   * Readiness: the cluster answers a metadata request. Probes asked for while one is in flight share it: against a
    * dead broker kafkajs retries for seconds, and readiness probes must not pile up behind it.
    */
   ping(): Promise<void> {
