@@ -8,10 +8,9 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 
-import pg from 'pg';
-
 import { endpoints, paths } from './config.ts';
 import { say, seconds, step, UserError } from './log.ts';
+import { ensureDatabase } from './postgres/postgres.ts';
 import { portInUse, waitUntil } from './proc.ts';
 import {
   databaseName,
@@ -59,19 +58,9 @@ async function checkServices(): Promise<void> {
 }
 
 async function createDatabases(): Promise<void> {
-  const client = new pg.Client({ connectionString: endpoints.databaseUrl });
-  await client.connect();
-  try {
-    for (const service of services.filter(({ store }) => store === 'postgres')) {
-      const name = databaseName(service);
-      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-      if (!rowCount) {
-        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
-        say(`✓ created database ${name}`);
-      }
-    }
-  } finally {
-    await client.end();
+  for (const service of services.filter(({ store }) => store === 'postgres')) {
+    const name = databaseName(service);
+    if (await ensureDatabase(name)) say(`✓ created database ${name}`);
   }
 }
 

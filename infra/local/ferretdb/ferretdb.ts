@@ -1,5 +1,6 @@
-// FerretDB v1.24.0 (MongoDB wire protocol on SQLite), built with `go` from the
-// wrapper program in this folder into the cache.
+// FerretDB v1.24.0 (MongoDB wire protocol on PostgreSQL), built with `go` from the
+// wrapper program in this folder into the cache. It keeps its data in the database
+// `ferretdb` of the stack's PostgreSQL (or of the server DATABASE_URL names).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -9,12 +10,26 @@ import { buildIntoCache, cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, external, paths, ports, redact } from '../config.ts';
 import { UserError, type Progress } from '../log.ts';
-import { run, spawnDaemon, tail } from '../proc.ts';
+import { ensureDatabase, postgres } from '../postgres/postgres.ts';
+import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
+import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w6';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w8';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
-const dataDir = paths.data('ferretdb');
+const listen = `127.0.0.1:${ports.mongo}`;
+const DATABASE = 'ferretdb';
+
+/**
+ * FerretDB's PostgreSQL URL. It names each filter's field as a query parameter
+ * (`_jsonb -> $1 @> $2`); a generic plan cannot match that to an index on
+ * `_jsonb -> 'field'`, so every statement is planned with its values.
+ */
+function backendUrl(): string {
+  const url = new URL(withDatabase(endpoints.databaseUrl, DATABASE));
+  url.searchParams.set('plan_cache_mode', 'force_custom_plan');
+  return url.toString();
+}
 
 async function provision(progress: Progress): Promise<void> {
   console.log('  go  │ building FerretDB (about a minute on 2 cores)…');
@@ -42,10 +57,18 @@ async function provision(progress: Progress): Promise<void> {
   });
 }
 
-async function start(): Promise<number> {
+async function start(progress: Progress): Promise<number> {
+  // The components start side by side; this one needs PostgreSQL first.
+  progress('waiting for PostgreSQL');
+  if (!(await waitUntil(() => postgres.ready(), postgres.readyTimeoutMs + 30_000, 250))) {
+    throw new UserError('FerretDB keeps its data in PostgreSQL, which did not answer');
+  }
+  await ensureDatabase(DATABASE);
   return spawnDaemon({
     command: binary,
-    args: ['-listen', `127.0.0.1:${ports.mongo}`, '-data', dataDir, '-log-level', 'error'],
+    args: ['-listen', listen, '-log-level', 'error'],
+    // Not on the command line, which `ps` and the log's header show: it may hold a password.
+    env: { ...process.env, FERRETDB_POSTGRESQL_URL: backendUrl() },
     log: paths.log('ferretdb'),
   });
 }
@@ -70,7 +93,7 @@ export const ferretdb: Component = {
   external: external.mongoUrl && `MONGO_URL=${redact(external.mongoUrl)}`,
   externalEnv: 'MONGO_URL',
   ports: [{ port: ports.mongo, env: 'MONGO_PORT' }],
-  marker: dataDir,
+  marker: listen,
   readyTimeoutMs: 30_000,
   stopTimeoutMs: 10_000,
   isProvisioned: () => existsSync(binary),

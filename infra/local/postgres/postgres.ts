@@ -154,6 +154,24 @@ async function ready(): Promise<boolean> {
   }
 }
 
+/** Creates a database on the stack's server (or the one `DATABASE_URL` names) unless it exists; true when it did. */
+export async function ensureDatabase(name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: endpoints.databaseUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return false;
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+    return true;
+  } catch (error) {
+    // Two callers at once: the other one created it.
+    if ((error as { code?: string }).code === '42P04') return false;
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
 export const postgres: Component = {
   name: 'postgres',
   external: external.databaseUrl && `DATABASE_URL=${redact(external.databaseUrl)}`,
