@@ -67,7 +67,7 @@ describe('local FerretDB: equality filters search an index', { skip: !localFerre
     }
   };
 
-  test('every top-level field of an index, and _id, gets a GIN index that FerretDB’s filter uses', async () => {
+  test('leading and unique fields of the indexes, and _id, get a GIN index that FerretDB’s filter uses', async () => {
     const things = connection.db!.collection<{
       _id: string;
       owner: string;
@@ -83,6 +83,7 @@ describe('local FerretDB: equality filters search an index', { skip: !localFerre
       })),
     );
     await things.createIndex({ owner: 1, n: -1 });
+    await things.createIndex({ owner: 1, serial: 1 }, { unique: true });
     await things.createIndex({ 'meta.tag': 1 });
     const table = await tableOf('things');
 
@@ -93,8 +94,9 @@ describe('local FerretDB: equality filters search an index', { skip: !localFerre
       },
       { timeoutMs: 5_000, what: `GIN indexes on ${table}` },
     );
-    // A nested field is filtered with another operator (`#>`), which such an index would not serve.
-    assert.deepEqual(fields, ['_id', 'n', 'owner']);
+    // `n` only sorts (a later field of a non-unique index); a nested field is filtered with another
+    // operator (`#>`), which such an index would not serve.
+    assert.deepEqual(fields, ['_id', 'owner', 'serial']);
     assert.match(await plan(table, 'owner', 'owner-3'), /Bitmap Index Scan on \S+_trellis_gin/);
     assert.match(await plan(table, '_id', 'thing-42'), /Bitmap Index Scan on \S+_trellis_gin/);
 
@@ -102,6 +104,6 @@ describe('local FerretDB: equality filters search an index', { skip: !localFerre
     assert.equal(await things.countDocuments({ owner: 'owner-3' }), 30);
     assert.equal((await things.findOne({ _id: 'thing-42' }))?.n, 42);
     const names = (await things.listIndexes().toArray()).map((index) => index.name as string);
-    assert.deepEqual(names.sort(), ['_id_', 'meta.tag_1', 'owner_1_n_-1']);
+    assert.deepEqual(names.sort(), ['_id_', 'meta.tag_1', 'owner_1_n_-1', 'owner_1_serial_1']);
   });
 });

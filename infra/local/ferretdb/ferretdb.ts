@@ -15,7 +15,7 @@ import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
 import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w8';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w10';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const listen = `127.0.0.1:${ports.mongo}`;
 const DATABASE = 'ferretdb';
@@ -23,11 +23,16 @@ const DATABASE = 'ferretdb';
 /**
  * FerretDB's PostgreSQL URL. It names each filter's field as a query parameter
  * (`_jsonb -> $1 @> $2`); a generic plan cannot match that to an index on
- * `_jsonb -> 'field'`, so every statement is planned with its values.
+ * `_jsonb -> 'field'`, so every statement is planned with its values. The pool
+ * (pgx's default: 4 connections on this machine) would queue the operations of
+ * every consumer lane and request of collab and notify behind four.
  */
 function backendUrl(): string {
   const url = new URL(withDatabase(endpoints.databaseUrl, DATABASE));
   url.searchParams.set('plan_cache_mode', 'force_custom_plan');
+  url.searchParams.set('pool_max_conns', '32');
+  // The stack's PostgreSQL has no TLS; pgx would try it first on every new connection.
+  if (!external.databaseUrl) url.searchParams.set('sslmode', 'disable');
   return url.toString();
 }
 

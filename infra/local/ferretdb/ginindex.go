@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // FerretDB v1's PostgreSQL backend pushes a top-level equality filter down as
@@ -20,9 +21,11 @@ import (
 // the whole table, and an inbox read or a consumer's lookup slows down as its
 // collection grows.
 //
-// ginIndexKeeper adds, for every top-level field of every index FerretDB made
-// (the `_id` index included), a GIN index on the same expression, which serves
-// `@>`. FerretDB does not know of them (it lists only its own indexes) and they
+// ginIndexKeeper adds a GIN index, which serves `@>`, on the same expression as
+// the leading field of every index FerretDB made and every field of its unique
+// indexes (the `_id` index included) — the fields queries name by equality. The
+// later fields of a non-unique index are sort keys, which FerretDB v1 applies in
+// Go whatever the indexes: a GIN index on them would only cost every insert. FerretDB does not know of them (it lists only its own indexes) and they
 // go with the table when a collection or database is dropped. New indexes get
 // theirs on the next pass, a second at most after creation.
 type ginIndexKeeper struct {
@@ -38,7 +41,12 @@ const ginIndexSuffix = "_trellis_gin"
 var topLevelField = regexp.MustCompile(`^\(_jsonb -> '((?:[^']|'')+)'::text\)$`)
 
 func newGINIndexKeeper(ctx context.Context, url string, logger *slog.Logger) (*ginIndexKeeper, error) {
-	conn, err := pgx.Connect(ctx, url)
+	// FerretDB's URL carries pool settings, which a plain connection refuses.
+	config, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, config.ConnConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +103,8 @@ func (k *ginIndexKeeper) pass(ctx context.Context) error {
 // missing lists the GIN indexes FerretDB's B-tree indexes call for that do not exist yet.
 func (k *ginIndexKeeper) missing(ctx context.Context) ([]ginIndex, error) {
 	rows, err := k.conn.Query(ctx, `
-		SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid, col, true), am.amname
+		SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid, col, true), am.amname,
+		       col = 1 OR i.indisunique
 		FROM pg_index i
 		JOIN pg_class ic ON ic.oid = i.indexrelid
 		JOIN pg_am am ON am.oid = ic.relam
@@ -112,7 +121,8 @@ func (k *ginIndexKeeper) missing(ctx context.Context) ([]ginIndex, error) {
 	have := map[key]bool{}
 	for rows.Next() {
 		var schema, table, column, method string
-		if err := rows.Scan(&schema, &table, &column, &method); err != nil {
+		var equality bool
+		if err := rows.Scan(&schema, &table, &column, &method, &equality); err != nil {
 			return nil, err
 		}
 		match := topLevelField.FindStringSubmatch(column)
@@ -122,7 +132,7 @@ func (k *ginIndexKeeper) missing(ctx context.Context) ([]ginIndex, error) {
 		field := key{schema, table, strings.ReplaceAll(match[1], "''", "'")}
 		if method == "gin" {
 			have[field] = true
-		} else {
+		} else if equality {
 			wanted[field] = true
 		}
 	}
