@@ -97,6 +97,44 @@ describe('HTTP building blocks', () => {
     assert.equal(redactUrl('/a?tokens=1&mycode=2'), '/a?tokens=1&mycode=2', 'only those exact names');
   });
 
+  test('one access line per answered request, none for probes and scrapes; 5xx at error level', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const { app, finish } = createServiceApp({ service: 'log-test', logger: capture, readiness: [] });
+    app.get('/fails', () => {
+      throw new Error('boom');
+    });
+    const served = finish();
+    await request(served).get('/health/live').set('X-Request-Id', 'probe-1');
+    await request(served).get('/metrics');
+    await request(served).get('/nowhere?limit=5').set('X-Request-Id', 'req-404');
+    await request(served).get('/fails').set('X-Request-Id', 'req-500');
+    type Line = { level: number; msg: string; req?: { id: string; method: string; url: string } } & Record<
+      string,
+      unknown
+    >;
+    const access = lines.map((line) => JSON.parse(line) as Line).filter((line) => line.req);
+    assert.deepEqual(
+      access.map(({ level, msg, req, res }) => ({ level, msg, req, res })),
+      [
+        {
+          level: 30,
+          msg: 'request completed',
+          req: { id: 'req-404', method: 'GET', url: '/nowhere?limit=5' },
+          res: { statusCode: 404 },
+        },
+        {
+          level: 50,
+          msg: 'request errored',
+          req: { id: 'req-500', method: 'GET', url: '/fails' },
+          res: { statusCode: 500 },
+        },
+      ],
+    );
+    assert.ok(access.every((line) => typeof line.responseTime === 'number'));
+    assert.ok(!lines.join('').includes('probe-1'), 'health probes are not logged');
+  });
+
   test('keyset cursors round-trip and reject tampering', () => {
     const position = { updatedAt: '2026-01-01T00:00:00.000Z', id: 'abc' };
     const schema = z.object({ updatedAt: z.iso.datetime(), id: z.string() });

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logging/logger.ts';
@@ -104,6 +103,36 @@ function dependencyGauge(metrics: Metrics, checks: ReadinessCheck[]): void {
   });
 }
 
+/** Requests not worth a log line each: scrapes and probes. */
+const unlogged = (url: string) => url === '/metrics' || url.startsWith('/health');
+
+/**
+ * One line per request once answered: id, method, path (secrets redacted) and status — headers would
+ * repeat on every line and risk secrets. Written here rather than with pino-http, which built a child
+ * logger and serialized the request for every call, whether the level let the line out or not.
+ */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (unlogged(req.url)) {
+      next();
+      return;
+    }
+    const began = performance.now();
+    res.once('finish', () => {
+      const failed = res.statusCode >= 500;
+      if (!logger.isLevelEnabled(failed ? 'error' : 'info')) return;
+      const line = {
+        req: { id: req.id, method: req.method, url: redactUrl(req.originalUrl) },
+        res: { statusCode: res.statusCode },
+        responseTime: Math.round(performance.now() - began),
+      };
+      if (failed) logger.error(line, 'request errored');
+      else logger.info(line, 'request completed');
+    });
+    next();
+  };
+}
+
 /**
  * The frame every service shares: request ids, access logs, security headers, metrics,
  * health endpoints and (after `finish`) the one central error handler.
@@ -121,22 +150,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   dependencyGauge(metrics, readiness);
 
   app.use(requestId());
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => req.id,
-      // Method, path and status are enough; headers would repeat on every line and risk secrets.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
-    }),
-  );
+  app.use(accessLog(logger));
   app.use(metrics.middleware);
   app.use(helmet());
 
