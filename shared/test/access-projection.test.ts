@@ -230,6 +230,17 @@ describe('the MongoDB access projection', () => {
         data: { ...task, version, title, changes },
       });
     await deliver(createEvent(workEvents.taskCreated, 'work', { subjectId: taskId, orgId, data: task }));
+    // Stored by one insert, with every field an upsert would have set.
+    const { _id, ...created } = (await projection.models.Task.findById(taskId).lean())!;
+    assert.deepEqual(created, {
+      orgId,
+      projectId: task.projectId,
+      key: 'SKIP-1',
+      title: 'Before',
+      reporterId: task.reporterId,
+      assigneeId: task.assigneeId ?? null,
+      deleted: false,
+    });
 
     const described = updated(2, 'Before', { description: { from: null, to: 'Now with words' } });
     await deliver(described);

@@ -295,6 +295,38 @@ describe('realtime hub', () => {
       );
   });
 
+  test('new channels get their heads in one insert; a head another replica wrote meanwhile is moved on', async () => {
+    const models = await historyModels(connections[0] as Connection);
+    const calls = { insertMany: 0, updateOne: 0 };
+    const heads = new Proxy(models.heads, {
+      get(target, key, receiver) {
+        if (key !== 'insertMany' && key !== 'updateOne') return Reflect.get(target, key, receiver) as unknown;
+        return (...args: unknown[]) => {
+          calls[key] += 1;
+          return (Reflect.get(target, key, receiver) as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const history = new ChannelHistory({ ...models, heads });
+    const channels = range(1, 6).map(() => `task:${randomUUID()}`);
+    for (const channel of channels) assert.equal(await history.append(channel, event()), 1);
+    await history.append(channels[0] as string, event());
+    // Another replica wrote the head of the last channel between this one's look and its flush.
+    await models.heads.create({ _id: channels[5], seq: 1, first: 1 });
+    const other = new ChannelHistory(models);
+    assert.equal(await other.append(channels[5] as string, event()), 2);
+    assert.equal(await history.append(channels[5] as string, event()), 3);
+
+    await history.flushHeads();
+    assert.equal(calls.insertMany, 1, 'one insert for the new heads');
+    assert.equal(calls.updateOne, 1, 'an update only for the head that existed');
+    const written = await models.heads.find({ _id: { $in: channels } }).lean();
+    assert.deepEqual(
+      channels.map((channel) => written.find((head) => head._id === channel)?.seq),
+      [2, 1, 1, 1, 1, 3],
+    );
+  });
+
   test('a head left far behind (a crash before its flush) costs a few probes, nothing else', async () => {
     const models = await historyModels(connections[0] as Connection);
     const channel = `chat:${randomUUID()}`;

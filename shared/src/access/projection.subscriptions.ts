@@ -64,7 +64,7 @@ export function projectionSubscriptions(
     on(work.projectMemberRoleChanged, (d) => p.projectMemberSet({ ...d, role: d.to })),
     on(work.projectMemberRemoved, (d) => p.projectMemberSet({ ...d, role: null })),
     on(work.projectOwnershipTransferred, (d) => p.projectOwnershipTransferred(d)),
-    onTask(work.taskCreated, (d) => p.taskUpserted(d)),
+    onTask(work.taskCreated, (d) => p.taskCreated(d)),
     onlyWhen(
       onTask(work.taskUpdated, (d) => p.taskUpserted(d)),
       (d) => taskUpdateIsProjected(d.changes as Record<string, unknown>),

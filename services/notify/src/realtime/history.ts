@@ -82,6 +82,8 @@ export class ChannelHistory {
   private readonly runs: PendingRun[] = [];
   /** Heads to write on the next flush. */
   private readonly unflushed = new Map<string, number>();
+  /** Channels this process found without a head: the flush inserts theirs, all in one command. */
+  private readonly headless: RecentMap<true>;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -91,6 +93,7 @@ export class ChannelHistory {
     const trustMs = options.trustMs ?? 60_000;
     this.newest = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
     this.placed = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
+    this.headless = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
   }
 
   /**
@@ -112,7 +115,9 @@ export class ChannelHistory {
   /** The channel's newest seq; 0 when it has none. */
   async lastSeq(channel: string): Promise<number> {
     const startedAt = Date.now();
-    const head = (await this.m.heads.findById(channel, { seq: 1 }).lean())?.seq ?? 0;
+    const found = await this.m.heads.findById(channel, { seq: 1 }).lean();
+    if (!found) this.headless.set(channel, true);
+    const head = found?.seq ?? 0;
     const seq = await this.endFrom(channel, Math.max(head, this.newest.get(channel) ?? 0));
     if (seq > 0) this.noteNewest(channel, seq, startedAt);
     if (seq > head) this.pendHead(channel, seq); // repairs a head left behind
@@ -332,13 +337,41 @@ export class ChannelHistory {
   }
 
   private async writeHeads(): Promise<void> {
-    const heads = [...this.unflushed];
+    const pending = [...this.unflushed];
     this.unflushed.clear();
+    const fresh = pending.filter(([channel]) => this.headless.get(channel));
+    const isFresh = new Set(fresh.map(([channel]) => channel));
+    const taken = await this.insertHeads(fresh);
+    const heads = pending.filter(([channel]) => !isFresh.has(channel) || taken.has(channel));
     const results = await Promise.allSettled(heads.map(([channel, seq]) => this.advanceHead(channel, seq)));
     const failed = heads.filter((_, i) => results[i]?.status === 'rejected');
     for (const [channel, seq] of failed) this.pendHead(channel, seq); // tried again on the next flush
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
+  }
+
+  /**
+   * The first heads of new channels (a task's, mostly), in one unordered insert rather than an
+   * upsert each (a find, then an insert, on FerretDB v1). Returns the channels whose head existed
+   * after all (another writer's): they take the usual update. Any other failure leaves them all
+   * to the update path.
+   */
+  private async insertHeads(fresh: Array<[string, number]>): Promise<Set<string>> {
+    if (fresh.length === 0) return new Set();
+    for (const [channel] of fresh) this.headless.delete(channel);
+    try {
+      await this.m.heads.insertMany(
+        fresh.map(([channel, seq]) => ({ _id: channel, seq, first: 1 })),
+        { ordered: false, lean: true },
+      );
+      return new Set();
+    } catch (err) {
+      const writeErrors = [(err as { writeErrors?: unknown }).writeErrors ?? []].flat() as WriteError[];
+      const duplicates = writeErrors.filter((e) => isDuplicateKeyError(e) || isDuplicateKeyError(e.err));
+      if (writeErrors.length === 0 || duplicates.length < writeErrors.length)
+        return new Set(fresh.map(([channel]) => channel));
+      return new Set(duplicates.map((e) => fresh[e.index]![0]));
+    }
   }
 
   /** Moves the head forward to `seq` (by `_id` alone: a filter on `seq` too would scan every head). */
