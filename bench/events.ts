@@ -1,14 +1,15 @@
 // npm run bench:events — the deferred work behind API writes: how fast every consumer group drains.
 // On a fresh suite (six services as processes, through the gateway), BENCH_WRITERS writers (default
 // 8) create BENCH_BURST tasks (default 400) as fast as they can, each assigned to one member who
-// holds a WebSocket subscribed to their own `user:` channel. Midway, an invitation is sent and
-// another session logs out. Prints:
+// holds a WebSocket subscribed to their own `user:` channel. Midway, an invitation is sent,
+// another session logs out and a watcher of the project's channel is removed from the org. Prints:
 // - the burst's write rate and write latency;
 // - for every consumer group of the suite: peak lag, drain rate (events/s) and seconds from the
 //   last write to lag 0;
 // - last write → every notification in the inbox (unread-count) and at the socket;
 // - write → notification at the socket, p50/p99 over the burst;
-// - invitation sent → its e-mail at MailDev, logout → the revoked token refused by the gateway;
+// - invitation sent → its e-mail at MailDev, logout → the revoked token refused by the gateway,
+//   removal from the org → the removed member's project subscription ended (ACCESS_REVOKED);
 // - CPU ms per write of every process (the services, Kafka, PostgreSQL, FerretDB, MailDev), over the burst
 //   and its drain, and their sum: a task write's whole-suite cost.
 // BENCH_RATE=<n> (with BENCH_SECONDS, default 60) runs a sustained load instead of the burst: n
@@ -118,6 +119,12 @@ try {
     password: 'correct horse battery',
   });
   const invitee = `invitee-${Date.now()}@example.test`;
+  // A member watching the project's channel, removed from the org during the burst.
+  const watcher = await person(api, 'Bench Watcher');
+  await join(api, orgId, owner, watcher, 'MEMBER');
+  const watcherSocket = await Socket.open(suite.gatewayUrl, watcher.token);
+  const watching = await watcherSocket.subscribe(`project:${projectId}`);
+  if (watching.type !== 'subscribed') throw new Error(`watcher subscribe: ${JSON.stringify(watching)}`);
 
   const socket = await Socket.open(suite.gatewayUrl, assignee.token);
   const channel = `user:${assignee.id}`;
@@ -235,13 +242,20 @@ try {
   let logoutAt = 0;
   let revokedAfter = NaN;
   let invitationAfter = NaN;
-  /** An invitation and a logout while the writes go on, and how soon each takes effect. */
+  let removalAfter = NaN;
+  /** An invitation, a logout and a removal while the writes go on, and how soon each takes effect. */
   const midway = async () => {
     invitationSentAt = performance.now();
     await api.post(`/orgs/${orgId}/invitations`, { email: invitee, role: 'MEMBER' }, owner.token);
     logoutAt = performance.now();
     await api.post('/auth/logout', { refreshToken: second.body.refreshToken }, second.body.accessToken);
+    const removedAt = performance.now();
+    const removed = await api.delete(`/orgs/${orgId}/members/${watcher.id}`, owner.token);
+    if (removed.status !== 204) throw new Error(`removal: ${removed.status} ${JSON.stringify(removed.body)}`);
     await Promise.all([
+      watcherSocket
+        .next((m) => m.type === 'unsubscribed', 'the watcher unsubscribed', 0, drainLimitMs)
+        .then(() => void (removalAfter = performance.now() - removedAt)),
       (async () => {
         while (performance.now() - logoutAt < 30_000) {
           if ((await api.get('/users/me', second.body.accessToken)).status === 401)
@@ -391,6 +405,9 @@ try {
   );
   console.log(`invitation sent midway → its e-mail: ${(invitationAfter / 1000).toFixed(2)} s`);
   console.log(`logout midway → token refused at the gateway: ${(revokedAfter / 1000).toFixed(2)} s`);
+  console.log(
+    `member removed from the org midway → their project subscription ended: ${(removalAfter / 1000).toFixed(2)} s`,
+  );
   if (inboxReads.length > 0) {
     const sortedReads = [...inboxReads].sort((a, b) => a - b);
     const failures = [...inboxFailures].map(([status, n]) => `${n}× ${status}`).join(', ') || 'none failed';
@@ -411,6 +428,7 @@ try {
   }
   console.log(`  ${'all'.padEnd(10)} ${(cpuTotal / (total - failed)).toFixed(2).padStart(7)}`);
   await socket.close();
+  await watcherSocket.close();
 } finally {
   await admin.disconnect();
   await suite.close();

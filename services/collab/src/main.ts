@@ -11,7 +11,7 @@ import {
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { collabConsumer, collabSubscriptions } from './events/subscriptions.ts';
+import { collabConsumers, collabSubscriptions } from './events/subscriptions.ts';
 import { collabModels, initModels, outboxModels } from './models.ts';
 
 const config = readConfig();
@@ -72,12 +72,11 @@ await serve({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stopSteps: runtime.stopSteps.flatMap((step) => (step.name === 'kafka' ? [...beforeKafka, step] : [step])),
 });
-await bus.consume(
-  collabConsumer(
-    collabSubscriptions({
-      projection: services.projection,
-      inbox: services.inbox,
-      channels: services.channels,
-    }),
-  ),
-);
+for (const options of collabConsumers(
+  collabSubscriptions({
+    projection: services.projection,
+    inbox: services.inbox,
+    channels: services.channels,
+  }),
+))
+  await bus.consume(options);

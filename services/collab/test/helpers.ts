@@ -29,7 +29,7 @@ import {
   type TestKafka,
 } from '@trellis/shared/testing';
 import { buildApp, buildServices } from '../src/app.ts';
-import { collabConsumer, collabSubscriptions } from '../src/events/subscriptions.ts';
+import { collabConsumers, collabSubscriptions } from '../src/events/subscriptions.ts';
 import { collabModels, initModels, outboxModels } from '../src/models.ts';
 
 export const COLLAB_TOPICS = [
@@ -74,19 +74,19 @@ export async function startCollab(options: { governance?: InternalClient; work?:
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
   const reader = await TopicReader.start(kafka, [...COLLAB_TOPICS]);
-  const consumer: EventConsumer = await bus.consume(
-    collabConsumer(
+  const consumers: EventConsumer[] = await Promise.all(
+    collabConsumers(
       collabSubscriptions({
         projection: services.projection,
         inbox: services.inbox,
         channels: services.channels,
       }),
-    ),
+    ).map((options) => bus.consume(options)),
   );
-  await consumer.ready;
+  await Promise.all(consumers.map((consumer) => consumer.ready));
   const close = async () => {
     await reader.stop();
-    await consumer.stop();
+    for (const consumer of consumers) await consumer.stop();
     await outbox.stop();
     options.governance?.shutdown();
     options.work?.shutdown();

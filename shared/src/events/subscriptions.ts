@@ -5,6 +5,7 @@ import { routeByType } from './kafka.ts';
 import type { MongoInbox } from './mongo-inbox.ts';
 import { handleOnce } from './pg-inbox.ts';
 import type { EventDefinition } from './registry.ts';
+import { ACTIVITY_TOPICS } from './topics.ts';
 
 /** One event type a service reacts to: where it arrives and what to do. */
 export interface Subscription {
@@ -78,6 +79,17 @@ export function mongoInboxSubscriber(inbox: MongoInbox, name: string) {
  */
 export function idempotentSubscriber() {
   return subscriber((_event, effect) => effect());
+}
+
+/** A service's subscriptions on the activity topics, and the others, each in list order. */
+export function byActivity(subscriptions: Subscription[]): {
+  activity: Subscription[];
+  other: Subscription[];
+} {
+  return {
+    activity: subscriptions.filter((s) => ACTIVITY_TOPICS.has(s.topic)),
+    other: subscriptions.filter((s) => !ACTIVITY_TOPICS.has(s.topic)),
+  };
 }
 
 /**

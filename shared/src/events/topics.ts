@@ -20,6 +20,19 @@ export const TOPICS = [
 
 export type Topic = (typeof TOPICS)[number];
 
+/**
+ * Topics whose events come with the work itself, and in bursts (an import, a sprint closing, a
+ * script). A service reads them under a consumer group apart from everything else it consumes, so a
+ * backlog of them never holds up a membership removal, a session revocation or an org's life.
+ */
+export const ACTIVITY_TOPICS: ReadonlySet<string> = new Set<Topic>([
+  'work.task',
+  'work.sprint',
+  'collab.comment',
+  'collab.message',
+  'collab.announcement',
+]);
+
 /** Topics internal to one service (never audited, never read by another service). */
 export const INTERNAL_TOPICS = ['notify.realtime'] as const;
 

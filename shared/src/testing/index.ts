@@ -6,3 +6,4 @@ export * from './access-tokens.ts';
 export * from './stale-topics.ts';
 export * from './task-data.ts';
 export * from './maildev.ts';
+export * from './consumer-groups.ts';

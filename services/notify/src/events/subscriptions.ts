@@ -1,5 +1,6 @@
 import type { Model } from 'mongoose';
 import {
+  byActivity,
   collabEvents,
   consumerOf,
   type ConsumerOptions,
@@ -20,8 +21,10 @@ import type { TaskCommenters } from '../notifications/notification.model.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { TRIGGERS } from '../notifications/triggers.ts';
 
-/** notify's consumer group for state changes (the hub's fan-out has groups of its own). */
+/** notify's consumer group for the activity topics (`ACTIVITY_TOPICS`; the hub's fan-out has groups of its own). */
 export const CONSUMER_GROUP = 'notify';
+/** notify's consumer group for everything else but mail: orgs, memberships, teams, projects, users. */
+export const ORG_CONSUMER_GROUP = 'notify-org';
 /** notify's consumer group for mail requests. */
 export const MAIL_CONSUMER_GROUP = 'notify-mail';
 
@@ -137,19 +140,22 @@ const MAIL_TOPICS = new Set<string>([
 ]);
 
 /**
- * notify's consumers. Mail requests (sign-up codes, password resets, invitations) have a group of
- * their own, so they never queue behind a backlog of task or comment events: a burst of work
- * leaves them as quick as on an idle system. The other group takes more attempts than the default,
- * because a comment can arrive before the task it is on (another topic) and its notifications
- * wait for that task to be projected. Both gather up to 100 ms of events per fetch: a notification
- * or a re-check that much later goes unnoticed, and the main group reads every busy topic (each
- * task update, for instance, most of which it skips at once).
+ * notify's consumers, in three groups that never wait for each other. Mail requests (sign-up codes,
+ * password resets, invitations) have one; the activity topics (`ACTIVITY_TOPICS`: tasks, sprints,
+ * comments, chat, announcements) another; everything else — orgs, memberships, teams, projects,
+ * users: the access projection and the hub's access re-checks — the third. So a burst of work leaves
+ * mail, removals and revocations as quick as on an idle system. The activity and org groups take
+ * more attempts than the default: a comment can arrive before the task it is on (another topic), a
+ * task before its project, and their notifications wait for those to be projected. The activity
+ * group gathers up to 100 ms of events per fetch: a notification that much later goes unnoticed, and
+ * it reads every busy topic (each task update, for instance, most of which it skips at once).
  */
 export function notifyConsumers(subscriptions: Subscription[]): ConsumerOptions[] {
   const mail = subscriptions.filter((s) => MAIL_TOPICS.has(s.topic));
-  const rest = subscriptions.filter((s) => !MAIL_TOPICS.has(s.topic));
+  const { activity, other } = byActivity(subscriptions.filter((s) => !MAIL_TOPICS.has(s.topic)));
   return [
-    { ...consumerOf(CONSUMER_GROUP, rest), maxAttempts: 6, batchWaitMs: 100, keyConcurrency: 8 },
+    { ...consumerOf(CONSUMER_GROUP, activity), maxAttempts: 6, batchWaitMs: 100, keyConcurrency: 8 },
+    { ...consumerOf(ORG_CONSUMER_GROUP, other), maxAttempts: 6, keyConcurrency: 8 },
     { ...consumerOf(MAIL_CONSUMER_GROUP, mail), batchWaitMs: 100 },
   ];
 }
