@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Schema, type Connection } from 'mongoose';
 import {
+  CoalescedInserts,
   MongoInbox,
   MongoOutbox,
   connectMongo,
@@ -111,6 +112,63 @@ describe('MongoDB (FerretDB) through Mongoose', () => {
       assert.match(stored?.first ?? '', /^w\d+$/);
       assert.match(stored?.last ?? '', /^w\d+$/);
     }
+  });
+
+  test('inserts asked for together go in one command; each caller hears inserted or duplicate', async () => {
+    const Thing = connection.model<{ _id: string; n: number }>(
+      'CoalescedThing',
+      new Schema({ _id: String, n: Number }, { collection: 'coalesced_things', versionKey: false }),
+    );
+    await Thing.create({ _id: 'already', n: 0 });
+    let commands = 0;
+    const counted = new Proxy(Thing, {
+      get(target, key, receiver) {
+        if (key !== 'insertMany') return Reflect.get(target, key, receiver) as unknown;
+        return (...args: Parameters<typeof target.insertMany>) => {
+          commands += 1;
+          return target.insertMany(...args);
+        };
+      },
+    });
+    const inserts = new CoalescedInserts(counted);
+    const results = await Promise.all([
+      inserts.insert({ _id: 'a', n: 1 }),
+      inserts.insert({ _id: 'already', n: 2 }),
+      inserts.insert({ _id: 'b', n: 3 }),
+      inserts.insert({ _id: 'a', n: 4 }),
+      inserts.insert({ _id: 'c', n: 5 }),
+    ]);
+    assert.deepEqual(results, [true, false, true, false, true]);
+    assert.equal(commands, 1, 'one insertMany for the five');
+    const stored = await Thing.find().sort({ _id: 1 }).lean();
+    assert.deepEqual(
+      stored.map(({ _id, n }) => [_id, n]),
+      [
+        ['a', 1],
+        ['already', 0],
+        ['b', 3],
+        ['c', 5],
+      ],
+    );
+    // Asked for one after the other, each goes alone.
+    assert.equal(await inserts.insert({ _id: 'd', n: 6 }), true);
+    assert.equal(await inserts.insert({ _id: 'e', n: 7 }), true);
+    assert.equal(commands, 3);
+  });
+
+  test('a command that fails for another reason fails every caller in it', async () => {
+    const closed = await connectMongo(testMongoUrl('mongo-closed'), logger);
+    const Thing = closed.model<{ _id: string }>(
+      'ClosedThing',
+      new Schema({ _id: String }, { collection: 'things', versionKey: false }),
+    );
+    await closed.close();
+    const inserts = new CoalescedInserts(Thing);
+    const results = await Promise.allSettled([inserts.insert({ _id: 'x' }), inserts.insert({ _id: 'y' })]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
   });
 
   test('the outbox publishes each committed event once and in order, and nothing of a write that did not happen', async () => {

@@ -1,6 +1,6 @@
 import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
 import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
-import { isDuplicateKeyError, upsertRetried } from '../db/mongo.ts';
+import { CoalescedInserts, upsertRetried } from '../db/mongo.ts';
 import type { AccessTask, ProjectionModels } from './projection.models.ts';
 
 /** Governance's `/internal/orgs/{orgId}/members/{userId}` answer. */
@@ -78,9 +78,12 @@ export const settingsText = (settings: object | null | undefined): string | null
  */
 export class ProjectionWriter {
   private readonly m: ProjectionModels;
+  /** New tasks of concurrent events, inserted together. */
+  private readonly taskInserts: CoalescedInserts<AccessTask>;
 
   constructor(models: ProjectionModels) {
     this.m = models;
+    this.taskInserts = new CoalescedInserts(models.Task);
   }
 
   // governance.org
@@ -228,7 +231,8 @@ export class ProjectionWriter {
   // work.task
 
   /**
-   * A new task in one insert (an upsert costs FerretDB v1 a find, then the insert). A task already
+   * A new task in one insert, shared with other events' (an upsert costs FerretDB v1 a find, then the
+   * insert). A task already
    * there — a redelivery, or a snapshot a request's fallback stored first — takes the event's fields
    * as an update would.
    */
@@ -244,12 +248,7 @@ export class ProjectionWriter {
       assigneeId,
       deleted: false,
     };
-    try {
-      await this.m.Task.insertMany([task], { lean: true });
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      await this.taskUpserted(d);
-    }
+    if (!(await this.taskInserts.insert(task))) await this.taskUpserted(d);
   }
 
   taskUpserted(d: TaskData, restore = false) {

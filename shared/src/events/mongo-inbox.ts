@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { isDuplicateKeyError } from '../db/mongo.ts';
+import { CoalescedInserts } from '../db/mongo.ts';
 import type { EventEnvelope } from './envelope.ts';
 
 interface InboxRecord {
@@ -20,20 +20,19 @@ const inboxSchema = new Schema<InboxRecord>(
  */
 export class MongoInbox {
   private readonly model: Model<InboxRecord>;
+  /** Records of concurrent events, inserted together. */
+  private readonly records: CoalescedInserts<InboxRecord>;
 
   constructor(connection: Connection) {
     this.model = connection.models.Inbox ?? connection.model<InboxRecord>('Inbox', inboxSchema);
+    this.records = new CoalescedInserts(this.model);
   }
 
   async handleOnce(consumer: string, event: EventEnvelope, effect: () => Promise<unknown>): Promise<boolean> {
     const _id = `${consumer}:${event.id}`;
     if (await this.model.exists({ _id })) return false;
     await effect();
-    try {
-      await this.model.create({ _id, handledAt: new Date() });
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-    }
+    await this.records.insert({ _id, handledAt: new Date() }); // false: a concurrent delivery recorded it
     return true;
   }
 }

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError, type EventEnvelope, type Logger } from '@trellis/shared';
+import { CoalescedInserts, type EventEnvelope, type Logger } from '@trellis/shared';
 import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
 import type { MailLane, Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
@@ -27,11 +27,14 @@ const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@]+@/g, 
 
 export class MailService {
   private readonly deliveries: MailDeliveryModel;
+  /** Claims of concurrent events, inserted together. */
+  private readonly claims: CoalescedInserts<MailDelivery>;
   private readonly mailer: Mailer;
   private readonly logger: Logger;
 
   constructor(deps: MailServiceDeps) {
     this.deliveries = deps.deliveries;
+    this.claims = new CoalescedInserts(deps.deliveries);
     this.mailer = deps.mailer;
     this.logger = deps.logger.child({ component: 'mail' });
   }
@@ -89,12 +92,7 @@ export class MailService {
       createdAt: new Date(),
       sentAt: null,
     };
-    try {
-      await this.deliveries.create(fresh);
-      return fresh;
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-    }
+    if (await this.claims.insert(fresh)) return fresh;
     // A delivery recorded before `_id` was the event id has its own id (and a unique index on
     // `eventId`, on databases that had it): found by that field, in this rare path only.
     const existing =

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  isDuplicateKeyError,
+  CoalescedInserts,
   RecentMap,
   type AccessReader,
   type AccessUser,
@@ -62,6 +62,8 @@ export class Notifier {
    * when this replica handled it: `forgetAccess`); the WebSocket hub and the API read the projection.
    */
   private readonly visibility = new RecentMap<true>({ ttlMs: 2_000, maxEntries: 10_000 });
+  /** Notifications of concurrent events, inserted together. */
+  private readonly inserts: CoalescedInserts<Notification>;
 
   constructor(deps: {
     models: NotifyModels;
@@ -73,6 +75,7 @@ export class Notifier {
     logger: Logger;
   }) {
     this.models = deps.models;
+    this.inserts = new CoalescedInserts(deps.models.Notification);
     this.reader = deps.reader;
     this.preferences = deps.preferences;
     this.realtime = deps.realtime;
@@ -181,13 +184,8 @@ export class Notifier {
       readAt: null,
       createdAt: new Date(event.occurredAt),
     };
-    // One round trip in the usual case: the insert. Only a redelivery pays for the lookup.
-    try {
-      await this.models.Notification.insertMany([fresh], { lean: true });
-      return fresh;
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-    }
+    // One insert in the usual case, shared with other events'. Only a redelivery pays for the lookup.
+    if (await this.inserts.insert(fresh)) return fresh;
     return (await this.models.Notification.findById(id).lean<Notification>()) ?? fresh;
   }
 }

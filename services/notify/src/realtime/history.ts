@@ -1,4 +1,4 @@
-import { RecentMap, isDuplicateKeyError } from '@trellis/shared';
+import { RecentMap, isDuplicateKeyError, refusedDocuments } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
 import type { HistoryEntry, HistoryModels } from './history.model.ts';
 
@@ -366,11 +366,9 @@ export class ChannelHistory {
       );
       return new Set();
     } catch (err) {
-      const writeErrors = [(err as { writeErrors?: unknown }).writeErrors ?? []].flat() as WriteError[];
-      const duplicates = writeErrors.filter((e) => isDuplicateKeyError(e) || isDuplicateKeyError(e.err));
-      if (writeErrors.length === 0 || duplicates.length < writeErrors.length)
-        return new Set(fresh.map(([channel]) => channel));
-      return new Set(duplicates.map((e) => fresh[e.index]![0]));
+      const refused = refusedDocuments(err);
+      if (!refused || refused.some((r) => !r.duplicate)) return new Set(fresh.map(([channel]) => channel));
+      return new Set(refused.map((r) => fresh[r.index]![0]));
     }
   }
 
@@ -394,14 +392,7 @@ export class ChannelHistory {
 
 /** How many documents of an ordered insert went in before a duplicate key stopped it; rethrows anything else. */
 function insertedBeforeDuplicate(err: unknown): number {
-  const writeErrors = [(err as { writeErrors?: unknown }).writeErrors ?? []].flat() as WriteError[];
-  const first = writeErrors[0];
-  // The driver's WriteError has `code`; mongoose hands over plain copies with it under `err`.
-  if (!first || !(isDuplicateKeyError(first) || isDuplicateKeyError(first.err))) throw err;
+  const first = refusedDocuments(err)?.[0];
+  if (!first?.duplicate) throw err;
   return first.index;
-}
-
-interface WriteError {
-  index: number;
-  err?: unknown;
 }
