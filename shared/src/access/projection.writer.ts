@@ -64,6 +64,11 @@ interface TaskData {
   assigneeId: string | null;
 }
 
+/** The fields of a task event the projection keeps. */
+function projectedTask({ orgId, projectId, key, title, reporterId, assigneeId }: TaskData) {
+  return { orgId, projectId, key, title, reporterId, assigneeId };
+}
+
 const upsert = { upsert: true } as const;
 
 /** Settings are stored as JSON text (their keys hold dots, which FerretDB refuses as field names). */
@@ -232,44 +237,17 @@ export class ProjectionWriter {
 
   /**
    * A new task in one insert, shared with other events' (an upsert costs FerretDB v1 a find, then the
-   * insert). A task already
-   * there — a redelivery, or a snapshot a request's fallback stored first — takes the event's fields
-   * as an update would.
+   * insert). A task already there — a redelivery, or a snapshot a request's fallback stored first —
+   * takes the event's fields as an update would.
    */
   async taskCreated(d: TaskData): Promise<void> {
-    const { taskId, orgId, projectId, key, title, reporterId, assigneeId } = d;
-    const task: AccessTask = {
-      _id: taskId,
-      orgId,
-      projectId,
-      key,
-      title,
-      reporterId,
-      assigneeId,
-      deleted: false,
-    };
+    const task: AccessTask = { _id: d.taskId, ...projectedTask(d), deleted: false };
     if (!(await this.taskInserts.insert(task))) await this.taskUpserted(d);
   }
 
   taskUpserted(d: TaskData, restore = false) {
-    const { taskId, orgId, projectId, key, title, reporterId, assigneeId } = d;
-    return upsertRetried(() =>
-      this.m.Task.updateOne(
-        { _id: taskId },
-        {
-          $set: {
-            orgId,
-            projectId,
-            key,
-            title,
-            reporterId,
-            assigneeId,
-            ...(restore ? { deleted: false } : {}),
-          },
-        },
-        upsert,
-      ),
-    );
+    const set = { ...projectedTask(d), ...(restore ? { deleted: false } : {}) };
+    return upsertRetried(() => this.m.Task.updateOne({ _id: d.taskId }, { $set: set }, upsert));
   }
 
   tasksDeleted(taskIds: string[]) {
