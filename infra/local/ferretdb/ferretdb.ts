@@ -15,9 +15,11 @@ import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
 import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w10';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w11';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const listen = `127.0.0.1:${ports.mongo}`;
+/** On the daemon's command line, so that `stack:status`/`down` know it from another stack's FerretDB. */
+const stackMarker = paths.data('ferretdb');
 const DATABASE = 'ferretdb';
 
 /**
@@ -71,7 +73,7 @@ async function start(progress: Progress): Promise<number> {
   await ensureDatabase(DATABASE);
   return spawnDaemon({
     command: binary,
-    args: ['-listen', listen, '-log-level', 'error'],
+    args: ['-listen', listen, '-stack', stackMarker, '-log-level', 'error'],
     // Not on the command line, which `ps` and the log's header show: it may hold a password.
     env: { ...process.env, FERRETDB_POSTGRESQL_URL: backendUrl() },
     log: paths.log('ferretdb'),
@@ -98,7 +100,7 @@ export const ferretdb: Component = {
   external: external.mongoUrl && `MONGO_URL=${redact(external.mongoUrl)}`,
   externalEnv: 'MONGO_URL',
   ports: [{ port: ports.mongo, env: 'MONGO_PORT' }],
-  marker: listen,
+  marker: stackMarker,
   readyTimeoutMs: 30_000,
   stopTimeoutMs: 10_000,
   isProvisioned: () => existsSync(binary),

@@ -19,6 +19,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	// Unused here: it names the local stack this process belongs to on its command line, where the
+	// stack manager looks for its own daemons (the data lives in PostgreSQL, not under that folder).
+	flag.String("stack", "", "the local stack's state folder")
 	var level slog.Level
 	flag.TextVar(&level, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	flag.Parse()
