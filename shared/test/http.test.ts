@@ -135,6 +135,38 @@ describe('HTTP building blocks', () => {
     assert.ok(!lines.join('').includes('probe-1'), 'health probes are not logged');
   });
 
+  test('one-time codes are redacted from logged mail requests; error codes are kept', () => {
+    const lines: string[] = [];
+    const capture = pino(
+      { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+      {
+        write: (line: string) => void lines.push(line),
+      },
+    );
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    capture.error({ err: refused }, 'database down');
+    const mail = {
+      template: 'verify-email',
+      to: 'ada@example.test',
+      params: { code: '123456', name: 'Ada' },
+    };
+    capture.warn({ event: { id: 'e1', data: mail } }, 'mail event parked');
+    capture.warn({ request: mail }, 'mail request refused');
+    capture.warn(mail, 'mail request refused');
+    type Logged = {
+      err?: { code?: string };
+      event?: { data?: { params?: { code?: string } } };
+      request?: { params?: { code?: string } };
+      params?: { code?: string };
+    };
+    const logged = lines.map((line) => JSON.parse(line) as Logged);
+    assert.equal(logged[0]?.err?.code, 'ECONNREFUSED');
+    assert.equal(logged[1]?.event?.data?.params?.code, '[redacted]');
+    assert.equal(logged[2]?.request?.params?.code, '[redacted]');
+    assert.equal(logged[3]?.params?.code, '[redacted]');
+    assert.ok(!lines.join('').includes('123456'));
+  });
+
   test('keyset cursors round-trip and reject tampering', () => {
     const position = { updatedAt: '2026-01-01T00:00:00.000Z', id: 'abc' };
     const schema = z.object({ updatedAt: z.iso.datetime(), id: z.string() });

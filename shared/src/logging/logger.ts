@@ -13,7 +13,11 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.accessToken',
   '*.refreshToken',
-  '*.code',
+  // One-time codes travel in mail requests (`data.params.code` of `identity.mail`'s events). Not
+  // every `*.code`: that hid error codes too (`"err":{"code":"[redacted]"}` for ECONNREFUSED).
+  'params.code',
+  '*.params.code',
+  '*.data.params.code',
 ];
 
 /** Query parameters whose values never reach a log line (a WebSocket's `?access_token=`, say). */
