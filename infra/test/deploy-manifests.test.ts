@@ -683,6 +683,36 @@ test('the Ingress sends traffic to the gateway Service', () => {
   }
 });
 
+test('the Ingress exposes the API, the WebSocket and /health, never /metrics or the probes', () => {
+  /** Whether an Ingress path rule sends `url` to its backend (Kubernetes' Prefix and Exact). */
+  const routes = (rule: Mapping, url: string) => {
+    const path = text(rule['path'], 'path');
+    if (rule['pathType'] === 'Exact') return url === path;
+    const prefix = path.replace(/\/$/, '');
+    return url === prefix || url.startsWith(`${prefix}/`);
+  };
+  for (const ingress of ofKind('Ingress')) {
+    assert.equal(spec(ingress)['defaultBackend'], undefined, `Ingress ${ingress.name}: no default backend`);
+    const rules = list(spec(ingress)['rules'] ?? [], 'rules').flatMap((rule) =>
+      list(mapping(mapping(rule, 'rule')['http'], 'rule.http')['paths'], 'paths').map((p) =>
+        mapping(p, 'path'),
+      ),
+    );
+    const reached = (url: string) => rules.some((rule) => routes(rule, url));
+    for (const url of [
+      '/api/v1/projects',
+      '/api/docs',
+      '/api/openapi.json',
+      '/ws',
+      '/ws/notifications',
+      '/health',
+    ])
+      assert.ok(reached(url), `Ingress ${ingress.name} must route ${url}`);
+    for (const url of ['/metrics', '/health/live', '/health/ready', '/'])
+      assert.ok(!reached(url), `Ingress ${ingress.name} must not route ${url}`);
+  }
+});
+
 test('gateway upstream URLs in the ConfigMap point at Services on their ports', () => {
   const config = ofKind('ConfigMap').find((m) => m.name === 'trellis-config');
   if (config === undefined) assert.fail('no trellis-config ConfigMap');
