@@ -15,6 +15,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { runWithRequestContext } from '../http/request-context.ts';
 import { envelopeSchema, type EventEnvelope } from './envelope.ts';
 // Side effect: stops kafkajs's idle 1 ms timer loop in every connection (see the file).
 import './kafkajs-request-queue.ts';
@@ -408,9 +409,12 @@ export class EventBus {
       partition,
       offset: message.offset,
     };
+    // The handler runs in the context of the request the event came from: its log lines and the
+    // events it writes carry that request's id (an event of no request continues under its own id).
+    const context = { requestId: consumed.event.correlationId ?? consumed.event.id };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await handle(consumed);
+        await runWithRequestContext(context, () => handle(consumed));
         return;
       } catch (err) {
         if (attempt >= maxAttempts) return parked('handler-failed', err);

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { currentRequestContext } from '../http/request-context.ts';
 
 export type { Logger } from 'pino';
 
@@ -26,12 +27,19 @@ const REDACTED_QUERY = /([?&](?:access_token|refresh_token|token|code)=)[^&#]*/g
 /** `url` with the values of credential-bearing query parameters replaced by `[redacted]`. */
 export const redactUrl = (url: string): string => url.replace(REDACTED_QUERY, '$1[redacted]');
 
+/** Every line written while a request, or an event it caused, is handled names that request. */
+export function requestIdMixin(): { requestId?: string } {
+  const context = currentRequestContext();
+  return context ? { requestId: context.requestId } : {};
+}
+
 export function createLogger(service: string, level: string = 'info'): Logger {
   return pino({
     name: service,
     level,
     base: { service },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    mixin: requestIdMixin,
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
