@@ -28,7 +28,3 @@ export function defineEvent<D extends Record<string, unknown>>(
 export function eventDefinition(type: string): EventDefinition<unknown> | undefined {
   return definitions.get(type);
 }
-
-export function definedEventTypes(): string[] {
-  return [...definitions.keys()].sort();
-}

@@ -33,9 +33,6 @@ export const ACTIVITY_TOPICS: ReadonlySet<string> = new Set<Topic>([
   'collab.announcement',
 ]);
 
-/** Topics internal to one service (never audited, never read by another service). */
-export const INTERNAL_TOPICS = ['notify.realtime'] as const;
-
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
 }

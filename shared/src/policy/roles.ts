@@ -18,8 +18,6 @@ export const orgRoleSchema = z.enum(ORG_ROLES);
 export const teamRoleSchema = z.enum(TEAM_ROLES);
 export const projectRoleSchema = z.enum(PROJECT_ROLES);
 
-export const ROLE_SCHEMAS = { org: orgRoleSchema, team: teamRoleSchema, project: projectRoleSchema } as const;
-
 const LADDERS: Record<Scope, readonly string[]> = {
   org: ORG_ROLES,
   team: TEAM_ROLES,
@@ -29,10 +27,6 @@ const LADDERS: Record<Scope, readonly string[]> = {
 /** The ladder of a scope, lowest role first. */
 export function rolesOf<S extends Scope>(scope: S): readonly RoleOf<S>[] {
   return LADDERS[scope] as readonly RoleOf<S>[];
-}
-
-export function isRole<S extends Scope>(scope: S, role: unknown): role is RoleOf<S> {
-  return typeof role === 'string' && LADDERS[scope].includes(role);
 }
 
 /** 1 (VIEWER) .. 5 (OWNER). An unknown role is a programmer error, never silently ranked. */
