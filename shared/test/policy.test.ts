@@ -42,6 +42,8 @@ import {
   teamSettingsPatchSchema,
   thresholdFor,
   thresholdsInForce,
+  RESTORE_WINDOW_MS,
+  withinRestoreWindow,
 } from '../src/index.ts';
 import type {
   ActionOf,
@@ -102,6 +104,14 @@ function patchThresholds(scope: Scope, thresholds: Record<string, string | null>
   return applyProjectSettingsPatch(defaultProjectSettings(), projectSettingsPatchSchema.parse({ thresholds }))
     .thresholds;
 }
+
+test('the restore window is 30 days, its last millisecond included', () => {
+  const now = Date.UTC(2026, 11, 6);
+  assert.equal(RESTORE_WINDOW_MS, 30 * 24 * 3_600_000);
+  assert.equal(withinRestoreWindow(new Date(now - RESTORE_WINDOW_MS), now), true);
+  assert.equal(withinRestoreWindow(new Date(now - RESTORE_WINDOW_MS - 1), now), false);
+  assert.equal(withinRestoreWindow(new Date(now), now), true);
+});
 
 describe('role ladders', () => {
   test('ranks follow product.md §2', () => {

@@ -4,3 +4,4 @@ export * from './settings.ts';
 export * from './effective.ts';
 export * from './resolver.ts';
 export * from './membership-rules.ts';
+export * from './restore-window.ts';

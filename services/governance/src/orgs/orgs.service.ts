@@ -9,6 +9,7 @@ import {
   type Page,
   type PgOutbox,
   requireRole,
+  withinRestoreWindow,
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
 import { governanceEvent } from '../events/outgoing.ts';
@@ -18,7 +19,6 @@ import type { OrgInstance } from './orgs.model.ts';
 import type { OrgView } from './orgs.schemas.ts';
 import { ifMatchPasses, orgData, toOrgView } from './orgs.views.ts';
 
-const RESTORE_WINDOW_MS = 30 * 24 * 3600_000;
 const SLUG_ATTEMPTS = 3;
 
 /** "Acme Corp." → "acme-corp"; accents dropped, anything else becomes a dash. */
@@ -180,8 +180,7 @@ export class OrgService {
         lock: transaction.LOCK.UPDATE,
       });
       const deletedAt = org?.deletedAt;
-      const restorable =
-        org && deletedAt && Date.now() - deletedAt.getTime() <= RESTORE_WINDOW_MS && org.ownerId === actorId;
+      const restorable = org && deletedAt && withinRestoreWindow(deletedAt) && org.ownerId === actorId;
       if (!restorable) throw errors.notFound('organization');
       await org.restore({ transaction });
       await org.update({ version: org.version + 1 }, { transaction });

@@ -15,6 +15,7 @@ import {
   formerOwnerRole,
   pageOf,
   thresholdsInForce,
+  withinRestoreWindow,
   workEvents,
   type OrgRole,
   type PgOutbox,
@@ -36,7 +37,6 @@ import type {
 import { projectData, toProjectView } from './projects.views.ts';
 
 /** Restore window of product.md §1. */
-const RESTORE_DAYS = 30;
 const pageCursor = z.object({ createdAt: z.string(), id: z.uuid() });
 const memberCursor = z.object({ userId: z.uuid() });
 
@@ -291,8 +291,7 @@ export class ProjectService {
       const context = await this.access.project(id, caller, { transaction, lock: true, deleted: true });
       const { project } = context;
       if (!project.deletedAt) throw errors.conflict('The project is not deleted.');
-      if (Date.now() - project.deletedAt.getTime() > RESTORE_DAYS * 86_400_000)
-        throw errors.notFound('project');
+      if (!withinRestoreWindow(project.deletedAt)) throw errors.notFound('project');
       requireRole('project', 'project.restore', context.role, 'MANAGER', context.bypass);
       await this.assertKeyFree(project.orgId, project.key, transaction, id);
       await this.sequelize.query(

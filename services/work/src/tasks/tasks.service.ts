@@ -8,6 +8,7 @@ import {
   ensureAllowed,
   errors,
   pageOf,
+  withinRestoreWindow,
   workEvents,
   type PgOutbox,
 } from '@trellis/shared';
@@ -26,7 +27,6 @@ import {
 } from './tasks.schemas.ts';
 import { taskData, toTaskView } from './tasks.views.ts';
 
-const RESTORE_DAYS = 30;
 const listCursor = z.object({ s: z.string(), v: z.string(), id: z.uuid() });
 const activityCursor = z.object({ id: z.string().regex(/^\d+$/) });
 
@@ -353,7 +353,7 @@ export class TaskService {
       const { task, context } = await this.access.task(id, caller, { transaction, deleted: true });
       this.access.authorize(context, 'task.delete');
       if (!task.deletedAt) throw errors.conflict('The task is not deleted.');
-      if (Date.now() - task.deletedAt.getTime() > RESTORE_DAYS * 86_400_000) throw errors.notFound('task');
+      if (!withinRestoreWindow(task.deletedAt)) throw errors.notFound('task');
       if (task.parentId) {
         const [parent] = await this.statements.query(
           `SELECT 1 FROM tasks WHERE id = $parentId AND deleted_at IS NULL`,
