@@ -15,7 +15,7 @@ import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
 import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w11';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w12';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const listen = `127.0.0.1:${ports.mongo}`;
 /** On the daemon's command line, so that `stack:status`/`down` know it from another stack's FerretDB. */

@@ -29,7 +29,9 @@ import (
 // go with the table when a collection or database is dropped. New indexes get
 // theirs on the next pass, a second at most after creation.
 type ginIndexKeeper struct {
-	conn   *pgx.Conn
+	// A pool of one: it opens a new connection after PostgreSQL restarts, where a plain
+	// connection would fail every pass from then on.
+	pool   *pgxpool.Pool
 	logger *slog.Logger
 }
 
@@ -41,20 +43,24 @@ const ginIndexSuffix = "_trellis_gin"
 var topLevelField = regexp.MustCompile(`^\(_jsonb -> '((?:[^']|'')+)'::text\)$`)
 
 func newGINIndexKeeper(ctx context.Context, url string, logger *slog.Logger) (*ginIndexKeeper, error) {
-	// FerretDB's URL carries pool settings, which a plain connection refuses.
 	config, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, config.ConnConfig)
+	config.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {
 		return nil, err
 	}
-	return &ginIndexKeeper{conn: conn, logger: logger}, nil
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &ginIndexKeeper{pool: pool, logger: logger}, nil
 }
 
 func (k *ginIndexKeeper) close() {
-	_ = k.conn.Close(context.Background())
+	k.pool.Close()
 }
 
 func (k *ginIndexKeeper) run(ctx context.Context, every time.Duration) {
@@ -92,7 +98,7 @@ func (k *ginIndexKeeper) pass(ctx context.Context) error {
 			pgx.Identifier{index.schema, index.table}.Sanitize(),
 			quoteLiteral(index.field),
 		)
-		if _, err := k.conn.Exec(ctx, statement); err != nil {
+		if _, err := k.pool.Exec(ctx, statement); err != nil {
 			return fmt.Errorf("%s.%s (%s): %w", index.schema, index.table, index.field, err)
 		}
 		k.logger.Debug("GIN index created", "schema", index.schema, "table", index.table, "field", index.field)
@@ -102,7 +108,7 @@ func (k *ginIndexKeeper) pass(ctx context.Context) error {
 
 // missing lists the GIN indexes FerretDB's B-tree indexes call for that do not exist yet.
 func (k *ginIndexKeeper) missing(ctx context.Context) ([]ginIndex, error) {
-	rows, err := k.conn.Query(ctx, `
+	rows, err := k.pool.Query(ctx, `
 		SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid, col, true), am.amname,
 		       col = 1 OR i.indisunique
 		FROM pg_index i
@@ -116,6 +122,8 @@ func (k *ginIndexKeeper) missing(ctx context.Context) ([]ginIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Closed on every path: an early return would otherwise keep the pool's one connection busy.
+	defer rows.Close()
 	type key struct{ schema, table, field string }
 	wanted := map[key]bool{}
 	have := map[key]bool{}
