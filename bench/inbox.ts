@@ -3,6 +3,9 @@
 // BENCH_USERS (default 100) users, with notify's indexes, into a fresh database; then times, one
 // client, one call at a time: a user's newest page (21), their unread count, a find, an update, an
 // insert and an upsert by `_id`. Prints p50/p99 of each; drops the database. Figures, not assertions.
+// The store alone: the documents are written straight into it (200 000 through the event path would
+// take the better part of an hour here), so this measures reads at a size and nothing deferred;
+// `bench:events` measures the event path and its consumers.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';

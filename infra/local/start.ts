@@ -10,7 +10,7 @@ import { styleText } from 'node:util';
 
 import { endpoints, paths } from './config.ts';
 import { say, seconds, step, UserError } from './log.ts';
-import { ensureDatabase } from './postgres/postgres.ts';
+import { ensureDatabases } from './postgres/postgres.ts';
 import { portInUse, waitUntil } from './proc.ts';
 import {
   databaseName,
@@ -58,10 +58,8 @@ async function checkServices(): Promise<void> {
 }
 
 async function createDatabases(): Promise<void> {
-  for (const service of services.filter(({ store }) => store === 'postgres')) {
-    const name = databaseName(service);
-    if (await ensureDatabase(name)) say(`✓ created database ${name}`);
-  }
+  const names = services.filter(({ store }) => store === 'postgres').map(databaseName);
+  for (const name of await ensureDatabases(names)) say(`✓ created database ${name}`);
 }
 
 function childEnv(service: Service): NodeJS.ProcessEnv {

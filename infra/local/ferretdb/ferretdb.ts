@@ -10,12 +10,12 @@ import { buildIntoCache, cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, external, paths, ports, redact } from '../config.ts';
 import { UserError, type Progress } from '../log.ts';
-import { ensureDatabase, postgres } from '../postgres/postgres.ts';
+import { ensureDatabases, postgres } from '../postgres/postgres.ts';
 import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
 import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
-const CACHE_ENTRY = 'ferretdb-1.24.0-w12';
+const CACHE_ENTRY = 'ferretdb-1.24.0-w13';
 const binary = cachePath(CACHE_ENTRY, 'ferretdb');
 const listen = `127.0.0.1:${ports.mongo}`;
 /** On the daemon's command line, so that `stack:status`/`down` know it from another stack's FerretDB. */
@@ -70,7 +70,7 @@ async function start(progress: Progress): Promise<number> {
   if (!(await waitUntil(() => postgres.ready(), postgres.readyTimeoutMs + 30_000, 250))) {
     throw new UserError('FerretDB keeps its data in PostgreSQL, which did not answer');
   }
-  await ensureDatabase(DATABASE);
+  await ensureDatabases([DATABASE]);
   return spawnDaemon({
     command: binary,
     args: ['-listen', listen, '-stack', stackMarker, '-log-level', 'error'],

@@ -25,9 +25,10 @@ import (
 // the leading field of every index FerretDB made and every field of its unique
 // indexes (the `_id` index included) — the fields queries name by equality. The
 // later fields of a non-unique index are sort keys, which FerretDB v1 applies in
-// Go whatever the indexes: a GIN index on them would only cost every insert. FerretDB does not know of them (it lists only its own indexes) and they
-// go with the table when a collection or database is dropped. New indexes get
-// theirs on the next pass, a second at most after creation.
+// Go whatever the indexes: a GIN index on them would only cost every insert.
+// FerretDB does not know of these (it lists only its own indexes); they go with
+// the table when a collection or database is dropped. New indexes get theirs on
+// the next pass, a second at most after creation.
 type ginIndexKeeper struct {
 	// A pool of one: it opens a new connection after PostgreSQL restarts, where a plain
 	// connection would fail every pass from then on.

@@ -154,19 +154,27 @@ async function ready(): Promise<boolean> {
   }
 }
 
-/** Creates a database on the stack's server (or the one `DATABASE_URL` names) unless it exists; true when it did. */
-export async function ensureDatabase(name: string): Promise<boolean> {
+/**
+ * Creates the databases missing on the stack's server (or the one `DATABASE_URL` names), over one
+ * connection; returns the names it created.
+ */
+export async function ensureDatabases(names: readonly string[]): Promise<string[]> {
   const client = new pg.Client({ connectionString: endpoints.databaseUrl });
   await client.connect();
+  const created: string[] = [];
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount) return false;
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
-    return true;
-  } catch (error) {
-    // Two callers at once: the other one created it.
-    if ((error as { code?: string }).code === '42P04') return false;
-    throw error;
+    for (const name of names) {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (rowCount) continue;
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+        created.push(name);
+      } catch (error) {
+        // Two callers at once: the other one created it.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+    return created;
   } finally {
     await client.end();
   }

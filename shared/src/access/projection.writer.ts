@@ -1,3 +1,4 @@
+import type { Model, RootFilterQuery, UpdateQuery } from 'mongoose';
 import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
 import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
 import { CoalescedInserts, upsertRetried } from '../db/mongo.ts';
@@ -69,7 +70,10 @@ function projectedTask({ orgId, projectId, key, title, reporterId, assigneeId }:
   return { orgId, projectId, key, title, reporterId, assigneeId };
 }
 
-const upsert = { upsert: true } as const;
+/** An upsert by `_id`, tried again when it lost the race to insert that `_id` (see `upsertRetried`). */
+function upsertById<T>(model: Model<T>, _id: string, update: UpdateQuery<T>) {
+  return upsertRetried(() => model.updateOne({ _id } as RootFilterQuery<T>, update, { upsert: true }));
+}
 
 /** Settings are stored as JSON text (their keys hold dots, which FerretDB refuses as field names). */
 export const settingsText = (settings: object | null | undefined): string | null =>
@@ -97,23 +101,19 @@ export class ProjectionWriter {
     const set: Record<string, unknown> = { ownerId: d.ownerId };
     if (d.name !== undefined) set.name = d.name;
     if (restore) set.deleted = false;
-    return upsertRetried(() => this.m.Org.updateOne({ _id: d.orgId }, { $set: set }, upsert));
+    return upsertById(this.m.Org, d.orgId, { $set: set });
   }
 
   orgDeleted(orgId: string) {
-    return upsertRetried(() => this.m.Org.updateOne({ _id: orgId }, { $set: { deleted: true } }, upsert));
+    return upsertById(this.m.Org, orgId, { $set: { deleted: true } });
   }
 
   orgSettingsChanged(d: { orgId: string; settings: Record<string, unknown> }) {
-    return upsertRetried(() =>
-      this.m.Org.updateOne({ _id: d.orgId }, { $set: { settings: settingsText(d.settings) } }, upsert),
-    );
+    return upsertById(this.m.Org, d.orgId, { $set: { settings: settingsText(d.settings) } });
   }
 
   async orgOwnershipTransferred(d: { orgId: string; fromUserId: string; toUserId: string }) {
-    await upsertRetried(() =>
-      this.m.Org.updateOne({ _id: d.orgId }, { $set: { ownerId: d.toUserId } }, upsert),
-    );
+    await upsertById(this.m.Org, d.orgId, { $set: { ownerId: d.toUserId } });
     await this.orgMemberSet({ orgId: d.orgId, userId: d.fromUserId, role: 'ADMIN' });
     await this.orgMemberSet({ orgId: d.orgId, userId: d.toUserId, role: 'OWNER' });
   }
@@ -121,23 +121,15 @@ export class ProjectionWriter {
   // governance.membership
 
   orgMemberSet(d: { orgId: string; userId: string; role: OrgRole }) {
-    return upsertRetried(() =>
-      this.m.OrgMember.updateOne(
-        { _id: `${d.orgId}:${d.userId}` },
-        { $set: { orgId: d.orgId, userId: d.userId, role: d.role } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.OrgMember, `${d.orgId}:${d.userId}`, {
+      $set: { orgId: d.orgId, userId: d.userId, role: d.role },
+    });
   }
 
   async orgMemberRemoved(d: { orgId: string; userId: string }) {
-    await upsertRetried(() =>
-      this.m.OrgMember.updateOne(
-        { _id: `${d.orgId}:${d.userId}` },
-        { $set: { orgId: d.orgId, userId: d.userId, role: null } },
-        upsert,
-      ),
-    );
+    await upsertById(this.m.OrgMember, `${d.orgId}:${d.userId}`, {
+      $set: { orgId: d.orgId, userId: d.userId, role: null },
+    });
     await this.m.TeamMember.updateMany({ orgId: d.orgId, userId: d.userId }, { $set: { role: null } });
   }
 
@@ -146,33 +138,23 @@ export class ProjectionWriter {
   teamUpserted(d: { orgId: string; teamId: string; name?: string }) {
     const set: Record<string, unknown> = { orgId: d.orgId, deleted: false };
     if (d.name !== undefined) set.name = d.name;
-    return upsertRetried(() => this.m.Team.updateOne({ _id: d.teamId }, { $set: set }, upsert));
+    return upsertById(this.m.Team, d.teamId, { $set: set });
   }
 
   teamDeleted(d: { orgId: string; teamId: string }) {
-    return upsertRetried(() =>
-      this.m.Team.updateOne({ _id: d.teamId }, { $set: { orgId: d.orgId, deleted: true } }, upsert),
-    );
+    return upsertById(this.m.Team, d.teamId, { $set: { orgId: d.orgId, deleted: true } });
   }
 
   teamSettingsChanged(d: { orgId: string; teamId: string; settings: Record<string, unknown> }) {
-    return upsertRetried(() =>
-      this.m.Team.updateOne(
-        { _id: d.teamId },
-        { $set: { orgId: d.orgId, settings: settingsText(d.settings) } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.Team, d.teamId, {
+      $set: { orgId: d.orgId, settings: settingsText(d.settings) },
+    });
   }
 
   teamMemberSet(d: { orgId: string; teamId: string; userId: string; role: TeamRole | null }) {
-    return upsertRetried(() =>
-      this.m.TeamMember.updateOne(
-        { _id: `${d.teamId}:${d.userId}` },
-        { $set: { orgId: d.orgId, teamId: d.teamId, userId: d.userId, role: d.role } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.TeamMember, `${d.teamId}:${d.userId}`, {
+      $set: { orgId: d.orgId, teamId: d.teamId, userId: d.userId, role: d.role },
+    });
   }
 
   async teamOwnershipTransferred(d: { orgId: string; teamId: string; fromUserId: string; toUserId: string }) {
@@ -184,13 +166,9 @@ export class ProjectionWriter {
 
   projectUpserted(d: ProjectData, restore = false) {
     const { projectId, ...fields } = d;
-    return upsertRetried(() =>
-      this.m.Project.updateOne(
-        { _id: projectId },
-        { $set: { ...fields, ...(restore ? { deleted: false } : {}) } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.Project, projectId, {
+      $set: { ...fields, ...(restore ? { deleted: false } : {}) },
+    });
   }
 
   /**
@@ -213,13 +191,9 @@ export class ProjectionWriter {
   }
 
   projectMemberSet(d: { orgId: string; projectId: string; userId: string; role: ProjectRole | null }) {
-    return upsertRetried(() =>
-      this.m.ProjectMember.updateOne(
-        { _id: `${d.projectId}:${d.userId}` },
-        { $set: { orgId: d.orgId, projectId: d.projectId, userId: d.userId, role: d.role } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.ProjectMember, `${d.projectId}:${d.userId}`, {
+      $set: { orgId: d.orgId, projectId: d.projectId, userId: d.userId, role: d.role },
+    });
   }
 
   async projectOwnershipTransferred(d: {
@@ -247,7 +221,7 @@ export class ProjectionWriter {
 
   taskUpserted(d: TaskData, restore = false) {
     const set = { ...projectedTask(d), ...(restore ? { deleted: false } : {}) };
-    return upsertRetried(() => this.m.Task.updateOne({ _id: d.taskId }, { $set: set }, upsert));
+    return upsertById(this.m.Task, d.taskId, { $set: set });
   }
 
   tasksDeleted(taskIds: string[]) {
@@ -257,13 +231,9 @@ export class ProjectionWriter {
   // identity.user
 
   userUpserted(d: { userId: string; email: string; name: string }) {
-    return upsertRetried(() =>
-      this.m.User.updateOne(
-        { _id: d.userId },
-        { $set: { email: d.email.toLowerCase(), name: d.name, deleted: false } },
-        upsert,
-      ),
-    );
+    return upsertById(this.m.User, d.userId, {
+      $set: { email: d.email.toLowerCase(), name: d.name, deleted: false },
+    });
   }
 
   userDeleted(userId: string) {
@@ -273,64 +243,36 @@ export class ProjectionWriter {
   // fallbacks
 
   async storeMembership(s: MembershipSnapshot) {
-    await upsertRetried(() =>
-      this.m.Org.updateOne(
-        { _id: s.orgId },
-        {
-          $setOnInsert: { settings: settingsText(s.orgSettings), deleted: false, ownerId: null, name: null },
-        },
-        upsert,
-      ),
-    );
-    await upsertRetried(() =>
-      this.m.OrgMember.updateOne(
-        { _id: `${s.orgId}:${s.userId}` },
-        { $setOnInsert: { orgId: s.orgId, userId: s.userId, role: s.role } },
-        upsert,
-      ),
-    );
+    await upsertById(this.m.Org, s.orgId, {
+      $setOnInsert: { settings: settingsText(s.orgSettings), deleted: false, ownerId: null, name: null },
+    });
+    await upsertById(this.m.OrgMember, `${s.orgId}:${s.userId}`, {
+      $setOnInsert: { orgId: s.orgId, userId: s.userId, role: s.role },
+    });
     for (const { teamId, role } of s.teams) {
-      await upsertRetried(() =>
-        this.m.Team.updateOne(
-          { _id: teamId },
-          {
-            $setOnInsert: { orgId: s.orgId, settings: settingsText(s.teamSettings[teamId]), deleted: false },
-          },
-          upsert,
-        ),
-      );
-      await upsertRetried(() =>
-        this.m.TeamMember.updateOne(
-          { _id: `${teamId}:${s.userId}` },
-          { $setOnInsert: { orgId: s.orgId, teamId, userId: s.userId, role } },
-          upsert,
-        ),
-      );
+      await upsertById(this.m.Team, teamId, {
+        $setOnInsert: { orgId: s.orgId, settings: settingsText(s.teamSettings[teamId]), deleted: false },
+      });
+      await upsertById(this.m.TeamMember, `${teamId}:${s.userId}`, {
+        $setOnInsert: { orgId: s.orgId, teamId, userId: s.userId, role },
+      });
     }
   }
 
   async storeProject(s: ProjectSnapshot) {
     const { projectId, members, settings, ...fields } = s;
-    await upsertRetried(() =>
-      this.m.Project.updateOne(
-        { _id: projectId },
-        { $setOnInsert: { ...fields, settings: settingsText(settings) } },
-        upsert,
-      ),
-    );
+    await upsertById(this.m.Project, projectId, {
+      $setOnInsert: { ...fields, settings: settingsText(settings) },
+    });
     for (const { userId, role } of members)
-      await upsertRetried(() =>
-        this.m.ProjectMember.updateOne(
-          { _id: `${projectId}:${userId}` },
-          { $setOnInsert: { orgId: s.orgId, projectId, userId, role } },
-          upsert,
-        ),
-      );
+      await upsertById(this.m.ProjectMember, `${projectId}:${userId}`, {
+        $setOnInsert: { orgId: s.orgId, projectId, userId, role },
+      });
   }
 
   async storeTask(s: TaskSnapshot) {
     await this.storeProject(s.project);
     const { taskId, project: _project, ...fields } = s;
-    await upsertRetried(() => this.m.Task.updateOne({ _id: taskId }, { $setOnInsert: fields }, upsert));
+    await upsertById(this.m.Task, taskId, { $setOnInsert: fields });
   }
 }

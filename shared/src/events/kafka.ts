@@ -223,8 +223,8 @@ export class EventBus {
   }
 
   /**
-   * Readiness: the cluster answers a metadata request. Probes asked for while one is in flight share it: against a
-   * dead broker kafkajs retries for seconds, and readiness probes must not pile up behind it.
+   * Readiness: the cluster answers a metadata request. Probes asked for while one is in flight share
+   * it: against a dead broker kafkajs retries for seconds, and readiness probes must not pile up.
    */
   ping(): Promise<void> {
     this.pinging ??= this.connectedAdmin()

@@ -1,6 +1,12 @@
-import { RecentMap, isDuplicateKeyError, refusedDocuments } from '@trellis/shared';
+import {
+  CoalescedInserts,
+  RecentMap,
+  isDuplicateKeyError,
+  refusedDocuments,
+  upsertRetried,
+} from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
-import type { HistoryEntry, HistoryModels } from './history.model.ts';
+import type { ChannelHead, HistoryEntry, HistoryModels } from './history.model.ts';
 
 export interface SequencedEvent {
   seq: number;
@@ -84,6 +90,7 @@ export class ChannelHistory {
   private readonly unflushed = new Map<string, number>();
   /** Channels this process found without a head: the flush inserts theirs, all in one command. */
   private readonly headless: RecentMap<true>;
+  private readonly headInserts: CoalescedInserts<ChannelHead>;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -94,6 +101,7 @@ export class ChannelHistory {
     this.newest = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
     this.placed = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
     this.headless = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
+    this.headInserts = new CoalescedInserts(models.heads);
   }
 
   /**
@@ -337,13 +345,9 @@ export class ChannelHistory {
   }
 
   private async writeHeads(): Promise<void> {
-    const pending = [...this.unflushed];
+    const heads = [...this.unflushed];
     this.unflushed.clear();
-    const fresh = pending.filter(([channel]) => this.headless.get(channel));
-    const isFresh = new Set(fresh.map(([channel]) => channel));
-    const taken = await this.insertHeads(fresh);
-    const heads = pending.filter(([channel]) => !isFresh.has(channel) || taken.has(channel));
-    const results = await Promise.allSettled(heads.map(([channel, seq]) => this.advanceHead(channel, seq)));
+    const results = await Promise.allSettled(heads.map(([channel, seq]) => this.writeHead(channel, seq)));
     const failed = heads.filter((_, i) => results[i]?.status === 'rejected');
     for (const [channel, seq] of failed) this.pendHead(channel, seq); // tried again on the next flush
     const failure = results.find((result) => result.status === 'rejected');
@@ -351,42 +355,27 @@ export class ChannelHistory {
   }
 
   /**
-   * The first heads of new channels (a task's, mostly), in one unordered insert rather than an
-   * upsert each (a find, then an insert, on FerretDB v1). Returns the channels whose head existed
-   * after all (another writer's): they take the usual update. Any other failure leaves them all
-   * to the update path.
+   * A new channel's first head (a task's, mostly) is inserted, with the other new heads of the flush
+   * in one command, rather than upserted (a find, then an insert, on FerretDB v1). A head that is
+   * there — another writer's — is moved forward.
    */
-  private async insertHeads(fresh: Array<[string, number]>): Promise<Set<string>> {
-    if (fresh.length === 0) return new Set();
-    for (const [channel] of fresh) this.headless.delete(channel);
-    try {
-      await this.m.heads.insertMany(
-        fresh.map(([channel, seq]) => ({ _id: channel, seq, first: 1 })),
-        { ordered: false, lean: true },
-      );
-      return new Set();
-    } catch (err) {
-      const refused = refusedDocuments(err);
-      if (!refused || refused.some((r) => !r.duplicate)) return new Set(fresh.map(([channel]) => channel));
-      return new Set(refused.map((r) => fresh[r.index]![0]));
+  private async writeHead(channel: string, seq: number): Promise<void> {
+    if (this.headless.get(channel)) {
+      this.headless.delete(channel);
+      if (await this.headInserts.insert({ _id: channel, seq, first: 1 })) return;
     }
+    await this.advanceHead(channel, seq);
   }
 
   /** Moves the head forward to `seq` (by `_id` alone: a filter on `seq` too would scan every head). */
-  private async advanceHead(channel: string, seq: number): Promise<void> {
-    const write = () =>
+  private advanceHead(channel: string, seq: number): Promise<unknown> {
+    return upsertRetried(() =>
       this.m.heads.updateOne(
         { _id: channel },
         { $max: { seq }, $setOnInsert: { first: 1 } },
         { upsert: true },
-      );
-    try {
-      await write();
-    } catch (err) {
-      // Two first upserts raced: the head exists now, so this one is a plain update.
-      if (!isDuplicateKeyError(err)) throw err;
-      await write();
-    }
+      ),
+    );
   }
 }
 
