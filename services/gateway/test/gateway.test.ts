@@ -113,6 +113,12 @@ describe('gateway', () => {
         assert.equal(upstreamFor(`/api/v1/${prefix}/x?y=1`), upstream);
     }
     assert.equal(upstreamFor('/api/v1/unknown'), undefined);
+    // api.md §10: an org's webhooks and event feed are notify's, the rest of /orgs governance's.
+    assert.equal(upstreamFor('/api/v1/orgs/0b9f/webhooks'), 'notify');
+    assert.equal(upstreamFor('/api/v1/orgs/0b9f/webhooks?limit=5'), 'notify');
+    assert.equal(upstreamFor('/api/v1/orgs/0b9f/events?after=x'), 'notify');
+    assert.equal(upstreamFor('/api/v1/orgs/0b9f/webhooksx'), 'governance');
+    assert.equal(upstreamFor('/api/v1/orgs/0b9f/audit'), 'governance');
     assert.equal(upstreamFor('/api/v2/auth'), undefined);
   });
 

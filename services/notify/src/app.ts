@@ -25,6 +25,7 @@ import { InboxService } from './notifications/notifications.service.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { PreferenceService } from './notifications/preferences.ts';
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts';
+import { createWebhooks, type WebhookSettings } from './webhooks/webhooks.module.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -45,6 +46,8 @@ export interface AppDeps {
   collab?: InternalClient;
   /** Hub settings (tests shorten heartbeats and history). */
   realtime?: Partial<Pick<RealtimeDeps, 'instanceId' | 'historyLimit' | 'historyMaxAgeMs' | 'heartbeatMs'>>;
+  /** Webhook delivery settings (`webhookSettings(config)`; tests shorten the schedule). */
+  webhooks: WebhookSettings;
 }
 
 /** Everything notify runs, wired once; `main.ts` and the tests start the same thing. */
@@ -80,6 +83,14 @@ export async function buildServices(deps: AppDeps) {
     access: channelAccess,
     ...deps.realtime,
   });
+  const webhooks = await createWebhooks({
+    connection,
+    bus: deps.bus,
+    logger,
+    projection,
+    chatChannels,
+    settings: deps.webhooks,
+  });
   const preferences = new PreferenceService(models.Preferences);
   const notifier = new Notifier({
     models,
@@ -97,7 +108,10 @@ export async function buildServices(deps: AppDeps) {
     commenters: models.TaskCommenters,
     notifier,
     mail,
-    accessChanged: (orgId, userIds) => realtime.accessChanged(orgId, userIds),
+    accessChanged: (orgId, userIds) => {
+      webhooks.visibility.forget();
+      return realtime.accessChanged(orgId, userIds);
+    },
     appUrl: deps.appUrl,
   });
   return {
@@ -111,6 +125,7 @@ export async function buildServices(deps: AppDeps) {
     notifier,
     inbox: new InboxService(models.Notification),
     subscriptions,
+    webhooks,
   };
 }
 
@@ -118,7 +133,7 @@ export type Services = Awaited<ReturnType<typeof buildServices>>;
 
 /** The notify HTTP app (the WebSocket hub is served on upgrades, next to it). */
 export function buildApp(deps: AppDeps, services: Services): Express {
-  const routes = notificationRoutes(services.inbox, services.preferences);
+  const routes = [...notificationRoutes(services.inbox, services.preferences), ...services.webhooks.routes];
   const { app, finish } = createServiceApp({
     service: 'notify',
     logger: deps.logger,

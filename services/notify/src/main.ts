@@ -2,6 +2,7 @@
 import {
   createLogger,
   InternalClient,
+  notifyEvents,
   remoteJwks,
   serve,
   startMongoRuntime,
@@ -11,10 +12,13 @@ import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
 import { notifyConsumers } from './events/subscriptions.ts';
 import { createMailer } from './mail/mailer.ts';
+import { webhookSettings } from './webhooks/webhooks.module.ts';
 
 const config = readConfig();
 const logger = createLogger('notify', config.LOG_LEVEL);
 const runtime = await startMongoRuntime({ service: 'notify', config, logger });
+// The topic notify publishes to (webhook changes) exists before its relay first needs it.
+await runtime.bus.ensureTopics([...new Set(Object.values(notifyEvents).map((event) => event.topic))]);
 const mailer = createMailer(config);
 const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
 const timeoutMs = config.FALLBACK_TIMEOUT_MS;
@@ -39,6 +43,7 @@ const deps = {
   governance,
   work,
   collab,
+  webhooks: webhookSettings(config),
 };
 const services = await buildServices(deps);
 const { realtime } = services;
@@ -56,6 +61,8 @@ await serve({
   beforeHttpClose: [{ name: 'websocket hub', run: () => realtime.stop() }],
   stopSteps: [
     { name: 'notify consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
+    // Attempts in flight finish and the outbox publishes what is left, while Kafka and the store are open.
+    { name: 'webhooks', run: () => services.webhooks.stop() },
     {
       name: 'breakers',
       run: async () => {
@@ -71,5 +78,6 @@ await serve({
   ],
 });
 await realtime.start();
-for (const options of notifyConsumers(services.subscriptions))
+services.webhooks.start();
+for (const options of [...notifyConsumers(services.subscriptions), services.webhooks.consumer()])
   consumers.push(await runtime.bus.consume(options));

@@ -11,10 +11,27 @@ import { mongoHarness, stack, testSigner, waitFor, type Harness } from '@trellis
 import { buildApp, buildServices, type AppDeps } from '../src/app.ts';
 import { notifyConsumers } from '../src/events/subscriptions.ts';
 import { createMailer } from '../src/mail/mailer.ts';
+import type { WebhookSettings } from '../src/webhooks/webhooks.module.ts';
+
+/** Webhook settings for tests: plain http to this host, and a short schedule. */
+export const TEST_WEBHOOKS: WebhookSettings = {
+  policy: { allowHttp: true, allowPrivateNetworks: true },
+  schedule: [200, 400, 800],
+  timeoutMs: 2_000,
+  maxFailures: 50,
+  maxFailingMs: 86_400_000,
+  perWebhook: 4,
+  global: 64,
+  pollMs: 100,
+  visibilityWaitMs: 5_000,
+  secretOverlapMs: 86_400_000,
+  retentionDays: 30,
+  outboxSweepIntervalMs: 500,
+};
 
 /** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
 export async function startNotify(
-  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime'>> = {},
+  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime' | 'webhooks'>> = {},
 ) {
   const harness: Harness<MongoRuntime> = await mongoHarness('notify');
   const { connection, bus, readiness } = harness.runtime;
@@ -34,19 +51,24 @@ export async function startNotify(
     resolveKey: signer.resolveKey,
     isRevoked: harness.runtime.revocations.isRevoked,
     appUrl: 'https://app.trellis.test',
+    webhooks: TEST_WEBHOOKS,
     ...options,
   };
   const services = await buildServices(deps);
   const app = buildApp(deps, services);
   await services.realtime.start();
+  services.webhooks.start();
   const consumers: EventConsumer[] = await Promise.all(
-    notifyConsumers(services.subscriptions).map((options) => bus.consume(options)),
+    [...notifyConsumers(services.subscriptions), services.webhooks.consumer()].map((options) =>
+      bus.consume(options),
+    ),
   );
   await Promise.all(consumers.map((c) => c.ready));
   await waitFor(() => services.realtime.membership().joined, { what: 'the hub in its source group' });
   const close = async () => {
     await services.realtime.stop();
     await Promise.all(consumers.map((c) => c.stop()));
+    await services.webhooks.stop();
     mailer.close();
     await harness.close();
   };

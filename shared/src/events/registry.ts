@@ -28,3 +28,8 @@ export function defineEvent<D extends Record<string, unknown>>(
 export function eventDefinition(type: string): EventDefinition<unknown> | undefined {
   return definitions.get(type);
 }
+
+/** Every registered event type (webhook subscriptions are checked against them). */
+export function eventTypes(): string[] {
+  return [...definitions.keys()];
+}

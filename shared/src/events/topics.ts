@@ -16,6 +16,7 @@ export const TOPICS = [
   'collab.comment',
   'collab.message',
   'collab.announcement',
+  'notify.webhook',
 ] as const;
 
 export type Topic = (typeof TOPICS)[number];

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { Router } from 'express';
-import { UPSTREAMS, ROUTE_PREFIXES, type Upstream, type UpstreamUrls } from '../routing/upstreams.ts';
+import { UPSTREAMS, upstreamFor, type Upstream, type UpstreamUrls } from '../routing/upstreams.ts';
 
 interface OpenApiDocument {
   paths?: Record<string, unknown>;
@@ -23,10 +23,7 @@ const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom
 
 /** Only the paths an upstream is routed for make it into the merged document. */
 function ownPaths(upstream: Upstream, paths: Record<string, unknown>): Record<string, unknown> {
-  const prefixes = ROUTE_PREFIXES[upstream].map((prefix) => `/api/v1/${prefix}`);
-  return Object.fromEntries(
-    Object.entries(paths).filter(([path]) => prefixes.some((p) => path === p || path.startsWith(`${p}/`))),
-  );
+  return Object.fromEntries(Object.entries(paths).filter(([path]) => upstreamFor(path) === upstream));
 }
 
 /**

@@ -12,6 +12,15 @@ export const ROUTE_PREFIXES: Record<Upstream, string[]> = {
   notify: ['notifications', 'webhooks'],
 };
 
+/**
+ * Paths under another service's prefix that an upstream answers (api.md §10: an org's webhooks and
+ * event feed live in notify, under `/orgs/{orgId}`). Matched on the path after `/api/v1/`, before
+ * the prefixes.
+ */
+export const NESTED_ROUTES: { upstream: Upstream; pattern: RegExp }[] = [
+  { upstream: 'notify', pattern: /^orgs\/[^/?#]+\/(?:webhooks|events)(?:[/?#]|$)/ },
+];
+
 export type UpstreamUrls = Record<Upstream, string>;
 
 export function upstreamUrls(config: Config): UpstreamUrls {
@@ -28,5 +37,8 @@ export function upstreamUrls(config: Config): UpstreamUrls {
 export function upstreamFor(path: string): Upstream | undefined {
   const match = /^\/api\/v1\/([^/?#]+)/.exec(path);
   if (!match) return undefined;
+  const rest = path.slice('/api/v1/'.length);
+  const nested = NESTED_ROUTES.find((route) => route.pattern.test(rest));
+  if (nested) return nested.upstream;
   return UPSTREAMS.find((upstream) => ROUTE_PREFIXES[upstream].includes(match[1] ?? ''));
 }

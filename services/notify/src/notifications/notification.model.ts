@@ -14,6 +14,7 @@ export const NOTIFICATION_TYPES = [
   'sprint.started',
   'sprint.completed',
   'announcement.posted',
+  'webhook.disabled',
 ] as const;
 
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
@@ -29,7 +30,8 @@ export interface Subject {
     | 'invitation'
     | 'approval'
     | 'sprint'
-    | 'announcement';
+    | 'announcement'
+    | 'webhook';
   id: string;
 }
 

@@ -23,6 +23,7 @@ const EMAIL_BY_DEFAULT: ReadonlySet<NotificationType> = new Set([
   'mention',
   'invitation.received',
   'approval.requested',
+  'webhook.disabled',
 ]);
 
 export function defaultPreferences(): PreferenceView {

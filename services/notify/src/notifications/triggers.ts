@@ -2,6 +2,7 @@ import {
   collabEvents,
   decide,
   governanceEvents,
+  notifyEvents,
   workEvents,
   type AccessReader,
   type AccessUser,
@@ -276,5 +277,17 @@ export const TRIGGERS: Trigger[] = [
       body: snippet(event.data.body),
       subject: { kind: 'announcement' as const, id: event.data.announcementId },
     })),
+  ),
+  // api.md §10: the org's ADMINs (and its OWNER) hear that a failing webhook was turned off.
+  trigger(notifyEvents.webhookDisabled, async (event, ctx) =>
+    (await ctx.reader.orgMembers(event.data.orgId))
+      .filter((m) => m.role === 'OWNER' || m.role === 'ADMIN')
+      .map((m) => ({
+        userId: m.userId,
+        type: 'webhook.disabled' as const,
+        title: `Webhook to ${event.data.url} was disabled`,
+        body: `It kept failing (${event.data.reason}). Fix the receiver, then turn it on again.`,
+        subject: { kind: 'webhook' as const, id: event.data.webhookId },
+      })),
   ),
 ];

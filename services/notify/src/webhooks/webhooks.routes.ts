@@ -1,0 +1,305 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { currentUser, etagOf, limitSchema, type Route } from '@trellis/shared';
+import type { WebhookService } from './webhooks.service.ts';
+
+const tags = ['webhooks'];
+const denied = { description: 'The org policy webhook.manage denies it (POLICY_DENIED with `policy`)' };
+const unknown = { description: 'No such webhook, or not in an org of the caller' };
+
+const eventPattern = z
+  .string()
+  .regex(
+    /^(\*|[a-z][A-Za-z]*\.(\*|[a-z][A-Za-z]*))$/,
+    'an event type (task.created), a family (task.*) or *',
+  );
+const events = z.array(eventPattern).min(1).max(50);
+const url = z.string().trim().min(1).max(2000);
+const description = z.string().trim().max(500).nullable();
+
+const createBody = z.strictObject({ url, events, description: description.optional() });
+const patchBody = z
+  .strictObject({
+    url: url.optional(),
+    events: events.optional(),
+    description: description.optional(),
+    active: z.boolean().optional(),
+  })
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    message: 'Nothing to change',
+  });
+
+const webhookSchema = z.object({
+  id: z.uuid(),
+  orgId: z.uuid(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string().nullable(),
+  active: z.boolean(),
+  createdBy: z.uuid(),
+  disabledAt: z.iso.datetime().nullable(),
+  disabledReason: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  version: z.number().int(),
+});
+const deliverySchema = z.object({
+  id: z.uuid(),
+  webhookId: z.uuid(),
+  eventId: z.uuid(),
+  type: z.string(),
+  state: z.enum(['PENDING', 'SUCCEEDED', 'FAILED']),
+  attempts: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      status: z.number().int().nullable(),
+      durationMs: z.number().int(),
+      error: z.string().nullable(),
+    }),
+  ),
+  nextAttemptAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+const eventSchema = z.object({
+  id: z.uuid(),
+  type: z.string(),
+  occurredAt: z.string(),
+  orgId: z.uuid(),
+  actorId: z.uuid().nullable(),
+  subject: z.object({ kind: z.string(), id: z.string() }),
+  data: z.record(z.string(), z.unknown()),
+});
+
+const orgParams = z.strictObject({ orgId: z.uuid() });
+const idParams = z.strictObject({ id: z.uuid() });
+const deliveryParams = z.strictObject({ id: z.uuid(), deliveryId: z.uuid() });
+const cursor = z.string().min(1).max(500).optional();
+const deliveriesQuery = z.strictObject({
+  state: z.enum(['PENDING', 'SUCCEEDED', 'FAILED']).optional(),
+  limit: limitSchema,
+  cursor,
+});
+const eventsQuery = z.strictObject({
+  after: cursor,
+  /** Comma-separated types or families: `task.*,comment.created`. */
+  types: z
+    .string()
+    .max(1000)
+    .transform((text) =>
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(eventPattern).max(50))
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+type Query<S extends z.ZodType> = z.infer<S>;
+
+export function webhookRoutes(webhooks: WebhookService): Route[] {
+  const caller = (req: Request) => ({ id: currentUser(req).id, authorization: req.get('authorization') });
+  const id = (req: Request) => String(req.params.id);
+  return [
+    {
+      method: 'post',
+      path: '/api/v1/orgs/{orgId}/webhooks',
+      summary: 'Subscribe a URL to the org’s events (org policy webhook.manage); the secret is shown once',
+      tags,
+      params: orgParams,
+      body: createBody,
+      responses: {
+        201: {
+          description: 'The webhook with its signing secret (Location, ETag)',
+          schema: webhookSchema.extend({ secret: z.string() }),
+        },
+        403: denied,
+        404: { description: 'Not a member of the org' },
+        422: { description: 'URL refused (scheme, private address) or unknown event types' },
+      },
+      handle: async (req, res) => {
+        const webhook = await webhooks.create(
+          String(req.params.orgId),
+          caller(req),
+          req.body as Query<typeof createBody>,
+        );
+        res.status(201).location(`/api/v1/webhooks/${webhook.id}`).set('ETag', etagOf(webhook)).json(webhook);
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/orgs/{orgId}/webhooks',
+      summary: 'The org’s webhooks',
+      tags,
+      params: orgParams,
+      responses: {
+        200: {
+          description: 'The webhooks, oldest first',
+          schema: z.object({ items: z.array(webhookSchema), nextCursor: z.string().nullable() }),
+        },
+        403: denied,
+        404: { description: 'Not a member of the org' },
+      },
+      handle: async (req, res) => {
+        res.json(await webhooks.list(String(req.params.orgId), caller(req)));
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/webhooks/{id}',
+      summary: 'One webhook (never its secret)',
+      tags,
+      params: idParams,
+      responses: {
+        200: { description: 'The webhook (ETag)', schema: webhookSchema },
+        403: denied,
+        404: unknown,
+      },
+      handle: async (req, res) => {
+        const webhook = await webhooks.get(id(req), caller(req));
+        res.set('ETag', etagOf(webhook)).json(webhook);
+      },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/webhooks/{id}',
+      summary: 'Change the URL, events, description or active (If-Match optional)',
+      tags,
+      params: idParams,
+      body: patchBody,
+      responses: {
+        200: { description: 'The webhook (ETag)', schema: webhookSchema },
+        403: denied,
+        404: unknown,
+        412: { description: 'If-Match does not match the current version' },
+        422: { description: 'URL refused or unknown event types' },
+      },
+      handle: async (req, res) => {
+        const webhook = await webhooks.update(
+          id(req),
+          caller(req),
+          req.body as Query<typeof patchBody>,
+          req.get('if-match'),
+        );
+        res.set('ETag', etagOf(webhook)).json(webhook);
+      },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/webhooks/{id}',
+      summary: 'Delete a webhook (its pending deliveries are dropped)',
+      tags,
+      params: idParams,
+      responses: { 204: { description: 'Deleted' }, 403: denied, 404: unknown },
+      handle: async (req, res) => {
+        await webhooks.remove(id(req), caller(req));
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/webhooks/{id}/rotate-secret',
+      summary: 'A new signing secret, shown once; the old one also signs for 24 h',
+      tags,
+      params: idParams,
+      responses: {
+        200: {
+          description: 'The new secret',
+          schema: z.object({ secret: z.string(), previousExpiresAt: z.iso.datetime() }),
+        },
+        403: denied,
+        404: unknown,
+      },
+      handle: async (req, res) => {
+        res.json(await webhooks.rotateSecret(id(req), caller(req)));
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/webhooks/{id}/ping',
+      summary: 'Send a webhook.ping delivery now',
+      tags,
+      params: idParams,
+      responses: {
+        202: { description: 'The delivery, on its way', schema: deliverySchema },
+        403: denied,
+        404: unknown,
+      },
+      handle: async (req, res) => {
+        res.status(202).json(await webhooks.ping(id(req), caller(req)));
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/webhooks/{id}/deliveries',
+      summary: 'The delivery log, newest first: attempts, statuses, durations, next attempt',
+      tags,
+      params: idParams,
+      query: deliveriesQuery,
+      responses: {
+        200: {
+          description: 'A page of deliveries',
+          schema: z.object({ items: z.array(deliverySchema), nextCursor: z.string().nullable() }),
+        },
+        403: denied,
+        404: unknown,
+      },
+      handle: async (req, res) => {
+        res.json(
+          await webhooks.deliveries(
+            id(req),
+            caller(req),
+            req.query as unknown as Query<typeof deliveriesQuery>,
+          ),
+        );
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver',
+      summary: 'Send a delivery again, with the same webhook-id, on a fresh schedule',
+      tags,
+      params: deliveryParams,
+      responses: {
+        202: { description: 'The delivery, pending again', schema: deliverySchema },
+        403: denied,
+        404: unknown,
+      },
+      handle: async (req, res) => {
+        res.status(202).json(await webhooks.redeliver(id(req), String(req.params.deliveryId), caller(req)));
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/orgs/{orgId}/events',
+      summary: 'The org’s events after a cursor, oldest first, kept 30 days (org policy webhook.manage)',
+      tags,
+      params: orgParams,
+      query: eventsQuery,
+      responses: {
+        200: {
+          description:
+            'Events as webhooks receive them; `position` is where to continue from, `nextCursor` is set while more are already there',
+          schema: z.object({
+            items: z.array(eventSchema),
+            nextCursor: z.string().nullable(),
+            position: z.string(),
+          }),
+        },
+        403: denied,
+        404: { description: 'Not a member of the org' },
+      },
+      handle: async (req, res) => {
+        res.json(
+          await webhooks.events(
+            String(req.params.orgId),
+            caller(req),
+            req.query as unknown as Query<typeof eventsQuery>,
+          ),
+        );
+      },
+    },
+  ];
+}
