@@ -95,6 +95,9 @@ export function serviceEnv(service: Service): Record<string, string> {
     // Mail links point at this stack's gateway, whatever its port.
     const gateway = services.find((other) => other.name === 'gateway');
     vars.APP_URL = env('APP_URL') ?? (gateway ? serviceUrl(gateway) : '');
+    // Webhooks to receivers on this machine (http://127.0.0.1:…): a deployment allows neither.
+    vars.WEBHOOK_ALLOW_HTTP = env('WEBHOOK_ALLOW_HTTP') ?? 'true';
+    vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS = env('WEBHOOK_ALLOW_PRIVATE_NETWORKS') ?? 'true';
   }
   // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
   // also ask governance (collab and notify also work, notify also collab) for what their projections

@@ -1,68 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Webhook as Verifier } from 'standardwebhooks';
 import { governanceEvents, identityEvents, workEvents } from '@trellis/shared';
-import { assertProblem, mailsTo, taskEventData, waitFor } from '@trellis/shared/testing';
+import { assertProblem, mailsTo, taskEventData, waitFor, WebhookReceiver } from '@trellis/shared/testing';
 import { WebhookDispatcher } from '../src/webhooks/dispatcher.ts';
 import { api, startNotify, TEST_WEBHOOKS, testUser, type Notify, type TestUser } from './helpers.ts';
 
-/** What the receiver got: one entry per request, verified with the standardwebhooks package. */
-interface Received {
-  path: string;
-  id: string;
-  event: { id: string; type: string; subject: { kind: string; id: string }; data: Record<string, unknown> };
-  answered: number;
-}
-
-/**
- * A real HTTP receiver. Each path has a script of statuses (the last one repeats); every request
- * is verified against the secret registered for its path before it is answered.
- */
-class Receiver {
-  readonly received: Received[] = [];
-  readonly secrets = new Map<string, string>();
-  private readonly scripts = new Map<string, number[]>();
-  private readonly server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-    req.on('end', () => {
-      const path = req.url ?? '/';
-      const secret = this.secrets.get(path);
-      assert.ok(secret, `no secret for ${path}`);
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      // Throws on a bad signature or a stale timestamp: the test fails on the receiver's side.
-      const event = new Verifier(secret).verify(body, headers) as Received['event'];
-      const script = this.scripts.get(path) ?? [200];
-      const answered = (script.length > 1 ? script.shift() : script[0]) ?? 200;
-      this.received.push({ path, id: headers['webhook-id'] ?? '', event, answered });
-      res.writeHead(answered).end('ok');
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  script(path: string, statuses: number[]): void {
-    this.scripts.set(path, [...statuses]);
-  }
-
-  at(path: string): Received[] {
-    return this.received.filter((r) => r.path === path);
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 let notify: Notify;
-let receiver: Receiver;
+let receiver: WebhookReceiver;
 let base: string;
 let owner: TestUser;
 let admin: TestUser;
@@ -113,7 +58,7 @@ async function publishTask(type: 'created' | 'updated', taskId: string, over: Re
 
 before(async () => {
   notify = await startNotify({ webhooks: { ...TEST_WEBHOOKS, maxFailures: 6 } });
-  receiver = new Receiver();
+  receiver = new WebhookReceiver();
   base = await receiver.start();
   [owner, admin, member, stranger] = [testUser(notify), testUser(notify), testUser(notify), testUser(notify)];
   for (const [user, name] of [

@@ -7,3 +7,4 @@ export * from './stale-topics.ts';
 export * from './task-data.ts';
 export * from './maildev.ts';
 export * from './consumer-groups.ts';
+export * from './webhook-receiver.ts';

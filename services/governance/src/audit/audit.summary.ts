@@ -25,6 +25,11 @@ const SUMMARIES: Record<string, (data: Data) => string> = {
   'approval.requested': (d) => `Approval requested for ${str(d.kind)}`,
   'approval.decided': (d) => `Approval for ${str(d.kind)}: ${str(d.decision)}`,
   'approval.cancelled': (d) => `Approval for ${str(d.kind)} cancelled`,
+  'webhook.created': (d) => `Webhook to ${str(d.url)} created`,
+  'webhook.updated': (d) => `Webhook to ${str(d.url)} changed`,
+  'webhook.deleted': () => 'Webhook deleted',
+  'webhook.secretRotated': () => 'Webhook signing secret rotated',
+  'webhook.disabled': (d) => `Webhook to ${str(d.url)} disabled (${str(d.reason)})`,
 };
 
 export function summarize(event: EventEnvelope): string {
