@@ -29,6 +29,7 @@ import { paths } from '../infra/local/config.ts';
 import { stackEnv } from '../infra/local/services.ts';
 import { clearStaleTopics } from '../infra/local/test.ts';
 import { TICK_MS, treeTicks } from './cpu.ts';
+import { percentile } from './load.ts';
 
 const burst = Number(process.env.BENCH_BURST ?? 400);
 const writers = Number(process.env.BENCH_WRITERS ?? 8);
@@ -85,8 +86,6 @@ async function mailArrived(address: string): Promise<boolean> {
   return ((await response.json()) as unknown[]).length > 0;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });

@@ -11,13 +11,13 @@
 // BENCH_TIMELINE=<file> writes every write's times as CSV (phase; sent, as epoch ms and ms into the
 // phase; write sent → acknowledged and → event at socket): when the slow ones came, together or not.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
 import { clearStaleTopics } from '../infra/local/test.ts';
+import { percentile, sendJson, writesAgent } from './load.ts';
 
 const rate = Number(process.env.BENCH_RATE ?? 100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -41,38 +41,6 @@ const timelineFile = process.env.BENCH_TIMELINE && resolvePath(process.env.BENCH
 const suite = await startBenchSuite();
 
 /**
- * The measured PATCHes go through node:http with pooled keep-alive connections and the response
- * body dropped: the load generator shares the machine with everything it measures, and `fetch`
- * cost it about 1.4 ms of CPU per write.
- */
-// 64 sockets: far more than 100 writes/s keep in flight; beyond that, queueing in the agent would count as latency.
-const writesAgent = new Agent({ keepAlive: true, maxSockets: 64 });
-function patchStatus(url: string, token: string, body: unknown): Promise<number> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'PATCH',
-        agent: writesAgent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        res.on('error', reject);
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/**
  * The machine's busy and total CPU time so far (Linux's /proc/stat, in clock ticks); undefined
  * elsewhere. Everything runs on one machine, so how busy it was explains much of the tail.
  */
@@ -91,9 +59,6 @@ function cpuTicks(): { busy: number; total: number } | undefined {
     return undefined;
   }
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 try {
   const api = apiClient(suite.gatewayUrl);
@@ -184,17 +149,17 @@ try {
       phaseOf.set(marker, phase);
       phase.sentAt.set(marker, performance.now());
       writes.push(
-        patchStatus(`${taskUrl}/${tasks[i % tasks.length]}`, writer.token, { description: marker }).then(
-          (status) => {
-            if (status !== 200) {
-              phase.failedStatuses.set(status, (phase.failedStatuses.get(status) ?? 0) + 1);
-              return;
-            }
-            const now = performance.now();
-            phase.ackedAt.set(marker, now);
-            phase.ackLatency.push(now - phase.sentAt.get(marker)!);
-          },
-        ),
+        sendJson('PATCH', `${taskUrl}/${tasks[i % tasks.length]}`, writer.token, {
+          description: marker,
+        }).then((status) => {
+          if (status !== 200) {
+            phase.failedStatuses.set(status, (phase.failedStatuses.get(status) ?? 0) + 1);
+            return;
+          }
+          const now = performance.now();
+          phase.ackedAt.set(marker, now);
+          phase.ackLatency.push(now - phase.sentAt.get(marker)!);
+        }),
       );
     }
     phase.sent = performance.now();

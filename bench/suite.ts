@@ -22,7 +22,8 @@ export function startBenchSuite(logLevel = 'error'): Promise<Suite> {
       governance: profile('governance'),
       work: profile('work'),
       collab: profile('collab'),
-      notify: profile('notify'),
+      // Webhooks to the benchmark's own receiver on this machine.
+      notify: { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', ...profile('notify') },
     },
   });
 }

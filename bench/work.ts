@@ -17,6 +17,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { stackEnv } from '../infra/local/services.ts';
+import { percentile } from './load.ts';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const duration = Number(process.env.BENCH_SECONDS ?? 10);
@@ -321,11 +322,6 @@ function cpuPerRequest(
   }
   return Object.fromEntries(CPU_GROUPS.map((g) => [g, ms[g] / requests])) as Record<CpuGroup, number>;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? NaN
-    : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN);
 
 /** One autocannon run; every response's latency is kept, and any non-2xx answer throws with its body. */
 async function cannon(base: string, headers: Record<string, string>, s: Scenario, seconds: number) {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { isDuplicateKeyError, type Logger } from '@trellis/shared';
+import { isDuplicateKeyError, RecentMap, type Logger } from '@trellis/shared';
 import { send, type SendResult } from './sender.ts';
 import type { TargetPolicy } from './target-guard.ts';
 import type { EventVisibility } from './visibility.ts';
-import type { DeliveryAttempt, WebhookDelivery, WebhookModels } from './webhook.model.ts';
+import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookModels } from './webhook.model.ts';
 import {
   eventScope,
   nextAttemptAt,
+  PING_TYPE,
   shouldDisable,
   signedHeaders,
   type PublicEvent,
@@ -30,6 +31,21 @@ export interface DispatcherSettings {
   visibilityWaitMs: number;
 }
 
+/** How an attempt ended for the chain: settled, to be tried again at `at`, or not this replica's. */
+type Outcome =
+  { kind: 'settled' } | { kind: 'later'; at: Date; delivery?: WebhookDelivery } | { kind: 'elsewhere' };
+
+/** A subject's deliveries to one webhook that this replica sends, in order; the head goes first. */
+interface HeldChain {
+  queue: WebhookDelivery[];
+  /** Whether the database was asked once for older pending deliveries of the chain. */
+  checked: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Deliveries kept waiting in memory per webhook for a free slot. */
+const MAX_WAITING = 1_000;
+
 /** The minute bucket a pending delivery is found under when it falls due. */
 export function wakeBucket(at: Date): string {
   return `w${Math.floor(at.getTime() / 60_000)}`;
@@ -52,6 +68,13 @@ export class WebhookDispatcher {
   private readonly owner = randomUUID();
   private readonly inFlight = new Set<string>();
   private readonly perWebhook = new Map<string, number>();
+  private readonly chains = new Map<string, HeldChain>();
+  /** Deliveries over a webhook's limit, started as its attempts finish (the poll finds the rest). */
+  private readonly waiting = new Map<string, WebhookDelivery[]>();
+  /** Webhooks as read a moment ago (an edit on this replica forgets its entry at once). */
+  private readonly webhooks = new RecentMap<Webhook | null>({ ttlMs: 1_000, maxEntries: 10_000 });
+  /** Webhooks whose run of failures was reset a moment ago: a success then writes nothing. */
+  private readonly healthy = new RecentMap<true>({ ttlMs: 5_000, maxEntries: 10_000 });
   private timer: NodeJS.Timeout | undefined;
   private lastSweep = 0;
   private polling: Promise<void> | undefined;
@@ -87,15 +110,46 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    for (const chain of this.chains.values()) clearTimeout(chain.timer);
+    this.chains.clear();
+    this.waiting.clear();
     await this.polling;
     while (this.inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
-  /** Tries these deliveries now (they were just created or redelivered). */
+  /**
+   * Deliveries this replica just created or redelivered: each joins its chain here and goes out
+   * when the ones before it have settled.
+   */
   kick(deliveries: WebhookDelivery[]): void {
-    for (const delivery of deliveries) this.launch(delivery);
+    for (const delivery of deliveries) {
+      let chain = this.chains.get(delivery.chain);
+      if (!chain) {
+        // New here: older pending deliveries of the chain (a restart, another replica) go first.
+        chain = { queue: [], checked: false, timer: undefined };
+        this.chains.set(delivery.chain, chain);
+      }
+      if (chain.queue.some((d) => d._id === delivery._id)) continue;
+      chain.queue.push(delivery);
+      chain.queue.sort((x, y) => x.seq - y.seq);
+      if (chain.queue[0] === delivery) this.launch(delivery);
+    }
   }
 
+  /** A webhook changed on this replica: read it again before the next attempt. */
+  forget(webhookId: string): void {
+    this.webhooks.delete(webhookId);
+  }
+
+  private async webhook(id: string): Promise<Webhook | null> {
+    const known = this.webhooks.get(id);
+    if (known !== undefined) return known;
+    const webhook = await this.m.Webhook.findById(id).lean<Webhook>();
+    this.webhooks.set(id, webhook);
+    return webhook;
+  }
+
+  /** Due deliveries this replica does not hold (a retry, a restart, another replica's leftovers). */
   private async poll(): Promise<void> {
     const now = new Date();
     const sweep = now.getTime() - this.lastSweep >= 60_000;
@@ -104,82 +158,133 @@ export class WebhookDispatcher {
       : { wake: { $in: [wakeBucket(new Date(now.getTime() - 60_000)), wakeBucket(now)] } };
     if (sweep) this.lastSweep = now.getTime();
     const due = (await this.m.Delivery.find(filter).lean<WebhookDelivery[]>())
-      .filter((d) => d.state === 'PENDING' && d.nextAttemptAt !== null && d.nextAttemptAt <= now)
-      .sort((a, b) => a.seq - b.seq);
-    for (const delivery of due) this.launch(delivery);
+      .filter(
+        (d) =>
+          d.state === 'PENDING' &&
+          d.nextAttemptAt !== null &&
+          d.nextAttemptAt <= now &&
+          !this.chains.has(d.chain),
+      )
+      .sort((x, y) => x.seq - y.seq);
+    const firstOfChain = new Map<string, WebhookDelivery>();
+    for (const delivery of due)
+      if (!firstOfChain.has(delivery.chain)) firstOfChain.set(delivery.chain, delivery);
+    for (const delivery of firstOfChain.values()) this.launch(delivery);
   }
 
   private launch(delivery: WebhookDelivery): void {
     if (this.stopped || this.inFlight.has(delivery._id)) return;
     const running = this.perWebhook.get(delivery.webhookId) ?? 0;
-    // Over a limit: the delivery stays due, and a later poll takes it.
-    if (running >= this.settings.perWebhook || this.inFlight.size >= this.settings.global) return;
+    if (running >= this.settings.perWebhook || this.inFlight.size >= this.settings.global) {
+      // Over a limit: it waits here for a slot of its webhook (a bounded queue; past it, the poll).
+      const queue = this.waiting.get(delivery.webhookId) ?? [];
+      if (queue.length < MAX_WAITING && !queue.some((d) => d._id === delivery._id)) queue.push(delivery);
+      this.waiting.set(delivery.webhookId, queue);
+      return;
+    }
     this.inFlight.add(delivery._id);
     this.perWebhook.set(delivery.webhookId, running + 1);
     void this.attempt(delivery)
-      .catch((err: unknown) => this.logger.warn({ err, deliveryId: delivery._id }, 'webhook attempt failed'))
-      .then((settled) => {
+      .catch((err: unknown): Outcome => {
+        this.logger.warn({ err, deliveryId: delivery._id }, 'webhook attempt failed');
+        return { kind: 'later', at: new Date(Date.now() + 1_000) };
+      })
+      .then((outcome) => {
         this.inFlight.delete(delivery._id);
         const left = (this.perWebhook.get(delivery.webhookId) ?? 1) - 1;
         if (left > 0) this.perWebhook.set(delivery.webhookId, left);
         else this.perWebhook.delete(delivery.webhookId);
-        if (settled) return this.next(delivery.chain);
-      })
-      .catch((err: unknown) => this.logger.warn({ err, chain: delivery.chain }, 'webhook chain failed'));
+        const queued = this.waiting.get(delivery.webhookId)?.shift();
+        if (queued) this.launch(queued);
+        this.after(delivery, outcome);
+      });
   }
 
-  /** The chain's first pending delivery, once the one before it settled. */
+  /** What an attempt's outcome means for its chain on this replica. */
+  private after(delivery: WebhookDelivery, outcome: Outcome): void {
+    const chain = this.chains.get(delivery.chain);
+    if (!chain || chain.queue[0]?._id !== delivery._id) {
+      // Found by the poll: the next of its chain is the poll's to find (its wake-up minute).
+      if (outcome.kind === 'settled') void this.next(delivery.chain).catch(() => undefined);
+      return;
+    }
+    chain.checked = chain.checked || outcome.kind !== 'elsewhere';
+    switch (outcome.kind) {
+      case 'settled': {
+        chain.queue.shift();
+        const head = chain.queue[0];
+        if (head) this.launch(head);
+        else this.chains.delete(delivery.chain);
+        return;
+      }
+      case 'later': {
+        if (this.stopped) return;
+        const head = outcome.delivery ?? delivery;
+        chain.queue[0] = head;
+        clearTimeout(chain.timer);
+        chain.timer = setTimeout(() => this.launch(head), Math.max(0, outcome.at.getTime() - Date.now()));
+        chain.timer.unref();
+        return;
+      }
+      case 'elsewhere':
+        // Another replica, or older deliveries, hold the chain: the poll takes it from here.
+        clearTimeout(chain.timer);
+        this.chains.delete(delivery.chain);
+    }
+  }
+
+  /** The chain's first pending delivery, once the one before it settled (poll-found chains). */
   private async next(chain: string): Promise<void> {
     const pending = await this.m.Delivery.find({ chain, state: 'PENDING' }).lean<WebhookDelivery[]>();
-    const first = pending.sort((a, b) => a.seq - b.seq)[0];
-    if (first?.nextAttemptAt && first.nextAttemptAt <= new Date()) this.launch(first);
+    const first = pending.sort((x, y) => x.seq - y.seq)[0];
+    if (first?.nextAttemptAt && first.nextAttemptAt <= new Date() && !this.chains.has(chain))
+      this.launch(first);
   }
 
-  /** One attempt if this replica gets it; true when the delivery settled (sent or given up). */
-  private async attempt(stale: WebhookDelivery): Promise<boolean> {
-    const [delivery, chain] = await Promise.all([
-      this.m.Delivery.findById(stale._id).lean<WebhookDelivery>(),
-      this.m.Delivery.find({ chain: stale.chain, state: 'PENDING' }).select({ seq: 1 }).lean(),
-    ]);
+  /**
+   * One attempt if this replica gets it. `delivery` was read or written a moment ago; should another
+   * replica have moved it on since, its attempt number is taken and the claim says so.
+   */
+  private async attempt(delivery: WebhookDelivery): Promise<Outcome> {
     const now = new Date();
-    if (!delivery || delivery.state !== 'PENDING' || !delivery.nextAttemptAt || delivery.nextAttemptAt > now)
-      return false;
-    if (chain.some((other) => other.seq < delivery.seq)) return false;
-    const webhook = await this.m.Webhook.findById(delivery.webhookId).lean();
+    if (delivery.state !== 'PENDING' || !delivery.nextAttemptAt) return { kind: 'elsewhere' };
+    if (delivery.nextAttemptAt > now) return { kind: 'later', at: delivery.nextAttemptAt };
+    const held = this.chains.get(delivery.chain);
+    const mustCheck = !held || held.queue[0]?._id !== delivery._id || !held.checked;
+    const [earlier, webhook] = await Promise.all([
+      mustCheck
+        ? this.m.Delivery.find({ chain: delivery.chain, state: 'PENDING' }).select({ seq: 1 }).lean()
+        : Promise.resolve([]),
+      this.webhook(delivery.webhookId),
+    ]);
+    if (earlier.some((other) => other.seq < delivery.seq)) return { kind: 'elsewhere' };
     if (!webhook || webhook.deleted || !webhook.active) {
-      await this.settle(
-        delivery,
-        'FAILED',
-        null,
-        webhook?.deleted === false ? 'webhook inactive' : 'webhook deleted',
-      );
-      return true;
+      await this.settle(delivery, webhook?.deleted === false ? 'webhook inactive' : 'webhook deleted');
+      return { kind: 'settled' };
     }
     const event = JSON.parse(delivery.payload) as PublicEvent;
-    if (event.type !== 'webhook.ping') {
+    if (event.type !== PING_TYPE) {
       const visible = await this.visibility.visible(webhook.createdBy, {
         orgId: event.orgId,
         ...eventScope(event),
       });
       if (visible === null && now.getTime() - delivery.createdAt.getTime() < this.settings.visibilityWaitMs) {
-        await this.reschedule(delivery, new Date(now.getTime() + 1_000));
-        return false;
+        const at = new Date(now.getTime() + 1_000);
+        await this.reschedule(delivery, at);
+        return { kind: 'later', at, delivery: { ...delivery, nextAttemptAt: at } };
       }
       if (!visible) {
-        await this.settle(delivery, 'FAILED', null, 'not visible to the webhook creator');
-        return true;
+        await this.settle(delivery, 'not visible to the webhook creator');
+        return { kind: 'settled' };
       }
     }
     const number = delivery.attempts.length + 1;
-    if (!(await this.claim(delivery._id, number))) return false;
+    if (!(await this.claim(delivery._id, number))) return { kind: 'elsewhere' };
     const result = await send(
       webhook.url,
       signedHeaders(webhook.secrets, delivery._id, delivery.payload, new Date()),
       delivery.payload,
-      {
-        timeoutMs: this.settings.timeoutMs,
-        policy: this.settings.policy,
-      },
+      { timeoutMs: this.settings.timeoutMs, policy: this.settings.policy },
     );
     return this.record(delivery, result);
   }
@@ -209,16 +314,11 @@ export class WebhookDispatcher {
     return insert(claims.length);
   }
 
-  private async record(delivery: WebhookDelivery, result: SendResult): Promise<boolean> {
+  private async record(delivery: WebhookDelivery, result: SendResult): Promise<Outcome> {
     const now = new Date();
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     const error = ok ? null : (result.error ?? `status ${String(result.status)}`);
-    const attempt: DeliveryAttempt = {
-      at: now,
-      status: result.status,
-      durationMs: result.durationMs,
-      error: result.error,
-    };
+    const attempt: DeliveryAttempt = { at: now, status: result.status, durationMs: result.durationMs, error };
     const tries = delivery.tries + 1;
     const retryAt = ok ? null : nextAttemptAt(this.settings.schedule, tries, now);
     const state = ok ? 'SUCCEEDED' : retryAt ? 'PENDING' : 'FAILED';
@@ -241,15 +341,23 @@ export class WebhookDispatcher {
         { deliveryId: delivery._id, webhookId: delivery.webhookId, error },
         'webhook attempt failed',
       );
-    return state !== 'PENDING';
+    if (state !== 'PENDING' || !retryAt) return { kind: 'settled' };
+    return {
+      kind: 'later',
+      at: retryAt,
+      delivery: { ...delivery, attempts: [...delivery.attempts, attempt], tries, nextAttemptAt: retryAt },
+    };
   }
 
   private async health(webhookId: string, ok: boolean, now: Date): Promise<void> {
     if (ok) {
       // A success ends the run: the next failure starts a new one (and its `failingSince`).
+      if (this.healthy.get(webhookId)) return;
       await this.m.Health.deleteOne({ _id: webhookId });
+      this.healthy.set(webhookId, true);
       return;
     }
+    this.healthy.delete(webhookId);
     const health = await this.m.Health.findOneAndUpdate(
       { _id: webhookId },
       { $inc: { failures: 1 }, $setOnInsert: { failingSince: now } },
@@ -273,18 +381,13 @@ export class WebhookDispatcher {
   }
 
   /** Ends a delivery without an attempt (its webhook is gone or off, or its reader lost access). */
-  private async settle(
-    delivery: WebhookDelivery,
-    state: 'FAILED',
-    status: null,
-    reason: string,
-  ): Promise<void> {
+  private async settle(delivery: WebhookDelivery, reason: string): Promise<void> {
     const now = new Date();
     await this.m.Delivery.updateOne(
       { _id: delivery._id },
       {
-        $push: { attempts: { at: now, status, durationMs: 0, error: reason } },
-        $set: { state, nextAttemptAt: null, wake: null, updatedAt: now },
+        $push: { attempts: { at: now, status: null, durationMs: 0, error: reason } },
+        $set: { state: 'FAILED', nextAttemptAt: null, wake: null, updatedAt: now },
       },
     );
   }

@@ -1,5 +1,5 @@
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError } from '@trellis/shared';
+import { refusedDocuments } from '@trellis/shared';
 import type { FeedEntry, FeedHead } from './webhook.model.ts';
 import { eventScope, matchesEvent, type PublicEvent } from './webhook.rules.ts';
 
@@ -8,72 +8,134 @@ export const FEED_BLOCK = 100;
 
 const blockOf = (orgId: string, seq: number) => `${orgId}:${Math.floor(seq / FEED_BLOCK)}`;
 
+/** Events appended in one insert at most. */
+const MAX_BATCH = 200;
+
+interface Waiter {
+  event: PublicEvent;
+  resolve: (entry: FeedEntry) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * An org's events in one order (`seq` 1, 2, 3 … without gaps), the order the feed pages in and the
  * webhooks deliver in. A seq is taken by inserting it under the unique (orgId, seq) index, so two
- * replicas never give one twice; a loser probes the next. A process appends one org's events one
- * at a time, so it rarely collides with itself; `FeedHead` is only where probing starts.
+ * replicas never give one twice; a loser probes the next. A process writes one org's events in
+ * batches, one batch at a time, so it never collides with itself; `FeedHead` is only where probing
+ * starts after a restart.
  */
 export class EventFeed {
   private readonly feed: Model<FeedEntry>;
   private readonly heads: Model<FeedHead>;
+  private readonly headWrites = new Map<string, number>();
   private readonly last = new Map<string, number>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per org: events waiting for their seq, and whether a batch is being written. */
+  private readonly queues = new Map<string, { waiting: Waiter[]; writing: boolean }>();
 
   constructor(models: { Feed: Model<FeedEntry>; FeedHead: Model<FeedHead> }) {
     this.feed = models.Feed;
     this.heads = models.FeedHead;
   }
 
-  /** The event's entry: appended now, or the one a previous delivery of the event appended. */
+  /**
+   * The event's entry: appended now, or the one a previous delivery of the event appended. An org's
+   * events queue here and go in one ordered insert per batch, in the order they were handed over.
+   */
   append(event: PublicEvent): Promise<FeedEntry> {
-    const previous = this.queues.get(event.orgId) ?? Promise.resolve();
-    const next = previous.then(
-      () => this.appendNow(event),
-      () => this.appendNow(event),
-    );
-    this.queues.set(event.orgId, next);
-    void next
-      .finally(() => {
-        if (this.queues.get(event.orgId) === next) this.queues.delete(event.orgId);
-      })
-      .catch(() => undefined);
-    return next;
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(event.orgId) ?? { waiting: [], writing: false };
+      this.queues.set(event.orgId, queue);
+      queue.waiting.push({ event, resolve, reject });
+      if (!queue.writing) void this.drain(event.orgId, queue);
+    });
   }
 
-  private async appendNow(event: PublicEvent): Promise<FeedEntry> {
-    const existing = await this.feed.findById(event.id).lean<FeedEntry>();
-    if (existing) return existing;
-    const { orgId } = event;
-    let seq = (this.last.get(orgId) ?? (await this.heads.findById(orgId).lean())?.seq ?? 0) + 1;
-    const { projectId, channelId } = eventScope(event);
-    for (;;) {
-      const entry: FeedEntry = {
-        _id: event.id,
-        orgId,
-        seq,
-        block: blockOf(orgId, seq),
-        type: event.type,
-        body: JSON.stringify(event),
-        projectId,
-        channelId,
-        recordedAt: new Date(),
-      };
+  private async drain(orgId: string, queue: { waiting: Waiter[]; writing: boolean }): Promise<void> {
+    queue.writing = true;
+    try {
+      while (queue.waiting.length > 0) {
+        const batch = queue.waiting.splice(0, MAX_BATCH);
+        try {
+          await this.write(orgId, batch);
+        } catch (err) {
+          for (const waiter of batch) waiter.reject(err);
+        }
+      }
+    } finally {
+      queue.writing = false;
+      this.queues.delete(orgId);
+    }
+  }
+
+  /** One ordered insert of consecutive seqs; on a collision, what went in is done and the rest goes again. */
+  private async write(orgId: string, batch: Waiter[]): Promise<void> {
+    let pending = batch;
+    let next = (this.last.get(orgId) ?? (await this.heads.findById(orgId).lean())?.seq ?? 0) + 1;
+    while (pending.length > 0) {
+      const now = new Date();
+      const entries = pending.map(({ event }, i): FeedEntry => {
+        const { projectId, channelId } = eventScope(event);
+        const seq = next + i;
+        return {
+          _id: event.id,
+          orgId,
+          seq,
+          block: blockOf(orgId, seq),
+          type: event.type,
+          body: JSON.stringify(event),
+          projectId,
+          channelId,
+          recordedAt: now,
+        };
+      });
+      let inserted = entries.length;
+      let refused: unknown;
       try {
-        await this.feed.create(entry);
-        this.last.set(orgId, seq);
-        await this.heads
-          .updateOne({ _id: orgId }, { $max: { seq } }, { upsert: true })
-          .catch(() => undefined);
-        return entry;
+        await this.feed.insertMany(entries, { ordered: true });
       } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-        // Either this event is in already (a redelivery racing another replica), or the seq is taken.
-        const again = await this.feed.findById(event.id).lean<FeedEntry>();
-        if (again) return again;
-        seq += 1;
+        const first = refusedDocuments(err)?.[0];
+        if (!first?.duplicate) throw err;
+        inserted = first.index;
+        refused = err;
+      }
+      pending.slice(0, inserted).forEach((waiter, i) => waiter.resolve(entries[i] as FeedEntry));
+      if (inserted > 0) {
+        this.last.set(orgId, next + inserted - 1);
+        this.moveHead(orgId, next + inserted - 1);
+      }
+      if (!refused) return;
+      // The refused one: already in the feed (a redelivered event), or its seq was taken by another replica.
+      const waiter = pending[inserted] as Waiter;
+      const existing = await this.feed.findById(waiter.event.id).lean<FeedEntry>();
+      if (existing) {
+        waiter.resolve(existing);
+        pending = pending.slice(inserted + 1);
+        next += inserted;
+      } else {
+        pending = pending.slice(inserted);
+        next += inserted + 1;
       }
     }
+  }
+
+  /** The head hint moves on in the background, at most one write per org at a time. */
+  private moveHead(orgId: string, seq: number): void {
+    if (this.headWrites.has(orgId)) {
+      this.headWrites.set(orgId, Math.max(this.headWrites.get(orgId) ?? 0, seq));
+      return;
+    }
+    this.headWrites.set(orgId, seq);
+    const write = async () => {
+      for (;;) {
+        const target = this.headWrites.get(orgId) ?? seq;
+        await this.heads
+          .updateOne({ _id: orgId }, { $max: { seq: target } }, { upsert: true })
+          .catch(() => undefined);
+        if ((this.headWrites.get(orgId) ?? target) <= target) break;
+      }
+      this.headWrites.delete(orgId);
+    };
+    void write();
   }
 
   /**

@@ -29,6 +29,8 @@ import {
 } from './webhook.rules.ts';
 
 const SOURCE = 'notify';
+/** How long a new delivery is its creator's alone before any replica's poll picks it up. */
+const UNCLAIMED_AFTER_MS = 30_000;
 
 /** Who is calling, with the bearer token the projection's fallbacks forward. */
 export interface Caller {
@@ -134,7 +136,8 @@ export function newDelivery(
     attempts: [],
     tries: 0,
     nextAttemptAt: now,
-    wake: wakeBucket(now),
+    // The replica that creates it sends it; the others look only if it is still pending by then.
+    wake: wakeBucket(new Date(now.getTime() + UNCLAIMED_AFTER_MS)),
     createdAt: now,
     updatedAt: now,
   };
@@ -218,8 +221,9 @@ export class WebhookService {
     if (fieldErrors.length > 0) throw errors.validation(fieldErrors, 422);
   }
 
-  private changed(orgId: string): void {
+  private changed(orgId: string, webhookId: string): void {
     this.active.delete(orgId);
+    this.dispatcher?.forget(webhookId);
   }
 
   async create(
@@ -256,7 +260,7 @@ export class WebhookService {
     await this.outbox.write(this.m.Webhook, webhook._id, [event], async (mark) =>
       this.m.Webhook.create({ ...webhook, ...mark }),
     );
-    this.changed(orgId);
+    this.changed(orgId, webhook._id);
     return { ...webhookView(webhook), secret };
   }
 
@@ -332,7 +336,7 @@ export class WebhookService {
     );
     if (!updated) throw errors.preconditionFailed();
     if (reactivated) await this.m.Health.deleteOne({ _id: id });
-    this.changed(webhook.orgId);
+    this.changed(webhook.orgId, webhook._id);
     return webhookView(updated);
   }
 
@@ -356,7 +360,7 @@ export class WebhookService {
         { new: true },
       ).lean(),
     );
-    this.changed(webhook.orgId);
+    this.changed(webhook.orgId, webhook._id);
   }
 
   /** A new secret, shown once; the previous one keeps signing for the overlap (24 h by default). */
@@ -388,6 +392,7 @@ export class WebhookService {
       ).lean(),
     );
     if (!updated) throw errors.conflict('The webhook changed meanwhile; try again.');
+    this.changed(webhook.orgId, id);
     return { secret, previousExpiresAt: previousExpiresAt.toISOString() };
   }
 
@@ -501,6 +506,6 @@ export class WebhookService {
         { new: true },
       ).lean(),
     );
-    this.changed(webhook.orgId);
+    this.changed(webhook.orgId, webhook._id);
   }
 }
