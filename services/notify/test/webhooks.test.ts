@@ -341,6 +341,72 @@ describe('webhooks', () => {
     }
   });
 
+  test('a creator demoted to MEMBER gets no event of a private project; the feed hides them from them too', async () => {
+    const roleChange = (from: 'ADMIN' | 'MEMBER', to: 'ADMIN' | 'MEMBER') =>
+      notify.publish(governanceEvents.memberRoleChanged, 'governance', {
+        subjectId: orgId,
+        orgId,
+        data: { orgId, userId: member.id, from, to },
+      });
+    const secretProject = randomUUID();
+    await notify.publish(workEvents.projectCreated, 'work', {
+      subjectId: secretProject,
+      orgId,
+      actorId: owner.id,
+      data: {
+        projectId: secretProject,
+        orgId,
+        teamId: null,
+        name: 'Secret',
+        key: 'SEC',
+        status: 'ACTIVE',
+        visibility: 'PRIVATE',
+        ownerId: owner.id,
+      },
+    });
+    await roleChange('MEMBER', 'ADMIN');
+    // An ADMIN is a MANAGER of every project, private ones included (product.md §2).
+    await waitFor(() => notify.services.projection.reader.project(secretProject, member.id), {
+      what: 'the promotion',
+    });
+    const hook = await createWebhook('/member', ['task.created'], member);
+    await roleChange('ADMIN', 'MEMBER');
+    await waitFor(
+      async () => (await notify.services.projection.reader.project(secretProject, member.id)) === null,
+      {
+        what: 'the demotion',
+      },
+    );
+    const hidden = randomUUID();
+    await publishTask('created', hidden, { projectId: secretProject });
+    const shown = await publishTask('created', randomUUID());
+    await waitFor(() => receiver.at('/member').some((r) => r.event.id === shown.id), {
+      what: 'the visible event',
+    });
+    const failed = await waitFor(
+      async () => {
+        const res = await api(notify)
+          .get(`/api/v1/webhooks/${hook.id}/deliveries?state=FAILED`)
+          .set(owner.auth);
+        return res.body.items[0];
+      },
+      { what: 'the hidden delivery, failed' },
+    );
+    assert.equal(failed.attempts[0].error, 'not visible to the webhook creator');
+    assert.ok(!receiver.at('/member').some((r) => r.event.subject.id === hidden));
+    const feedOf = async (user: TestUser) =>
+      (
+        await api(notify).get(`/api/v1/orgs/${orgId}/events?types=task.created&limit=200`).set(user.auth)
+      ).body.items?.map((e: { subject: { id: string } }) => e.subject.id) ?? [];
+    assert.ok((await feedOf(owner)).includes(hidden), 'in the OWNER’s feed');
+    // The MEMBER may no longer read the feed at all (webhook.manage).
+    assertProblem(
+      await api(notify).get(`/api/v1/orgs/${orgId}/events`).set(member.auth),
+      403,
+      'POLICY_DENIED',
+    );
+  });
+
   test('ping, rotation (both secrets sign for the overlap), delete', async () => {
     const hook = await createWebhook('/rotate', ['org.*']);
     const oldSecret = receiver.secrets.get('/rotate') as string;

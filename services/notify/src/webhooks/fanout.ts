@@ -33,13 +33,17 @@ export function webhookConsumer(deps: {
       if (hooks.length === 0) return;
       const now = new Date();
       const deliveries: WebhookDelivery[] = hooks.map((hook) => newDelivery(hook, envelope, entry.seq, now));
+      let created = deliveries;
       try {
         await deps.models.Delivery.insertMany(deliveries, { ordered: false });
       } catch (err) {
-        // Already there (a redelivered event): those are the dispatcher's already.
-        if (!refusedDocuments(err)?.every((refused) => refused.duplicate)) throw err;
+        // Already there (a redelivered event): those went their way already, maybe long since.
+        const refused = refusedDocuments(err);
+        if (!refused?.every((r) => r.duplicate)) throw err;
+        const taken = new Set(refused.map((r) => r.index));
+        created = deliveries.filter((_, i) => !taken.has(i));
       }
-      deps.dispatcher.kick(deliveries);
+      deps.dispatcher.kick(created);
     },
   };
 }

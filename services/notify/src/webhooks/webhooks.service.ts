@@ -117,6 +117,14 @@ function deliveryView(d: WebhookDelivery): DeliveryView {
 const deliveryCursor = z.object({ c: z.number(), id: z.string() });
 const feedCursor = z.object({ s: z.number().int().nonnegative() });
 
+/**
+ * A target as events name it: its origin only. Receivers' URLs often carry a credential in the path or
+ * query (chat incoming-webhook URLs do), and events reach the audit log and other webhooks.
+ */
+export function targetOrigin(url: string): string {
+  return new URL(url).origin;
+}
+
 export function newDelivery(
   webhook: Pick<Webhook, '_id' | 'orgId'>,
   event: PublicEvent,
@@ -268,7 +276,7 @@ export class WebhookService {
     return {
       webhookId: w._id,
       orgId: w.orgId,
-      url: w.url,
+      url: targetOrigin(w.url),
       events: w.events,
       description: w.description,
       active: w.active,
@@ -494,7 +502,7 @@ export class WebhookService {
     const event = createEvent(notifyEvents.webhookDisabled, SOURCE, {
       subjectId: id,
       orgId: webhook.orgId,
-      data: { webhookId: id, orgId: webhook.orgId, url: webhook.url, reason, failures },
+      data: { webhookId: id, orgId: webhook.orgId, url: targetOrigin(webhook.url), reason, failures },
     });
     await this.outbox.write(this.m.Webhook, id, [event], (mark) =>
       this.m.Webhook.findOneAndUpdate(

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { defineEvent } from '../registry.ts';
 
 // notify.webhook (keyed by webhook id): an org's webhook subscriptions (api.md §10). They enter the
-// org's audit log like every other topic's events. Never the signing secret: only that it changed.
+// org's audit log like every other topic's events. Never the signing secret: only that it changed;
+// `url` is the target's origin only (receivers' paths and queries often carry a credential).
 
 const webhookData = z.object({
   webhookId: z.uuid(),
