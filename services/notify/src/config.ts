@@ -47,8 +47,8 @@ export const configSchema = baseEnvSchema
     WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).default(50),
     WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1000).default(86_400_000),
     /** Attempts in flight per webhook and in all, per replica: a slow receiver cannot take every slot. */
-    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
-    WEBHOOK_GLOBAL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(128),
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(16),
+    WEBHOOK_GLOBAL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(256),
     /** How long a rotated-out secret keeps signing. */
     WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).default(86_400_000),
     /** How long the event feed and the delivery log keep entries. */

@@ -121,3 +121,52 @@ export class CoalescedInserts<T> {
     }
   }
 }
+
+interface PendingUpdate {
+  filter: Record<string, unknown>;
+  update: Record<string, unknown>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Single-document updates of one collection asked for by concurrent callers, gathered like
+ * `CoalescedInserts` into one unordered `bulkWrite` per turn of the event loop (one `update` command
+ * with several statements). A failure of the command rejects every caller of it; one statement's
+ * failure rejects its caller only.
+ */
+export class CoalescedUpdates<T> {
+  private readonly model: mongoose.Model<T>;
+  private pending: PendingUpdate[] = [];
+
+  constructor(model: mongoose.Model<T>) {
+    this.model = model;
+  }
+
+  updateOne(filter: Record<string, unknown>, update: Record<string, unknown>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ filter, update, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      await this.model.bulkWrite(
+        batch.map(({ filter, update }) => ({ updateOne: { filter, update } })) as never,
+        { ordered: false },
+      );
+      for (const { resolve } of batch) resolve();
+    } catch (err) {
+      const refused = refusedDocuments(err);
+      if (!refused) {
+        for (const { reject } of batch) reject(err);
+        return;
+      }
+      const failed = new Set(refused.map((r) => r.index));
+      batch.forEach(({ resolve, reject }, index) => (failed.has(index) ? reject(err) : resolve()));
+    }
+  }
+}

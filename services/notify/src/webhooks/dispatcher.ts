@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { isDuplicateKeyError, RecentMap, type Logger } from '@trellis/shared';
+import { CoalescedInserts, CoalescedUpdates, RecentMap, type Logger } from '@trellis/shared';
 import { send, type SendResult } from './sender.ts';
 import type { TargetPolicy } from './target-guard.ts';
 import type { EventVisibility } from './visibility.ts';
-import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookModels } from './webhook.model.ts';
+import type {
+  AttemptClaim,
+  DeliveryAttempt,
+  Webhook,
+  WebhookDelivery,
+  WebhookModels,
+} from './webhook.model.ts';
 import {
   eventScope,
   nextAttemptAt,
@@ -75,6 +81,9 @@ export class WebhookDispatcher {
   private readonly webhooks = new RecentMap<Webhook | null>({ ttlMs: 1_000, maxEntries: 10_000 });
   /** Webhooks whose run of failures was reset a moment ago: a success then writes nothing. */
   private readonly healthy = new RecentMap<true>({ ttlMs: 5_000, maxEntries: 10_000 });
+  /** Claims and results of concurrent attempts, written together (one statement per turn). */
+  private readonly claims: CoalescedInserts<AttemptClaim>;
+  private readonly results: CoalescedUpdates<WebhookDelivery>;
   private timer: NodeJS.Timeout | undefined;
   private lastSweep = 0;
   private polling: Promise<void> | undefined;
@@ -88,6 +97,8 @@ export class WebhookDispatcher {
     onDisable: (webhookId: string, reason: string, failures: number) => Promise<void>;
   }) {
     this.m = deps.models;
+    this.claims = new CoalescedInserts(deps.models.Claim);
+    this.results = new CoalescedUpdates(deps.models.Delivery);
     this.settings = deps.settings;
     this.visibility = deps.visibility;
     this.logger = deps.logger;
@@ -292,21 +303,14 @@ export class WebhookDispatcher {
   /** Takes attempt `number` of a delivery for this replica, or says someone else has it. */
   private async claim(deliveryId: string, number: number): Promise<boolean> {
     const until = new Date(Date.now() + this.settings.timeoutMs + 30_000);
-    const insert = async (takeover: number) => {
-      try {
-        await this.m.Claim.create({
-          _id: `${deliveryId}:${number}:${takeover}`,
-          deliveryId,
-          attempt: number,
-          owner: this.owner,
-          until,
-        });
-        return true;
-      } catch (err) {
-        if (isDuplicateKeyError(err)) return false;
-        throw err;
-      }
-    };
+    const insert = (takeover: number) =>
+      this.claims.insert({
+        _id: `${deliveryId}:${number}:${takeover}`,
+        deliveryId,
+        attempt: number,
+        owner: this.owner,
+        until,
+      });
     if (await insert(0)) return true;
     const claims = await this.m.Claim.find({ deliveryId, attempt: number }).lean();
     // Someone holds it, or held it and is gone: then the next takeover number decides who goes on.
@@ -322,7 +326,7 @@ export class WebhookDispatcher {
     const tries = delivery.tries + 1;
     const retryAt = ok ? null : nextAttemptAt(this.settings.schedule, tries, now);
     const state = ok ? 'SUCCEEDED' : retryAt ? 'PENDING' : 'FAILED';
-    await this.m.Delivery.updateOne(
+    await this.results.updateOne(
       { _id: delivery._id },
       {
         $push: { attempts: attempt },

@@ -1,4 +1,4 @@
-import { refusedDocuments, type ConsumerOptions, type EventEnvelope } from '@trellis/shared';
+import { CoalescedInserts, type ConsumerOptions, type EventEnvelope } from '@trellis/shared';
 import type { WebhookDispatcher } from './dispatcher.ts';
 import type { EventFeed } from './feed.ts';
 import type { WebhookDelivery, WebhookModels } from './webhook.model.ts';
@@ -20,6 +20,8 @@ export function webhookConsumer(deps: {
   models: WebhookModels;
   dispatcher: WebhookDispatcher;
 }): ConsumerOptions {
+  // Concurrent lanes' deliveries in one insert per turn.
+  const inserts = new CoalescedInserts(deps.models.Delivery);
   return {
     groupId: WEBHOOK_CONSUMER_GROUP,
     topics: [...PUBLIC_TOPICS],
@@ -33,17 +35,9 @@ export function webhookConsumer(deps: {
       if (hooks.length === 0) return;
       const now = new Date();
       const deliveries: WebhookDelivery[] = hooks.map((hook) => newDelivery(hook, envelope, entry.seq, now));
-      let created = deliveries;
-      try {
-        await deps.models.Delivery.insertMany(deliveries, { ordered: false });
-      } catch (err) {
-        // Already there (a redelivered event): those went their way already, maybe long since.
-        const refused = refusedDocuments(err);
-        if (!refused?.every((r) => r.duplicate)) throw err;
-        const taken = new Set(refused.map((r) => r.index));
-        created = deliveries.filter((_, i) => !taken.has(i));
-      }
-      deps.dispatcher.kick(created);
+      // Refused as already there (a redelivered event): those went their way already, maybe long since.
+      const inserted = await Promise.all(deliveries.map((delivery) => inserts.insert(delivery)));
+      deps.dispatcher.kick(deliveries.filter((_, i) => inserted[i]));
     },
   };
 }

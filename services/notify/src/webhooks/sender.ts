@@ -13,8 +13,8 @@ export interface SendResult {
 const MAX_RESPONSE_BYTES = 4096;
 /** Connections kept open between deliveries to one receiver (the lookup still guards each new one). */
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 16 }),
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 32 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 32 }),
 };
 
 /**
