@@ -407,6 +407,23 @@ describe('webhooks', () => {
     );
   });
 
+  test('an org has at most 25 webhooks (409 beyond); deleting one makes room', async () => {
+    const create = () =>
+      api(notify)
+        .post(`/api/v1/orgs/${otherOrgId}/webhooks`)
+        .set(stranger.auth)
+        .send({ url: `${base}/many`, events: ['task.*'] });
+    const made: string[] = [];
+    for (let i = 0; i < 25; i += 1) {
+      const res = await create();
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      made.push(res.body.id);
+    }
+    assertProblem(await create(), 409, 'CONFLICT');
+    await api(notify).delete(`/api/v1/webhooks/${made[0]}`).set(stranger.auth).expect(204);
+    assert.equal((await create()).status, 201);
+  });
+
   test('ping, rotation (both secrets sign for the overlap), delete', async () => {
     const hook = await createWebhook('/rotate', ['org.*']);
     const oldSecret = receiver.secrets.get('/rotate') as string;

@@ -117,6 +117,7 @@ export function webhookRoutes(webhooks: WebhookService): Route[] {
         },
         403: denied,
         404: { description: 'Not a member of the org' },
+        409: { description: 'The org has 25 webhooks already' },
         422: { description: 'URL refused (scheme, private address) or unknown event types' },
       },
       handle: async (req, res) => {

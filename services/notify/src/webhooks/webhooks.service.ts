@@ -29,6 +29,8 @@ import {
 } from './webhook.rules.ts';
 
 const SOURCE = 'notify';
+/** Webhooks an org may have: each costs every event of the org a match, and a busy one its slots. */
+export const MAX_WEBHOOKS_PER_ORG = 25;
 /** How long a new delivery is its creator's alone before any replica's poll picks it up. */
 const UNCLAIMED_AFTER_MS = 30_000;
 
@@ -241,6 +243,10 @@ export class WebhookService {
   ): Promise<WebhookView & { secret: string }> {
     await this.manage(orgId, caller);
     await this.checkInput(input);
+    if ((await this.m.Webhook.countDocuments({ orgId, deleted: false })) >= MAX_WEBHOOKS_PER_ORG)
+      throw errors.conflict(
+        `An organization has at most ${MAX_WEBHOOKS_PER_ORG} webhooks; delete one first.`,
+      );
     const now = new Date();
     const secret = newSecret();
     const webhook: Webhook = {
