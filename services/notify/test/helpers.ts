@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import {
   createEvent,
+  governanceEvents,
+  identityEvents,
   type EventConsumer,
   type EventDefinition,
   type MongoRuntime,
@@ -100,3 +102,33 @@ export function testUser(notify: Notify): TestUser {
 }
 
 export const api = (notify: Notify) => request(notify.app);
+
+/** Users, an org and its members as identity and governance would announce them. */
+export async function seedOrg(
+  notify: Notify,
+  org: {
+    orgId: string;
+    name: string;
+    members: [TestUser, string, 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER'][];
+  },
+): Promise<void> {
+  const owner = org.members.find(([, , role]) => role === 'OWNER')?.[0];
+  if (!owner) throw new Error('an org has an OWNER');
+  for (const [user, name] of org.members)
+    await notify.publish(identityEvents.userRegistered, 'identity', {
+      subjectId: user.id,
+      data: { userId: user.id, email: user.email, name },
+    });
+  await notify.publish(governanceEvents.orgCreated, 'governance', {
+    subjectId: org.orgId,
+    orgId: org.orgId,
+    actorId: owner.id,
+    data: { orgId: org.orgId, name: org.name, slug: `org-${org.orgId.slice(0, 8)}`, ownerId: owner.id },
+  });
+  for (const [user, , role] of org.members)
+    await notify.publish(governanceEvents.memberAdded, 'governance', {
+      subjectId: org.orgId,
+      orgId: org.orgId,
+      data: { orgId: org.orgId, userId: user.id, role },
+    });
+}

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { governanceEvents, identityEvents, workEvents } from '@trellis/shared';
+import { governanceEvents, workEvents } from '@trellis/shared';
 import { assertProblem, mailsTo, taskEventData, waitFor, WebhookReceiver } from '@trellis/shared/testing';
 import { WebhookDispatcher } from '../src/webhooks/dispatcher.ts';
-import { api, startNotify, TEST_WEBHOOKS, testUser, type Notify, type TestUser } from './helpers.ts';
+import { api, seedOrg, startNotify, TEST_WEBHOOKS, testUser, type Notify, type TestUser } from './helpers.ts';
 
 let notify: Notify;
 let receiver: WebhookReceiver;
@@ -61,37 +61,16 @@ before(async () => {
   receiver = new WebhookReceiver();
   base = await receiver.start();
   [owner, admin, member, stranger] = [testUser(notify), testUser(notify), testUser(notify), testUser(notify)];
-  for (const [user, name] of [
-    [owner, 'Olga Owner'],
-    [admin, 'Ada Admin'],
-    [member, 'Max Member'],
-    [stranger, 'Sam Stranger'],
-  ] as const)
-    await notify.publish(identityEvents.userRegistered, 'identity', {
-      subjectId: user.id,
-      data: { userId: user.id, email: user.email, name },
-    });
-  for (const [org, ownerId] of [
-    [orgId, owner.id],
-    [otherOrgId, stranger.id],
-  ] as const)
-    await notify.publish(governanceEvents.orgCreated, 'governance', {
-      subjectId: org,
-      orgId: org,
-      actorId: ownerId,
-      data: { orgId: org, name: 'Acme', slug: `acme-${org.slice(0, 6)}`, ownerId },
-    });
-  for (const [org, user, role] of [
-    [orgId, owner, 'OWNER'],
-    [orgId, admin, 'ADMIN'],
-    [orgId, member, 'MEMBER'],
-    [otherOrgId, stranger, 'OWNER'],
-  ] as const)
-    await notify.publish(governanceEvents.memberAdded, 'governance', {
-      subjectId: org,
-      orgId: org,
-      data: { orgId: org, userId: user.id, role },
-    });
+  await seedOrg(notify, {
+    orgId,
+    name: 'Acme',
+    members: [
+      [owner, 'Olga Owner', 'OWNER'],
+      [admin, 'Ada Admin', 'ADMIN'],
+      [member, 'Max Member', 'MEMBER'],
+    ],
+  });
+  await seedOrg(notify, { orgId: otherOrgId, name: 'Other', members: [[stranger, 'Sam Stranger', 'OWNER']] });
   await notify.publish(workEvents.projectCreated, 'work', {
     subjectId: projectId,
     orgId,

@@ -67,44 +67,46 @@ export function refusedDocuments(err: unknown): RefusedDocument[] | undefined {
   }));
 }
 
-interface PendingInsert<T> {
-  doc: T;
-  resolve: (inserted: boolean) => void;
+interface Pending<I, R> {
+  item: I;
+  resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * Inserts into one collection, the inserts asked for by concurrent callers (a fetched batch's
- * lanes, whose I/O completes together) gathered into one unordered `insertMany` per turn of the
- * event loop: one round trip and one statement for several events, where each insert cost FerretDB
- * v1 about a millisecond of CPU. Each caller learns whether its document went in (true) or a unique
- * index refused it (false: a redelivery); any other failure rejects every caller of that command.
+ * Operations asked for by concurrent callers (a fetched batch's lanes, whose I/O completes together)
+ * gathered into one command per turn of the event loop: one round trip and one statement for
+ * several events, where each cost FerretDB v1 about a millisecond of CPU. A failure of the whole
+ * command rejects every caller of it; a document the command refused, its caller only (or, for a
+ * unique index's refusal, `duplicate` says what that caller gets).
  */
-export class CoalescedInserts<T> {
-  private readonly model: mongoose.Model<T>;
-  private pending: Array<PendingInsert<T>> = [];
+abstract class PerTurn<I, R> {
+  private pending: Array<Pending<I, R>> = [];
 
-  constructor(model: mongoose.Model<T>) {
-    this.model = model;
+  private readonly done: R;
+  private readonly duplicate: ((err: unknown) => R) | 'reject';
+
+  protected constructor(done: R, duplicate: ((err: unknown) => R) | 'reject') {
+    this.done = done;
+    this.duplicate = duplicate;
   }
 
-  insert(doc: T): Promise<boolean> {
+  protected add(item: I): Promise<R> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ doc, resolve, reject });
+      this.pending.push({ item, resolve, reject });
       // After the I/O callbacks of this turn, so that the callers they resume are gathered too.
       if (this.pending.length === 1) setImmediate(() => void this.flush());
     });
   }
 
+  protected abstract write(items: I[]): Promise<unknown>;
+
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     try {
-      await this.model.insertMany(
-        batch.map(({ doc }) => doc),
-        { ordered: false, lean: true },
-      );
-      for (const { resolve } of batch) resolve(true);
+      await this.write(batch.map(({ item }) => item));
+      for (const { resolve } of batch) resolve(this.done);
     } catch (err) {
       const refused = refusedDocuments(err);
       if (!refused) {
@@ -114,59 +116,57 @@ export class CoalescedInserts<T> {
       const byIndex = new Map(refused.map((r) => [r.index, r]));
       batch.forEach(({ resolve, reject }, index) => {
         const refusal = byIndex.get(index);
-        if (!refusal) resolve(true);
-        else if (refusal.duplicate) resolve(false);
+        if (!refusal) resolve(this.done);
+        else if (refusal.duplicate && this.duplicate !== 'reject') resolve(this.duplicate(err));
         else reject(err);
       });
     }
   }
 }
 
-interface PendingUpdate {
-  filter: Record<string, unknown>;
-  update: Record<string, unknown>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 /**
- * Single-document updates of one collection asked for by concurrent callers, gathered like
- * `CoalescedInserts` into one unordered `bulkWrite` per turn of the event loop (one `update` command
- * with several statements). A failure of the command rejects every caller of it; one statement's
- * failure rejects its caller only.
+ * Inserts into one collection, in one unordered `insertMany` per turn. Each caller learns whether its
+ * document went in (true) or a unique index refused it (false: a redelivery).
  */
-export class CoalescedUpdates<T> {
+export class CoalescedInserts<T> extends PerTurn<T, boolean> {
   private readonly model: mongoose.Model<T>;
-  private pending: PendingUpdate[] = [];
 
   constructor(model: mongoose.Model<T>) {
+    super(true, () => false);
+    this.model = model;
+  }
+
+  insert(doc: T): Promise<boolean> {
+    return this.add(doc);
+  }
+
+  protected write(docs: T[]): Promise<unknown> {
+    return this.model.insertMany(docs, { ordered: false, lean: true });
+  }
+}
+
+/** Single-document updates of one collection, in one unordered `bulkWrite` per turn. */
+export class CoalescedUpdates<T> extends PerTurn<
+  { filter: Record<string, unknown>; update: Record<string, unknown> },
+  void
+> {
+  private readonly model: mongoose.Model<T>;
+
+  constructor(model: mongoose.Model<T>) {
+    super(undefined, 'reject');
     this.model = model;
   }
 
   updateOne(filter: Record<string, unknown>, update: Record<string, unknown>): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ filter, update, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
-    });
+    return this.add({ filter, update });
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      await this.model.bulkWrite(
-        batch.map(({ filter, update }) => ({ updateOne: { filter, update } })) as never,
-        { ordered: false },
-      );
-      for (const { resolve } of batch) resolve();
-    } catch (err) {
-      const refused = refusedDocuments(err);
-      if (!refused) {
-        for (const { reject } of batch) reject(err);
-        return;
-      }
-      const failed = new Set(refused.map((r) => r.index));
-      batch.forEach(({ resolve, reject }, index) => (failed.has(index) ? reject(err) : resolve()));
-    }
+  protected write(
+    items: { filter: Record<string, unknown>; update: Record<string, unknown> }[],
+  ): Promise<unknown> {
+    return this.model.bulkWrite(
+      items.map(({ filter, update }) => ({ updateOne: { filter, update } })) as never,
+      { ordered: false },
+    );
   }
 }
