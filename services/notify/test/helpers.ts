@@ -4,6 +4,7 @@ import {
   createEvent,
   governanceEvents,
   identityEvents,
+  workEvents,
   type EventConsumer,
   type EventDefinition,
   type MongoRuntime,
@@ -131,4 +132,33 @@ export async function seedOrg(
       orgId: org.orgId,
       data: { orgId: org.orgId, userId: user.id, role },
     });
+}
+
+/** A project as work would announce its creation. */
+export function seedProject(
+  notify: Notify,
+  p: {
+    projectId: string;
+    orgId: string;
+    ownerId: string;
+    name: string;
+    key: string;
+    visibility?: 'ORG' | 'PRIVATE';
+  },
+) {
+  return notify.publish(workEvents.projectCreated, 'work', {
+    subjectId: p.projectId,
+    orgId: p.orgId,
+    actorId: p.ownerId,
+    data: {
+      projectId: p.projectId,
+      orgId: p.orgId,
+      teamId: null,
+      name: p.name,
+      key: p.key,
+      status: 'ACTIVE',
+      visibility: p.visibility ?? 'ORG',
+      ownerId: p.ownerId,
+    },
+  });
 }

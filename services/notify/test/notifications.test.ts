@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { collabEvents, governanceEvents, identityEvents, workEvents } from '@trellis/shared';
 import { assertProblem, mailsTo, taskEventData, waitFor } from '@trellis/shared/testing';
 import { notifyModels } from '../src/notifications/notification.model.ts';
-import { api, startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
+import { api, seedProject, startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
 
 interface Item {
   id: string;
@@ -86,21 +86,7 @@ before(async () => {
       orgId,
       data: { orgId, userId: user.id, role },
     });
-  await notify.publish(workEvents.projectCreated, 'work', {
-    subjectId: projectId,
-    orgId,
-    actorId: owner.id,
-    data: {
-      projectId,
-      orgId,
-      teamId: null,
-      name: 'Core',
-      key: 'CORE',
-      status: 'ACTIVE',
-      visibility: 'ORG',
-      ownerId: owner.id,
-    },
-  });
+  await seedProject(notify, { projectId: projectId, orgId, ownerId: owner.id, name: 'Core', key: 'CORE' });
   // The projection is current once the last of these is visible to a decision.
   await waitFor(() => notify.services.projection.reader.project(projectId, reporter.id), {
     what: 'the projection',

@@ -4,7 +4,16 @@ import { after, before, describe, test } from 'node:test';
 import { governanceEvents, workEvents } from '@trellis/shared';
 import { assertProblem, mailsTo, taskEventData, waitFor, WebhookReceiver } from '@trellis/shared/testing';
 import { WebhookDispatcher } from '../src/webhooks/dispatcher.ts';
-import { api, seedOrg, startNotify, TEST_WEBHOOKS, testUser, type Notify, type TestUser } from './helpers.ts';
+import {
+  api,
+  seedOrg,
+  seedProject,
+  startNotify,
+  TEST_WEBHOOKS,
+  testUser,
+  type Notify,
+  type TestUser,
+} from './helpers.ts';
 
 let notify: Notify;
 let receiver: WebhookReceiver;
@@ -71,21 +80,7 @@ before(async () => {
     ],
   });
   await seedOrg(notify, { orgId: otherOrgId, name: 'Other', members: [[stranger, 'Sam Stranger', 'OWNER']] });
-  await notify.publish(workEvents.projectCreated, 'work', {
-    subjectId: projectId,
-    orgId,
-    actorId: owner.id,
-    data: {
-      projectId,
-      orgId,
-      teamId: null,
-      name: 'Core',
-      key: 'CORE',
-      status: 'ACTIVE',
-      visibility: 'ORG',
-      ownerId: owner.id,
-    },
-  });
+  await seedProject(notify, { projectId: projectId, orgId, ownerId: owner.id, name: 'Core', key: 'CORE' });
   await waitFor(() => notify.services.projection.reader.project(projectId, member.id), {
     what: 'the projection',
   });
@@ -328,20 +323,13 @@ describe('webhooks', () => {
         data: { orgId, userId: member.id, from, to },
       });
     const secretProject = randomUUID();
-    await notify.publish(workEvents.projectCreated, 'work', {
-      subjectId: secretProject,
+    await seedProject(notify, {
+      projectId: secretProject,
       orgId,
-      actorId: owner.id,
-      data: {
-        projectId: secretProject,
-        orgId,
-        teamId: null,
-        name: 'Secret',
-        key: 'SEC',
-        status: 'ACTIVE',
-        visibility: 'PRIVATE',
-        ownerId: owner.id,
-      },
+      ownerId: owner.id,
+      name: 'Secret',
+      key: 'SEC',
+      visibility: 'PRIVATE',
     });
     await roleChange('MEMBER', 'ADMIN');
     // An ADMIN is a MANAGER of every project, private ones included (product.md §2).
