@@ -27,6 +27,8 @@ export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
 export * from './auth/revocations.ts';
 export * from './http/routes.ts';
+export * from './http/idempotency.ts';
+export * from './db/idempotency-stores.ts';
 export * from './policy/index.ts';
 export * from './events/subscriptions.ts';
 export * from './access/index.ts';

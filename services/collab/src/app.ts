@@ -12,6 +12,7 @@ import {
   type MongoOutbox,
   type ReadinessCheck,
   type RevocationCheck,
+  mongoIdempotencyStore,
 } from '@trellis/shared';
 import { CollabAccess } from './access/access.ts';
 import { announcementRoutes } from './announcements/announcements.routes.ts';
@@ -78,7 +79,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     routes,
   });
   const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
-  app.use(mountRoutes(routes, guard));
+  app.use(mountRoutes(routes, guard, { idempotency: mongoIdempotencyStore(deps.connection) }));
   // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
   app.use(mountRoutes(internalRoutes(services.channels), guard));
   return finish();

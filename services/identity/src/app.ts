@@ -7,6 +7,7 @@ import {
   type PgOutbox,
   type ReadinessCheck,
   type RevocationCheck,
+  postgresIdempotencyStore,
 } from '@trellis/shared';
 import { requireUser } from './auth/auth.guard.ts';
 import { authRoutes } from './auth/auth.routes.ts';
@@ -71,6 +72,10 @@ export function buildApp(deps: AppDeps, services = buildServices(deps)): Express
     readiness: deps.readiness,
     routes,
   });
-  app.use(mountRoutes(routes, requireUser(deps.keys.resolve, deps.isRevoked, users)));
+  app.use(
+    mountRoutes(routes, requireUser(deps.keys.resolve, deps.isRevoked, users), {
+      idempotency: postgresIdempotencyStore(deps.sequelize),
+    }),
+  );
   return finish();
 }

@@ -13,6 +13,7 @@ import {
   type Logger,
   type ReadinessCheck,
   type RevocationCheck,
+  mongoIdempotencyStore,
 } from '@trellis/shared';
 import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
 import { notifySubscriptions } from './events/subscriptions.ts';
@@ -141,6 +142,10 @@ export function buildApp(deps: AppDeps, services: Services): Express {
     routes,
     metrics: services.metrics,
   });
-  app.use(mountRoutes(routes, [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })]));
+  app.use(
+    mountRoutes(routes, [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })], {
+      idempotency: mongoIdempotencyStore(deps.connection),
+    }),
+  );
   return finish();
 }

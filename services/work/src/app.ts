@@ -9,6 +9,7 @@ import {
   type PgOutbox,
   type ReadinessCheck,
   type RevocationCheck,
+  postgresIdempotencyStore,
 } from '@trellis/shared';
 import { AccessMemo } from './access/access-memo.ts';
 import { AccessService } from './access/access.service.ts';
@@ -81,7 +82,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     routes,
   });
   const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
-  app.use(mountRoutes(routes, guard));
+  app.use(mountRoutes(routes, guard, { idempotency: postgresIdempotencyStore(deps.sequelize) }));
   // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
   app.use(mountRoutes(internalRoutes(services.internal), guard));
   return finish();

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_IN_PROGRESS'
   | 'INTERNAL';
 
 const TITLES: Record<ErrorCode, string> = {
@@ -37,6 +39,8 @@ const TITLES: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests',
   UPSTREAM_UNAVAILABLE: 'Upstream unavailable',
   UPSTREAM_TIMEOUT: 'Upstream timeout',
+  IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused',
+  IDEMPOTENCY_IN_PROGRESS: 'Idempotent request in progress',
   INTERNAL: 'Internal error',
 };
 

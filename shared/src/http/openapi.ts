@@ -30,6 +30,20 @@ function parameters(schema: ZodType | undefined, where: 'path' | 'query') {
   }));
 }
 
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same request answers the first answer again (Idempotency-Replayed: true), for 24 h.',
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+};
+
+const IDEMPOTENCY_RESPONSES: RouteDoc['responses'] = {
+  409: { description: 'IDEMPOTENCY_IN_PROGRESS: a request with this key is still running' },
+  422: { description: 'IDEMPOTENCY_KEY_REUSED: this key was used for another request' },
+};
+
 /**
  * An OpenAPI 3.1 document generated from the same zod schemas that validate the requests, so
  * the documentation cannot drift from the behaviour. The gateway merges the services' documents.
@@ -38,11 +52,18 @@ export function openApiDocument(info: { title: string; version: string }, routes
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     paths[route.path] ??= {};
+    // api.md §1: every authenticated POST takes an Idempotency-Key (see http/idempotency.ts).
+    const keyed = route.method === 'post' && route.auth !== false;
+    const responses = keyed ? { ...IDEMPOTENCY_RESPONSES, ...route.responses } : route.responses;
     paths[route.path]![route.method] = {
       summary: route.summary,
       tags: route.tags,
       security: route.auth === false ? [] : [{ bearer: [] }],
-      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      parameters: [
+        ...parameters(route.params, 'path'),
+        ...parameters(route.query, 'query'),
+        ...(keyed ? [IDEMPOTENCY_KEY_PARAMETER] : []),
+      ],
       ...(route.body
         ? {
             requestBody: {
@@ -52,7 +73,7 @@ export function openApiDocument(info: { title: string; version: string }, routes
           }
         : {}),
       responses: Object.fromEntries(
-        Object.entries(route.responses).map(([status, response]) => [
+        Object.entries(responses).map(([status, response]) => [
           status,
           {
             description: response.description,

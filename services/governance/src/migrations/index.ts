@@ -1,4 +1,4 @@
-import { outboxInboxMigration, type Migration } from '@trellis/shared';
+import { idempotencyMigration, outboxInboxMigration, type Migration } from '@trellis/shared';
 import { governanceMigration } from './0001-governance.ts';
 import { auditMigration } from './0002-audit.ts';
 import { invitationsApprovalsMigration } from './0003-invitations-approvals.ts';
@@ -9,4 +9,5 @@ export const migrations: Migration[] = [
   governanceMigration,
   auditMigration,
   invitationsApprovalsMigration,
+  idempotencyMigration,
 ];

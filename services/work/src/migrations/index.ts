@@ -1,4 +1,4 @@
-import { outboxInboxMigration, type Migration } from '@trellis/shared';
+import { idempotencyMigration, outboxInboxMigration, type Migration } from '@trellis/shared';
 import { workMigration } from './0001-work.ts';
 import { sprintsMigration } from './0002-sprints.ts';
 import { listFilterColumnsMigration } from './0003-list-filter-columns.ts';
@@ -9,4 +9,5 @@ export const migrations: Migration[] = [
   workMigration,
   sprintsMigration,
   listFilterColumnsMigration,
+  idempotencyMigration,
 ];
