@@ -8,6 +8,8 @@ export interface RouteDoc {
   tags?: string[];
   /** Public routes say false; everything else needs a bearer token. */
   auth?: boolean;
+  /** False: an authenticated POST that takes no Idempotency-Key (its body holds a password). */
+  idempotent?: boolean;
   params?: ZodType;
   query?: ZodType;
   body?: ZodType;
@@ -53,7 +55,7 @@ export function openApiDocument(info: { title: string; version: string }, routes
   for (const route of routes) {
     paths[route.path] ??= {};
     // api.md §1: every authenticated POST takes an Idempotency-Key (see http/idempotency.ts).
-    const keyed = route.method === 'post' && route.auth !== false;
+    const keyed = route.method === 'post' && route.auth !== false && route.idempotent !== false;
     const responses = keyed ? { ...IDEMPOTENCY_RESPONSES, ...route.responses } : route.responses;
     paths[route.path]![route.method] = {
       summary: route.summary,

@@ -24,7 +24,7 @@ export function mountRoutes(
     const path = route.path.replace(/\{(\w+)\}/g, ':$1');
     const checks = validate({ body: route.body, query: route.query, params: route.params });
     const open = route.auth === false;
-    const once = keyed && !open && route.method === 'post' ? [keyed] : [];
+    const once = keyed && !open && route.method === 'post' && route.idempotent !== false ? [keyed] : [];
     router[route.method](path, ...(open ? [] : guard), checks, ...once, route.handle);
   }
   return router;

@@ -73,6 +73,8 @@ export function authRoutes(auth: AuthService): Route[] {
       path: '/api/v1/auth/logout',
       summary: 'Revoke the refresh-token family and the current access token',
       tags,
+      // No Idempotency-Key: its body holds a token or a code (and the request is safe to repeat).
+      idempotent: false,
       body: logoutBody,
       responses: { 204: { description: 'Signed out' } },
       handle: async (req, res) => {
@@ -85,6 +87,8 @@ export function authRoutes(auth: AuthService): Route[] {
       path: '/api/v1/auth/password/change',
       summary: 'Change the password; other sessions are signed out',
       tags,
+      // No Idempotency-Key: its fingerprint would be a hash of the passwords, kept for a day.
+      idempotent: false,
       body: changePasswordBody,
       responses: {
         204: { description: 'Changed' },
@@ -141,6 +145,8 @@ export function authRoutes(auth: AuthService): Route[] {
       path: '/api/v1/auth/email/verify',
       summary: 'Verify the e-mail address with a code',
       tags,
+      // No Idempotency-Key: its body holds a token or a code (and the request is safe to repeat).
+      idempotent: false,
       body: verifyEmailBody,
       responses: {
         204: { description: 'Verified' },
