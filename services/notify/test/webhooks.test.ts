@@ -183,7 +183,15 @@ describe('webhooks', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       feed.push(...res.body.items.map((e: { id: string }) => e.id));
       after = res.body.position;
-      if (!res.body.nextCursor) break;
+      if (!res.body.nextCursor) {
+        assert.equal(res.headers.link, undefined);
+        break;
+      }
+      // api.md §1: the next page's link, relative to the request, with the cursor in `after`.
+      const next = new URL(/^<([^>]+)>; rel="next"$/.exec(res.headers.link ?? '')?.[1] ?? '', 'http://x');
+      assert.equal(next.pathname, `/api/v1/orgs/${orgId}/events`);
+      assert.equal(next.searchParams.get('after'), res.body.nextCursor);
+      assert.equal(next.searchParams.get('types'), 'task.*');
     }
     assert.deepEqual(
       feed,

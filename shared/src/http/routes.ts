@@ -6,6 +6,28 @@ import { validate } from './validate.ts';
 /** A route and its documentation in one entry, so the OpenAPI document cannot drift from the app. */
 export interface Route extends RouteDoc {
   handle: RequestHandler;
+  /** The query parameter a page's `nextCursor` goes back in (`cursor` unless said). */
+  cursorParam?: string;
+}
+
+/**
+ * api.md §1 pagination: a GET answering `{items, nextCursor}` with a next page also says where it is,
+ * `Link: <same path and query, cursor=next>; rel="next"` (a reference relative to the request).
+ */
+function linkNext(param: string): RequestHandler {
+  return (req, res, next) => {
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const cursor = (body as { nextCursor?: unknown } | null)?.nextCursor;
+      if (typeof cursor === 'string' && res.statusCode === 200) {
+        const url = new URL(req.originalUrl, 'http://x');
+        url.searchParams.set(param, cursor);
+        res.append('Link', `<${url.pathname}${url.search}>; rel="next"`);
+      }
+      return json(body);
+    };
+    next();
+  };
 }
 
 /**
@@ -25,7 +47,8 @@ export function mountRoutes(
     const checks = validate({ body: route.body, query: route.query, params: route.params });
     const open = route.auth === false;
     const once = keyed && !open && route.method === 'post' && route.idempotent !== false ? [keyed] : [];
-    router[route.method](path, ...(open ? [] : guard), checks, ...once, route.handle);
+    const pages = route.method === 'get' ? [linkNext(route.cursorParam ?? 'cursor')] : [];
+    router[route.method](path, ...(open ? [] : guard), checks, ...once, ...pages, route.handle);
   }
   return router;
 }

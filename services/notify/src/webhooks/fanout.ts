@@ -3,7 +3,8 @@ import type { WebhookDispatcher } from './dispatcher.ts';
 import type { EventFeed } from './feed.ts';
 import type { WebhookDelivery, WebhookModels } from './webhook.model.ts';
 import { PUBLIC_TOPICS, publicEvent } from './webhook.rules.ts';
-import { newDelivery, type WebhookService } from './webhooks.service.ts';
+import type { WebhookService } from './webhooks.service.ts';
+import { newDelivery } from './webhooks.views.ts';
 
 /** notify's consumer group for the event feed and webhook deliveries. */
 export const WEBHOOK_CONSUMER_GROUP = 'notify-webhooks';

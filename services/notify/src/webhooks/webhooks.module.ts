@@ -8,6 +8,8 @@ import { EventVisibility } from './visibility.ts';
 import { webhookModels } from './webhook.model.ts';
 import { webhookRoutes } from './webhooks.routes.ts';
 import { WebhookService } from './webhooks.service.ts';
+import { DeliveryService } from './deliveries.service.ts';
+import { WebhookAccess } from './webhook.access.ts';
 
 export interface WebhookSettings extends DispatcherSettings {
   secretOverlapMs: number;
@@ -74,12 +76,11 @@ export async function createWebhooks(deps: {
   });
   const feed = new EventFeed(models);
   const visibility = new EventVisibility({ models: deps.projection.models, channels: deps.chatChannels });
+  const access = new WebhookAccess({ models, reader: deps.projection.reader });
   const service = new WebhookService({
     models,
-    reader: deps.projection.reader,
+    access,
     outbox,
-    feed,
-    visibility,
     policy: settings.policy,
     secretOverlapMs: settings.secretOverlapMs,
   });
@@ -91,6 +92,7 @@ export async function createWebhooks(deps: {
     onDisable: (id, reason, failures) => service.disable(id, reason, failures),
   });
   service.attach(dispatcher);
+  const deliveries = new DeliveryService({ models, access, feed, visibility, dispatcher });
   let sweeper: NodeJS.Timeout | undefined;
   const expire = async () => {
     const before = new Date(Date.now() - settings.retentionDays * 24 * HOUR);
@@ -105,7 +107,7 @@ export async function createWebhooks(deps: {
     visibility,
     dispatcher,
     outbox,
-    routes: webhookRoutes(service),
+    routes: webhookRoutes(service, deliveries),
     consumer: () => webhookConsumer({ feed, webhooks: service, models, dispatcher }),
     start(): void {
       outbox.start();

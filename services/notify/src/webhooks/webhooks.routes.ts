@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { currentUser, etagOf, limitSchema, type Route } from '@trellis/shared';
+import type { DeliveryService } from './deliveries.service.ts';
 import type { WebhookService } from './webhooks.service.ts';
 
 const tags = ['webhooks'];
@@ -99,7 +100,7 @@ const eventsQuery = z.strictObject({
 
 type Query<S extends z.ZodType> = z.infer<S>;
 
-export function webhookRoutes(webhooks: WebhookService): Route[] {
+export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryService): Route[] {
   const caller = (req: Request) => ({ id: currentUser(req).id, authorization: req.get('authorization') });
   const id = (req: Request) => String(req.params.id);
   return [
@@ -229,7 +230,7 @@ export function webhookRoutes(webhooks: WebhookService): Route[] {
         404: unknown,
       },
       handle: async (req, res) => {
-        res.status(202).json(await webhooks.ping(id(req), caller(req)));
+        res.status(202).json(await deliveries.ping(id(req), caller(req)));
       },
     },
     {
@@ -249,7 +250,7 @@ export function webhookRoutes(webhooks: WebhookService): Route[] {
       },
       handle: async (req, res) => {
         res.json(
-          await webhooks.deliveries(
+          await deliveries.deliveries(
             id(req),
             caller(req),
             req.query as unknown as Query<typeof deliveriesQuery>,
@@ -269,12 +270,13 @@ export function webhookRoutes(webhooks: WebhookService): Route[] {
         404: unknown,
       },
       handle: async (req, res) => {
-        res.status(202).json(await webhooks.redeliver(id(req), String(req.params.deliveryId), caller(req)));
+        res.status(202).json(await deliveries.redeliver(id(req), String(req.params.deliveryId), caller(req)));
       },
     },
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/events',
+      cursorParam: 'after',
       summary: 'The org’s events after a cursor, oldest first, kept 30 days (org policy webhook.manage)',
       tags,
       params: orgParams,
@@ -294,7 +296,7 @@ export function webhookRoutes(webhooks: WebhookService): Route[] {
       },
       handle: async (req, res) => {
         res.json(
-          await webhooks.events(
+          await deliveries.events(
             String(req.params.orgId),
             caller(req),
             req.query as unknown as Query<typeof eventsQuery>,
