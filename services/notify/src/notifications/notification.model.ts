@@ -1,21 +1,8 @@
 import { Schema, type Connection, type Model } from 'mongoose';
+import { NOTIFICATION_TYPES } from './notification-types.ts';
 
 /** api.md §6. */
-export const NOTIFICATION_TYPES = [
-  'task.assigned',
-  'task.statusChanged',
-  'comment.created',
-  'mention',
-  'invitation.received',
-  'member.roleChanged',
-  'member.removed',
-  'approval.requested',
-  'approval.decided',
-  'sprint.started',
-  'sprint.completed',
-  'announcement.posted',
-  'webhook.disabled',
-] as const;
+export { NOTIFICATION_TYPES };
 
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { currentUser, limitSchema, type Route } from '@trellis/shared';
-import { NOTIFICATION_TYPES } from './notification.model.ts';
+import { NOTIFICATION_TYPES } from './notification-types.ts';
 import type { InboxService } from './notifications.service.ts';
 import { preferencesPatchSchema, type PreferenceService, type PreferencesPatch } from './preferences.ts';
 

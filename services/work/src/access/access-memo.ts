@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import { RecentMap, type PgOutbox, type Subscription } from '@trellis/shared';
-import type { ProjectContext } from './access.service.ts';
+import type { ProjectContext } from './access.context.ts';
 
 /**
  * Read-only project access decisions, remembered per (project, user) for a short time so a burst

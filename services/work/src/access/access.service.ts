@@ -12,7 +12,6 @@ import {
   type PolicySettings,
   type ProjectAction,
   type ProjectRole,
-  type ProjectRoleSource,
   type TeamRole,
   type TeamSettings,
 } from '@trellis/shared';
@@ -28,6 +27,9 @@ import {
 } from '../models.ts';
 import type { PreparedStatements } from '../prepared.ts';
 import type { AccessMemo } from './access-memo.ts';
+import type { OrgAccess, ProjectContext } from './access.context.ts';
+
+export type { OrgAccess, ProjectContext } from './access.context.ts';
 import type { GovernanceClient } from './governance-client.ts';
 import type { ProjectionService } from './projection.service.ts';
 
@@ -39,24 +41,6 @@ export interface Caller {
 
 export function callerOf(req: Request): Caller {
   return { id: currentUser(req).id, authorization: req.get('authorization') };
-}
-
-/** The caller inside a live org they belong to. */
-export interface OrgAccess {
-  orgId: string;
-  role: OrgRole;
-  settings: OrgSettings;
-}
-
-/** The caller on a project they can see (effective project role not null). */
-export interface ProjectContext {
-  project: ProjectRow;
-  org: OrgAccess;
-  memberships: Memberships;
-  settings: PolicySettings;
-  role: ProjectRole;
-  source: ProjectRoleSource;
-  bypass: boolean;
 }
 
 /** A project row with the caller's memberships around it (see `projectWithMemberships`). */

@@ -1,6 +1,5 @@
-import { projectSettingsPatchSchema, type ProjectRole, type Route } from '@trellis/shared';
+import { projectSettingsPatchSchema, type ProjectRole, type Route, etagOf } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
-import { etagOf } from '../models.ts';
 import {
   addProjectMemberBody,
   transferOwnershipBody,

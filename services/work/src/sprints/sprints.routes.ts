@@ -1,6 +1,6 @@
+import { etagOf } from '@trellis/shared';
 import type { Route } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
-import { etagOf } from '../models.ts';
 import { projectIdParams } from '../projects/projects.schemas.ts';
 import {
   completeSprintBody,
