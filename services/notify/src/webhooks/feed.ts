@@ -58,7 +58,9 @@ export class EventFeed {
         try {
           await this.write(orgId, batch);
         } catch (err) {
-          for (const waiter of batch) waiter.reject(err);
+          // Everything queued behind fails too: retried, they come back in the order they were
+          // asked for, instead of later events taking seqs before earlier ones.
+          for (const waiter of [...batch, ...queue.waiting.splice(0)]) waiter.reject(err);
         }
       }
     } finally {
