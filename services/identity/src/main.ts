@@ -1,5 +1,6 @@
 // Process entry: config → connect → listen → consume → shutdown.
 import {
+  consumerOf,
   createLogger,
   identityEvents,
   serve,
@@ -8,7 +9,7 @@ import {
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
-import { identitySubscriptions } from './events/subscriptions.ts';
+import { CONSUMER_GROUP, identitySubscriptions } from './events/subscriptions.ts';
 import { KeyStore } from './keys/keys.service.ts';
 import { migrations } from './migrations/index.ts';
 import { defineModels } from './models.ts';
@@ -66,4 +67,6 @@ await serve({
     ...runtime.stopSteps,
   ],
 });
-consumers.push(await runtime.bus.consume(identitySubscriptions({ sequelize, orgs })));
+consumers.push(
+  await runtime.bus.consume(consumerOf(CONSUMER_GROUP, identitySubscriptions({ sequelize, orgs }))),
+);

@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { createEvent, governanceEvents, type EventConsumer, type EventEnvelope } from '@trellis/shared';
+import {
+  consumerOf,
+  createEvent,
+  governanceEvents,
+  type EventConsumer,
+  type EventEnvelope,
+} from '@trellis/shared';
 import { assertProblem, waitFor, type TopicReader } from '@trellis/shared/testing';
-import { identitySubscriptions } from '../src/events/subscriptions.ts';
+import { CONSUMER_GROUP, identitySubscriptions } from '../src/events/subscriptions.ts';
 import {
   bearer,
   envelopes,
@@ -25,7 +31,7 @@ before(async () => {
   identity = await startIdentity();
   const { sequelize } = identity.harness.runtime;
   consumer = await identity.harness.runtime.bus.consume(
-    identitySubscriptions({ sequelize, orgs: identity.services.orgs }),
+    consumerOf(CONSUMER_GROUP, identitySubscriptions({ sequelize, orgs: identity.services.orgs })),
   );
   reader = await readTopics(identity, ['identity.user', 'identity.session', 'identity.mail']);
 });

@@ -87,12 +87,12 @@ export interface Realtime {
 
 const INTERNAL_TOPIC = realtimeEvents.realtimePublished.topic;
 /** The public events the hub reads: those routed to channels, and those that announce projects. */
-const sourceEvents = [
+export const sourceEvents = [
   ...new Map(
     [...CHANNEL_ROUTES.map(({ definition }) => definition), ...ANNOUNCING_EVENTS].map((d) => [d.type, d]),
   ).values(),
 ];
-const SOURCE_GROUP = 'notify-realtime';
+export const SOURCE_GROUP = 'notify-realtime';
 const WARM_UP_TIMEOUT_MS = 30_000;
 const HISTORY_TRUST_MS = 60_000;
 /** Own publishes remembered until they come back from the internal topic (a bound, should they not). */
