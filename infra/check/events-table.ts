@@ -17,7 +17,7 @@ import { AUDITED_TOPICS } from '../../services/governance/src/audit/audit.subscr
 import { governanceSubscriptions } from '../../services/governance/src/events/subscriptions.ts';
 import { identitySubscriptions } from '../../services/identity/src/events/subscriptions.ts';
 import { notifyConsumers, notifySubscriptions } from '../../services/notify/src/events/subscriptions.ts';
-import { SOURCE_GROUP, sourceEvents } from '../../services/notify/src/realtime/index.ts';
+import { SOURCE_GROUP, sourceEvents } from '../../services/notify/src/realtime/realtime.module.ts';
 import { WEBHOOK_CONSUMER_GROUP } from '../../services/notify/src/webhooks/fanout.ts';
 import { PUBLIC_TOPICS } from '../../services/notify/src/webhooks/webhook.rules.ts';
 import { workSubscriptions } from '../../services/work/src/events/subscriptions.ts';

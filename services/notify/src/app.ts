@@ -25,7 +25,7 @@ import { notificationRoutes } from './notifications/notifications.routes.ts';
 import { InboxService } from './notifications/notifications.service.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { PreferenceService } from './notifications/preferences.ts';
-import { createRealtime, type RealtimeDeps } from './realtime/index.ts';
+import { createRealtime, type RealtimeDeps } from './realtime/realtime.module.ts';
 import { createWebhooks, type WebhookSettings } from './webhooks/webhooks.module.ts';
 
 export interface AppDeps {

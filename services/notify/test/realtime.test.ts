@@ -35,7 +35,7 @@ import {
   type ChannelAccess,
   type Realtime,
   type RealtimeDeps,
-} from '../src/realtime/index.ts';
+} from '../src/realtime/realtime.module.ts';
 
 /** Grants per channel; a channel without an entry does not exist. */
 class TestAccess implements ChannelAccess {

@@ -1,3 +1,4 @@
+// The real-time hub wired (api.md §9): its channels, history, fan-out consumers and the WebSocket upgrade.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
