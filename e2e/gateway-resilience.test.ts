@@ -60,7 +60,7 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
   assert.equal(res.status, 200);
   const document = (await res.json()) as {
     openapi: string;
-    paths: Record<string, unknown>;
+    paths: Record<string, Record<string, { operationId?: string; parameters?: { name: string }[] }>>;
     'x-unavailable'?: string[];
   };
   assert.equal(document.openapi, '3.1.0');
@@ -70,9 +70,25 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
     '/api/v1/auth/login',
     '/api/v1/users/me',
     '/api/v1/users/{id}',
+    '/api/v1/orgs/{orgId}/webhooks',
+    '/api/v1/orgs/{orgId}/events',
   ]) {
     assert.ok(document.paths[path], `${path} is documented`);
   }
+  // api.md §11: every operation has a unique operationId; every authenticated POST takes Idempotency-Key.
+  const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+  );
+  assert.ok(operations.length >= 110, `${operations.length} operations`);
+  const ids = operations.map((o) => o.operation.operationId);
+  assert.ok(
+    ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]*$/.test(id)),
+    'camelCase ids',
+  );
+  assert.equal(new Set(ids).size, ids.length, 'unique operationIds');
+  const createTask = document.paths['/api/v1/projects/{id}/tasks']?.post;
+  assert.equal(createTask?.operationId, 'createProjectTask');
+  assert.ok(createTask?.parameters?.some((p) => p.name === 'Idempotency-Key'));
   const docs = await fetch(`${suite.gatewayUrl}/api/docs`);
   assert.match(await docs.text(), /swagger-ui/);
 });

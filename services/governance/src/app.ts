@@ -18,8 +18,10 @@ import { ApprovalService } from './approvals/approvals.service.ts';
 import { auditRoutes } from './audit/audit.routes.ts';
 import { AuditLog } from './audit/audit.service.ts';
 import { DirectoryService } from './directory/directory.service.ts';
+import { InvitationSweep } from './invitations/invitation-sweep.service.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { InvitationService } from './invitations/invitations.service.ts';
+import { MyInvitationService } from './invitations/my-invitations.service.ts';
 import { internalRoutes } from './internal/internal.routes.ts';
 import { InternalService } from './internal/internal.service.ts';
 import { memberRoutes } from './members/members.routes.ts';
@@ -48,7 +50,7 @@ export interface AppDeps {
 
 /**
  * The use cases, wired once; `main.ts` also needs `directory` and `approvals` for the event
- * consumer and `invitations` for the expiry sweep.
+ * consumer and `invitationSweep` for the expiry sweep.
  */
 export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outbox'>) {
   const { sequelize, models, outbox } = deps;
@@ -58,7 +60,9 @@ export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outb
   const orgs = new OrgService({ sequelize, models, outbox, access });
   const members = new MemberService({ sequelize, models, outbox, access, limits, gate });
   const teams = new TeamService({ sequelize, models, outbox, access, limits, gate });
-  const invitations = new InvitationService({ sequelize, models, outbox, access, members, gate });
+  const invitations = new InvitationService({ sequelize, models, outbox, access, gate });
+  const myInvitations = new MyInvitationService({ sequelize, models, outbox, members });
+  const invitationSweep = new InvitationSweep({ sequelize, outbox });
   // Approvals execute the other use cases (as the requester, gate skipped), so they come last.
   const approvals = new ApprovalService({
     sequelize,
@@ -87,6 +91,8 @@ export function buildServices(deps: Pick<AppDeps, 'sequelize' | 'models' | 'outb
     teamMembers,
     settings,
     invitations,
+    myInvitations,
+    invitationSweep,
     approvals,
     directory,
     internal,
@@ -103,7 +109,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     ...memberRoutes(services.members),
     ...settingsRoutes(services.settings),
     ...teamRoutes(services.teams, services.teamMembers),
-    ...invitationRoutes(services.invitations),
+    ...invitationRoutes(services.invitations, services.myInvitations),
     ...approvalRoutes(services.approvals),
     ...auditRoutes(services.audit, services.access),
   ];

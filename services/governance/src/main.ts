@@ -12,7 +12,7 @@ import { buildApp, buildServices } from './app.ts';
 import { startAuditSubscription } from './audit/audit.subscription.ts';
 import { readConfig } from './config.ts';
 import { CONSUMER_GROUP, governanceSubscriptions } from './events/subscriptions.ts';
-import { INVITATION_SWEEP_MS } from './invitations/invitations.service.ts';
+import { INVITATION_SWEEP_MS } from './invitations/invitation-sweep.service.ts';
 import { migrations } from './migrations/index.ts';
 import { defineModels } from './models.ts';
 
@@ -40,7 +40,7 @@ const services = buildServices(deps);
 const consumers: EventConsumer[] = [];
 // Hourly, and once at start: PENDING invitations past their time are written down as EXPIRED.
 const sweepInvitations = () =>
-  services.invitations
+  services.invitationSweep
     .expireDue()
     .then((expired) => {
       if (expired > 0) logger.info({ expired }, 'invitations expired');

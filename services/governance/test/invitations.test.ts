@@ -219,9 +219,9 @@ describe('the invitation journey', () => {
     );
 
     // The sweep writes down what reads already said, once.
-    assert.ok((await gov.services.invitations.expireDue()) >= 2);
+    assert.ok((await gov.services.invitationSweep.expireDue()) >= 2);
     assert.equal((await gov.models.Invitation.findByPk(swept.id))?.state, 'EXPIRED');
-    assert.equal(await gov.services.invitations.expireDue(), 0);
+    assert.equal(await gov.services.invitationSweep.expireDue(), 0);
     await waitForEvent(
       reader,
       'governance.invitation',

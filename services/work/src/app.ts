@@ -18,10 +18,15 @@ import { ProjectionService } from './access/projection.service.ts';
 import { PreparedStatements } from './prepared.ts';
 import { internalRoutes } from './internal/internal.routes.ts';
 import { InternalService } from './internal/internal.service.ts';
+import { ProjectApprovalService } from './projects/project-approvals.service.ts';
+import { ProjectMemberService } from './projects/project-members.service.ts';
+import { ProjectSettingsService } from './projects/project-settings.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { ProjectService } from './projects/projects.service.ts';
+import { SprintReportService } from './sprints/sprint-reports.service.ts';
 import { sprintRoutes } from './sprints/sprints.routes.ts';
 import { SprintService } from './sprints/sprints.service.ts';
+import { TaskQueryService } from './tasks/task-queries.service.ts';
 import { taskRoutes } from './tasks/tasks.routes.ts';
 import { TaskService } from './tasks/tasks.service.ts';
 
@@ -41,8 +46,8 @@ export interface AppDeps {
 }
 
 /**
- * The use cases, wired once; `main.ts` also needs `projection`, `projects` and `memo` for the
- * consumer.
+ * The use cases, wired once; `main.ts` also needs `projection`, `projectApprovals` and `memo` for
+ * the consumer.
  */
 export function buildServices(
   deps: Pick<AppDeps, 'sequelize' | 'outbox' | 'governance' | 'accessCacheTtlMs'>,
@@ -60,10 +65,28 @@ export function buildServices(
     ...(governance ? { governance } : {}),
   });
   const projects = new ProjectService({ sequelize, outbox, access });
+  const projectMembers = new ProjectMemberService({ sequelize, outbox, access });
+  const projectSettings = new ProjectSettingsService({ sequelize, outbox, access });
+  const projectApprovals = new ProjectApprovalService({ sequelize, outbox });
   const tasks = new TaskService({ sequelize, statements, outbox, access });
+  const taskQueries = new TaskQueryService({ statements, access });
   const sprints = new SprintService({ sequelize, outbox, access });
+  const sprintReports = new SprintReportService({ sequelize, access });
   const internal = new InternalService({ sequelize });
-  return { memo, projection, access, projects, tasks, sprints, internal };
+  return {
+    memo,
+    projection,
+    access,
+    projects,
+    projectMembers,
+    projectSettings,
+    projectApprovals,
+    tasks,
+    taskQueries,
+    sprints,
+    sprintReports,
+    internal,
+  };
 }
 
 export type Services = ReturnType<typeof buildServices>;
@@ -71,9 +94,9 @@ export type Services = ReturnType<typeof buildServices>;
 /** The work HTTP app; no I/O happens here, so tests can build it around their own connections. */
 export function buildApp(deps: AppDeps, services: Services = buildServices(deps)): Express {
   const routes = [
-    ...projectRoutes(services.projects),
-    ...taskRoutes(services.tasks),
-    ...sprintRoutes(services.sprints),
+    ...projectRoutes(services.projects, services.projectMembers, services.projectSettings),
+    ...taskRoutes(services.tasks, services.taskQueries),
+    ...sprintRoutes(services.sprints, services.sprintReports),
   ];
   const { app, finish } = createServiceApp({
     service: 'work',

@@ -60,7 +60,7 @@ consumers.push(
       workSubscriptions({
         sequelize,
         projection: services.projection,
-        projects: services.projects,
+        projectApprovals: services.projectApprovals,
         memo: services.memo,
       }),
     ),

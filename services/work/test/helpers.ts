@@ -45,7 +45,7 @@ export async function startWork(options: { governance?: GovernanceClient; access
   const subscriptions = workSubscriptions({
     sequelize,
     projection: services.projection,
-    projects: services.projects,
+    projectApprovals: services.projectApprovals,
     memo: services.memo,
   });
   await bus.ensureTopics([

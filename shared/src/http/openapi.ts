@@ -10,6 +10,8 @@ export interface RouteDoc {
   auth?: boolean;
   /** False: an authenticated POST that takes no Idempotency-Key (its body holds a password). */
   idempotent?: boolean;
+  /** Stable camelCase id for client generators; derived from method and path when not given. */
+  operationId?: string;
   params?: ZodType;
   query?: ZodType;
   body?: ZodType;
@@ -30,6 +32,39 @@ function parameters(schema: ZodType | undefined, where: 'path' | 'query') {
     required: where === 'path' || (object.required ?? []).includes(name),
     schema: property,
   }));
+}
+
+const camel = (words: string[]) =>
+  words
+    .flatMap((w) => w.split(/[-_]/))
+    .filter(Boolean)
+    .map((w, i) => (i === 0 ? w : `${w[0]!.toUpperCase()}${w.slice(1)}`))
+    .join('');
+const singular = (word: string) => (word.endsWith('ies') ? `${word.slice(0, -3)}y` : word.replace(/s$/, ''));
+const VERBS = { get: 'get', post: 'create', put: 'replace', patch: 'update', delete: 'delete' } as const;
+
+/**
+ * A stable operationId from the route: the verb, then the path's words, each resource singular where
+ * an id follows it — `GET /projects/{id}/tasks` → `listProjectTasks`, `GET /tasks/{id}` → `getTask`,
+ * `POST /orgs` → `createOrg`, and an action after an id its own verb: `POST /orgs/{orgId}/restore` →
+ * `restoreOrg`, `POST /webhooks/{id}/rotate-secret` → `rotateSecretWebhook`.
+ */
+export function operationIdOf(method: RouteDoc['method'], path: string): string {
+  const parts = path.replace(/^\/api\/v1\//, '').split('/');
+  const words: string[] = [];
+  parts.forEach((part, i) => {
+    if (part.startsWith('{')) return;
+    const beforeId = parts[i + 1]?.startsWith('{') ?? false;
+    words.push(beforeId ? singular(part) : part);
+  });
+  const last = parts.at(-1) ?? '';
+  const afterId = parts.at(-2)?.startsWith('{') ?? false;
+  const collection = !last.startsWith('{') && /s$/.test(last);
+  if (method === 'post' && afterId && !collection) return camel([last, ...words.slice(0, -1)]);
+  if (method === 'post' && !collection && !last.startsWith('{')) return camel([last, ...words.slice(0, -1)]);
+  const verb = method === 'get' && collection ? 'list' : VERBS[method];
+  if (method === 'post' && collection) words[words.length - 1] = singular(words.at(-1)!);
+  return camel([verb, ...words]);
 }
 
 const IDEMPOTENCY_KEY_PARAMETER = {
@@ -58,6 +93,7 @@ export function openApiDocument(info: { title: string; version: string }, routes
     const keyed = route.method === 'post' && route.auth !== false && route.idempotent !== false;
     const responses = keyed ? { ...IDEMPOTENCY_RESPONSES, ...route.responses } : route.responses;
     paths[route.path]![route.method] = {
+      operationId: route.operationId ?? operationIdOf(route.method, route.path),
       summary: route.summary,
       tags: route.tags,
       security: route.auth === false ? [] : [{ bearer: [] }],

@@ -12,7 +12,8 @@ import {
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
 import { governanceEvent } from '../events/outgoing.ts';
-import type { Invitee, InvitationService } from '../invitations/invitations.service.ts';
+import type { InvitationService } from '../invitations/invitations.service.ts';
+import type { Invitee } from '../invitations/my-invitations.service.ts';
 import { afterCursor, keysetPage } from '../keyset.ts';
 import type { MemberService } from '../members/members.service.ts';
 import type { Models } from '../models.ts';

@@ -15,6 +15,7 @@ import {
   tokenBody,
 } from './invitations.schemas.ts';
 import type { InvitationService } from './invitations.service.ts';
+import type { MyInvitationService } from './my-invitations.service.ts';
 
 const tags = ['invitations'];
 const notFound = { description: 'No such org or invitation, or you are not a member' };
@@ -26,7 +27,10 @@ const tokenProblems = {
 };
 type Page = { limit: number; cursor?: string };
 
-export function invitationRoutes(invitations: InvitationService): Route[] {
+export function invitationRoutes(
+  invitations: InvitationService,
+  myInvitations: MyInvitationService,
+): Route[] {
   return [
     {
       method: 'post',
@@ -128,7 +132,7 @@ export function invitationRoutes(invitations: InvitationService): Route[] {
       query: myInvitationsQuery,
       responses: { 200: { description: 'Page of invitations', schema: myInvitationPageSchema } },
       handle: async (req, res) => {
-        res.json(await invitations.mine(currentUser(req), req.query as unknown as Page));
+        res.json(await myInvitations.mine(currentUser(req), req.query as unknown as Page));
       },
     },
     {
@@ -143,7 +147,7 @@ export function invitationRoutes(invitations: InvitationService): Route[] {
         409: { description: `${tokenProblems[409].description}; LIMIT_REACHED (members); already a member` },
       },
       handle: async (req, res) => {
-        res.json(await invitations.accept(currentUser(req), req.body.token));
+        res.json(await myInvitations.accept(currentUser(req), req.body.token));
       },
     },
     {
@@ -154,7 +158,7 @@ export function invitationRoutes(invitations: InvitationService): Route[] {
       body: tokenBody,
       responses: { 204: { description: 'Declined' }, ...tokenProblems },
       handle: async (req, res) => {
-        await invitations.decline(currentUser(req), req.body.token);
+        await myInvitations.decline(currentUser(req), req.body.token);
         res.status(204).end();
       },
     },

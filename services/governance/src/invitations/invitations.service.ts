@@ -1,7 +1,7 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+// Invitations from the org's side: invite, list, read, revoke, resend, and the approval's hooks.
+import { randomUUID } from 'node:crypto';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import {
-  AppError,
   authorize,
   checkGrantedRole,
   errors,
@@ -19,60 +19,19 @@ import {
 } from '../approvals/approval-gate.ts';
 import { governanceEvent } from '../events/outgoing.ts';
 import { afterCursor, keysetPage } from '../keyset.ts';
-import type { MemberService } from '../members/members.service.ts';
 import type { Models } from '../models.ts';
 import { orgSettingsOf } from '../orgs/orgs.views.ts';
+import { expire } from './invitations.expiry.ts';
 import { effectiveState, type InvitationInstance, type InvitationState } from './invitations.model.ts';
-import type { InvitationView, MyInvitationView } from './invitations.schemas.ts';
+import type { InvitationView } from './invitations.schemas.ts';
+import { newToken } from './invitations.tokens.ts';
+import { rowView, toInvitationView, type InvitationRow } from './invitations.views.ts';
 
 /** product.md §5: an invitation expires 7 days after it is issued (or resent). */
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-/** How often `expireDue` runs in the process (reads compute EXPIRED anyway). */
-export const INVITATION_SWEEP_MS = 60 * 60 * 1000;
-
-/** The signed-in caller, with the e-mail their access token carries. */
-export interface Invitee {
-  id: string;
-  email: string;
-}
-
-interface InvitationRow {
-  id: string;
-  at: string;
-  org_id: string;
-  org_name?: string;
-  email: string;
-  role: OrgRole;
-  state: InvitationState;
-  expires_at: Date | null;
-  invited_by: string;
-  created_at: Date;
-}
 
 /** The state a reader sees: EXPIRED once a PENDING invitation's time has passed. */
 const EFFECTIVE_STATE = `CASE WHEN i.state = 'PENDING' AND i.expires_at <= now() THEN 'EXPIRED' ELSE i.state END`;
-const SWEEP_BATCH = 500;
-
-/** 32 random bytes (256 bits), base64url; only its SHA-256 is stored. */
-function newToken(): { token: string; hash: string } {
-  const token = randomBytes(32).toString('base64url');
-  return { token, hash: hashToken(token) };
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
-const sameAddress = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
-
-/** Why a token cannot be used any more, for a clear 409. */
-const DEAD: Partial<Record<InvitationState, string>> = {
-  PENDING_APPROVAL: 'This invitation is still waiting for approval.',
-  ACCEPTED: 'This invitation has already been accepted.',
-  DECLINED: 'This invitation has been declined.',
-  REVOKED: 'This invitation has been revoked.',
-  EXPIRED: 'This invitation has expired; ask for a new one.',
-};
 
 /**
  * Org invitations (product.md §5): sent by e-mail with a single-use token, accepted by the
@@ -84,7 +43,6 @@ export class InvitationService {
   private readonly models: Models;
   private readonly outbox: PgOutbox;
   private readonly access: AccessService;
-  private readonly members: MemberService;
   private readonly gate: ApprovalGate;
 
   constructor(deps: {
@@ -92,14 +50,12 @@ export class InvitationService {
     models: Models;
     outbox: PgOutbox;
     access: AccessService;
-    members: MemberService;
     gate: ApprovalGate;
   }) {
     this.sequelize = deps.sequelize;
     this.models = deps.models;
     this.outbox = deps.outbox;
     this.access = deps.access;
-    this.members = deps.members;
     this.gate = deps.gate;
   }
 
@@ -253,74 +209,6 @@ export class InvitationService {
     });
   }
 
-  /** Live invitations addressed to the caller's e-mail (case-insensitive), in live orgs. */
-  async mine(
-    user: Invitee,
-    page: { limit: number; cursor?: string | undefined },
-  ): Promise<Page<MyInvitationView>> {
-    const keyset = afterCursor(page.cursor, 'i.created_at', 'i.id');
-    const rows = await this.sequelize.query<InvitationRow>(
-      `SELECT i.id, i.created_at::text AS at, i.org_id, o.name AS org_name, i.email, i.role, i.state,
-              i.expires_at, i.invited_by, i.created_at
-         FROM invitations i JOIN orgs o ON o.id = i.org_id AND o.deleted_at IS NULL
-        WHERE lower(i.email) = lower(:email) AND i.state = 'PENDING' AND i.expires_at > now()
-          AND ${keyset.condition}
-        ORDER BY i.created_at, i.id
-        LIMIT :take`,
-      {
-        replacements: { email: user.email.trim(), take: page.limit + 1, ...keyset.replacements },
-        type: QueryTypes.SELECT,
-      },
-    );
-    return keysetPage(rows, page.limit, (row) => ({ ...rowView(row), orgName: row.org_name ?? '' }));
-  }
-
-  /**
-   * The addressee, signed in, with the token: becomes a member with the invited role (the member
-   * limit is checked now). Unknown token (or one replaced by a resend) → 404; someone else's → 403;
-   * expired, revoked, declined, already used → 409 saying which.
-   */
-  async accept(user: Invitee, token: string): Promise<{ orgId: string; role: OrgRole }> {
-    return this.sequelize.transaction(async (transaction) => {
-      const invitation = await this.byToken(transaction, user, token);
-      const { orgId, role } = invitation;
-      await this.members.add(transaction, { orgId, userId: user.id, role, actorId: user.id });
-      await invitation.update({ state: 'ACCEPTED', acceptedBy: user.id }, { transaction });
-      await this.outbox.add(
-        transaction,
-        governanceEvent(governanceEvents.invitationAccepted, {
-          orgId,
-          actorId: user.id,
-          subjectId: invitation.id,
-          data: { invitationId: invitation.id, orgId, email: invitation.email, role, userId: user.id },
-        }),
-      );
-      return { orgId, role };
-    });
-  }
-
-  /** The addressee turns it down (same token and e-mail rules as accepting). */
-  async decline(user: Invitee, token: string): Promise<void> {
-    await this.sequelize.transaction(async (transaction) => {
-      const invitation = await this.byToken(transaction, user, token);
-      await invitation.update({ state: 'DECLINED' }, { transaction });
-      await this.outbox.add(
-        transaction,
-        governanceEvent(governanceEvents.invitationDeclined, {
-          orgId: invitation.orgId,
-          actorId: user.id,
-          subjectId: invitation.id,
-          data: {
-            invitationId: invitation.id,
-            orgId: invitation.orgId,
-            email: invitation.email,
-            userId: user.id,
-          },
-        }),
-      );
-    });
-  }
-
   /**
    * An `invitation.send` approval was rejected, cancelled or failed: the invitation that waited for
    * it is never issued (→ REVOKED, no token ever existed, so no invitation event either).
@@ -330,21 +218,6 @@ export class InvitationService {
       { state: 'REVOKED' },
       { where: { id: invitationId, state: 'PENDING_APPROVAL' }, transaction },
     );
-  }
-
-  /**
-   * The hourly sweep: writes EXPIRED on PENDING invitations whose time has passed (reads already
-   * say so) and publishes `invitation.expired`. Batched, and safe with several replicas.
-   */
-  async expireDue(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const done = await this.sequelize.transaction((transaction) =>
-        this.expire(transaction, `expires_at <= now()`, {}),
-      );
-      total += done;
-      if (done < SWEEP_BATCH) return total;
-    }
   }
 
   private authorizeInvite(actor: OrgContext) {
@@ -394,7 +267,8 @@ export class InvitationService {
     exceptId: string | undefined,
   ): Promise<void> {
     // What reads already call EXPIRED is written down first, so it frees the address.
-    await this.expire(
+    await expire(
+      { sequelize: this.sequelize, outbox: this.outbox },
       transaction,
       'org_id = :orgId AND lower(email) = lower(:email) AND expires_at <= now()',
       {
@@ -419,40 +293,6 @@ export class InvitationService {
       },
     );
     if (live) throw errors.conflict(`${email} already has a live invitation to this organization.`);
-  }
-
-  /** PENDING invitations matching `where` (and past due) → EXPIRED, with `invitation.expired`. */
-  private async expire(
-    transaction: Transaction,
-    where: string,
-    replacements: Record<string, unknown>,
-  ): Promise<number> {
-    const rows = await this.sequelize.query<{
-      id: string;
-      org_id: string;
-      email: string;
-      invited_by: string;
-    }>(
-      `UPDATE invitations SET state = 'EXPIRED', updated_at = now()
-        WHERE id IN (SELECT id FROM invitations WHERE state = 'PENDING' AND ${where}
-                      ORDER BY expires_at LIMIT ${SWEEP_BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING id, org_id, email, invited_by`,
-      { replacements, type: QueryTypes.SELECT, transaction },
-    );
-    if (rows.length === 0) return 0;
-    // Time did this, on the inviter's behalf: the audit log attributes it to them.
-    await this.outbox.add(
-      transaction,
-      rows.map((row) =>
-        governanceEvent(governanceEvents.invitationExpired, {
-          orgId: row.org_id,
-          actorId: row.invited_by,
-          subjectId: row.id,
-          data: { invitationId: row.id, orgId: row.org_id, email: row.email },
-        }),
-      ),
-    );
-    return rows.length;
   }
 
   /** A fresh token and 7 days, state PENDING; returns the token (for the mail only). */
@@ -511,57 +351,4 @@ export class InvitationService {
       }),
     ]);
   }
-
-  /**
-   * The invitation a token names, locked, after the org row (every write in an org serialises on
-   * it). Checked in an order that tells a stranger holding the token nothing about its state.
-   */
-  private async byToken(transaction: Transaction, user: Invitee, token: string): Promise<InvitationInstance> {
-    const hash = hashToken(token);
-    const found = await this.models.Invitation.findOne({ where: { tokenHash: hash }, transaction });
-    if (!found) throw errors.notFound('invitation');
-    const org = await this.models.Org.findByPk(found.orgId, { transaction, lock: transaction.LOCK.UPDATE });
-    const invitation = org
-      ? await this.models.Invitation.findOne({
-          where: { id: found.id, tokenHash: hash },
-          transaction,
-          lock: transaction.LOCK.UPDATE,
-        })
-      : null;
-    if (!invitation) throw errors.notFound('invitation');
-    if (!sameAddress(invitation.email, user.email))
-      throw errors.forbidden(
-        'This invitation is addressed to another e-mail address; sign in with that one.',
-      );
-    const state = effectiveState(invitation);
-    if (state !== 'PENDING')
-      throw new AppError(409, 'CONFLICT', { detail: DEAD[state], extensions: { state } });
-    return invitation;
-  }
-}
-
-export function toInvitationView(invitation: InvitationInstance): InvitationView {
-  return {
-    id: invitation.id,
-    orgId: invitation.orgId,
-    email: invitation.email,
-    role: invitation.role,
-    state: effectiveState(invitation),
-    expiresAt: invitation.expiresAt ? invitation.expiresAt.toISOString() : null,
-    invitedBy: invitation.invitedBy,
-    createdAt: invitation.createdAt.toISOString(),
-  };
-}
-
-function rowView(row: InvitationRow): InvitationView {
-  return {
-    id: row.id,
-    orgId: row.org_id,
-    email: row.email,
-    role: row.role,
-    state: row.state,
-    expiresAt: row.expires_at ? new Date(row.expires_at).toISOString() : null,
-    invitedBy: row.invited_by,
-    createdAt: new Date(row.created_at).toISOString(),
-  };
 }

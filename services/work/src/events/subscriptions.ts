@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import { governanceEvents, identityEvents, inboxSubscriber, type Subscription } from '@trellis/shared';
 import type { AccessMemo } from '../access/access-memo.ts';
 import type { ProjectionService } from '../access/projection.service.ts';
-import type { ProjectService } from '../projects/projects.service.ts';
+import type { ProjectApprovalService } from '../projects/project-approvals.service.ts';
 
 /** Consumer group of work's state changes, and the inbox name of the handled event ids. */
 export const CONSUMER_GROUP = 'work';
@@ -16,10 +16,10 @@ export const CONSUMER_GROUP = 'work';
 export function workSubscriptions(deps: {
   sequelize: Sequelize;
   projection: ProjectionService;
-  projects: ProjectService;
+  projectApprovals: ProjectApprovalService;
   memo: AccessMemo;
 }): Subscription[] {
-  const { sequelize, projection: p, projects, memo } = deps;
+  const { sequelize, projection: p, projectApprovals, memo } = deps;
   const on = inboxSubscriber(sequelize, CONSUMER_GROUP);
   const g = governanceEvents;
 
@@ -41,7 +41,7 @@ export function workSubscriptions(deps: {
     on(g.teamMemberAdded, (tx, d) => p.teamMemberSet(tx, d)),
     on(g.teamMemberRoleChanged, (tx, d) => p.teamMemberSet(tx, { ...d, role: d.to })),
     on(g.teamMemberRemoved, (tx, d) => p.teamMemberRemoved(tx, d)),
-    on(g.approvalDecided, (tx, d) => projects.applyApproval(tx, d)),
+    on(g.approvalDecided, (tx, d) => projectApprovals.applyApproval(tx, d)),
     on(identityEvents.userRegistered, (tx, d) => p.userUpserted(tx, d)),
     on(identityEvents.userUpdated, (tx, d) => p.userUpserted(tx, d)),
     on(identityEvents.userDeleted, (tx, d) => p.userDeleted(tx, d.userId)),

@@ -17,6 +17,8 @@ import {
   updateProjectBody,
   type ProjectListQuery,
 } from './projects.schemas.ts';
+import type { ProjectMemberService } from './project-members.service.ts';
+import type { ProjectSettingsService } from './project-settings.service.ts';
 import { isPendingProject, type ProjectService } from './projects.service.ts';
 
 const tags = ['projects'];
@@ -24,7 +26,11 @@ const notFound = { description: 'No such project, deleted, or you have no role o
 const denied = { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' };
 type Page = { limit: number; cursor?: string };
 
-export function projectRoutes(projects: ProjectService): Route[] {
+export function projectRoutes(
+  projects: ProjectService,
+  members: ProjectMemberService,
+  settings: ProjectSettingsService,
+): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
     {
@@ -132,7 +138,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
       query: memberPageQuery,
       responses: { 200: { description: 'Page of members', schema: projectMemberPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await projects.members(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await members.members(callerOf(req), id(req), req.query as unknown as Page));
       },
     },
     {
@@ -150,7 +156,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
         422: { description: 'Not an org member, or OWNER given' },
       },
       handle: async (req, res) => {
-        res.status(201).json(await projects.addMember(callerOf(req), id(req), req.body));
+        res.status(201).json(await members.addMember(callerOf(req), id(req), req.body));
       },
     },
     {
@@ -168,7 +174,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
       },
       handle: async (req, res) => {
         const body = req.body as { role: ProjectRole };
-        res.json(await projects.changeRole(callerOf(req), id(req), String(req.params.userId), body.role));
+        res.json(await members.changeRole(callerOf(req), id(req), String(req.params.userId), body.role));
       },
     },
     {
@@ -184,7 +190,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
         409: { description: 'OWNER_MUST_TRANSFER' },
       },
       handle: async (req, res) => {
-        await projects.removeMember(callerOf(req), id(req), String(req.params.userId));
+        await members.removeMember(callerOf(req), id(req), String(req.params.userId));
         res.status(204).end();
       },
     },
@@ -203,7 +209,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
       },
       handle: async (req, res) => {
         const body = req.body as { userId: string };
-        res.json(await projects.transferOwnership(callerOf(req), id(req), body.userId));
+        res.json(await members.transferOwnership(callerOf(req), id(req), body.userId));
       },
     },
     {
@@ -214,7 +220,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
       params: projectIdParams,
       responses: { 200: { description: 'Settings' }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await projects.settings(callerOf(req), id(req)));
+        res.json(await settings.settings(callerOf(req), id(req)));
       },
     },
     {
@@ -231,7 +237,7 @@ export function projectRoutes(projects: ProjectService): Route[] {
         422: { description: 'A threshold outside its range' },
       },
       handle: async (req, res) => {
-        res.json(await projects.updateSettings(callerOf(req), id(req), req.body));
+        res.json(await settings.updateSettings(callerOf(req), id(req), req.body));
       },
     },
   ];

@@ -16,13 +16,14 @@ import {
   workloadSchema,
   type SprintState,
 } from './sprints.schemas.ts';
+import type { SprintReportService } from './sprint-reports.service.ts';
 import type { SprintService } from './sprints.service.ts';
 
 const tags = ['sprints'];
 const notFound = { description: 'No such sprint or project, or you have no role on the project' };
 const denied = { description: 'POLICY_DENIED (sprint.manage)' };
 
-export function sprintRoutes(sprints: SprintService): Route[] {
+export function sprintRoutes(sprints: SprintService, reports: SprintReportService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
     {
@@ -65,7 +66,7 @@ export function sprintRoutes(sprints: SprintService): Route[] {
       responses: { 200: { description: 'Velocity', schema: velocitySchema }, 404: notFound },
       handle: async (req, res) => {
         const query = req.query as unknown as { last: number };
-        res.json(await sprints.velocity(callerOf(req), id(req), query.last));
+        res.json(await reports.velocity(callerOf(req), id(req), query.last));
       },
     },
     {
@@ -76,7 +77,7 @@ export function sprintRoutes(sprints: SprintService): Route[] {
       params: projectIdParams,
       responses: { 200: { description: 'Workload', schema: workloadSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await sprints.workload(callerOf(req), id(req)));
+        res.json(await reports.workload(callerOf(req), id(req)));
       },
     },
     {
@@ -169,7 +170,7 @@ export function sprintRoutes(sprints: SprintService): Route[] {
       params: sprintIdParams,
       responses: { 200: { description: 'Report', schema: reportSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await sprints.report(callerOf(req), id(req)));
+        res.json(await reports.report(callerOf(req), id(req)));
       },
     },
   ];

@@ -1,48 +1,20 @@
+// Sprint lifecycle: create, list, read, edit, delete, start, complete (moved tasks get history and events).
 import { randomUUID } from 'node:crypto';
 import { QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import { errors, workEvents, type PgOutbox } from '@trellis/shared';
-import type { AccessService, Caller, ProjectContext } from '../access/access.service.ts';
+import type { AccessService, Caller } from '../access/access.service.ts';
 import { workEvent } from '../events/outgoing.ts';
 import { TASK_COLUMNS, type TaskRow } from '../models.ts';
 import { taskData } from '../tasks/tasks.views.ts';
-import { burndown, eventsOfTask, scopeChange, type HistoryEvent } from './burndown.ts';
+import { SPRINT_COLUMNS, donePoints, sprintContext, sprintRow, type SprintRow } from './sprint-rows.ts';
 import {
-  OPEN_STATUSES,
   sprintSpanProblem,
   type CompleteSprintBody,
   type CreateSprintBody,
-  type SprintReport,
   type SprintState,
   type SprintView,
   type UpdateSprintBody,
-  type Velocity,
-  type Workload,
 } from './sprints.schemas.ts';
-
-interface SprintRow {
-  id: string;
-  orgId: string;
-  projectId: string;
-  name: string;
-  goal: string | null;
-  startDate: string;
-  endDate: string;
-  state: SprintState;
-  committedPoints: number | null;
-  committedTaskIds: string[] | null;
-  completedPoints: number | null;
-  startedAt: Date | null;
-  completedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-  version: number;
-}
-
-const SPRINT_COLUMNS = `s.id, s.org_id AS "orgId", s.project_id AS "projectId", s.name, s.goal,
-  to_char(s.start_date, 'YYYY-MM-DD') AS "startDate", to_char(s.end_date, 'YYYY-MM-DD') AS "endDate", s.state,
-  s.committed_points AS "committedPoints", s.committed_task_ids AS "committedTaskIds",
-  s.completed_points AS "completedPoints", s.started_at AS "startedAt", s.completed_at AS "completedAt",
-  s.created_at AS "createdAt", s.updated_at AS "updatedAt", s.version`;
 
 export function toSprintView(s: SprintRow): SprintView {
   return {
@@ -77,7 +49,7 @@ const sprintData = (s: SprintRow) => ({
 
 const FIELD_COLUMN = { name: 'name', goal: 'goal', startDate: 'start_date', endDate: 'end_date' } as const;
 
-/** Sprints, their report, velocity and workload (product.md §8, api.md §4). */
+/** Sprints: plan, edit, start, complete, delete (product.md §8, api.md §4). */
 export class SprintService {
   private readonly sequelize: Sequelize;
   private readonly outbox: PgOutbox;
@@ -89,30 +61,8 @@ export class SprintService {
     this.access = deps.access;
   }
 
-  private async row(id: string, transaction?: Transaction): Promise<SprintRow> {
-    const [sprint] = await this.sequelize.query<SprintRow>(
-      `SELECT ${SPRINT_COLUMNS} FROM sprints s WHERE s.id = :id ${transaction ? 'FOR UPDATE' : ''}`,
-      { replacements: { id }, type: QueryTypes.SELECT, transaction },
-    );
-    if (!sprint) throw errors.notFound('sprint');
-    return sprint;
-  }
-
-  /** The sprint and the caller's context on its project; 404 when either is out of reach. */
-  private async sprintContext(id: string, caller: Caller, transaction?: Transaction) {
-    const sprint = await this.row(id, transaction);
-    const context = await (
-      transaction
-        ? this.access.project(sprint.projectId, caller, { transaction })
-        : this.access.projectForRead(sprint.projectId, caller)
-    ).catch((err: unknown) => {
-      throw err instanceof Error && 'status' in err && err.status === 404 ? errors.notFound('sprint') : err;
-    });
-    return { sprint, context };
-  }
-
   private async manage(id: string, caller: Caller, transaction: Transaction) {
-    const found = await this.sprintContext(id, caller, transaction);
+    const found = await sprintContext(this.sequelize, this.access, id, caller, transaction);
     this.access.authorize(found.context, 'sprint.manage');
     return found;
   }
@@ -204,7 +154,7 @@ export class SprintService {
           transaction,
         },
       );
-      const sprint = await this.row(id, transaction);
+      const sprint = await sprintRow(this.sequelize, id, transaction);
       await this.publish(transaction, caller, workEvents.sprintCreated, sprint, sprintData(sprint));
       return toSprintView(sprint);
     });
@@ -221,7 +171,7 @@ export class SprintService {
   }
 
   async get(caller: Caller, id: string): Promise<SprintView> {
-    return toSprintView((await this.sprintContext(id, caller)).sprint);
+    return toSprintView((await sprintContext(this.sequelize, this.access, id, caller)).sprint);
   }
 
   async update(caller: Caller, id: string, body: UpdateSprintBody): Promise<SprintView> {
@@ -244,7 +194,7 @@ export class SprintService {
         `UPDATE sprints SET ${sets.join(', ')}, version = version + 1, updated_at = now() WHERE id = :id`,
         { replacements, transaction },
       );
-      const updated = await this.row(id, transaction);
+      const updated = await sprintRow(this.sequelize, id, transaction);
       await this.publish(transaction, caller, workEvents.sprintUpdated, updated, sprintData(updated));
       return toSprintView(updated);
     });
@@ -284,7 +234,7 @@ export class SprintService {
             WHERE id = :id`,
           { replacements: { id, committedPoints, taskIds: `{${taskIds.join(',')}}` }, transaction },
         );
-        const started = await this.row(id, transaction);
+        const started = await sprintRow(this.sequelize, id, transaction);
         await this.publish(transaction, caller, workEvents.sprintStarted, started, {
           ...sprintData(started),
           committedPoints,
@@ -316,7 +266,7 @@ export class SprintService {
             422,
           );
       }
-      const completedPoints = await this.donePoints(id, transaction);
+      const completedPoints = await donePoints(this.sequelize, id, transaction);
       const movedTaskIds = await this.moveTasks(
         transaction,
         caller,
@@ -329,7 +279,7 @@ export class SprintService {
                 version = version + 1, updated_at = now() WHERE id = :id`,
         { replacements: { id, completedPoints }, transaction },
       );
-      const completed = await this.row(id, transaction);
+      const completed = await sprintRow(this.sequelize, id, transaction);
       await this.publish(transaction, caller, workEvents.sprintCompleted, completed, {
         ...sprintData(completed),
         committedPoints: completed.committedPoints ?? 0,
@@ -339,145 +289,5 @@ export class SprintService {
       });
       return toSprintView(completed);
     });
-  }
-
-  /** The history of every task that was ever in the sprint, as burndown events. */
-  private async events(sprint: SprintRow): Promise<HistoryEvent[]> {
-    const tasks = await this.sequelize.query<{
-      id: string;
-      createdAt: Date;
-      deletedAt: Date | null;
-      sprintId: string | null;
-      status: string;
-      estimate: number | null;
-    }>(
-      `SELECT t.id, t.created_at AS "createdAt", t.deleted_at AS "deletedAt", t.sprint_id AS "sprintId",
-              t.status, t.estimate
-         FROM tasks t
-        WHERE t.project_id = :projectId
-          AND (t.sprint_id = :id OR EXISTS (
-                SELECT 1 FROM task_history h WHERE h.task_id = t.id AND h.field = 'sprintId'
-                   AND (h."from" = to_jsonb(CAST(:id AS text)) OR h."to" = to_jsonb(CAST(:id AS text)))))`,
-      { replacements: { id: sprint.id, projectId: sprint.projectId }, type: QueryTypes.SELECT },
-    );
-    if (tasks.length === 0) return [];
-    const rows = await this.sequelize.query<{
-      taskId: string;
-      at: Date;
-      field: string;
-      from: unknown;
-      to: unknown;
-    }>(
-      `SELECT task_id AS "taskId", at, field, "from", "to" FROM task_history
-        WHERE task_id IN (:ids) AND field IN ('created', 'sprintId', 'status', 'estimate', 'deleted')
-        ORDER BY id`,
-      { replacements: { ids: tasks.map((t) => t.id) }, type: QueryTypes.SELECT },
-    );
-    return tasks.flatMap((t) =>
-      eventsOfTask(
-        {
-          id: t.id,
-          createdAt: t.createdAt,
-          deletedAt: t.deletedAt,
-          current: { sprintId: t.sprintId, status: t.status, estimate: t.estimate },
-        },
-        rows.filter((r) => r.taskId === t.id),
-      ),
-    );
-  }
-
-  async report(caller: Caller, id: string, now = new Date()): Promise<SprintReport> {
-    const { sprint } = await this.sprintContext(id, caller);
-    const committedPoints = sprint.committedPoints ?? 0;
-    const events = await this.events(sprint);
-    let completedPoints = sprint.completedPoints ?? 0;
-    if (sprint.state === 'ACTIVE') completedPoints = await this.donePoints(sprint.id);
-    const scope = sprint.startedAt
-      ? scopeChange(events, sprint.id, sprint.startedAt, sprint.completedAt)
-      : { addedPoints: 0, removedPoints: 0 };
-    return {
-      committedPoints,
-      completedPoints,
-      ...scope,
-      burndown: burndown({
-        events,
-        sprintId: sprint.id,
-        startDate: sprint.startDate,
-        endDate: sprint.endDate,
-        today: now.toISOString().slice(0, 10),
-        committedPoints,
-        frozenAt: sprint.completedAt,
-      }),
-    };
-  }
-
-  /** Points of the sprint's live tasks that are DONE. */
-  private async donePoints(id: string, transaction?: Transaction): Promise<number> {
-    const [done] = await this.sequelize.query<{ points: number }>(
-      `SELECT coalesce(sum(estimate), 0)::int AS points FROM tasks
-        WHERE sprint_id = :id AND deleted_at IS NULL AND status = 'DONE'`,
-      { replacements: { id }, type: QueryTypes.SELECT, transaction },
-    );
-    return done?.points ?? 0;
-  }
-
-  async velocity(caller: Caller, projectId: string, last: number): Promise<Velocity> {
-    await this.access.projectForRead(projectId, caller);
-    const rows = await this.sequelize.query<{
-      id: string;
-      name: string;
-      committedPoints: number;
-      completedPoints: number;
-    }>(
-      `SELECT id, name, coalesce(committed_points, 0) AS "committedPoints",
-              coalesce(completed_points, 0) AS "completedPoints"
-         FROM sprints WHERE project_id = :projectId AND state = 'COMPLETED'
-        ORDER BY completed_at DESC, id DESC LIMIT :last`,
-      { replacements: { projectId, last }, type: QueryTypes.SELECT },
-    );
-    const total = rows.reduce((sum, r) => sum + r.completedPoints, 0);
-    return {
-      sprints: rows,
-      averageCompleted: rows.length === 0 ? 0 : Math.round((total / rows.length) * 100) / 100,
-    };
-  }
-
-  async workload(caller: Caller, projectId: string): Promise<Workload> {
-    const context: ProjectContext = await this.access.projectForRead(projectId, caller);
-    const rows = await this.sequelize.query<{
-      assigneeId: string | null;
-      status: (typeof OPEN_STATUSES)[number];
-      n: number;
-      points: number;
-    }>(
-      `SELECT assignee_id AS "assigneeId", status, count(*)::int AS n, coalesce(sum(estimate), 0)::int AS points
-         FROM tasks WHERE project_id = :projectId AND deleted_at IS NULL AND status <> 'DONE'
-        GROUP BY assignee_id, status`,
-      { replacements: { projectId: context.project.id }, type: QueryTypes.SELECT },
-    );
-    const byAssignee = new Map<string | null, Workload[number]>();
-    for (const r of rows) {
-      let entry = byAssignee.get(r.assigneeId);
-      if (!entry) {
-        entry = {
-          assigneeId: r.assigneeId,
-          openTasks: 0,
-          openPoints: 0,
-          byStatus: Object.fromEntries(OPEN_STATUSES.map((s) => [s, 0])) as Workload[number]['byStatus'],
-        };
-        byAssignee.set(r.assigneeId, entry);
-      }
-      entry.openTasks += r.n;
-      entry.openPoints += r.points;
-      entry.byStatus[r.status] += r.n;
-    }
-    // Most loaded first; the unassigned pile last.
-    return [...byAssignee.values()].sort(
-      (a, b) =>
-        Number(a.assigneeId === null) - Number(b.assigneeId === null) ||
-        b.openPoints - a.openPoints ||
-        b.openTasks - a.openTasks ||
-        String(a.assigneeId).localeCompare(String(b.assigneeId)),
-    );
   }
 }

@@ -16,6 +16,7 @@ import {
   type CrossTaskListQuery,
   type TaskListQuery,
 } from './tasks.schemas.ts';
+import type { TaskQueryService } from './task-queries.service.ts';
 import type { TaskService } from './tasks.service.ts';
 
 const tags = ['tasks'];
@@ -23,7 +24,7 @@ const notFound = { description: 'No such task or project, deleted, or you have n
 const denied = { description: 'POLICY_DENIED' };
 type Page = { limit: number; cursor?: string };
 
-export function taskRoutes(tasks: TaskService): Route[] {
+export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
     {
@@ -54,7 +55,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       query: taskListQuery,
       responses: { 200: { description: 'Page of tasks', schema: taskPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await tasks.list(callerOf(req), id(req), req.query as unknown as TaskListQuery));
+        res.json(await queries.list(callerOf(req), id(req), req.query as unknown as TaskListQuery));
       },
     },
     {
@@ -66,7 +67,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       query: pageQuery,
       responses: { 200: { description: 'Page of activity', schema: activityPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await tasks.projectActivity(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await queries.projectActivity(callerOf(req), id(req), req.query as unknown as Page));
       },
     },
     {
@@ -80,7 +81,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
         404: { description: 'Not an org member' },
       },
       handle: async (req, res) => {
-        res.json(await tasks.listAcross(callerOf(req), req.query as unknown as CrossTaskListQuery));
+        res.json(await queries.listAcross(callerOf(req), req.query as unknown as CrossTaskListQuery));
       },
     },
     {
@@ -92,7 +93,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       responses: { 200: { description: 'Task (ETag)', schema: taskSchema }, 404: notFound },
       handle: async (req, res) => {
         const query = req.query as unknown as { orgId: string; key: string };
-        const task = await tasks.lookup(callerOf(req), query.orgId, query.key);
+        const task = await queries.lookup(callerOf(req), query.orgId, query.key);
         res.set('ETag', etagOf(task)).json(task);
       },
     },
@@ -104,7 +105,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       params: taskIdParams,
       responses: { 200: { description: 'Task (ETag)', schema: taskSchema }, 404: notFound },
       handle: async (req, res) => {
-        const task = await tasks.get(callerOf(req), id(req));
+        const task = await queries.get(callerOf(req), id(req));
         res.set('ETag', etagOf(task)).json(task);
       },
     },
@@ -164,7 +165,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       params: taskIdParams,
       responses: { 200: { description: 'Subtasks', schema: taskPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await tasks.subtasks(callerOf(req), id(req)));
+        res.json(await queries.subtasks(callerOf(req), id(req)));
       },
     },
     {
@@ -176,7 +177,7 @@ export function taskRoutes(tasks: TaskService): Route[] {
       query: pageQuery,
       responses: { 200: { description: 'Page of activity', schema: activityPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await tasks.activity(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await queries.activity(callerOf(req), id(req), req.query as unknown as Page));
       },
     },
   ];
