@@ -41,7 +41,7 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM node:24-slim AS runtime
 ARG SERVICE
 ARG PORT
-# kafkajs 2.2.4 sets a harmless negative timer on Node 24 (kafkajs#1751); silence only that warning.
+# kafkajs 2.2.4 set a negative timer on Node 24 (kafkajs#1751), an idle loop that cost CPU; shared patches the loop (shared/README.md), and Node still silences only that warning.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning \
     PORT=${PORT}
