@@ -15,14 +15,4 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  {
-    // Domain and shared code must not reach into a service: services depend on shared, never the reverse.
-    files: ['shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: ['**/services/**', '@trellis/gateway', '@trellis/identity'] },
-      ],
-    },
-  },
 );

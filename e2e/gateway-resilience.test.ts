@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@trellis/shared/testing';
+import { isPublicApiRoute } from '../services/gateway/src/auth/public-routes.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
 let suite: Suite;
@@ -86,6 +87,20 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
     'camelCase ids',
   );
   assert.equal(new Set(ids).size, ids.length, 'unique operationIds');
+  // The gateway lets through without a token exactly the operations identity documents as public.
+  const open = operations.filter(
+    (o) =>
+      Array.isArray((o.operation as { security?: unknown[] }).security) &&
+      (o.operation as { security: unknown[] }).security.length === 0,
+  );
+  assert.deepEqual(
+    open.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort(),
+    operations
+      .filter((o) => isPublicApiRoute(o.method.toUpperCase(), o.path))
+      .map((o) => `${o.method.toUpperCase()} ${o.path}`)
+      .sort(),
+  );
+  assert.ok(open.length >= 6);
   const createTask = document.paths['/api/v1/projects/{id}/tasks']?.post;
   assert.equal(createTask?.operationId, 'createProjectTask');
   assert.ok(createTask?.parameters?.some((p) => p.name === 'Idempotency-Key'));

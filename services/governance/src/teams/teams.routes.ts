@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { currentUser, type Route } from '@trellis/shared';
 import { isPending } from '../approvals/approval-gate.ts';
 import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
@@ -22,7 +23,7 @@ import type { TeamService } from './teams.service.ts';
 const tags = ['teams'];
 const notFound = { description: 'No such team or org, deleted, or you are not an org member' };
 const denied = { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' };
-type Page = { limit: number; cursor?: string };
+type PageQuery = z.infer<typeof teamPageQuery>;
 
 export function teamRoutes(teams: TeamService, members: TeamMemberService): Route[] {
   return [
@@ -62,7 +63,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
       responses: { 200: { description: 'Page of teams', schema: teamPageSchema }, 404: notFound },
       handle: async (req, res) => {
         res.json(
-          await teams.list(currentUser(req).id, String(req.params.orgId), req.query as unknown as Page),
+          await teams.list(currentUser(req).id, String(req.params.orgId), req.query as unknown as PageQuery),
         );
       },
     },
@@ -149,7 +150,11 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
       },
       handle: async (req, res) => {
         res.json(
-          await members.list(currentUser(req).id, String(req.params.teamId), req.query as unknown as Page),
+          await members.list(
+            currentUser(req).id,
+            String(req.params.teamId),
+            req.query as unknown as PageQuery,
+          ),
         );
       },
     },
