@@ -101,6 +101,21 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
       .sort(),
   );
   assert.ok(open.length >= 6);
+  // Every error is problem+json with its schema; every protected operation says 401, 429 and 503.
+  for (const { path, method, operation } of operations) {
+    const responses = (operation as { responses: Record<string, { content?: Record<string, unknown> }> })
+      .responses;
+    for (const [status, response] of Object.entries(responses))
+      if (Number(status) >= 400)
+        assert.ok(
+          response.content?.['application/problem+json'],
+          `${method} ${path} ${status} is problem+json`,
+        );
+    for (const status of ['429', '503'])
+      assert.ok(responses[status], `${method} ${path} documents ${status}`);
+    if (!isPublicApiRoute(method.toUpperCase(), path))
+      assert.ok(responses['401'], `${method} ${path} documents 401`);
+  }
   const createTask = document.paths['/api/v1/projects/{id}/tasks']?.post;
   assert.equal(createTask?.operationId, 'createProjectTask');
   assert.ok(createTask?.parameters?.some((p) => p.name === 'Idempotency-Key'));

@@ -84,6 +84,8 @@ export function buildApp(deps: AppDeps): GatewayApp {
         'RateLimit-Limit',
         'RateLimit-Remaining',
         'RateLimit-Reset',
+        'Link',
+        'Idempotency-Replayed',
       ],
       maxAge: 600,
     }),

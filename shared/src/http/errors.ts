@@ -119,3 +119,6 @@ export function problemBody(error: AppError, requestId: string | undefined): Pro
     ...(error.errors ? { errors: error.errors } : {}),
   };
 }
+
+/** Every code a problem can carry (the OpenAPI documents list them). */
+export const ERROR_CODES = Object.keys(TITLES) as ErrorCode[];

@@ -1,4 +1,5 @@
 import { z, type ZodType } from 'zod';
+import { ERROR_CODES } from './errors.ts';
 
 export interface RouteDoc {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -81,6 +82,110 @@ const IDEMPOTENCY_RESPONSES: RouteDoc['responses'] = {
   422: { description: 'IDEMPOTENCY_KEY_REUSED: this key was used for another request' },
 };
 
+const header = (description: string, schema: Record<string, unknown> = { type: 'string' }) => ({
+  description,
+  schema,
+});
+const HEADERS = {
+  'X-Request-Id': header('The request id, also in every log line and event the request caused'),
+  ETag: header('The version of the resource, for If-Match and If-None-Match'),
+  Location: header('Where the created resource is'),
+  Link: header('`<…>; rel="next"`: the next page, relative to the request'),
+  'Idempotency-Replayed': header(
+    '`true` when this is the stored answer to an earlier request with this Idempotency-Key',
+  ),
+  'Retry-After': header('Seconds to wait before trying again', { type: 'integer', minimum: 0 }),
+  'RateLimit-Limit': header('Requests allowed per window (IETF RateLimit header fields, draft 6)', {
+    type: 'integer',
+  }),
+  'RateLimit-Remaining': header('Requests left in the current window', { type: 'integer' }),
+  'RateLimit-Reset': header('Seconds until the window resets', { type: 'integer' }),
+};
+const ref = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
+
+/** api.md §1: every error is `application/problem+json`. */
+const SCHEMAS = {
+  Problem: {
+    type: 'object',
+    required: ['type', 'title', 'status', 'detail', 'code'],
+    properties: {
+      type: { type: 'string', format: 'uri', examples: ['https://trellis.dev/problems/not-found'] },
+      title: { type: 'string', examples: ['Not found'] },
+      status: { type: 'integer', minimum: 400, maximum: 599, examples: [404] },
+      detail: { type: 'string', examples: ['The task does not exist.'] },
+      code: { type: 'string', enum: [...ERROR_CODES] },
+      requestId: { type: 'string', examples: ['6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e'] },
+      errors: { type: 'array', items: { $ref: '#/components/schemas/FieldError' } },
+      policy: { $ref: '#/components/schemas/PolicyReason' },
+    },
+  },
+  FieldError: {
+    type: 'object',
+    required: ['path', 'message'],
+    properties: {
+      path: { type: 'string', examples: ['body.title'] },
+      message: { type: 'string', examples: ['Too small: expected string to have >=1 characters'] },
+    },
+  },
+  PolicyReason: {
+    type: 'object',
+    required: ['scope', 'action', 'requiredRole', 'yourRole'],
+    properties: {
+      scope: { type: 'string', enum: ['org', 'team', 'project'] },
+      action: { type: 'string', examples: ['project.create'] },
+      requiredRole: { type: 'string', examples: ['ADMIN'] },
+      yourRole: { type: ['string', 'null'], examples: ['MEMBER'] },
+    },
+  },
+  ValidationProblem: {
+    allOf: [{ $ref: '#/components/schemas/Problem' }, { type: 'object', required: ['errors'] }],
+  },
+  PolicyProblem: {
+    allOf: [{ $ref: '#/components/schemas/Problem' }, { type: 'object', required: ['policy'] }],
+  },
+};
+
+/** Answers every operation can give whatever it does: the gateway's limits and breakers, the token check. */
+const COMMON_ERRORS: RouteDoc['responses'] = {
+  429: { description: 'RATE_LIMITED: too many requests; Retry-After says when to try again' },
+  503: {
+    description: 'UPSTREAM_UNAVAILABLE: the service or its store is down; Retry-After says when to try again',
+  },
+};
+const PROTECTED_ERRORS: RouteDoc['responses'] = {
+  401: { description: 'UNAUTHENTICATED: no valid, unrevoked access token' },
+};
+
+function problemSchema(status: number): Record<string, unknown> {
+  if (status === 400) return { $ref: '#/components/schemas/ValidationProblem' };
+  if (status === 403) return { $ref: '#/components/schemas/PolicyProblem' };
+  return { $ref: '#/components/schemas/Problem' };
+}
+
+/** The headers a response declares: request id and rate limit always, the rest where they apply. */
+function responseHeaders(
+  route: RouteDoc,
+  status: number,
+  description: string,
+  keyed: boolean,
+  paged: boolean,
+) {
+  const names: (keyof typeof HEADERS)[] = [
+    'X-Request-Id',
+    'RateLimit-Limit',
+    'RateLimit-Remaining',
+    'RateLimit-Reset',
+  ];
+  if (status < 300) {
+    if (/ETag/.test(description)) names.push('ETag');
+    if (status === 201 || /Location/.test(description)) names.push('Location');
+    if (keyed) names.push('Idempotency-Replayed');
+    if (paged && route.method === 'get') names.push('Link');
+  }
+  if (status === 429 || status === 503) names.push('Retry-After');
+  return Object.fromEntries(names.map((name) => [name, ref(name)]));
+}
+
 /**
  * An OpenAPI 3.1 document generated from the same zod schemas that validate the requests, so
  * the documentation cannot drift from the behaviour. The gateway merges the services' documents.
@@ -91,7 +196,12 @@ export function openApiDocument(info: { title: string; version: string }, routes
     paths[route.path] ??= {};
     // api.md §1: every authenticated POST takes an Idempotency-Key (see http/idempotency.ts).
     const keyed = route.method === 'post' && route.auth !== false && route.idempotent !== false;
-    const responses = keyed ? { ...IDEMPOTENCY_RESPONSES, ...route.responses } : route.responses;
+    const responses = {
+      ...COMMON_ERRORS,
+      ...(route.auth === false ? {} : PROTECTED_ERRORS),
+      ...(keyed ? IDEMPOTENCY_RESPONSES : {}),
+      ...route.responses,
+    };
     paths[route.path]![route.method] = {
       operationId: route.operationId ?? operationIdOf(route.method, route.path),
       summary: route.summary,
@@ -111,15 +221,27 @@ export function openApiDocument(info: { title: string; version: string }, routes
           }
         : {}),
       responses: Object.fromEntries(
-        Object.entries(responses).map(([status, response]) => [
-          status,
-          {
-            description: response.description,
-            ...(response.schema
-              ? { content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } }
-              : {}),
-          },
-        ]),
+        Object.entries(responses).map(([status, response]) => {
+          const code = Number(status);
+          const schema = response.schema ? jsonSchema(response.schema, 'output') : undefined;
+          const paged = Boolean(
+            (schema as { properties?: Record<string, unknown> } | undefined)?.properties?.nextCursor,
+          );
+          const content =
+            code >= 400
+              ? { 'application/problem+json': { schema: problemSchema(code) } }
+              : schema
+                ? { 'application/json': { schema } }
+                : undefined;
+          return [
+            status,
+            {
+              description: response.description,
+              headers: responseHeaders(route, code, response.description, keyed, paged),
+              ...(content ? { content } : {}),
+            },
+          ];
+        }),
       ),
     };
   }
@@ -127,6 +249,10 @@ export function openApiDocument(info: { title: string; version: string }, routes
     openapi: '3.1.0',
     info,
     paths,
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: SCHEMAS,
+      headers: HEADERS,
+    },
   };
 }

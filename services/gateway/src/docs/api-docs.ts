@@ -5,7 +5,11 @@ import { UPSTREAMS, upstreamFor, type Upstream, type UpstreamUrls } from '../rou
 
 interface OpenApiDocument {
   paths?: Record<string, unknown>;
-  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
+  components?: {
+    schemas?: Record<string, unknown>;
+    headers?: Record<string, unknown>;
+    securitySchemes?: Record<string, unknown>;
+  };
 }
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -39,6 +43,7 @@ export function apiDocs(upstreams: UpstreamUrls, timeoutMs: number, cacheMs = 30
     if (cached && Date.now() - cached.at < cacheMs) return cached.document;
     const paths: Record<string, unknown> = {};
     const schemas: Record<string, unknown> = {};
+    const headers: Record<string, unknown> = {};
     const unavailable: Upstream[] = [];
     await Promise.all(
       UPSTREAMS.map(async (upstream) => {
@@ -50,6 +55,7 @@ export function apiDocs(upstreams: UpstreamUrls, timeoutMs: number, cacheMs = 30
           const document = (await response.json()) as OpenApiDocument;
           Object.assign(paths, ownPaths(upstream, document.paths ?? {}));
           Object.assign(schemas, document.components?.schemas ?? {});
+          Object.assign(headers, document.components?.headers ?? {});
         } catch {
           unavailable.push(upstream);
         }
@@ -62,6 +68,7 @@ export function apiDocs(upstreams: UpstreamUrls, timeoutMs: number, cacheMs = 30
       paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
       components: {
         schemas,
+        headers,
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
       ...(unavailable.length ? { 'x-unavailable': unavailable.sort() } : {}),
