@@ -116,6 +116,25 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
     if (!isPublicApiRoute(method.toUpperCase(), path))
       assert.ok(responses['401'], `${method} ${path} documents 401`);
   }
+  // Shared component schemas, referenced by $ref, every reference resolvable.
+  const components = (
+    document as unknown as {
+      components: { schemas: Record<string, unknown>; headers: Record<string, unknown> };
+    }
+  ).components;
+  assert.ok(
+    Object.keys(components.schemas).length >= 25,
+    `${Object.keys(components.schemas).length} component schemas`,
+  );
+  const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/(schemas|headers)\/([^"]+)"/g)];
+  for (const [, kind, name] of refs)
+    assert.ok(components[kind as 'schemas' | 'headers'][name!], `${kind}/${name} resolves`);
+  const created = (
+    document.paths['/api/v1/projects/{id}/tasks']?.post as unknown as {
+      responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+    }
+  ).responses['201'];
+  assert.deepEqual(created?.content['application/json']?.schema, { $ref: '#/components/schemas/Task' });
   const createTask = document.paths['/api/v1/projects/{id}/tasks']?.post;
   assert.equal(createTask?.operationId, 'createProjectTask');
   assert.ok(createTask?.parameters?.some((p) => p.name === 'Idempotency-Key'));

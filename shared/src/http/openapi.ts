@@ -19,9 +19,71 @@ export interface RouteDoc {
   responses: Record<number, { description: string; schema?: ZodType }>;
 }
 
+/**
+ * Named schemas (`.meta({ id: 'Task' })` on a zod schema) shared by the document's operations: zod
+ * puts them in each schema's `$defs`; they move to `components.schemas` and every `$ref` follows. A
+ * name whose input shape differs from its output shape is given as `<name>Input` for requests.
+ */
+class NamedSchemas {
+  readonly schemas: Record<string, unknown> = {};
+
+  convert(schema: ZodType, io: 'input' | 'output'): Record<string, unknown> {
+    const {
+      $schema: _ignored,
+      $defs,
+      ...rest
+    } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown> & {
+      $defs?: Record<string, unknown>;
+    };
+    const names = new Map<string, string>();
+    for (const [name, definition] of Object.entries($defs ?? {})) {
+      const existing = this.schemas[name];
+      const same = existing === undefined || JSON.stringify(existing) === JSON.stringify(definition);
+      const named = same ? name : `${name}${io === 'input' ? 'Input' : 'Output'}`;
+      names.set(name, named);
+    }
+    const rewrite = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(rewrite);
+      if (!value || typeof value !== 'object') return value;
+      return Object.fromEntries(
+        Object.entries(realistic(value as Record<string, unknown>)).map(([key, inner]) => {
+          if (key === '$ref' && typeof inner === 'string' && inner.startsWith('#/$defs/')) {
+            const name = inner.slice('#/$defs/'.length);
+            return [key, `#/components/schemas/${names.get(name) ?? name}`];
+          }
+          return [key, rewrite(inner)];
+        }),
+      );
+    };
+    for (const [name, definition] of Object.entries($defs ?? {}))
+      this.schemas[names.get(name) ?? name] = rewrite(definition);
+    return rewrite(rest) as Record<string, unknown>;
+  }
+}
+
+/**
+ * What a sample generator (Swagger UI, client generators) should go by: the `format` of a date, a
+ * time or a UUID rather than zod's long pattern for it (which made samples like year 1716), and no
+ * ±2^53 bounds zod puts on every integer (which made `version: -9007199254740991`).
+ */
+function realistic(schema: Record<string, unknown>): Record<string, unknown> {
+  // A schema node has a string type (or a list of them); a `properties` map has field names as keys.
+  const node = typeof schema.type === 'string' || Array.isArray(schema.type);
+  if (!node) return schema;
+  const { pattern, minimum, maximum, ...rest } = schema;
+  const keepPattern =
+    pattern !== undefined && !['date-time', 'date', 'time', 'uuid', 'email'].includes(String(schema.format));
+  return {
+    ...rest,
+    ...(keepPattern ? { pattern } : {}),
+    ...(minimum !== undefined && minimum !== Number.MIN_SAFE_INTEGER ? { minimum } : {}),
+    ...(maximum !== undefined && maximum !== Number.MAX_SAFE_INTEGER ? { maximum } : {}),
+  };
+}
+
+/** One schema on its own (a parameter list), without named parts. */
 function jsonSchema(schema: ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
-  return rest;
+  return new NamedSchemas().convert(schema, io);
 }
 
 function parameters(schema: ZodType | undefined, where: 'path' | 'query') {
@@ -192,6 +254,7 @@ function responseHeaders(
  */
 export function openApiDocument(info: { title: string; version: string }, routes: RouteDoc[]) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const named = new NamedSchemas();
   for (const route of routes) {
     paths[route.path] ??= {};
     // api.md §1: every authenticated POST takes an Idempotency-Key (see http/idempotency.ts).
@@ -216,14 +279,14 @@ export function openApiDocument(info: { title: string; version: string }, routes
         ? {
             requestBody: {
               required: true,
-              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+              content: { 'application/json': { schema: named.convert(route.body, 'input') } },
             },
           }
         : {}),
       responses: Object.fromEntries(
         Object.entries(responses).map(([status, response]) => {
           const code = Number(status);
-          const schema = response.schema ? jsonSchema(response.schema, 'output') : undefined;
+          const schema = response.schema ? named.convert(response.schema, 'output') : undefined;
           const paged = Boolean(
             (schema as { properties?: Record<string, unknown> } | undefined)?.properties?.nextCursor,
           );
@@ -251,7 +314,7 @@ export function openApiDocument(info: { title: string; version: string }, routes
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: SCHEMAS,
+      schemas: { ...named.schemas, ...SCHEMAS },
       headers: HEADERS,
     },
   };

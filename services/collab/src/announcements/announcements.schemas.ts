@@ -30,28 +30,32 @@ export const announcementListQuery = z.object({
 });
 export type AnnouncementListQuery = z.infer<typeof announcementListQuery>;
 
-export const announcementSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  authorId: z.uuid(),
-  title: z.string(),
-  body: z.string(),
-  pinned: z.boolean(),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  version: z.number().int(),
-});
+export const announcementSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    authorId: z.uuid(),
+    title: z.string(),
+    body: z.string(),
+    pinned: z.boolean(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Announcement' });
 export type AnnouncementView = z.infer<typeof announcementSchema>;
 export const announcementPageSchema = z.object({
   items: z.array(announcementSchema),
   nextCursor: z.string().nullable(),
 });
 
-export const readReceiptSchema = z.object({
-  announcementId: z.uuid(),
-  userId: z.uuid(),
-  readAt: z.iso.datetime(),
-});
+export const readReceiptSchema = z
+  .object({
+    announcementId: z.uuid(),
+    userId: z.uuid(),
+    readAt: z.iso.datetime(),
+  })
+  .meta({ id: 'ReadReceipt' });
 export type ReadReceiptView = z.infer<typeof readReceiptSchema>;
 
 export const readsSchema = z.object({

@@ -7,13 +7,15 @@ const cursor = z.string().min(1).max(500).optional();
 export const channelListQuery = z.object({ orgId: z.uuid(), limit: limitSchema, cursor });
 export type ChannelListQuery = z.infer<typeof channelListQuery>;
 
-export const channelSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  scope: z.enum(CHANNEL_SCOPES),
-  scopeId: z.uuid(),
-  name: z.string(),
-});
+export const channelSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    scope: z.enum(CHANNEL_SCOPES),
+    scopeId: z.uuid(),
+    name: z.string(),
+  })
+  .meta({ id: 'Channel' });
 export type ChannelView = z.infer<typeof channelSchema>;
 export const channelPageSchema = z.object({
   items: z.array(channelSchema),
@@ -42,20 +44,22 @@ export const messageIdParams = z.object({ id: z.uuid(), messageId: z.uuid() });
 export const messageListQuery = z.object({ limit: limitSchema, cursor });
 export type MessageListQuery = z.infer<typeof messageListQuery>;
 
-export const messageSchema = z.object({
-  id: z.uuid(),
-  channelId: z.uuid(),
-  orgId: z.uuid(),
-  authorId: z.uuid(),
-  /** '' once deleted. */
-  body: z.string(),
-  /** Mentioned users (`<@userId>`) who can read the channel, in order of appearance. */
-  mentions: z.array(z.uuid()),
-  createdAt: z.iso.datetime(),
-  editedAt: z.iso.datetime().nullable(),
-  deleted: z.boolean(),
-  version: z.number().int(),
-});
+export const messageSchema = z
+  .object({
+    id: z.uuid(),
+    channelId: z.uuid(),
+    orgId: z.uuid(),
+    authorId: z.uuid(),
+    /** '' once deleted. */
+    body: z.string(),
+    /** Mentioned users (`<@userId>`) who can read the channel, in order of appearance. */
+    mentions: z.array(z.uuid()),
+    createdAt: z.iso.datetime(),
+    editedAt: z.iso.datetime().nullable(),
+    deleted: z.boolean(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Message' });
 export type MessageView = z.infer<typeof messageSchema>;
 export const messagePageSchema = z.object({
   items: z.array(messageSchema),

@@ -23,21 +23,23 @@ export const commentListQuery = z.object({
 });
 export type CommentListQuery = z.infer<typeof commentListQuery>;
 
-export const commentSchema = z.object({
-  id: z.uuid(),
-  taskId: z.uuid(),
-  projectId: z.uuid(),
-  orgId: z.uuid(),
-  authorId: z.uuid(),
-  /** '' once deleted. */
-  body: z.string(),
-  /** Mentioned users (`<@userId>`) who can see the task, in order of appearance. */
-  mentions: z.array(z.uuid()),
-  createdAt: z.iso.datetime(),
-  editedAt: z.iso.datetime().nullable(),
-  deleted: z.boolean(),
-  version: z.number().int(),
-});
+export const commentSchema = z
+  .object({
+    id: z.uuid(),
+    taskId: z.uuid(),
+    projectId: z.uuid(),
+    orgId: z.uuid(),
+    authorId: z.uuid(),
+    /** '' once deleted. */
+    body: z.string(),
+    /** Mentioned users (`<@userId>`) who can see the task, in order of appearance. */
+    mentions: z.array(z.uuid()),
+    createdAt: z.iso.datetime(),
+    editedAt: z.iso.datetime().nullable(),
+    deleted: z.boolean(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Comment' });
 export type CommentView = z.infer<typeof commentSchema>;
 
 export const commentPageSchema = z.object({

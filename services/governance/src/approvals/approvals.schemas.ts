@@ -12,22 +12,24 @@ export const listApprovalsQuery = z.object({
 export const approveBody = z.object({ comment: z.string().trim().min(1).max(1000).optional() }).default({});
 export const rejectBody = z.object({ reason: z.string().trim().min(1).max(1000).optional() }).default({});
 
-export const approvalSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  kind: z.enum(APPROVAL_KINDS),
-  state: z.enum(APPROVAL_STATES),
-  requestedBy: z.uuid(),
-  /** The intended action, e.g. `{userId}` for member.remove, `{invitationId, email, role}` for invitation.send. */
-  payload: z.record(z.string(), z.unknown()),
-  /** null while PENDING (and when CANCELLED). */
-  decidedBy: z.uuid().nullable(),
-  decision: z.enum(['APPROVED', 'REJECTED']).nullable(),
-  /** The approver's comment, the rejecter's reason, or (FAILED) why the approved action could not run. */
-  reason: z.string().nullable(),
-  decidedAt: z.iso.datetime().nullable(),
-  createdAt: z.iso.datetime(),
-});
+export const approvalSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    kind: z.enum(APPROVAL_KINDS),
+    state: z.enum(APPROVAL_STATES),
+    requestedBy: z.uuid(),
+    /** The intended action, e.g. `{userId}` for member.remove, `{invitationId, email, role}` for invitation.send. */
+    payload: z.record(z.string(), z.unknown()),
+    /** null while PENDING (and when CANCELLED). */
+    decidedBy: z.uuid().nullable(),
+    decision: z.enum(['APPROVED', 'REJECTED']).nullable(),
+    /** The approver's comment, the rejecter's reason, or (FAILED) why the approved action could not run. */
+    reason: z.string().nullable(),
+    decidedAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Approval' });
 export type ApprovalView = z.infer<typeof approvalSchema>;
 
 /** The 202 answer of a gated action (api.md §3). */

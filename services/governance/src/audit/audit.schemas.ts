@@ -11,26 +11,30 @@ export const auditQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-export const auditEntrySchema = z.object({
-  seq: z.number().int(),
-  id: z.uuid(),
-  occurredAt: z.string(),
-  actorId: z.uuid().nullable(),
-  type: z.string(),
-  subjectId: z.string(),
-  summary: z.string(),
-  data: z.unknown(),
-  hash: z.string(),
-  prevHash: z.string(),
-});
+export const auditEntrySchema = z
+  .object({
+    seq: z.number().int(),
+    id: z.uuid(),
+    occurredAt: z.string(),
+    actorId: z.uuid().nullable(),
+    type: z.string(),
+    subjectId: z.string(),
+    summary: z.string(),
+    data: z.unknown(),
+    hash: z.string(),
+    prevHash: z.string(),
+  })
+  .meta({ id: 'AuditEntry' });
 
 export const auditPageSchema = z.object({
   items: z.array(auditEntrySchema),
   nextCursor: z.string().nullable(),
 });
 
-export const verifySchema = z.object({
-  ok: z.boolean(),
-  checked: z.number().int(),
-  firstBrokenSeq: z.number().int().optional(),
-});
+export const verifySchema = z
+  .object({
+    ok: z.boolean(),
+    checked: z.number().int(),
+    firstBrokenSeq: z.number().int().optional(),
+  })
+  .meta({ id: 'AuditVerification' });

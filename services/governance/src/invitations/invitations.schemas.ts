@@ -18,18 +18,20 @@ export const myInvitationsQuery = z.object({
 });
 export const tokenBody = z.object({ token: z.string().min(20).max(200) });
 
-export const invitationSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  email: z.string(),
-  role: orgRoleSchema,
-  /** EXPIRED as soon as `expiresAt` has passed, whether or not the hourly sweep has written it. */
-  state: z.enum(INVITATION_STATES),
-  /** null while PENDING_APPROVAL (the 7 days start when the invitation is issued). */
-  expiresAt: z.iso.datetime().nullable(),
-  invitedBy: z.uuid(),
-  createdAt: z.iso.datetime(),
-});
+export const invitationSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    email: z.string(),
+    role: orgRoleSchema,
+    /** EXPIRED as soon as `expiresAt` has passed, whether or not the hourly sweep has written it. */
+    state: z.enum(INVITATION_STATES),
+    /** null while PENDING_APPROVAL (the 7 days start when the invitation is issued). */
+    expiresAt: z.iso.datetime().nullable(),
+    invitedBy: z.uuid(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Invitation' });
 export type InvitationView = z.infer<typeof invitationSchema>;
 
 export const invitationPageSchema = z.object({

@@ -10,14 +10,16 @@ export const listMembersQuery = z.object({
 });
 export const changeRoleBody = z.object({ role: orgRoleSchema });
 
-export const memberSchema = z.object({
-  userId: z.uuid(),
-  /** null until the user directory has heard of the user (identity's event still in flight). */
-  name: z.string().nullable(),
-  email: z.string().nullable(),
-  role: orgRoleSchema,
-  joinedAt: z.iso.datetime(),
-});
+export const memberSchema = z
+  .object({
+    userId: z.uuid(),
+    /** null until the user directory has heard of the user (identity's event still in flight). */
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    role: orgRoleSchema,
+    joinedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'OrgMember' });
 export type MemberView = z.infer<typeof memberSchema>;
 
 export const memberPageSchema = z.object({ items: z.array(memberSchema), nextCursor: z.string().nullable() });

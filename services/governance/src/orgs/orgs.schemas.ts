@@ -17,17 +17,21 @@ export const orgIdParams = z.object({ orgId: z.uuid() });
 export const slugParams = z.object({ slug: z.string().min(1).max(100) });
 export const pageQuery = z.object({ limit: limitSchema, cursor: z.string().min(1).max(500).optional() });
 
-export const orgSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  slug: z.string(),
-  ownerId: z.uuid(),
-  plan: planSchema,
-  createdAt: z.iso.datetime(),
-  myRole: orgRoleSchema,
-  version: z.number().int(),
-});
+export const orgSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    ownerId: z.uuid(),
+    plan: planSchema,
+    createdAt: z.iso.datetime(),
+    myRole: orgRoleSchema,
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Org' });
 export type OrgView = z.infer<typeof orgSchema>;
 
 export const orgPageSchema = z.object({ items: z.array(orgSchema), nextCursor: z.string().nullable() });
-export const orgSummarySchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string() });
+export const orgSummarySchema = z
+  .object({ id: z.uuid(), name: z.string(), slug: z.string() })
+  .meta({ id: 'OrgSummary' });

@@ -10,19 +10,23 @@ const requireApproval = z.object({
 });
 
 /** Explicit thresholds only (an action left out uses its default); `thresholdsInForce` lists them all. */
-export const orgSettingsSchema = z.object({
-  thresholds: z.record(z.string(), orgRoleSchema),
-  projectDefaults: z.record(z.string(), projectRoleSchema),
-  allowSelfRemoval: z.boolean(),
-  allowJoinRequests: z.boolean(),
-  defaultMemberRole: orgRoleSchema,
-  requireApproval,
-  plan: planSchema,
-  thresholdsInForce: z.record(z.string(), orgRoleSchema),
-});
+export const orgSettingsSchema = z
+  .object({
+    thresholds: z.record(z.string(), orgRoleSchema),
+    projectDefaults: z.record(z.string(), projectRoleSchema),
+    allowSelfRemoval: z.boolean(),
+    allowJoinRequests: z.boolean(),
+    defaultMemberRole: orgRoleSchema,
+    requireApproval,
+    plan: planSchema,
+    thresholdsInForce: z.record(z.string(), orgRoleSchema),
+  })
+  .meta({ id: 'OrgSettings' });
 
-export const teamSettingsSchema = z.object({
-  thresholds: z.record(z.string(), teamRoleSchema),
-  projectDefaults: z.record(z.string(), projectRoleSchema),
-  thresholdsInForce: z.record(z.string(), teamRoleSchema),
-});
+export const teamSettingsSchema = z
+  .object({
+    thresholds: z.record(z.string(), teamRoleSchema),
+    projectDefaults: z.record(z.string(), projectRoleSchema),
+    thresholdsInForce: z.record(z.string(), teamRoleSchema),
+  })
+  .meta({ id: 'TeamSettings' });

@@ -17,9 +17,11 @@ export const forgotPasswordBody = z.object({ email: emailSchema });
 export const resetPasswordBody = z.object({ email: emailSchema, code, newPassword });
 export const verifyEmailBody = z.object({ code });
 
-export const tokenPairSchema = z.object({
-  accessToken: z.string(),
-  refreshToken: z.string(),
-  expiresIn: z.number().int(),
-});
+export const tokenPairSchema = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    expiresIn: z.number().int(),
+  })
+  .meta({ id: 'TokenPair' });
 export const sessionSchema = tokenPairSchema.extend({ user: userSchema });

@@ -6,20 +6,24 @@ import { preferencesPatchSchema, type PreferenceService, type PreferencesPatch }
 
 const tags = ['notifications'];
 
-const notificationSchema = z.object({
-  id: z.uuid(),
-  type: z.enum(NOTIFICATION_TYPES),
-  orgId: z.uuid().nullable(),
-  title: z.string(),
-  body: z.string(),
-  subject: z.object({ kind: z.string(), id: z.string() }),
-  actorId: z.uuid().nullable(),
-  read: z.boolean(),
-  createdAt: z.iso.datetime(),
-});
+const notificationSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.enum(NOTIFICATION_TYPES),
+    orgId: z.uuid().nullable(),
+    title: z.string(),
+    body: z.string(),
+    subject: z.object({ kind: z.string(), id: z.string() }),
+    actorId: z.uuid().nullable(),
+    read: z.boolean(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Notification' });
 const pageSchema = z.object({ items: z.array(notificationSchema), nextCursor: z.string().nullable() });
 const switches = z.object(Object.fromEntries(NOTIFICATION_TYPES.map((t) => [t, z.boolean()])));
-const preferencesSchema = z.object({ inApp: switches, email: switches });
+const preferencesSchema = z
+  .object({ inApp: switches, email: switches })
+  .meta({ id: 'NotificationPreferences' });
 
 const listQuery = z.strictObject({
   unread: z.stringbool().optional(),

@@ -30,47 +30,53 @@ const patchBody = z
     message: 'Nothing to change',
   });
 
-const webhookSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  url: z.string(),
-  events: z.array(z.string()),
-  description: z.string().nullable(),
-  active: z.boolean(),
-  createdBy: z.uuid(),
-  disabledAt: z.iso.datetime().nullable(),
-  disabledReason: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  version: z.number().int(),
-});
-const deliverySchema = z.object({
-  id: z.uuid(),
-  webhookId: z.uuid(),
-  eventId: z.uuid(),
-  type: z.string(),
-  state: z.enum(['PENDING', 'SUCCEEDED', 'FAILED']),
-  attempts: z.array(
-    z.object({
-      at: z.iso.datetime(),
-      status: z.number().int().nullable(),
-      durationMs: z.number().int(),
-      error: z.string().nullable(),
-    }),
-  ),
-  nextAttemptAt: z.iso.datetime().nullable(),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-});
-const eventSchema = z.object({
-  id: z.uuid(),
-  type: z.string(),
-  occurredAt: z.string(),
-  orgId: z.uuid(),
-  actorId: z.uuid().nullable(),
-  subject: z.object({ kind: z.string(), id: z.string() }),
-  data: z.record(z.string(), z.unknown()),
-});
+const webhookSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    url: z.string(),
+    events: z.array(z.string()),
+    description: z.string().nullable(),
+    active: z.boolean(),
+    createdBy: z.uuid(),
+    disabledAt: z.iso.datetime().nullable(),
+    disabledReason: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Webhook' });
+const deliverySchema = z
+  .object({
+    id: z.uuid(),
+    webhookId: z.uuid(),
+    eventId: z.uuid(),
+    type: z.string(),
+    state: z.enum(['PENDING', 'SUCCEEDED', 'FAILED']),
+    attempts: z.array(
+      z.object({
+        at: z.iso.datetime(),
+        status: z.number().int().nullable(),
+        durationMs: z.number().int(),
+        error: z.string().nullable(),
+      }),
+    ),
+    nextAttemptAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+const eventSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    occurredAt: z.string(),
+    orgId: z.uuid(),
+    actorId: z.uuid().nullable(),
+    subject: z.object({ kind: z.string(), id: z.string() }),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'OrgEvent' });
 
 const orgParams = z.strictObject({ orgId: z.uuid() });
 const idParams = z.strictObject({ id: z.uuid() });

@@ -52,22 +52,24 @@ export const projectListQuery = z.object({
 });
 export type ProjectListQuery = z.infer<typeof projectListQuery>;
 
-export const projectSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  teamId: z.uuid().nullable(),
-  name: z.string(),
-  key: z.string(),
-  description: z.string().nullable(),
-  status: projectStatus,
-  visibility,
-  ownerId: z.uuid(),
-  /** The caller's effective project role. */
-  myRole: projectRoleSchema,
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  version: z.number().int(),
-});
+export const projectSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    teamId: z.uuid().nullable(),
+    name: z.string(),
+    key: z.string(),
+    description: z.string().nullable(),
+    status: projectStatus,
+    visibility,
+    ownerId: z.uuid(),
+    /** The caller's effective project role. */
+    myRole: projectRoleSchema,
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Project' });
 export type ProjectView = z.infer<typeof projectSchema>;
 export const projectPageSchema = z.object({
   items: z.array(projectSchema),
@@ -78,13 +80,15 @@ export const pendingProjectSchema = z.object({
   approval: z.object({ state: z.literal('PENDING') }),
 });
 
-export const projectMemberSchema = z.object({
-  userId: z.uuid(),
-  name: z.string().nullable(),
-  email: z.string().nullable(),
-  role: projectRoleSchema,
-  source: z.enum(['explicit', 'org', 'team']),
-});
+export const projectMemberSchema = z
+  .object({
+    userId: z.uuid(),
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    role: projectRoleSchema,
+    source: z.enum(['explicit', 'org', 'team']),
+  })
+  .meta({ id: 'ProjectMember' });
 export type ProjectMemberView = z.infer<typeof projectMemberSchema>;
 export const projectMemberPageSchema = z.object({
   items: z.array(projectMemberSchema),

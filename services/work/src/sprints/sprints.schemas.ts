@@ -51,46 +51,52 @@ export const sprintIdParams = z.object({ id: z.uuid() });
 export const sprintListQuery = z.object({ state: state.optional() });
 export const velocityQuery = z.object({ last: z.coerce.number().int().min(1).max(50).default(5) });
 
-export const sprintSchema = z.object({
-  id: z.uuid(),
-  orgId: z.uuid(),
-  projectId: z.uuid(),
-  name: z.string(),
-  goal: z.string().nullable(),
-  startDate: date,
-  endDate: date,
-  state,
-  committedPoints: z.number().int().nullable(),
-  completedPoints: z.number().int().nullable(),
-  startedAt: z.iso.datetime().nullable(),
-  completedAt: z.iso.datetime().nullable(),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  version: z.number().int(),
-});
+export const sprintSchema = z
+  .object({
+    id: z.uuid(),
+    orgId: z.uuid(),
+    projectId: z.uuid(),
+    name: z.string(),
+    goal: z.string().nullable(),
+    startDate: date,
+    endDate: date,
+    state,
+    committedPoints: z.number().int().nullable(),
+    completedPoints: z.number().int().nullable(),
+    startedAt: z.iso.datetime().nullable(),
+    completedAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Sprint' });
 export type SprintView = z.infer<typeof sprintSchema>;
 export const sprintListSchema = z.object({ items: z.array(sprintSchema), nextCursor: z.string().nullable() });
 
-export const reportSchema = z.object({
-  committedPoints: z.number().int(),
-  completedPoints: z.number().int(),
-  addedPoints: z.number().int(),
-  removedPoints: z.number().int(),
-  burndown: z.array(z.object({ date, remainingPoints: z.number(), idealPoints: z.number() })),
-});
+export const reportSchema = z
+  .object({
+    committedPoints: z.number().int(),
+    completedPoints: z.number().int(),
+    addedPoints: z.number().int(),
+    removedPoints: z.number().int(),
+    burndown: z.array(z.object({ date, remainingPoints: z.number(), idealPoints: z.number() })),
+  })
+  .meta({ id: 'SprintReport' });
 export type SprintReport = z.infer<typeof reportSchema>;
 
-export const velocitySchema = z.object({
-  sprints: z.array(
-    z.object({
-      id: z.uuid(),
-      name: z.string(),
-      committedPoints: z.number().int(),
-      completedPoints: z.number().int(),
-    }),
-  ),
-  averageCompleted: z.number(),
-});
+export const velocitySchema = z
+  .object({
+    sprints: z.array(
+      z.object({
+        id: z.uuid(),
+        name: z.string(),
+        committedPoints: z.number().int(),
+        completedPoints: z.number().int(),
+      }),
+    ),
+    averageCompleted: z.number(),
+  })
+  .meta({ id: 'Velocity' });
 export type Velocity = z.infer<typeof velocitySchema>;
 
 export const OPEN_STATUSES = ['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'BLOCKED'] as const;

@@ -93,42 +93,46 @@ export const lookupQuery = z.object({
 export const taskIdParams = z.object({ id: z.uuid() });
 export const pageQuery = z.object({ limit: limitSchema, cursor: z.string().min(1).max(500).optional() });
 
-export const taskSchema = z.object({
-  id: z.uuid(),
-  key: z.string(),
-  number: z.number().int(),
-  orgId: z.uuid(),
-  projectId: z.uuid(),
-  parentId: z.uuid().nullable(),
-  title: z.string(),
-  description: z.string().nullable(),
-  status,
-  priority,
-  type,
-  assigneeId: z.uuid().nullable(),
-  reporterId: z.uuid(),
-  sprintId: z.uuid().nullable(),
-  estimate: z.number().int().nullable(),
-  labels: z.array(z.string()),
-  startDate: z.string().nullable(),
-  dueDate: z.string().nullable(),
-  completedAt: z.iso.datetime().nullable(),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  version: z.number().int(),
-});
+export const taskSchema = z
+  .object({
+    id: z.uuid(),
+    key: z.string(),
+    number: z.number().int(),
+    orgId: z.uuid(),
+    projectId: z.uuid(),
+    parentId: z.uuid().nullable(),
+    title: z.string(),
+    description: z.string().nullable(),
+    status,
+    priority,
+    type,
+    assigneeId: z.uuid().nullable(),
+    reporterId: z.uuid(),
+    sprintId: z.uuid().nullable(),
+    estimate: z.number().int().nullable(),
+    labels: z.array(z.string()),
+    startDate: z.string().nullable(),
+    dueDate: z.string().nullable(),
+    completedAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    version: z.number().int().min(1),
+  })
+  .meta({ id: 'Task' });
 export type TaskView = z.infer<typeof taskSchema>;
 export const taskPageSchema = z.object({ items: z.array(taskSchema), nextCursor: z.string().nullable() });
 
-export const activitySchema = z.object({
-  id: z.string(),
-  taskId: z.uuid(),
-  at: z.iso.datetime(),
-  actorId: z.uuid(),
-  field: z.string(),
-  from: z.unknown(),
-  to: z.unknown(),
-});
+export const activitySchema = z
+  .object({
+    id: z.string(),
+    taskId: z.uuid(),
+    at: z.iso.datetime(),
+    actorId: z.uuid(),
+    field: z.string(),
+    from: z.unknown(),
+    to: z.unknown(),
+  })
+  .meta({ id: 'TaskActivity' });
 export const activityPageSchema = z.object({
   items: z.array(activitySchema),
   nextCursor: z.string().nullable(),
