@@ -36,11 +36,12 @@ interface Row {
 
 export function postgresIdempotencyStore(sequelize: Sequelize): IdempotencyStore {
   return {
-    async claim(callerId, key, fingerprint) {
+    async claim(callerId, key, fingerprint, at) {
+      // The service's clock, not the database's: staleness is judged by the service.
       const rows = await sequelize.query(
-        `INSERT INTO idempotency_keys (caller_id, key, fingerprint) VALUES ($1, $2, $3)
+        `INSERT INTO idempotency_keys (caller_id, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING RETURNING 1 AS claimed`,
-        { bind: [callerId, key, fingerprint], type: QueryTypes.SELECT },
+        { bind: [callerId, key, fingerprint, at], type: QueryTypes.SELECT },
       );
       return rows.length > 0;
     },
@@ -51,16 +52,20 @@ export function postgresIdempotencyStore(sequelize: Sequelize): IdempotencyStore
       );
       return row ? recordOf(row) : null;
     },
-    async complete(callerId, key, answer) {
+    async complete(callerId, key, at, answer) {
       await sequelize.query(
-        'UPDATE idempotency_keys SET status = $3, headers = $4::jsonb, body = $5 WHERE caller_id = $1 AND key = $2',
-        { bind: [callerId, key, answer.status, JSON.stringify(answer.headers), answer.body] },
+        `UPDATE idempotency_keys SET status = $4, headers = $5::jsonb, body = $6
+         WHERE caller_id = $1 AND key = $2 AND created_at = $3`,
+        { bind: [callerId, key, at, answer.status, JSON.stringify(answer.headers), answer.body] },
       );
     },
-    async release(callerId, key) {
-      await sequelize.query('DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2', {
-        bind: [callerId, key],
-      });
+    async release(callerId, key, at) {
+      await sequelize.query(
+        'DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND created_at = $3',
+        {
+          bind: [callerId, key, at],
+        },
+      );
     },
     async expire(before) {
       await sequelize.query('DELETE FROM idempotency_keys WHERE created_at < $1', { bind: [before] });
@@ -108,9 +113,9 @@ export function mongoIdempotencyStore(connection: Connection): IdempotencyStore 
     connection.model<KeyDocument>('IdempotencyKey', keySchema);
   const id = (callerId: string, key: string) => `${callerId}:${key}`;
   return {
-    async claim(callerId, key, fingerprint) {
+    async claim(callerId, key, fingerprint, at) {
       try {
-        await keys.create({ _id: id(callerId, key), fingerprint, status: null, createdAt: new Date() });
+        await keys.create({ _id: id(callerId, key), fingerprint, status: null, createdAt: at });
         return true;
       } catch (err) {
         if (isDuplicateKeyError(err)) return false;
@@ -129,14 +134,14 @@ export function mongoIdempotencyStore(connection: Connection): IdempotencyStore 
           }
         : null;
     },
-    async complete(callerId, key, answer) {
+    async complete(callerId, key, at, answer) {
       await keys.updateOne(
-        { _id: id(callerId, key) },
+        { _id: id(callerId, key), createdAt: at },
         { $set: { status: answer.status, headers: JSON.stringify(answer.headers), body: answer.body } },
       );
     },
-    async release(callerId, key) {
-      await keys.deleteOne({ _id: id(callerId, key) });
+    async release(callerId, key, at) {
+      await keys.deleteOne({ _id: id(callerId, key), createdAt: at });
     },
     async expire(before) {
       await keys.deleteMany({ createdAt: { $lt: before } });

@@ -14,16 +14,21 @@ export interface IdempotencyRecord {
 
 /** Where a service keeps its keys: its own database (api.md §1). */
 export interface IdempotencyStore {
-  /** Inserts a running record for (caller, key); false when one is there already. */
-  claim(callerId: string, key: string, fingerprint: string): Promise<boolean>;
+  /** Inserts a running record for (caller, key) made at `at`; false when one is there already. */
+  claim(callerId: string, key: string, fingerprint: string, at: Date): Promise<boolean>;
   find(callerId: string, key: string): Promise<IdempotencyRecord | null>;
+  /** Stores the answer on the record made at `at` (not on one that replaced it meanwhile). */
   complete(
     callerId: string,
     key: string,
+    at: Date,
     answer: Omit<IdempotencyRecord, 'fingerprint' | 'createdAt'>,
   ): Promise<void>;
-  /** Drops the record (a 5xx, or a running one that outlived `RUNNING_STALE_MS`, or an expired one). */
-  release(callerId: string, key: string): Promise<void>;
+  /**
+   * Drops the record made at `at` (a 5xx, a running one that outlived `RUNNING_STALE_MS`, an expired
+   * one) — not one that replaced it meanwhile.
+   */
+  release(callerId: string, key: string, at: Date): Promise<void>;
   /** Drops records created before `before`. */
   expire(before: Date): Promise<void>;
 }
@@ -87,7 +92,8 @@ export function idempotency(store: IdempotencyStore): RequestHandler {
       lastSweep = Date.now();
       void store.expire(new Date(Date.now() - IDEMPOTENCY_TTL_MS)).catch(() => undefined);
     }
-    for (let attempt = 0; !(await store.claim(callerId, key, fingerprint)); attempt += 1) {
+    let claimedAt = new Date();
+    for (let attempt = 0; !(await store.claim(callerId, key, fingerprint, claimedAt)); attempt += 1) {
       const record = await store.find(callerId, key);
       if (record) {
         const age = Date.now() - record.createdAt.getTime();
@@ -105,13 +111,14 @@ export function idempotency(store: IdempotencyStore): RequestHandler {
           replay(res, record);
           return;
         }
-        await store.release(callerId, key);
+        await store.release(callerId, key, record.createdAt);
       }
       if (attempt >= 2) throw errors.conflict('The Idempotency-Key is contended; retry in a moment.');
+      claimedAt = new Date();
     }
     capture(res, async (answer) => {
-      if (answer.status >= 500) await store.release(callerId, key);
-      else await store.complete(callerId, key, answer);
+      if (answer.status >= 500) await store.release(callerId, key, claimedAt);
+      else await store.complete(callerId, key, claimedAt, answer);
     });
     next();
   };

@@ -1,23 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { CoalescedInserts, CoalescedUpdates, RecentMap, type Logger } from '@trellis/shared';
+import { CoalescedUpdates, RecentMap, type Logger } from '@trellis/shared';
+import { AttemptClaims, HealthRecord } from './attempts.ts';
 import { send, type SendResult } from './sender.ts';
 import type { TargetPolicy } from './target-guard.ts';
 import type { EventVisibility } from './visibility.ts';
-import type {
-  AttemptClaim,
-  DeliveryAttempt,
-  Webhook,
-  WebhookDelivery,
-  WebhookModels,
-} from './webhook.model.ts';
-import {
-  eventScope,
-  nextAttemptAt,
-  PING_TYPE,
-  shouldDisable,
-  signedHeaders,
-  type PublicEvent,
-} from './webhook.rules.ts';
+import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookModels } from './webhook.model.ts';
+import { eventScope, nextAttemptAt, PING_TYPE, signedHeaders, type PublicEvent } from './webhook.rules.ts';
 
 export interface DispatcherSettings {
   /** Delays between tries (api.md §10: about a day in all). */
@@ -70,8 +57,6 @@ export class WebhookDispatcher {
   private readonly settings: DispatcherSettings;
   private readonly visibility: EventVisibility;
   private readonly logger: Logger;
-  private readonly onDisable: (webhookId: string, reason: string, failures: number) => Promise<void>;
-  private readonly owner = randomUUID();
   private readonly inFlight = new Set<string>();
   private readonly perWebhook = new Map<string, number>();
   private readonly chains = new Map<string, HeldChain>();
@@ -79,10 +64,9 @@ export class WebhookDispatcher {
   private readonly waiting = new Map<string, WebhookDelivery[]>();
   /** Webhooks as read a moment ago (an edit on this replica forgets its entry at once). */
   private readonly webhooks = new RecentMap<Webhook | null>({ ttlMs: 1_000, maxEntries: 10_000 });
-  /** Webhooks whose run of failures was reset a moment ago: a success then writes nothing. */
-  private readonly healthy = new RecentMap<true>({ ttlMs: 5_000, maxEntries: 10_000 });
   /** Claims and results of concurrent attempts, written together (one statement per turn). */
-  private readonly claims: CoalescedInserts<AttemptClaim>;
+  private readonly claims: AttemptClaims;
+  private readonly health: HealthRecord;
   private readonly results: CoalescedUpdates<WebhookDelivery>;
   private timer: NodeJS.Timeout | undefined;
   private lastSweep = 0;
@@ -97,12 +81,12 @@ export class WebhookDispatcher {
     onDisable: (webhookId: string, reason: string, failures: number) => Promise<void>;
   }) {
     this.m = deps.models;
-    this.claims = new CoalescedInserts(deps.models.Claim);
+    this.claims = new AttemptClaims(deps.models.Claim, deps.settings.timeoutMs + 30_000);
+    this.health = new HealthRecord(deps.models.Health, deps.settings, deps.onDisable);
     this.results = new CoalescedUpdates(deps.models.Delivery);
     this.settings = deps.settings;
     this.visibility = deps.visibility;
     this.logger = deps.logger;
-    this.onDisable = deps.onDisable;
   }
 
   start(): void {
@@ -187,10 +171,14 @@ export class WebhookDispatcher {
     if (this.stopped || this.inFlight.has(delivery._id)) return;
     const running = this.perWebhook.get(delivery.webhookId) ?? 0;
     if (running >= this.settings.perWebhook || this.inFlight.size >= this.settings.global) {
-      // Over a limit: it waits here for a slot of its webhook (a bounded queue; past it, the poll).
+      // Over a limit: it waits here for a free slot (a bounded queue per webhook). Past the bound,
+      // its chain is let go, so that the poll finds it again at its wake-up minute.
       const queue = this.waiting.get(delivery.webhookId) ?? [];
-      if (queue.length < MAX_WAITING && !queue.some((d) => d._id === delivery._id)) queue.push(delivery);
-      this.waiting.set(delivery.webhookId, queue);
+      if (queue.some((d) => d._id === delivery._id)) return;
+      if (queue.length < MAX_WAITING) {
+        queue.push(delivery);
+        this.waiting.set(delivery.webhookId, queue);
+      } else this.letGo(delivery.chain);
       return;
     }
     this.inFlight.add(delivery._id);
@@ -205,10 +193,27 @@ export class WebhookDispatcher {
         const left = (this.perWebhook.get(delivery.webhookId) ?? 1) - 1;
         if (left > 0) this.perWebhook.set(delivery.webhookId, left);
         else this.perWebhook.delete(delivery.webhookId);
-        const queued = this.waiting.get(delivery.webhookId)?.shift();
-        if (queued) this.launch(queued);
         this.after(delivery, outcome);
+        this.launchWaiting();
       });
+  }
+
+  /** Slots came free: waiting deliveries go, each webhook's in turn, as far as the limits allow. */
+  private launchWaiting(): void {
+    for (const [webhookId, queue] of this.waiting) {
+      while (queue.length > 0 && this.inFlight.size < this.settings.global) {
+        if ((this.perWebhook.get(webhookId) ?? 0) >= this.settings.perWebhook) break;
+        this.launch(queue.shift()!);
+      }
+      if (queue.length === 0) this.waiting.delete(webhookId);
+      if (this.inFlight.size >= this.settings.global) return;
+    }
+  }
+
+  /** This replica stops holding a chain: the poll picks it up from the database. */
+  private letGo(chain: string): void {
+    clearTimeout(this.chains.get(chain)?.timer);
+    this.chains.delete(chain);
   }
 
   /** What an attempt's outcome means for its chain on this replica. */
@@ -239,8 +244,7 @@ export class WebhookDispatcher {
       }
       case 'elsewhere':
         // Another replica, or older deliveries, hold the chain: the poll takes it from here.
-        clearTimeout(chain.timer);
-        this.chains.delete(delivery.chain);
+        this.letGo(delivery.chain);
     }
   }
 
@@ -262,13 +266,18 @@ export class WebhookDispatcher {
     if (delivery.nextAttemptAt > now) return { kind: 'later', at: delivery.nextAttemptAt };
     const held = this.chains.get(delivery.chain);
     const mustCheck = !held || held.queue[0]?._id !== delivery._id || !held.checked;
-    const [earlier, webhook] = await Promise.all([
+    // The copy in hand may be old (it waited for a slot, or another replica moved on since): the
+    // attempt goes by the stored delivery, read before its claim.
+    const [earlier, webhook, stored] = await Promise.all([
       mustCheck
         ? this.m.Delivery.find({ chain: delivery.chain, state: 'PENDING' }).select({ seq: 1 }).lean()
         : Promise.resolve([]),
       this.webhook(delivery.webhookId),
+      this.m.Delivery.findById(delivery._id).lean<WebhookDelivery>(),
     ]);
     if (earlier.some((other) => other.seq < delivery.seq)) return { kind: 'elsewhere' };
+    if (!stored || stored.state !== 'PENDING' || stored.attempts.length !== delivery.attempts.length)
+      return { kind: 'elsewhere' };
     if (!webhook || webhook.deleted || !webhook.active) {
       await this.settle(delivery, webhook?.deleted === false ? 'webhook inactive' : 'webhook deleted');
       return { kind: 'settled' };
@@ -290,7 +299,7 @@ export class WebhookDispatcher {
       }
     }
     const number = delivery.attempts.length + 1;
-    if (!(await this.claim(delivery._id, number))) return { kind: 'elsewhere' };
+    if (!(await this.claims.take(delivery._id, number))) return { kind: 'elsewhere' };
     const result = await send(
       webhook.url,
       signedHeaders(webhook.secrets, delivery._id, delivery.payload, new Date()),
@@ -298,24 +307,6 @@ export class WebhookDispatcher {
       { timeoutMs: this.settings.timeoutMs, policy: this.settings.policy },
     );
     return this.record(delivery, result);
-  }
-
-  /** Takes attempt `number` of a delivery for this replica, or says someone else has it. */
-  private async claim(deliveryId: string, number: number): Promise<boolean> {
-    const until = new Date(Date.now() + this.settings.timeoutMs + 30_000);
-    const insert = (takeover: number) =>
-      this.claims.insert({
-        _id: `${deliveryId}:${number}:${takeover}`,
-        deliveryId,
-        attempt: number,
-        owner: this.owner,
-        until,
-      });
-    if (await insert(0)) return true;
-    const claims = await this.m.Claim.find({ deliveryId, attempt: number }).lean();
-    // Someone holds it, or held it and is gone: then the next takeover number decides who goes on.
-    if (claims.some((claim) => claim.until > new Date())) return false;
-    return insert(claims.length);
   }
 
   private async record(delivery: WebhookDelivery, result: SendResult): Promise<Outcome> {
@@ -339,7 +330,7 @@ export class WebhookDispatcher {
         },
       },
     );
-    await this.health(delivery.webhookId, ok, now);
+    await this.health.record(delivery.webhookId, ok, now);
     if (!ok)
       this.logger.info(
         { deliveryId: delivery._id, webhookId: delivery.webhookId, error },
@@ -351,30 +342,6 @@ export class WebhookDispatcher {
       at: retryAt,
       delivery: { ...delivery, attempts: [...delivery.attempts, attempt], tries, nextAttemptAt: retryAt },
     };
-  }
-
-  private async health(webhookId: string, ok: boolean, now: Date): Promise<void> {
-    if (ok) {
-      // A success ends the run: the next failure starts a new one (and its `failingSince`).
-      if (this.healthy.get(webhookId)) return;
-      await this.m.Health.deleteOne({ _id: webhookId });
-      this.healthy.set(webhookId, true);
-      return;
-    }
-    this.healthy.delete(webhookId);
-    const health = await this.m.Health.findOneAndUpdate(
-      { _id: webhookId },
-      { $inc: { failures: 1 }, $setOnInsert: { failingSince: now } },
-      { upsert: true, new: true },
-    ).lean();
-    const reason = health
-      ? shouldDisable(
-          health,
-          { maxFailures: this.settings.maxFailures, maxFailingMs: this.settings.maxFailingMs },
-          now,
-        )
-      : null;
-    if (reason && health) await this.onDisable(webhookId, reason, health.failures);
   }
 
   private async reschedule(delivery: WebhookDelivery, at: Date): Promise<void> {

@@ -8,6 +8,9 @@ export const FEED_BLOCK = 100;
 
 const blockOf = (orgId: string, seq: number) => `${orgId}:${Math.floor(seq / FEED_BLOCK)}`;
 
+/** How long an append can take at most: a gap before an entry older than this is for good. */
+const SETTLED_MS = 60_000;
+
 /** Events appended in one insert at most. */
 const MAX_BATCH = 200;
 
@@ -169,7 +172,10 @@ export class EventFeed {
         continue;
       }
       for (const row of rows) {
-        if (row.seq !== position + 1) return { items, position, more: false };
+        // A seq missing before an entry written a minute ago is not still being written: the
+        // retention sweep took it (partly emptied blocks). Missing before a newer one, it may be.
+        if (row.seq !== position + 1 && row.recordedAt.getTime() > Date.now() - SETTLED_MS)
+          return { items, position, more: false };
         position = row.seq;
         if ((query.types === null || matchesEvent(query.types, row.type)) && (await query.visible(row)))
           items.push(JSON.parse(row.body) as PublicEvent);

@@ -9,7 +9,7 @@ import type { ChatChannel } from '../access/channel-access.ts';
  * - an event about a project (its `projectId`) needs a project role in it, deleted projects
  *   included, so `project.deleted` reaches those who could see the project;
  * - a chat message needs access to its channel (org, team or project).
- * The answer is null while the event's project is not projected yet (its `project.created` travels
+ * The answer is null while the event's project or chat channel is not projected yet (its `project.created` travels
  * on another topic): a delivery then waits for it, the feed shows it to org OWNERs and ADMINs only.
  * Answers are kept 2 s per (user, scope): a burst of one project's events reads each once.
  */
@@ -48,12 +48,14 @@ export class EventVisibility {
     if (!orgRole) return false;
     if (event.channelId) {
       const channel = await this.channels.findById(event.channelId).lean();
-      if (channel?.scope === 'team') {
+      // Not projected yet: whether it is a team's or a project's decides, so wait for it.
+      if (!channel) return null;
+      if (channel.scope === 'team') {
         const teamRole =
           (await this.m.TeamMember.findById(`${channel.scopeId}:${userId}`).lean())?.role ?? null;
         return effectiveTeamRole({ orgRole, teamRole }).role !== null;
       }
-      if (channel?.scope === 'project') return this.seesProject(channel.scopeId, userId, orgRole);
+      if (channel.scope === 'project') return this.seesProject(channel.scopeId, userId, orgRole);
     }
     return event.projectId ? this.seesProject(event.projectId, userId, orgRole) : true;
   }

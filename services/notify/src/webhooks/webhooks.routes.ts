@@ -115,6 +115,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       path: '/api/v1/orgs/{orgId}/webhooks',
       summary: 'Subscribe a URL to the org’s events (org policy webhook.manage); the secret is shown once',
       tags,
+      // No Idempotency-Key: the answer holds the signing secret, which must not be kept elsewhere.
+      idempotent: false,
       params: orgParams,
       body: createBody,
       responses: {
@@ -211,6 +213,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       path: '/api/v1/webhooks/{id}/rotate-secret',
       summary: 'A new signing secret, shown once; the old one also signs for 24 h',
       tags,
+      // No Idempotency-Key: the answer holds the new signing secret.
+      idempotent: false,
       params: idParams,
       responses: {
         200: {
