@@ -36,6 +36,9 @@ interface HeldChain {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** A delivery copy younger than this is current enough for its first attempt (see `attempt`). */
+const FRESH_MS = 10_000;
+
 /** Deliveries kept waiting in memory per webhook for a free slot. */
 const MAX_WAITING = 1_000;
 
@@ -266,14 +269,17 @@ export class WebhookDispatcher {
     if (delivery.nextAttemptAt > now) return { kind: 'later', at: delivery.nextAttemptAt };
     const held = this.chains.get(delivery.chain);
     const mustCheck = !held || held.queue[0]?._id !== delivery._id || !held.checked;
-    // The copy in hand may be old (it waited for a slot, or another replica moved on since): the
-    // attempt goes by the stored delivery, read before its claim.
+    // A copy that may be old (a retry: another replica may have moved on since, and a claim left
+    // longer than its lease can be taken over) goes by the stored delivery, read before its claim.
+    // A first attempt of a delivery written a moment ago needs no read: anyone else's claim on it
+    // is still within its lease, so the claim decides.
+    const fresh = delivery.attempts.length === 0 && now.getTime() - delivery.updatedAt.getTime() < FRESH_MS;
     const [earlier, webhook, stored] = await Promise.all([
       mustCheck
         ? this.m.Delivery.find({ chain: delivery.chain, state: 'PENDING' }).select({ seq: 1 }).lean()
         : Promise.resolve([]),
       this.webhook(delivery.webhookId),
-      this.m.Delivery.findById(delivery._id).lean<WebhookDelivery>(),
+      fresh ? delivery : this.m.Delivery.findById(delivery._id).lean<WebhookDelivery>(),
     ]);
     if (earlier.some((other) => other.seq < delivery.seq)) return { kind: 'elsewhere' };
     if (!stored || stored.state !== 'PENDING' || stored.attempts.length !== delivery.attempts.length)
