@@ -135,6 +135,27 @@ test('the merged OpenAPI document covers every service; Swagger UI is served', a
     }
   ).responses['201'];
   assert.deepEqual(created?.content['application/json']?.schema, { $ref: '#/components/schemas/Task' });
+  // Every JSON body asked or answered has an example, and the samples look real.
+  for (const { path, method, operation } of operations) {
+    const { requestBody, responses } = operation as unknown as {
+      requestBody?: { content: Record<string, { example?: unknown }> };
+      responses: Record<string, { content?: Record<string, { example?: unknown }> }>;
+    };
+    for (const media of Object.values(requestBody?.content ?? {}))
+      assert.notEqual(media.example, undefined, `${method} ${path}: request example`);
+    for (const [status, response] of Object.entries(responses))
+      if (Number(status) < 300)
+        for (const media of Object.values(response.content ?? {}))
+          assert.notEqual(media.example, undefined, `${method} ${path} ${status}: example`);
+  }
+  const taskExample = (
+    document.paths['/api/v1/tasks/{id}']?.get as unknown as {
+      responses: Record<string, { content: Record<string, { example: Record<string, unknown> }> }>;
+    }
+  ).responses['200']?.content['application/json']?.example;
+  assert.match(String(taskExample?.id), /^[0-9a-f]{8}-[0-9a-f]{4}-/);
+  assert.match(String(taskExample?.createdAt), /^20\d\d-/);
+  assert.ok(Number(taskExample?.version) >= 1);
   const createTask = document.paths['/api/v1/projects/{id}/tasks']?.post;
   assert.equal(createTask?.operationId, 'createProjectTask');
   assert.ok(createTask?.parameters?.some((p) => p.name === 'Idempotency-Key'));

@@ -1,5 +1,6 @@
 import { z, type ZodType } from 'zod';
 import { ERROR_CODES } from './errors.ts';
+import { exampleOf } from './openapi-examples.ts';
 
 export interface RouteDoc {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -308,13 +309,29 @@ export function openApiDocument(info: { title: string; version: string }, routes
       ),
     };
   }
+  const schemas = { ...named.schemas, ...SCHEMAS };
+  // Every JSON body, asked or answered, gets an example made from its schema (Swagger UI shows it).
+  for (const operation of Object.values(paths).flatMap((methods) => Object.values(methods))) {
+    const { requestBody, responses } = operation as {
+      requestBody?: { content: Record<string, { schema: unknown; example?: unknown }> };
+      responses: Record<string, { content?: Record<string, { schema: unknown; example?: unknown }> }>;
+    };
+    const media = [
+      ...Object.values(requestBody?.content ?? {}),
+      ...Object.values(responses).flatMap((r) => Object.values(r.content ?? {})),
+    ];
+    for (const entry of media) {
+      const example = exampleOf(entry.schema, schemas);
+      if (example !== undefined) entry.example = example;
+    }
+  }
   return {
     openapi: '3.1.0',
     info,
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: { ...named.schemas, ...SCHEMAS },
+      schemas,
       headers: HEADERS,
     },
   };

@@ -160,6 +160,23 @@ export class AccessService {
     return row ? { role: row.role, settings: teamSettingsOf(row.settings) } : null;
   }
 
+  /**
+   * `team`, asking governance once when the projection has not seen the team (just created: the
+   * event still in flight): the caller's membership snapshot carries the teams they belong to.
+   */
+  async teamOfCaller(
+    orgId: string,
+    teamId: string,
+    caller: Caller,
+  ): Promise<{ role: TeamRole | null; settings: TeamSettings } | null> {
+    const found = await this.team(orgId, teamId, caller.id);
+    if (found || !this.governance) return found;
+    const snapshot = await this.governance.membership(orgId, caller.id, caller.authorization);
+    if (!snapshot) return null;
+    await this.projection.storeSnapshot(snapshot);
+    return this.team(orgId, teamId, caller.id);
+  }
+
   /** The explicit project roles of a user in some projects. */
   private async explicitRoles(projectIds: string[], userId: string, transaction?: Transaction) {
     if (projectIds.length === 0) return new Map<string, ProjectRole>();

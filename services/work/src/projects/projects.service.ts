@@ -53,7 +53,7 @@ export class ProjectService {
   async create(caller: Caller, body: CreateProjectBody): Promise<CreatedProject> {
     const org = await this.access.org(body.orgId, caller);
     const teamId = body.teamId ?? null;
-    const team = teamId ? await this.access.team(org.orgId, teamId, caller.id) : null;
+    const team = teamId ? await this.access.teamOfCaller(org.orgId, teamId, caller) : null;
     if (teamId && !team) throw errors.notFound('team');
     const decision = ensureAllowed(
       decideProjectCreation({
