@@ -1,7 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { IdempotencyRecord, IdempotencyStore } from '../http/idempotency.ts';
-import { isDuplicateKeyError } from './mongo.ts';
+import { CoalescedInserts } from './mongo.ts';
 import type { Migration } from './postgres.ts';
 
 // Where the services keep Idempotency-Key answers (api.md §1): in their own database, PostgreSQL or
@@ -112,15 +112,18 @@ export function mongoIdempotencyStore(connection: Connection): IdempotencyStore 
     (connection.models.IdempotencyKey as Model<KeyDocument> | undefined) ??
     connection.model<KeyDocument>('IdempotencyKey', keySchema);
   const id = (callerId: string, key: string) => `${callerId}:${key}`;
+  const inserts = new CoalescedInserts(keys);
   return {
-    async claim(callerId, key, fingerprint, at) {
-      try {
-        await keys.create({ _id: id(callerId, key), fingerprint, status: null, createdAt: at });
-        return true;
-      } catch (err) {
-        if (isDuplicateKeyError(err)) return false;
-        throw err;
-      }
+    claim(callerId, key, fingerprint, at) {
+      // A unique `_id` insert: false when the key is taken.
+      return inserts.insert({
+        _id: id(callerId, key),
+        fingerprint,
+        status: null,
+        headers: '{}',
+        body: null,
+        createdAt: at,
+      });
     },
     async find(callerId, key) {
       const doc = await keys.findById(id(callerId, key)).lean<KeyDocument>();

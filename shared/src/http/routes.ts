@@ -30,6 +30,12 @@ function linkNext(param: string): RequestHandler {
   };
 }
 
+/** Whether the route answers pages (`{items, nextCursor}`): only those need `linkNext`. */
+function isPaged(route: Route): boolean {
+  const schema = route.responses[200]?.schema as { shape?: Record<string, unknown> } | undefined;
+  return schema?.shape?.nextCursor !== undefined;
+}
+
 /**
  * Mounts a list of routes: the guard (authentication) unless the route says `auth: false`, then
  * `validate` with the route's own schemas, then — for an authenticated POST, when the service keeps
@@ -47,7 +53,7 @@ export function mountRoutes(
     const checks = validate({ body: route.body, query: route.query, params: route.params });
     const open = route.auth === false;
     const once = keyed && !open && route.method === 'post' && route.idempotent !== false ? [keyed] : [];
-    const pages = route.method === 'get' ? [linkNext(route.cursorParam ?? 'cursor')] : [];
+    const pages = route.method === 'get' && isPaged(route) ? [linkNext(route.cursorParam ?? 'cursor')] : [];
     router[route.method](path, ...(open ? [] : guard), checks, ...once, ...pages, route.handle);
   }
   return router;

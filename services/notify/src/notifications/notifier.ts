@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { derivedId } from '../derived-id.ts';
 import {
   CoalescedInserts,
   RecentMap,
@@ -29,9 +29,7 @@ export interface RealtimeFeed {
 
 /** A UUID-shaped id derived from (event, recipient): the same pair always gives the same id. */
 export function notificationId(eventId: string, userId: string): string {
-  const hex = createHash('sha256').update(`${eventId}:${userId}`).digest('hex');
-  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return derivedId(eventId, userId);
 }
 
 /**

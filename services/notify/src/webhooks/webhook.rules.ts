@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { eventDefinition, eventTypes, TOPICS, type EventEnvelope } from '@trellis/shared';
 
 // The rules of webhooks and the event feed (api.md §10), apart from their storage and transport.
@@ -87,13 +87,6 @@ export function eventScope(event: PublicEvent): { projectId: string | null; chan
         : null;
   const channelId = typeof d.channelId === 'string' ? d.channelId : null;
   return { projectId, channelId };
-}
-
-/** A UUID-shaped id derived from its parts: the same webhook and event always give one delivery. */
-export function derivedId(...parts: string[]): string {
-  const hex = createHash('sha256').update(parts.join(':')).digest('hex');
-  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 // Standard Webhooks (https://www.standardwebhooks.com): `whsec_` + base64 of 24 random bytes, and

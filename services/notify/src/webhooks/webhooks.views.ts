@@ -1,5 +1,6 @@
 import type { DeliveryState, Webhook, WebhookDelivery } from './webhook.model.ts';
-import { derivedId, type PublicEvent } from './webhook.rules.ts';
+import { derivedId } from '../derived-id.ts';
+import type { PublicEvent } from './webhook.rules.ts';
 import { wakeBucket } from './dispatcher.ts';
 
 // What the webhook API shows of its documents, and how a delivery is made from an event.
