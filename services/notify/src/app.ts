@@ -18,6 +18,7 @@ import {
 import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
 import { notifySubscriptions } from './events/subscriptions.ts';
 import { mailDeliveryModel } from './mail/delivery.model.ts';
+import { MailQueue, type MailQueueSettings } from './mail/mail.queue.ts';
 import { MailService } from './mail/mail.service.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { notifyModels } from './notifications/notification.model.ts';
@@ -49,6 +50,8 @@ export interface AppDeps {
   realtime?: Partial<Pick<RealtimeDeps, 'instanceId' | 'historyLimit' | 'historyMaxAgeMs' | 'heartbeatMs'>>;
   /** Webhook delivery settings (`webhookSettings(config)`; tests shorten the schedule). */
   webhooks: WebhookSettings;
+  /** Notification mail queue settings (defaults: `DEFAULT_MAIL_QUEUE`; tests shorten the schedule). */
+  mailQueue?: Partial<MailQueueSettings>;
 }
 
 /** Everything notify runs, wired once; `main.ts` and the tests start the same thing. */
@@ -61,10 +64,13 @@ export async function buildServices(deps: AppDeps) {
     ...(deps.work ? { work: deps.work } : {}),
   });
   const models = await notifyModels(connection);
-  const mail = new MailService({
-    deliveries: await mailDeliveryModel(connection),
+  const deliveries = await mailDeliveryModel(connection);
+  const mail = new MailService({ deliveries, mailer: deps.mailer, logger });
+  const mailQueue = new MailQueue({
+    deliveries,
     mailer: deps.mailer,
     logger,
+    ...(deps.mailQueue ? { settings: deps.mailQueue } : {}),
   });
   const chatChannels = chatChannelModel(connection);
   const channelAccess = new ChannelAccess({
@@ -98,7 +104,7 @@ export async function buildServices(deps: AppDeps) {
     reader: projection.reader,
     preferences,
     realtime,
-    mail,
+    mail: mailQueue,
     appUrl: deps.appUrl,
     logger,
   });
@@ -120,6 +126,7 @@ export async function buildServices(deps: AppDeps) {
     projection,
     models,
     mail,
+    mailQueue,
     realtime,
     channelAccess,
     preferences,

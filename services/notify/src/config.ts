@@ -22,6 +22,8 @@ export const configSchema = baseEnvSchema
     SMTP_USER: z.string().min(1).optional(),
     SMTP_PASSWORD: z.string().min(1).optional(),
     SMTP_FROM: z.string().min(1).default('Trellis <no-reply@trellis.local>'),
+    /** Notification mails in flight at once per replica (the queue behind the consumers). */
+    MAIL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(16),
     /** Identity's base URL: access tokens are verified against its JWKS (`/api/v1/auth/jwks`). */
     IDENTITY_URL: z.url(),
     /** Governance's base URL: the membership fallback (`/internal/orgs/{orgId}/members/{userId}`). */

@@ -44,6 +44,7 @@ const deps = {
   work,
   collab,
   webhooks: webhookSettings(config),
+  mailQueue: { concurrency: config.MAIL_CONCURRENCY },
 };
 const services = await buildServices(deps);
 const { realtime } = services;
@@ -63,6 +64,8 @@ await serve({
     { name: 'notify consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
     // Attempts in flight finish and the outbox publishes what is left, while Kafka and the store are open.
     { name: 'webhooks', run: () => services.webhooks.stop() },
+    // Sends in flight finish; mails still waiting are let go for another replica or the next start.
+    { name: 'mail queue', run: () => services.mailQueue.stop() },
     {
       name: 'breakers',
       run: async () => {
@@ -79,5 +82,6 @@ await serve({
 });
 await realtime.start();
 services.webhooks.start();
+services.mailQueue.start();
 for (const options of [...notifyConsumers(services.subscriptions), services.webhooks.consumer()])
   consumers.push(await runtime.bus.consume(options));

@@ -34,7 +34,7 @@ export const TEST_WEBHOOKS: WebhookSettings = {
 
 /** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
 export async function startNotify(
-  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime' | 'webhooks'>> = {},
+  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime' | 'webhooks' | 'mailQueue'>> = {},
 ) {
   const harness: Harness<MongoRuntime> = await mongoHarness('notify');
   const { connection, bus, readiness } = harness.runtime;
@@ -61,6 +61,7 @@ export async function startNotify(
   const app = buildApp(deps, services);
   await services.realtime.start();
   services.webhooks.start();
+  services.mailQueue.start();
   const consumers: EventConsumer[] = await Promise.all(
     [...notifyConsumers(services.subscriptions), services.webhooks.consumer()].map((options) =>
       bus.consume(options),
@@ -72,6 +73,7 @@ export async function startNotify(
     await services.realtime.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await services.webhooks.stop();
+    await services.mailQueue.stop();
     mailer.close();
     await harness.close();
   };

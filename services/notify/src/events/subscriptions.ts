@@ -154,7 +154,7 @@ export function notifyConsumers(subscriptions: Subscription[]): ConsumerOptions[
   const mail = subscriptions.filter((s) => MAIL_TOPICS.has(s.topic));
   const { activity, other } = byActivity(subscriptions.filter((s) => !MAIL_TOPICS.has(s.topic)));
   return [
-    { ...consumerOf(CONSUMER_GROUP, activity), maxAttempts: 6, batchWaitMs: 100, keyConcurrency: 8 },
+    { ...consumerOf(CONSUMER_GROUP, activity), maxAttempts: 6, batchWaitMs: 100, keyConcurrency: 32 },
     { ...consumerOf(ORG_CONSUMER_GROUP, other), maxAttempts: 6, keyConcurrency: 8 },
     { ...consumerOf(MAIL_CONSUMER_GROUP, mail), batchWaitMs: 100 },
   ];

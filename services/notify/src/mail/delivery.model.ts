@@ -1,11 +1,17 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 
-export type DeliveryStatus = 'sending' | 'sent' | 'failed';
+/**
+ * `sending` → `sent` | `failed`: a transactional mail, sent by the consumer that asked for it.
+ * `queued` → `sent` | `failed`: a notification mail, sent behind it by the `MailQueue`.
+ */
+export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed';
 
 /**
- * One requested mail, keyed by the event that asked for it. The rendered body and the params are
+ * One requested mail, keyed by the event that asked for it. A transactional mail's params are
  * never stored: they carry one-time codes, and a record that outlives the code's ten minutes
- * must not be a way to read it. The event itself can be replayed to render again.
+ * must not be a way to read it (the event itself can be replayed to render again). A queued
+ * notification mail keeps its params — a notification's title and body, the recipient's name and
+ * the inbox link, nothing secret — until it is sent or given up.
  */
 export interface MailDelivery {
   /** The event id: every read and write of a delivery goes by `_id`. */
@@ -20,6 +26,10 @@ export interface MailDelivery {
   messageId: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** Queued only: the template's params. */
+  params?: Record<string, string>;
+  /** Queued only: until when one sender holds the mail; once past, any replica's sweep may take it. */
+  leaseUntil?: Date;
 }
 
 const deliverySchema = new Schema<MailDelivery>(
@@ -28,16 +38,20 @@ const deliverySchema = new Schema<MailDelivery>(
     eventId: { type: String, required: true },
     template: { type: String, required: true },
     to: { type: String, required: true },
-    status: { type: String, required: true, enum: ['sending', 'sent', 'failed'] },
+    status: { type: String, required: true, enum: ['queued', 'sending', 'sent', 'failed'] },
     attempts: { type: Number, required: true, default: 0 },
     lastError: { type: String, default: null },
     messageId: { type: String, default: null },
     createdAt: { type: Date, required: true },
     sentAt: { type: Date, default: null },
+    params: { type: Schema.Types.Mixed },
+    leaseUntil: { type: Date },
   },
   // The idempotency guard is `_id` (the event id): whoever inserts it first owns the delivery.
   { collection: 'mail_deliveries', versionKey: false },
 );
+// The queue's sweep: queued mails whose lease has run out (few: most are sent within their lease).
+deliverySchema.index({ status: 1, leaseUntil: 1 });
 
 export type MailDeliveryModel = Model<MailDelivery>;
 

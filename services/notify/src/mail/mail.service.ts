@@ -1,6 +1,7 @@
 import { CoalescedInserts, type EventEnvelope, type Logger } from '@trellis/shared';
 import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
 import type { MailLane, Mailer } from './mailer.ts';
+import { withoutLocalParts } from './mail.queue.ts';
 import { renderMail } from './mail.templates.ts';
 
 /**
@@ -21,9 +22,6 @@ export interface MailServiceDeps {
 
 /** Only the domain reaches the logs: the address is personal data, the params hold codes. */
 const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-
-/** SMTP errors may quote the recipient ("550 <ada@example.test>: unknown user"); keep its domain only. */
-const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@]+@/g, '…@');
 
 export class MailService {
   private readonly deliveries: MailDeliveryModel;

@@ -7,7 +7,7 @@ import {
   type EventEnvelope,
   type Logger,
 } from '@trellis/shared';
-import type { MailService } from '../mail/mail.service.ts';
+import type { MailQueue } from '../mail/mail.queue.ts';
 import type { Notification, NotifyModels } from './notification.model.ts';
 import type { PreferenceService } from './preferences.ts';
 import type { Intent, Trigger } from './triggers.ts';
@@ -45,7 +45,8 @@ export class Notifier {
   private readonly reader: AccessReader;
   private readonly preferences: PreferenceService;
   private readonly realtime: RealtimeFeed;
-  private readonly mail: MailService;
+  /** Notification mails go behind the event, never in its way (see `MailQueue`). */
+  private readonly mail: Pick<MailQueue, 'enqueue'>;
   private readonly appUrl: string;
   private readonly logger: Logger;
   /**
@@ -68,7 +69,7 @@ export class Notifier {
     reader: AccessReader;
     preferences: PreferenceService;
     realtime: RealtimeFeed;
-    mail: MailService;
+    mail: Pick<MailQueue, 'enqueue'>;
     appUrl: string;
     logger: Logger;
   }) {
@@ -113,23 +114,20 @@ export class Notifier {
     if (preferences.email[intent.type]) {
       const user = await this.user(intent.userId);
       if (!user) return;
-      await this.mail.deliver(
-        {
-          ...event,
-          id,
-          data: {
-            template: 'notification',
-            to: user.email,
-            params: {
-              name: user.name,
-              title: intent.title,
-              body: intent.body,
-              url: new URL('/notifications', this.appUrl).toString(),
-            },
+      await this.mail.enqueue({
+        ...event,
+        id,
+        data: {
+          template: 'notification',
+          to: user.email,
+          params: {
+            name: user.name,
+            title: intent.title,
+            body: intent.body,
+            url: new URL('/notifications', this.appUrl).toString(),
           },
         },
-        'notifications',
-      );
+      });
     }
     this.logger.debug({ eventId: event.id, type: intent.type }, 'notified');
   }
