@@ -17,7 +17,7 @@ import {
 } from '@trellis/shared';
 import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
 import { notifySubscriptions } from './events/subscriptions.ts';
-import { mailDeliveryModel } from './mail/delivery.model.ts';
+import { mailClaimModel, mailDeliveryModel } from './mail/delivery.model.ts';
 import { MailQueue, type MailQueueSettings } from './mail/mail.queue.ts';
 import { MailService } from './mail/mail.service.ts';
 import type { Mailer } from './mail/mailer.ts';
@@ -68,6 +68,7 @@ export async function buildServices(deps: AppDeps) {
   const mail = new MailService({ deliveries, mailer: deps.mailer, logger });
   const mailQueue = new MailQueue({
     deliveries,
+    claims: await mailClaimModel(connection),
     mailer: deps.mailer,
     logger,
     ...(deps.mailQueue ? { settings: deps.mailQueue } : {}),

@@ -4,7 +4,12 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createEvent, identityEvents, type EventEnvelope, type MongoRuntime } from '@trellis/shared';
 import { mailsTo, mongoHarness, stack, waitFor, type Harness } from '@trellis/shared/testing';
-import { mailDeliveryModel, type MailDeliveryModel } from '../src/mail/delivery.model.ts';
+import {
+  mailClaimModel,
+  mailDeliveryModel,
+  type MailClaimModel,
+  type MailDeliveryModel,
+} from '../src/mail/delivery.model.ts';
 import { MailQueue, type MailQueueSettings } from '../src/mail/mail.queue.ts';
 import type { MailRequest } from '../src/mail/mail.service.ts';
 import { createMailer, type Mailer, type SmtpConfig } from '../src/mail/mailer.ts';
@@ -46,6 +51,7 @@ const uniqueAddress = () => `q-${randomUUID().slice(0, 12)}@example.test`;
 describe('notification mail queue', () => {
   let harness: Harness<MongoRuntime>;
   let deliveries: MailDeliveryModel;
+  let claims: MailClaimModel;
   let mailer: Mailer;
   let brokenMailer: Mailer;
   const queues: MailQueue[] = [];
@@ -53,6 +59,7 @@ describe('notification mail queue', () => {
   const queue = (settings: Partial<MailQueueSettings>, using: Mailer = mailer) => {
     const q = new MailQueue({
       deliveries,
+      claims,
       mailer: using,
       logger: harness.logger,
       settings: { sweepMs: 3_600_000, ...settings },
@@ -64,6 +71,7 @@ describe('notification mail queue', () => {
   before(async () => {
     harness = await mongoHarness('notify-mailq');
     deliveries = await mailDeliveryModel(harness.runtime.connection);
+    claims = await mailClaimModel(harness.runtime.connection);
     mailer = createMailer(smtp);
     brokenMailer = createMailer({ ...smtp, SMTP_PORT: await closedPort() });
   });
@@ -157,6 +165,24 @@ describe('notification mail queue', () => {
       1,
       'exactly one replica claimed it',
     );
+    await waitFor(() => deliveries.findOne({ _id: event.id, status: 'sent' }).lean());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await mailsTo(to)).length, 1);
+  });
+
+  test('a mail the in-line sender left "sending" (a crash before this version) is queued anew and sent once', async () => {
+    const to = uniqueAddress();
+    const event = notificationMail(to);
+    await deliveries.create({
+      _id: event.id,
+      eventId: event.id,
+      template: 'notification',
+      to,
+      status: 'sending',
+      attempts: 0,
+      createdAt: new Date(),
+    });
+    await Promise.all([queue({}).enqueue(event), queue({}).enqueue(event)]);
     await waitFor(() => deliveries.findOne({ _id: event.id, status: 'sent' }).lean());
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await mailsTo(to)).length, 1);

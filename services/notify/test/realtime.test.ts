@@ -257,6 +257,46 @@ describe('realtime hub', () => {
     assert.equal((await models.heads.findById(channel).lean())?.seq, 30, 'the head is written behind');
   });
 
+  test('an event that opens its channel goes in at seq 1 without a lookup; a channel that exists after all keeps its seqs', async () => {
+    const models = await historyModels(connections[0] as Connection);
+    let lookups = 0;
+    const counted = <M extends object>(model: M): M =>
+      new Proxy(model, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver) as unknown;
+          if (!['findById', 'exists', 'findOne'].includes(String(key)) || typeof value !== 'function')
+            return value;
+          return (...args: unknown[]) => {
+            lookups += 1;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    const history = new ChannelHistory({
+      ...models,
+      entries: counted(models.entries),
+      heads: counted(models.heads),
+    });
+    const channel = `task:${randomUUID()}`;
+    const created = event();
+    assert.equal(await history.append(channel, created, { opens: true }), 1);
+    assert.equal(lookups, 0, 'a new channel is not looked up');
+    await history.flushHeads();
+    assert.equal((await models.heads.findById(channel).lean())?.seq, 1, 'its head is inserted');
+
+    // Another process (no memory of the channel) gets the same event again, then more: same seq, no reuse.
+    assert.equal(await history.append(channel, event()), 2);
+    const fresh = new ChannelHistory(models);
+    assert.equal(await fresh.append(channel, created, { opens: true }), 1, 'a redelivery keeps its seq');
+    const fresher = new ChannelHistory(models);
+    assert.equal(
+      await fresher.append(channel, event(), { opens: true }),
+      3,
+      'a wrong hint takes the next seq',
+    );
+    assert.equal(await models.entries.countDocuments({ channel }), 3);
+  });
+
   test('appends to several channels made together reach the store in one insert, also past a refusal', async () => {
     const models = await historyModels(connections[0] as Connection);
     let inserts = 0;

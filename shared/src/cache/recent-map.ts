@@ -40,3 +40,38 @@ export class RecentMap<V> {
     this.entries.clear();
   }
 }
+
+/**
+ * Values loaded on demand and kept `ttlMs` (from the load's start), where concurrent asks for one
+ * key share one load: a burst of events that all need the same fact at once reads it once, not
+ * once per event in flight. `keep` says which loaded values are kept (a failed load never is).
+ */
+export class RecentLoads<V> {
+  private readonly loads: RecentMap<Promise<V>>;
+  private readonly keep: (value: V) => boolean;
+
+  constructor(options: { ttlMs: number; maxEntries?: number; keep?: (value: V) => boolean }) {
+    this.loads = new RecentMap(options);
+    this.keep = options.keep ?? (() => true);
+  }
+
+  get(key: string, load: () => Promise<V>): Promise<V> {
+    const known = this.loads.get(key);
+    if (known) return known;
+    const loading = load();
+    this.loads.set(key, loading);
+    const forget = () => {
+      if (this.loads.get(key) === loading) this.loads.delete(key);
+    };
+    loading.then((value) => (this.keep(value) ? undefined : forget()), forget);
+    return loading;
+  }
+
+  delete(key: string): void {
+    this.loads.delete(key);
+  }
+
+  clear(): void {
+    this.loads.clear();
+  }
+}

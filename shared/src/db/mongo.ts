@@ -85,17 +85,22 @@ abstract class PerTurn<I, R> {
 
   private readonly done: R;
   private readonly duplicate: ((err: unknown) => R) | 'reject';
+  private readonly windowMs: number;
 
-  protected constructor(done: R, duplicate: ((err: unknown) => R) | 'reject') {
+  /** `windowMs`: gather for that long instead of one turn (writes nobody waits on, done in a trickle). */
+  protected constructor(done: R, duplicate: ((err: unknown) => R) | 'reject', windowMs = 0) {
     this.done = done;
     this.duplicate = duplicate;
+    this.windowMs = windowMs;
   }
 
   protected add(item: I): Promise<R> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
+      if (this.pending.length > 1) return;
       // After the I/O callbacks of this turn, so that the callers they resume are gathered too.
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      if (this.windowMs > 0) setTimeout(() => void this.flush(), this.windowMs);
+      else setImmediate(() => void this.flush());
     });
   }
 
@@ -145,15 +150,15 @@ export class CoalescedInserts<T> extends PerTurn<T, boolean> {
   }
 }
 
-/** Single-document updates of one collection, in one unordered `bulkWrite` per turn. */
+/** Single-document updates of one collection, in one unordered `bulkWrite` per turn (or per `windowMs`). */
 export class CoalescedUpdates<T> extends PerTurn<
   { filter: Record<string, unknown>; update: Record<string, unknown> },
   void
 > {
   private readonly model: mongoose.Model<T>;
 
-  constructor(model: mongoose.Model<T>) {
-    super(undefined, 'reject');
+  constructor(model: mongoose.Model<T>, options: { windowMs?: number } = {}) {
+    super(undefined, 'reject', options.windowMs);
     this.model = model;
   }
 

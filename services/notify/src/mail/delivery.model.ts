@@ -62,3 +62,26 @@ export async function mailDeliveryModel(connection: Connection): Promise<MailDel
   await model.init();
   return model as MailDeliveryModel;
 }
+
+/**
+ * Who takes a queued mail whose lease ran out: `<event id>@<the lease's end in ms>`, inserted by the
+ * taker. A unique `_id` is the one atomic check FerretDB v1 offers (its conditional updates are a
+ * read, then a write), so of two replicas sweeping at once only one sends.
+ */
+export interface MailClaim {
+  _id: string;
+  at: Date;
+}
+
+const claimSchema = new Schema<MailClaim>(
+  { _id: { type: String, required: true }, at: { type: Date, required: true } },
+  { collection: 'mail_claims', versionKey: false },
+);
+
+export type MailClaimModel = Model<MailClaim>;
+
+export async function mailClaimModel(connection: Connection): Promise<MailClaimModel> {
+  const model = connection.models.MailClaim ?? connection.model<MailClaim>('MailClaim', claimSchema);
+  await model.init();
+  return model as MailClaimModel;
+}

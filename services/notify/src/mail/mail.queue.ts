@@ -1,5 +1,11 @@
-import { CoalescedInserts, CoalescedUpdates, type EventEnvelope, type Logger } from '@trellis/shared';
-import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
+import {
+  CoalescedInserts,
+  CoalescedUpdates,
+  isDuplicateKeyError,
+  type EventEnvelope,
+  type Logger,
+} from '@trellis/shared';
+import type { MailClaimModel, MailDelivery, MailDeliveryModel } from './delivery.model.ts';
 import type { MailRequest } from './mail.service.ts';
 import type { Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
@@ -31,7 +37,11 @@ const LEASE_MARGIN_MS = 30_000;
 const MAX_WAITING = 2_000;
 /** Mails a sweep takes at most. */
 const SWEEP_BATCH = 200;
+/** Claims are kept this long: far longer than any sweep that could still try the same lease. */
+const CLAIM_KEEP_MS = 3_600_000;
 const MAX_BACKOFF_MS = 6 * 3_600_000;
+/** How long the outcomes of sends are gathered into one write. */
+const MARK_WINDOW_MS = 50;
 
 /** SMTP errors may quote the recipient ("550 <ada@example.test>: unknown user"); keep its domain only. */
 export const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@]+@/g, '…@');
@@ -43,11 +53,12 @@ export const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@
  * few events a second. Nothing acknowledged is lost: the record is written before the event's offset
  * is committed; the process that wrote it holds it under a lease and sends it; a failed send waits
  * out a backoff, and a mail whose lease ran out (its sender crashed, or it failed) is taken by any
- * replica's sweep with a conditional update, so two replicas never send the same attempt. A crash
+ * replica's sweep under a claim (`MailClaim`), so two replicas never send the same attempt. A crash
  * between the SMTP answer and the `sent` mark sends twice: at-least-once, as for every mail.
  */
 export class MailQueue {
   private readonly deliveries: MailDeliveryModel;
+  private readonly claims: MailClaimModel;
   private readonly mailer: Mailer;
   private readonly logger: Logger;
   private readonly settings: MailQueueSettings;
@@ -65,16 +76,19 @@ export class MailQueue {
 
   constructor(deps: {
     deliveries: MailDeliveryModel;
+    claims: MailClaimModel;
     mailer: Mailer;
     logger: Logger;
     settings?: Partial<MailQueueSettings>;
   }) {
     this.deliveries = deps.deliveries;
+    this.claims = deps.claims;
     this.mailer = deps.mailer;
     this.logger = deps.logger.child({ component: 'mail-queue' });
     this.settings = { ...DEFAULT_MAIL_QUEUE, ...deps.settings };
     this.inserts = new CoalescedInserts(deps.deliveries);
-    this.marks = new CoalescedUpdates(deps.deliveries);
+    // Sends finish one by one: their marks are gathered over a short window, not one turn.
+    this.marks = new CoalescedUpdates(deps.deliveries, { windowMs: MARK_WINDOW_MS });
   }
 
   /**
@@ -103,11 +117,14 @@ export class MailQueue {
     };
     if (await this.inserts.insert(fresh)) return hold ? this.take(fresh) : undefined;
     // A redelivered event: its mail is sent, given up, or held by a sender (or free for a sweep).
-    // A record the in-line sender left (`sending` after a crash) is queued anew.
-    const filter = { _id: event.id, status: 'sending' };
-    const set = { status: 'queued', params, leaseUntil: fresh.leaseUntil };
-    if ((await this.deliveries.updateOne(filter, { $set: set })).modifiedCount === 1 && hold)
-      this.take(fresh);
+    // A record the in-line sender left (`sending` after a crash) is queued anew, by one replica.
+    const existing = await this.deliveries.findById(event.id, { status: 1 }).lean();
+    if (existing?.status !== 'sending' || !(await this.claim(`${event.id}@sending`))) return;
+    await this.deliveries.updateOne(
+      { _id: event.id },
+      { $set: { status: 'queued', params, leaseUntil: fresh.leaseUntil } },
+    );
+    if (hold) this.take(fresh);
   }
 
   /** Starts the sweep for mails nobody holds. */
@@ -146,21 +163,31 @@ export class MailQueue {
       let taken = 0;
       for (const mail of free) {
         if (this.held.has(mail._id)) continue;
+        // The lease that ran out is taken over once: another replica may be sweeping too.
+        if (!(await this.claim(`${mail._id}@${mail.leaseUntil?.getTime() ?? 0}`))) continue;
         const leaseUntil = new Date(Date.now() + this.settings.leaseMs);
-        const claimed = await this.deliveries.updateOne(
-          { _id: mail._id, status: 'queued', leaseUntil: mail.leaseUntil },
-          { $set: { leaseUntil } },
-        );
-        if (claimed.modifiedCount !== 1) continue; // another replica took it
+        await this.deliveries.updateOne({ _id: mail._id }, { $set: { leaseUntil } });
         this.take({ ...mail, leaseUntil });
         taken += 1;
       }
+      await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - CLAIM_KEEP_MS) } });
       return taken;
     } catch (err) {
       this.logger.warn({ err }, 'mail queue sweep failed; the next one tries again');
       return 0;
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /** True when this replica inserted the claim; false when another did first. */
+  private async claim(_id: string): Promise<boolean> {
+    try {
+      await this.claims.create({ _id, at: new Date() });
+      return true;
+    } catch (err) {
+      if (isDuplicateKeyError(err)) return false;
+      throw err;
     }
   }
 
@@ -177,46 +204,64 @@ export class MailQueue {
   }
 
   private pump(): void {
-    while (this.inFlight < this.settings.concurrency && this.waiting.length > 0) {
+    while (!this.stopped && this.inFlight < this.settings.concurrency && this.waiting.length > 0) {
       const mail = this.waiting.shift()!;
       this.inFlight += 1;
-      const send = this.send(mail)
-        .catch((err: unknown) => this.logger.error({ err, eventId: mail._id }, 'mail queue send failed'))
+      const tracked: Promise<void> = this.send(mail)
+        // The slot frees when SMTP has answered; the outcome's write goes on with others'.
         .finally(() => {
           this.inFlight -= 1;
-          this.held.delete(mail._id);
-          this.sends.delete(send);
           this.pump();
+        })
+        .then(({ recorded }) => recorded)
+        .catch((err: unknown) =>
+          // Left queued: once its lease passes, a sweep sends it again (at-least-once).
+          this.logger.error({ err, eventId: mail._id }, 'the outcome of a mail send was not recorded'),
+        )
+        .finally(() => {
+          this.held.delete(mail._id);
+          this.sends.delete(tracked);
         });
-      this.sends.add(send);
+      this.sends.add(tracked);
     }
   }
 
-  private async send(mail: MailDelivery): Promise<void> {
+  /** One SMTP attempt; `recorded` settles when its outcome is written. */
+  private async send(mail: MailDelivery): Promise<{ recorded: Promise<void> }> {
     // Waited too long here: the lease may be about to pass to another replica. Leave it to a sweep.
-    if ((mail.leaseUntil?.getTime() ?? 0) - Date.now() < LEASE_MARGIN_MS) return;
-    const log = this.logger.child({ eventId: mail._id, template: mail.template });
-    const attempts = mail.attempts + 1;
+    if ((mail.leaseUntil?.getTime() ?? 0) - Date.now() < LEASE_MARGIN_MS)
+      return { recorded: Promise.resolve() };
     const counted = { $inc: { attempts: 1 } };
     const done = { ...counted, $unset: { params: 1, leaseUntil: 1 } };
+    let messageId: string;
     try {
       const rendered = renderMail(mail.template, mail.params ?? {});
-      const { messageId } = await this.mailer.send({ to: mail.to, ...rendered }, 'notifications');
-      await this.marks.updateOne(
-        { _id: mail._id },
-        { $set: { status: 'sent', messageId, sentAt: new Date(), lastError: null }, ...done },
-      );
+      ({ messageId } = await this.mailer.send({ to: mail.to, ...rendered }, 'notifications'));
     } catch (err) {
-      const lastError = withoutLocalParts(err instanceof Error ? err.message : String(err)).slice(0, 500);
-      if (attempts >= this.settings.maxAttempts) {
-        await this.marks.updateOne({ _id: mail._id }, { $set: { status: 'failed', lastError }, ...done });
-        log.error({ error: lastError, attempts }, 'mail given up after its last attempt');
-        return;
-      }
-      const waitMs = Math.min(this.settings.backoffMs * 2 ** (attempts - 1), MAX_BACKOFF_MS);
-      const leaseUntil = new Date(Date.now() + waitMs);
-      await this.marks.updateOne({ _id: mail._id }, { $set: { lastError, leaseUntil }, ...counted });
-      log.warn({ error: lastError, attempts, retryInMs: waitMs }, 'mail delivery failed; retried later');
+      return { recorded: this.failed(mail, err) };
     }
+    const sent = { status: 'sent', messageId, sentAt: new Date(), lastError: null };
+    return { recorded: this.marks.updateOne({ _id: mail._id }, { $set: sent, ...done }) };
+  }
+
+  /** A failed attempt: retried after a backoff, or, after the last, given up. */
+  private async failed(mail: MailDelivery, err: unknown): Promise<void> {
+    const attempts = mail.attempts + 1;
+    const lastError = withoutLocalParts(err instanceof Error ? err.message : String(err)).slice(0, 500);
+    const log = this.logger.child({ eventId: mail._id, template: mail.template });
+    if (attempts >= this.settings.maxAttempts) {
+      const update = {
+        $set: { status: 'failed', lastError },
+        $inc: { attempts: 1 },
+        $unset: { params: 1, leaseUntil: 1 },
+      };
+      await this.marks.updateOne({ _id: mail._id }, update);
+      log.error({ error: lastError, attempts }, 'mail given up after its last attempt');
+      return;
+    }
+    const waitMs = Math.min(this.settings.backoffMs * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+    const leaseUntil = new Date(Date.now() + waitMs);
+    await this.marks.updateOne({ _id: mail._id }, { $set: { lastError, leaseUntil }, $inc: { attempts: 1 } });
+    log.warn({ error: lastError, attempts, retryInMs: waitMs }, 'mail delivery failed; retried later');
   }
 }

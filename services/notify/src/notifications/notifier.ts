@@ -1,7 +1,7 @@
 import { derivedId } from '../derived-id.ts';
 import {
   CoalescedInserts,
-  RecentMap,
+  RecentLoads,
   type AccessReader,
   type AccessUser,
   type EventEnvelope,
@@ -53,14 +53,24 @@ export class Notifier {
    * Users' names and e-mail addresses, kept 5 s: a burst of events by one actor, or for one
    * recipient, reads each once. A renamed user shows with the old name for that long at most.
    */
-  private readonly users = new RecentMap<AccessUser>({ ttlMs: 5_000, maxEntries: 10_000 });
+  private readonly users = new RecentLoads<AccessUser | null>({
+    ttlMs: 5_000,
+    maxEntries: 10_000,
+    // Only a user found is kept: one registered a moment ago must be found once projected.
+    keep: (user) => user !== null,
+  });
   /**
    * Who can see which project, kept 2 s: the check reads four documents, and a burst of events in
    * one project asks it again and again. Events of other topics (memberships) are not ordered with
    * task events anyway, so a removal applies to notifications a moment late either way (at once
    * when this replica handled it: `forgetAccess`); the WebSocket hub and the API read the projection.
    */
-  private readonly visibility = new RecentMap<true>({ ttlMs: 2_000, maxEntries: 10_000 });
+  private readonly visibility = new RecentLoads<boolean>({
+    ttlMs: 2_000,
+    maxEntries: 10_000,
+    // Only a yes is kept: a membership projected a moment after the task's event must count at once.
+    keep: (visible) => visible,
+  });
   /** Notifications of concurrent events, inserted together. */
   private readonly inserts: CoalescedInserts<Notification>;
 
@@ -146,22 +156,15 @@ export class Notifier {
     this.visibility.clear();
   }
 
-  private async canSee(projectId: string, userId: string): Promise<boolean> {
-    const key = `${projectId} ${userId}`;
-    if (this.visibility.get(key)) return true;
-    const visible = (await this.reader.project(projectId, userId)) !== null;
-    // Only a yes is kept: a membership projected a moment after the task's event must count at once.
-    if (visible) this.visibility.set(key, true);
-    return visible;
+  private canSee(projectId: string, userId: string): Promise<boolean> {
+    return this.visibility.get(
+      `${projectId} ${userId}`,
+      async () => (await this.reader.project(projectId, userId)) !== null,
+    );
   }
 
-  private async user(userId: string): Promise<AccessUser | null> {
-    const known = this.users.get(userId);
-    if (known !== undefined) return known;
-    const user = await this.reader.user(userId);
-    // Only a user found is kept: one registered a moment ago must be found once projected.
-    if (user) this.users.set(userId, user);
-    return user;
+  private user(userId: string): Promise<AccessUser | null> {
+    return this.users.get(userId, () => this.reader.user(userId));
   }
 
   /** Inserts the notification, or finds the one an earlier delivery of this event created. */

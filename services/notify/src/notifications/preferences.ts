@@ -1,4 +1,4 @@
-import { RecentMap, upsertRetried } from '@trellis/shared';
+import { RecentLoads, upsertRetried } from '@trellis/shared';
 import { z } from 'zod';
 import {
   NOTIFICATION_TYPES,
@@ -60,18 +60,14 @@ export class PreferenceService {
    * once instead of once an event; a change made through another replica applies within 5 s (one
    * made through this one, at once). The API reads the store.
    */
-  private readonly recent = new RecentMap<PreferenceView>({ ttlMs: 5_000, maxEntries: 10_000 });
+  private readonly recent = new RecentLoads<PreferenceView>({ ttlMs: 5_000, maxEntries: 10_000 });
 
   constructor(model: PreferencesModel) {
     this.model = model;
   }
 
-  async forDelivery(userId: string): Promise<PreferenceView> {
-    const known = this.recent.get(userId);
-    if (known) return known;
-    const view = await this.of(userId);
-    this.recent.set(userId, view);
-    return view;
+  forDelivery(userId: string): Promise<PreferenceView> {
+    return this.recent.get(userId, () => this.of(userId));
   }
 
   async of(userId: string): Promise<PreferenceView> {

@@ -43,17 +43,20 @@ export interface ChannelRoute {
   channels: (data: Record<string, unknown>) => string[];
   /** The client-facing type when it differs from the event's (`project.memberAdded` → `member.added`). */
   clientType?: string;
+  /** The channels this event opens: nothing was ever on them before it (a new task's). */
+  opens?: (data: Record<string, unknown>) => string[];
 }
 
 function route<D extends Record<string, unknown>>(
   definition: EventDefinition<D>,
   channels: (data: D) => string[],
-  clientType?: string,
+  options: { clientType?: string; opens?: (data: D) => string[] } = {},
 ): ChannelRoute {
   return {
     definition: definition as unknown as EventDefinition<Record<string, unknown>>,
     channels: channels as (data: Record<string, unknown>) => string[],
-    ...(clientType ? { clientType } : {}),
+    ...(options.clientType ? { clientType: options.clientType } : {}),
+    ...(options.opens ? { opens: options.opens as (data: Record<string, unknown>) => string[] } : {}),
   };
 }
 
@@ -69,7 +72,7 @@ const projectAndTask = (data: { projectId: string; taskId: string }) => [project
  * by notify's own notification code through `append`, not from here.
  */
 export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
-  route(workEvents.taskCreated, projectAndTask),
+  route(workEvents.taskCreated, projectAndTask, { opens: (d) => [task(d)] }),
   route(workEvents.taskUpdated, projectAndTask),
   // A deletion takes its subtasks along: their own channels hear of it too.
   route(workEvents.taskDeleted, (d) => [
@@ -83,8 +86,8 @@ export const CHANNEL_ROUTES: readonly ChannelRoute[] = [
   route(workEvents.sprintStarted, (d) => [project(d)]),
   route(workEvents.sprintCompleted, (d) => [project(d)]),
   route(workEvents.projectUpdated, (d) => [project(d)]),
-  route(workEvents.projectMemberAdded, (d) => [project(d)], 'member.added'),
-  route(workEvents.projectMemberRemoved, (d) => [project(d)], 'member.removed'),
+  route(workEvents.projectMemberAdded, (d) => [project(d)], { clientType: 'member.added' }),
+  route(workEvents.projectMemberRemoved, (d) => [project(d)], { clientType: 'member.removed' }),
   // `project.created` on the org channel: once per project, when the whole org can first see it
   // (announcements.ts; it needs the store, these routes do not).
   route(governanceEvents.memberAdded, (d) => [org(d)]),
@@ -101,6 +104,8 @@ const routesByType = new Map(CHANNEL_ROUTES.map((r) => [r.definition.type, r]));
 export interface ChannelDelivery {
   channel: string;
   event: RealtimeEvent;
+  /** The event opens the channel (`ChannelRoute.opens`): its history may skip looking for an end. */
+  opens?: true;
 }
 
 /** The channels a public event goes to and what its sockets receive; empty for types the hub ignores. */
@@ -114,5 +119,8 @@ export function channelDeliveries(envelope: EventEnvelope): ChannelDelivery[] {
     actorId: envelope.actorId,
     data: envelope.data,
   };
-  return match.channels(envelope.data).map((channel) => ({ channel, event }));
+  const opened = new Set(match.opens?.(envelope.data));
+  return match
+    .channels(envelope.data)
+    .map((channel) => ({ channel, event, ...(opened.has(channel) ? { opens: true as const } : {}) }));
 }

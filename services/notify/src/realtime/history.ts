@@ -55,6 +55,8 @@ interface PendingRun {
 interface PendingAppend {
   event: RealtimeEvent;
   at: Date;
+  /** The event opens the channel (see `append`). */
+  opens: boolean;
   resolve: (seq: number) => void;
   reject: (err: unknown) => void;
 }
@@ -78,6 +80,7 @@ interface PendingAppend {
 export class ChannelHistory {
   private readonly m: HistoryModels;
   private readonly headFlushMs: number;
+  private readonly trustMs: number;
   /** Per channel with an insert running in this process, the appends waiting for it. */
   private readonly waiting = new Map<string, PendingAppend[]>();
   /** Per channel, the newest seq this process saw taken. */
@@ -98,6 +101,7 @@ export class ChannelHistory {
     this.m = models;
     this.headFlushMs = options.headFlushMs ?? 1_000;
     const trustMs = options.trustMs ?? 60_000;
+    this.trustMs = trustMs;
     this.newest = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
     this.placed = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
     this.headless = new RecentMap({ ttlMs: trustMs, maxEntries: MAX_REMEMBERED });
@@ -107,17 +111,33 @@ export class ChannelHistory {
   /**
    * The event's seq on the channel: the one it already has, or the next free one. Appends made
    * while the channel has an insert running wait for it, then go in together, in the order made.
+   * `opens`: nothing was on the channel before this event (a new task's `task.created` on its
+   * `task:` channel), so a channel this process does not know is tried at seq 1 without looking for
+   * its end first — two lookups saved per new task. Only while the event is recent: its entry
+   * cannot have been pruned yet. Should the channel hold something after all (a redelivery), the
+   * insert is refused and the usual path takes over.
    */
-  append(channel: string, event: RealtimeEvent, at = new Date()): Promise<number> {
+  append(
+    channel: string,
+    event: RealtimeEvent,
+    { at = new Date(), opens = false }: { at?: Date; opens?: boolean } = {},
+  ): Promise<number> {
     const seq = this.placed.get(`${channel} ${event.id}`);
     if (seq !== undefined) return Promise.resolve(seq);
+    const append = { event, at, opens: opens && Date.now() - Date.parse(event.occurredAt) < this.trustMs };
     return new Promise((resolve, reject) => {
       const waiting = this.waiting.get(channel);
-      if (waiting) return void waiting.push({ event, at, resolve, reject });
-      this.waiting.set(channel, [{ event, at, resolve, reject }]);
+      if (waiting) return void waiting.push({ ...append, resolve, reject });
+      this.waiting.set(channel, [{ ...append, resolve, reject }]);
       // Started a microtask later, so appends made in the same run (a fetched batch) go in together.
       queueMicrotask(() => void this.drain(channel));
     });
+  }
+
+  /** A channel taken to be new (`append`'s `opens`): seq 0 so far, its head inserted on the next flush. */
+  private opened(channel: string): number {
+    this.headless.set(channel, true);
+    return 0;
   }
 
   /** The channel's newest seq; 0 when it has none. */
@@ -216,7 +236,9 @@ export class ChannelHistory {
   private async appendBatch(channel: string, batch: PendingAppend[]): Promise<void> {
     let rest = batch;
     while (rest.length > 0) {
-      const first = (this.newest.get(channel) ?? (await this.lastSeq(channel))) + 1;
+      const first =
+        (this.newest.get(channel) ?? (rest[0]!.opens ? this.opened(channel) : await this.lastSeq(channel))) +
+        1;
       const inserted = await this.insertRun(channel, first, rest);
       rest.slice(0, inserted).forEach((append, i) => append.resolve(first + i));
       const [refused, ...after] = rest.slice(inserted);

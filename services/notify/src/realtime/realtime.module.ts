@@ -187,10 +187,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    * Gives the event its seq on the channel and hands it to this replica's sockets at once (the
    * other replicas get it from the internal topic); returns the `realtime.published` for them.
    */
-  const sequence = async (channel: string, event: RealtimeEvent) => {
+  const sequence = async (channel: string, event: RealtimeEvent, opens = false) => {
     if (!parseChannel(channel)) throw new Error(`Malformed realtime channel "${channel}"`);
     // Validated before it takes a seq: an event that cannot be published must not sit in the history.
-    const seq = await history.append(channel, realtimeEvents.realtimeEvent.parse(event));
+    const seq = await history.append(channel, realtimeEvents.realtimeEvent.parse(event), { opens });
     hub.deliver(channel, seq, event);
     const published = createEvent(realtimeEvents.realtimePublished, 'notify', {
       subjectId: channel,
@@ -227,7 +227,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    * publishing twice is harmless.
    */
   const appendAll = async (deliveries: ChannelDelivery[]): Promise<void> => {
-    const sequenced = await Promise.all(deliveries.map(({ channel, event }) => sequence(channel, event)));
+    const sequenced = await Promise.all(
+      deliveries.map(({ channel, event, opens }) => sequence(channel, event, opens)),
+    );
     const others = forOthers(sequenced.map(({ published }) => published));
     if (others.length > 0) fanOut.send(others);
   };
