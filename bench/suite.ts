@@ -9,13 +9,14 @@ import { startSuite, type Suite } from '../e2e/support/suite.ts';
  * The six services with rate limits out of the way. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of
  * every service (one folder each).
  */
-export function startBenchSuite(logLevel = 'error'): Promise<Suite> {
+export function startBenchSuite(logLevel = 'error', keptAs?: string): Promise<Suite> {
   // Resolved here: the services start in their own folders.
   const cpuProfileDir = process.env.BENCH_CPU_PROF && resolvePath(process.env.BENCH_CPU_PROF);
   const profile = (name: string): Record<string, string> =>
     cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${joinPath(cpuProfileDir, name)}` } : {};
   return startSuite({
     logLevel,
+    ...(keptAs ? { keptAs } : {}),
     env: {
       gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
       identity: profile('identity'),

@@ -3,11 +3,19 @@ import type { Admin } from 'kafkajs';
 /**
  * Every consumer group of a suite (its topic prefix) and how many events it has yet to commit,
  * summed over its partitions. A group that has not committed on a partition counts all of it.
+ * `liveOnly`: groups with members only (a suite kept between runs has its earlier processes' groups).
  */
-export async function consumerLag(admin: Admin, prefix: string): Promise<Map<string, number>> {
-  const groups = (await admin.listGroups()).groups
-    .map((g) => g.groupId)
-    .filter((id) => id.startsWith(prefix));
+export async function consumerLag(
+  admin: Admin,
+  prefix: string,
+  { liveOnly = false }: { liveOnly?: boolean } = {},
+): Promise<Map<string, number>> {
+  let groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(prefix));
+  if (liveOnly && groups.length > 0) {
+    const described = await admin.describeGroups(groups);
+    const live = new Set(described.groups.filter((g) => g.members.length > 0).map((g) => g.groupId));
+    groups = groups.filter((id) => live.has(id));
+  }
   const lags = new Map<string, number>();
   const ends = new Map<string, Map<number, number>>();
   for (const groupId of groups) {

@@ -46,6 +46,11 @@ export interface SuiteOptions {
   onOutput?: (name: ServiceName, chunk: string) => void;
   /** A broker of the test's own (one it kills and restarts) instead of the stack's. */
   kafkaBrokers?: string[];
+  /**
+   * Databases and topics named `<label>_<service>` and `<label>.`, kept when the suite closes, so a
+   * later suite with the same label finds their data again (a benchmark's seeded volumes).
+   */
+  keptAs?: string;
 }
 
 /**
@@ -53,11 +58,21 @@ export interface SuiteOptions {
  * databases and a unique topic prefix, so end-to-end tests and benchmarks never share state.
  */
 export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
-  const label = uniqueName('e2e');
-  const kafka = { ...testKafka('e2e'), ...(options.kafkaBrokers ? { brokers: options.kafkaBrokers } : {}) };
+  const kept = options.keptAs;
+  const label = kept ?? uniqueName('e2e');
+  const kafka = {
+    ...testKafka('e2e'),
+    ...(kept ? { topicPrefix: `${kept}.` } : {}),
+    ...(options.kafkaBrokers ? { brokers: options.kafkaBrokers } : {}),
+  };
   const databases = new Map<ServiceName, TestDatabase>();
   for (const name of POSTGRES_SERVICES)
-    databases.set(name, await createTestDatabase(`${label}_${name}`.slice(0, 40)));
+    databases.set(
+      name,
+      kept
+        ? await keptDatabase(`${kept}_${name}`)
+        : await createTestDatabase(`${label}_${name}`.slice(0, 40)),
+    );
   const ports = Object.fromEntries(
     await Promise.all(SERVICES.map(async (name) => [name, await freePort()])),
   ) as Record<ServiceName, number>;
@@ -73,7 +88,9 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
     ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
-    ...(MONGO_SERVICES.includes(name) ? { MONGO_URL: testMongoUrl(`${name}`) } : {}),
+    ...(MONGO_SERVICES.includes(name)
+      ? { MONGO_URL: kept ? `${stack.mongoUrl}${kept}_${name}` : testMongoUrl(`${name}`) }
+      : {}),
     ...(name === 'notify'
       ? {
           SMTP_HOST: stack.smtpHost,
@@ -159,6 +176,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     },
     close: async () => {
       await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
+      if (kept) return;
       await Promise.all([...databases.values()].map((db) => db.drop()));
       await Promise.all(
         [...mongoEnv.values()].map((url) =>
@@ -173,6 +191,21 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       );
     },
   };
+}
+
+/** A database of that name, created unless it exists; never dropped by the suite. */
+async function keptDatabase(name: string): Promise<TestDatabase> {
+  const admin = new pg.Client({ connectionString: stack.adminDatabaseUrl });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(stack.adminDatabaseUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: async () => undefined };
 }
 
 /** Drops what a second `npm start` (TRELLIS_DB_PREFIX=<prefix>) created in the stack: its databases. */
