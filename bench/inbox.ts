@@ -2,7 +2,10 @@
 // Seeds BENCH_NOTIFICATIONS (default 20 000) notifications shaped like notify's, spread over
 // BENCH_USERS (default 100) users, with notify's indexes, into a fresh database; then times, one
 // client, one call at a time: a user's newest page (21), their unread count, a find, an update, an
-// insert and an upsert by `_id`. Prints p50/p99 of each; drops the database. Figures, not assertions.
+// insert and an upsert by `_id` — the inbox's reads as notify makes them (a page: the newest
+// buckets; the count: the user's counter document) and, for comparison, as it made them before (a
+// filter on the user, sorted and limited; a count of their unread). Prints p50/p99 of each; drops
+// the database. Figures, not assertions.
 // The store alone: the documents are written straight into it (200 000 through the event path would
 // take the better part of an hour here), so this measures reads at a size and nothing deferred;
 // `bench:events` measures the event path and its consumers.
@@ -11,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
 import { downStarted, up } from '../infra/local/stack.ts';
 import { endpoints } from '../infra/local/config.ts';
+import { bucketOf, INBOX_BUCKET } from '../services/notify/src/notifications/notification.model.ts';
 
 const total = Number(process.env.BENCH_NOTIFICATIONS ?? 20_000);
 const users = Number(process.env.BENCH_USERS ?? 100);
@@ -21,12 +25,22 @@ const client = new mongoose.mongo.MongoClient(endpoints.mongoUrl);
 await client.connect();
 const db = client.db(`bench_inbox_${process.pid}`);
 try {
-  const notifications = db.collection<{ _id: string; userId: string; read: boolean; createdAt: Date }>(
-    'notifications',
+  const notifications = db.collection<{
+    _id: string;
+    userId: string;
+    seq?: number;
+    bucket?: string;
+    read: boolean;
+    createdAt: Date;
+  }>('notifications');
+  const counters = db.collection<{ _id: string; unread: number; version: number; countedAt: Date }>(
+    'inbox_counters',
   );
-  // notify's indexes (services/notify/src/notifications/notification.model.ts), before the data as there.
-  await notifications.createIndex({ userId: 1, createdAt: -1, _id: -1 });
+  // notify's indexes (services/notify/src/notifications/notification.model.ts), before the data as
+  // there; and the one the old shape's page used.
+  await notifications.createIndex({ bucket: 1, seq: -1 });
   await notifications.createIndex({ userId: 1, read: 1 });
+  await notifications.createIndex({ userId: 1, createdAt: -1, _id: -1 });
   const began = performance.now();
   const oldest = Date.now() - total * 1000;
   for (let start = 0; start < total; start += 1000) {
@@ -35,6 +49,8 @@ try {
       batch.push({
         _id: `event-${n}:user-${n % users}`,
         userId: `user-${n % users}`,
+        seq: Math.floor(n / users) + 1,
+        bucket: bucketOf(`user-${n % users}`, Math.floor(n / users) + 1),
         orgId: 'org',
         type: 'task.assigned',
         title: `Ada assigned you CORE-${n}`,
@@ -49,6 +65,15 @@ try {
     }
     await notifications.insertMany(batch);
   }
+  const perUser = Math.ceil(total / users);
+  await counters.insertMany(
+    Array.from({ length: users }, (_, u) => ({
+      _id: `user-${u}`,
+      unread: Math.round((perUser * 2) / 3),
+      version: 0,
+      countedAt: new Date(),
+    })),
+  );
   console.log(
     `${total} notifications over ${users} users (${Math.round(total / users)} each) inserted in ${((performance.now() - began) / 1000).toFixed(1)} s`,
   );
@@ -66,14 +91,22 @@ try {
     console.log(`${name.padEnd(28)} p50 ${at(0.5).padStart(8)} ms   p99 ${at(0.99).padStart(8)} ms`);
   };
   const user = (i: number) => `user-${(i * 7) % users}`;
-  await time('page of 21, newest first', 50, (i) =>
+  // The newest seq is known (the user's channel); a page of 21 spans its bucket and the one before.
+  const newest = Math.floor(perUser / INBOX_BUCKET);
+  await time('page of 21: newest buckets', 50, async (i) => {
+    for (const b of [newest, newest - 1]) await notifications.find({ bucket: `${user(i)}:${b}` }).toArray();
+  });
+  await time('unread count: counter', 50, (i) => counters.findOne({ _id: user(i) }));
+  await time('page of 21: old shape', 50, (i) =>
     notifications
       .find({ userId: user(i) })
       .sort({ createdAt: -1, _id: -1 })
       .limit(21)
       .toArray(),
   );
-  await time('unread count', 50, (i) => notifications.countDocuments({ userId: user(i), read: false }));
+  await time('unread count: old shape', 50, (i) =>
+    notifications.countDocuments({ userId: user(i), read: false }),
+  );
   await time('find by _id', 200, (i) =>
     notifications.findOne({ _id: `event-${i * 7}:user-${(i * 7) % users}` }),
   );

@@ -26,7 +26,8 @@ import { notificationRoutes } from './notifications/notifications.routes.ts';
 import { InboxService } from './notifications/notifications.service.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { PreferenceService } from './notifications/preferences.ts';
-import { createRealtime, type RealtimeDeps } from './realtime/realtime.module.ts';
+import { UnreadCounts } from './notifications/unread-counts.ts';
+import { createRealtime, userChannel, type RealtimeDeps } from './realtime/realtime.module.ts';
 import { createWebhooks, type WebhookSettings } from './webhooks/webhooks.module.ts';
 
 export interface AppDeps {
@@ -100,8 +101,10 @@ export async function buildServices(deps: AppDeps) {
     settings: deps.webhooks,
   });
   const preferences = new PreferenceService(models.Preferences);
+  const counts = new UnreadCounts(models.InboxCounter, models.Notification);
   const notifier = new Notifier({
     models,
+    counts,
     reader: projection.reader,
     preferences,
     realtime,
@@ -132,7 +135,11 @@ export async function buildServices(deps: AppDeps) {
     channelAccess,
     preferences,
     notifier,
-    inbox: new InboxService(models.Notification),
+    inbox: new InboxService({
+      model: models.Notification,
+      counts,
+      lastSeq: (userId) => realtime.lastSeq(userChannel(userId)),
+    }),
     subscriptions,
     webhooks,
   };

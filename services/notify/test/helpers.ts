@@ -34,7 +34,9 @@ export const TEST_WEBHOOKS: WebhookSettings = {
 
 /** Notify as main.ts wires it (both consumers and the hub), on a fresh database and topic prefix. */
 export async function startNotify(
-  options: Partial<Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime' | 'webhooks' | 'mailQueue'>> = {},
+  options: Partial<
+    Pick<AppDeps, 'governance' | 'work' | 'collab' | 'realtime' | 'webhooks' | 'mailQueue'>
+  > = {},
 ) {
   const harness: Harness<MongoRuntime> = await mongoHarness('notify');
   const { connection, bus, readiness } = harness.runtime;

@@ -376,11 +376,15 @@ describe('the inbox', () => {
     });
     await waitFor(() => notify.services.projection.reader.org(orgId, user.id), { what: 'membership' });
     const ids: string[] = [];
+    // One subject, so they are handled in the order published (the inbox's order is the order its
+    // live feed gave them: events of unrelated subjects in one instant may be handled either way).
+    const subjectId = randomUUID();
     for (let i = 0; i < 5; i += 1) {
       const announcementId = randomUUID();
       ids.push(announcementId);
       await notify.publish(collabEvents.announcementPosted, 'collab', {
         orgId,
+        subjectId,
         actorId: owner.id,
         data: { announcementId, orgId, authorId: owner.id, title: `News ${i}`, body: '', pinned: false },
       });

@@ -25,10 +25,14 @@ export interface Subject {
 /**
  * One notification for one user. `_id` is derived from (event id, recipient), so a redelivered
  * event finds the notification it already created: idempotent per (event, recipient).
+ * `seq` is its seq on the user's `user:<id>` channel (dense: 1, 2, 3 … per user; 0 for one stored
+ * before seqs were kept) and `bucket` names its run of `INBOX_BUCKET` seqs (see `bucketOf`).
  */
 export interface Notification {
   _id: string;
   userId: string;
+  seq: number;
+  bucket: string;
   orgId: string | null;
   type: NotificationType;
   title: string;
@@ -45,6 +49,8 @@ const notificationSchema = new Schema<Notification>(
   {
     _id: { type: String, required: true },
     userId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    bucket: { type: String, required: true },
     orgId: { type: String, default: null },
     type: { type: String, required: true, enum: NOTIFICATION_TYPES },
     title: { type: String, required: true },
@@ -62,11 +68,45 @@ const notificationSchema = new Schema<Notification>(
   { collection: 'notifications', versionKey: false },
 );
 
-// The inbox, newest first (keyset on createdAt, _id), and the unread count.
-notificationSchema.index({ userId: 1, createdAt: -1, _id: -1 });
+// The inbox, newest first, a bucket at a time; marking all read and counting the unread.
+notificationSchema.index({ bucket: 1, seq: -1 });
 notificationSchema.index({ userId: 1, read: 1 });
 
 export type NotificationModel = Model<Notification>;
+
+/**
+ * A user's notifications in runs of this many seqs. The inbox reads one run at a time by an
+ * equality on `bucket`, so a page costs a run or two whatever the user holds in all — where a
+ * filter on the user, sorted and limited, makes FerretDB v1 (the local store) read every one of
+ * them (it sorts and limits in its own process).
+ */
+export const INBOX_BUCKET = 32;
+
+export const bucketOf = (userId: string, seq: number): string =>
+  `${userId}:${Math.floor(seq / INBOX_BUCKET)}`;
+
+/**
+ * A user's unread count, kept beside the notifications: raised when one is stored, lowered when
+ * marked read (`$inc`, atomic on MongoDB). `version` moves with every change, so a recount only
+ * lands when nothing changed meanwhile. FerretDB v1 applies an update as a read then a write, so
+ * there concurrent changes can be lost: the count is recounted when older than a minute.
+ */
+export interface InboxCounter {
+  _id: string;
+  unread: number;
+  version: number;
+  countedAt: Date;
+}
+
+const inboxCounterSchema = new Schema<InboxCounter>(
+  {
+    _id: { type: String, required: true },
+    unread: { type: Number, required: true },
+    version: { type: Number, required: true },
+    countedAt: { type: Date, required: true },
+  },
+  { collection: 'inbox_counters', versionKey: false },
+);
 
 /** Mail and in-app switches per type (api.md §6). */
 export interface Preferences {
@@ -131,18 +171,49 @@ async function moveOldCommenters(connection: Connection, model: Model<TaskCommen
 
 export interface NotifyModels {
   Notification: NotificationModel;
+  InboxCounter: Model<InboxCounter>;
   Preferences: PreferencesModel;
   TaskCommenters: Model<TaskCommenters>;
+}
+
+/**
+ * Notifications stored before seqs were kept get seq 0 (and so the user's first bucket), once: a
+ * marker records that it was done, so later starts do not read the collection again.
+ */
+async function bucketOldNotifications(connection: Connection, model: NotificationModel): Promise<void> {
+  const markers = connection.collection<{ _id: string; at: Date }>('notify_migrations');
+  if (await markers.findOne({ _id: 'inbox-buckets' })) return;
+  const pending: Array<{ _id: string; userId: string }> = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending.splice(0);
+    await model.bulkWrite(
+      batch.map(({ _id, userId }) => ({
+        updateOne: { filter: { _id }, update: { $set: { seq: 0, bucket: bucketOf(userId, 0) } } },
+      })),
+      { ordered: false },
+    );
+  };
+  for await (const doc of model.collection.find({}, { projection: { userId: 1, bucket: 1 } })) {
+    if (typeof doc.bucket === 'string') continue;
+    pending.push({ _id: String(doc._id), userId: String(doc.userId) });
+    if (pending.length >= 500) await flush();
+  }
+  await flush();
+  await markers.insertOne({ _id: 'inbox-buckets', at: new Date() }).catch(() => undefined); // another replica's
 }
 
 export async function notifyModels(connection: Connection): Promise<NotifyModels> {
   const Notification = (connection.models.Notification ??
     connection.model<Notification>('Notification', notificationSchema)) as NotificationModel;
+  const InboxCounter = (connection.models.InboxCounter ??
+    connection.model<InboxCounter>('InboxCounter', inboxCounterSchema)) as Model<InboxCounter>;
   const Preferences = (connection.models.Preferences ??
     connection.model<Preferences>('Preferences', preferencesSchema)) as PreferencesModel;
   const TaskCommenters = (connection.models.TaskCommenters ??
     connection.model<TaskCommenters>('TaskCommenters', taskCommentersSchema)) as Model<TaskCommenters>;
-  await Promise.all([Notification.init(), Preferences.init(), TaskCommenters.init()]);
+  await Promise.all([Notification.init(), InboxCounter.init(), Preferences.init(), TaskCommenters.init()]);
   await moveOldCommenters(connection, TaskCommenters);
-  return { Notification, Preferences, TaskCommenters };
+  await bucketOldNotifications(connection, Notification);
+  return { Notification, InboxCounter, Preferences, TaskCommenters };
 }

@@ -8,9 +8,10 @@ import {
   type Logger,
 } from '@trellis/shared';
 import type { MailQueue } from '../mail/mail.queue.ts';
-import type { Notification, NotifyModels } from './notification.model.ts';
+import { bucketOf, type Notification, type NotifyModels } from './notification.model.ts';
 import type { PreferenceService } from './preferences.ts';
 import type { Intent, Trigger } from './triggers.ts';
+import type { UnreadCounts } from './unread-counts.ts';
 import { notificationView } from './notifications.views.ts';
 
 /** What the notifier needs of the real-time hub: put an event on a channel, once per event id. */
@@ -24,6 +25,7 @@ export interface RealtimeFeed {
       actorId: string | null;
       data: Record<string, unknown>;
     },
+    options: { placed: (seq: number) => Promise<void> },
   ): Promise<number>;
 }
 
@@ -42,6 +44,7 @@ export function notificationId(eventId: string, userId: string): string {
  */
 export class Notifier {
   private readonly models: NotifyModels;
+  private readonly counts: UnreadCounts;
   private readonly reader: AccessReader;
   private readonly preferences: PreferenceService;
   private readonly realtime: RealtimeFeed;
@@ -76,6 +79,7 @@ export class Notifier {
 
   constructor(deps: {
     models: NotifyModels;
+    counts: UnreadCounts;
     reader: AccessReader;
     preferences: PreferenceService;
     realtime: RealtimeFeed;
@@ -84,6 +88,7 @@ export class Notifier {
     logger: Logger;
   }) {
     this.models = deps.models;
+    this.counts = deps.counts;
     this.inserts = new CoalescedInserts(deps.models.Notification);
     this.reader = deps.reader;
     this.preferences = deps.preferences;
@@ -112,14 +117,19 @@ export class Notifier {
     const preferences = await this.preferences.forDelivery(intent.userId);
     const id = notificationId(event.id, intent.userId);
     if (preferences.inApp[intent.type]) {
-      const notification = await this.store(id, intent, event);
-      await this.realtime.append(`user:${intent.userId}`, {
-        id,
-        type: 'notification.created',
-        occurredAt: notification.createdAt.toISOString(),
-        actorId: event.actorId,
-        data: notificationView(notification),
-      });
+      const notification = this.notificationOf(id, intent, event);
+      // Stored under its seq before anyone hears of it: a client reads its inbox on the event.
+      await this.realtime.append(
+        `user:${intent.userId}`,
+        {
+          id,
+          type: 'notification.created',
+          occurredAt: notification.createdAt.toISOString(),
+          actorId: event.actorId,
+          data: notificationView(notification),
+        },
+        { placed: (seq) => this.store({ ...notification, seq, bucket: bucketOf(intent.userId, seq) }) },
+      );
     }
     if (preferences.email[intent.type]) {
       const user = await this.user(intent.userId);
@@ -167,11 +177,12 @@ export class Notifier {
     return this.users.get(userId, () => this.reader.user(userId));
   }
 
-  /** Inserts the notification, or finds the one an earlier delivery of this event created. */
-  private async store(id: string, intent: Intent, event: EventEnvelope): Promise<Notification> {
-    const fresh: Notification = {
+  private notificationOf(id: string, intent: Intent, event: EventEnvelope): Notification {
+    return {
       _id: id,
       userId: intent.userId,
+      seq: 0,
+      bucket: '',
       orgId: event.orgId,
       type: intent.type,
       title: intent.title,
@@ -183,8 +194,13 @@ export class Notifier {
       readAt: null,
       createdAt: new Date(event.occurredAt),
     };
-    // One insert in the usual case, shared with other events'. Only a redelivery pays for the lookup.
-    if (await this.inserts.insert(fresh)) return fresh;
-    return (await this.models.Notification.findById(id).lean<Notification>()) ?? fresh;
+  }
+
+  /**
+   * Inserts the notification, in one insert shared with other events', and counts it unread; an
+   * earlier delivery of this event stored (and counted) it already.
+   */
+  private async store(notification: Notification): Promise<void> {
+    if (await this.inserts.insert(notification)) await this.counts.change(notification.userId, 1);
   }
 }

@@ -69,8 +69,17 @@ export interface Realtime {
   readonly instanceId: string;
   /** For `serve({ onUpgrade })`: `/ws`, `/ws/projects/{id}`, `/ws/notifications`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Assigns the event its seq on the channel (once: a repeat returns the same seq) and fans it out. */
-  append(channel: string, event: RealtimeEvent): Promise<number>;
+  /**
+   * Assigns the event its seq on the channel (once: a repeat returns the same seq) and fans it out.
+   * `placed` runs between the two: what a client hearing of the event reads is written by then.
+   */
+  append(
+    channel: string,
+    event: RealtimeEvent,
+    options?: { placed?: (seq: number) => Promise<void> },
+  ): Promise<number>;
+  /** The channel's newest seq (0: none yet). */
+  lastSeq(channel: string): Promise<number>;
   /** Someone's access may have shrunk: every replica re-checks those users' subscriptions. */
   accessChanged(orgId: string | null, userIds: string[]): Promise<void>;
   /**
@@ -187,10 +196,15 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    * Gives the event its seq on the channel and hands it to this replica's sockets at once (the
    * other replicas get it from the internal topic); returns the `realtime.published` for them.
    */
-  const sequence = async (channel: string, event: RealtimeEvent, opens = false) => {
+  const sequence = async (
+    channel: string,
+    event: RealtimeEvent,
+    { opens = false, placed }: { opens?: boolean; placed?: (seq: number) => Promise<void> } = {},
+  ) => {
     if (!parseChannel(channel)) throw new Error(`Malformed realtime channel "${channel}"`);
     // Validated before it takes a seq: an event that cannot be published must not sit in the history.
     const seq = await history.append(channel, realtimeEvents.realtimeEvent.parse(event), { opens });
+    await placed?.(seq);
     hub.deliver(channel, seq, event);
     const published = createEvent(realtimeEvents.realtimePublished, 'notify', {
       subjectId: channel,
@@ -214,8 +228,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     return published;
   };
 
-  const append = async (channel: string, event: RealtimeEvent): Promise<number> => {
-    const { seq, published } = await sequence(channel, event);
+  const append: Realtime['append'] = async (channel, event, options = {}) => {
+    const { seq, published } = await sequence(channel, event, options);
     await publish(forOthers([published]));
     return seq;
   };
@@ -228,7 +242,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    */
   const appendAll = async (deliveries: ChannelDelivery[]): Promise<void> => {
     const sequenced = await Promise.all(
-      deliveries.map(({ channel, event, opens }) => sequence(channel, event, opens)),
+      deliveries.map(({ channel, event, opens }) => sequence(channel, event, opens ? { opens } : {})),
     );
     const others = forOthers(sequenced.map(({ published }) => published));
     if (others.length > 0) fanOut.send(others);
@@ -350,6 +364,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       onConnection: (ws, user, authorization, channels) => hub.connect(ws, user, authorization, channels),
     }),
     append,
+    lastSeq: (channel) => history.lastSeq(channel),
     accessChanged,
     start: async () => {
       consumer = await bus.consume(internalConsumer);
