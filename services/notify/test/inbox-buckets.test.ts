@@ -123,34 +123,47 @@ test('a filter that matches little ends a page short after its buckets, and the 
   assert.deepEqual(found, [posted[0]]);
 });
 
-test('notifications stored before seqs were kept are bucketed once, at seq 0, and listed last', async () => {
+test('notifications stored before seqs were kept get seqs once, oldest first, and are listed', async () => {
   const { Notification } = notify.services.models;
   const connection = notify.harness.runtime.connection;
-  const old = {
-    userId: user.id,
-    orgId,
-    type: 'announcement.posted',
-    title: 'Old news',
-    body: '',
-    actorId: owner.id,
-  };
-  const oldIds = [randomUUID(), randomUUID()];
+  const earlier = testUser(notify);
+  // What the earlier version left: notifications without seqs, each also on the user's channel.
+  const oldIds = [randomUUID(), randomUUID(), randomUUID()];
+  for (const id of oldIds)
+    await notify.services.realtime.append(`user:${earlier.id}`, {
+      id,
+      type: 'notification.created',
+      occurredAt: new Date().toISOString(),
+      actorId: owner.id,
+      data: {},
+    });
   await Notification.collection.insertMany(
     oldIds.map((id, i) => ({
-      ...old,
       _id: id as never,
+      userId: earlier.id,
+      orgId,
+      type: 'announcement.posted',
+      title: `Old news ${i}`,
+      body: '',
+      actorId: owner.id,
       subject: { kind: 'announcement', id },
       eventId: randomUUID(),
-      read: true,
+      read: false,
       readAt: null,
       createdAt: new Date(Date.now() - (10 - i) * 86_400_000),
     })),
   );
-  await connection.collection('notify_migrations').deleteOne({ _id: 'inbox-buckets' as never });
+  await connection.collection('notify_migrations').deleteOne({ _id: 'inbox-seqs' as never });
   await notifyModels(connection);
-  for (const id of oldIds)
-    assert.equal((await Notification.findById(id).lean())?.bucket, bucketOf(user.id, 0));
-  const listed = await walk('limit=50');
-  assert.deepEqual(listed.slice(-2), [oldIds[1], oldIds[0]], 'oldest last');
-  assert.equal(listed.length, TOTAL + 2);
+  const seqs = await Promise.all(oldIds.map(async (id) => (await Notification.findById(id).lean())?.seq));
+  assert.deepEqual(seqs, [1, 2, 3], 'oldest first');
+  const listed = await request(notify.app).get('/api/v1/notifications?limit=2').set(earlier.auth);
+  assert.deepEqual(
+    listed.body.items.map((n: { subject: { id: string } }) => n.subject.id),
+    [oldIds[2], oldIds[1]],
+  );
+  const counted = await request(notify.app).get('/api/v1/notifications/unread-count').set(earlier.auth);
+  assert.deepEqual(counted.body, { count: 3 });
+  // Seqs of the other users' notifications are left as they were.
+  assert.equal(await Notification.countDocuments({ userId: user.id, seq: { $gt: TOTAL } }), 0);
 });

@@ -25,8 +25,8 @@ export interface Subject {
 /**
  * One notification for one user. `_id` is derived from (event id, recipient), so a redelivered
  * event finds the notification it already created: idempotent per (event, recipient).
- * `seq` is its seq on the user's `user:<id>` channel (dense: 1, 2, 3 … per user; 0 for one stored
- * before seqs were kept) and `bucket` names its run of `INBOX_BUCKET` seqs (see `bucketOf`).
+ * `seq` is its seq on the user's `user:<id>` channel (dense: 1, 2, 3 … per user) and `bucket` names
+ * its run of `INBOX_BUCKET` seqs (see `bucketOf`).
  */
 export interface Notification {
   _id: string;
@@ -177,30 +177,33 @@ export interface NotifyModels {
 }
 
 /**
- * Notifications stored before seqs were kept get seq 0 (and so the user's first bucket), once: a
- * marker records that it was done, so later starts do not read the collection again.
+ * Notifications stored before seqs were kept get them once: each user's, oldest first, seqs 1, 2 …
+ * — below any seq their channel gives from now on, which is past every notification it carried
+ * before (one each). A marker records that it was done, so later starts do not read the collection.
  */
-async function bucketOldNotifications(connection: Connection, model: NotificationModel): Promise<void> {
+async function seqOldNotifications(connection: Connection, model: NotificationModel): Promise<void> {
   const markers = connection.collection<{ _id: string; at: Date }>('notify_migrations');
-  if (await markers.findOne({ _id: 'inbox-buckets' })) return;
-  const pending: Array<{ _id: string; userId: string }> = [];
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const batch = pending.splice(0);
-    await model.bulkWrite(
-      batch.map(({ _id, userId }) => ({
-        updateOne: { filter: { _id }, update: { $set: { seq: 0, bucket: bucketOf(userId, 0) } } },
-      })),
-      { ordered: false },
-    );
-  };
-  for await (const doc of model.collection.find({}, { projection: { userId: 1, bucket: 1 } })) {
+  if (await markers.findOne({ _id: 'inbox-seqs' })) return;
+  const byUser = new Map<string, Array<{ _id: string; createdAt: Date }>>();
+  const cursor = model.collection.find({}, { projection: { userId: 1, bucket: 1, createdAt: 1 } });
+  for await (const doc of cursor) {
     if (typeof doc.bucket === 'string') continue;
-    pending.push({ _id: String(doc._id), userId: String(doc.userId) });
-    if (pending.length >= 500) await flush();
+    const userId = String(doc.userId);
+    const old = { _id: String(doc._id), createdAt: doc.createdAt as Date };
+    const list = byUser.get(userId);
+    if (list) list.push(old);
+    else byUser.set(userId, [old]);
   }
-  await flush();
-  await markers.insertOne({ _id: 'inbox-buckets', at: new Date() }).catch(() => undefined); // another replica's
+  const updates = [...byUser].flatMap(([userId, docs]) =>
+    docs
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a._id < b._id ? -1 : 1))
+      .map(({ _id }, i) => ({
+        updateOne: { filter: { _id }, update: { $set: { seq: i + 1, bucket: bucketOf(userId, i + 1) } } },
+      })),
+  );
+  for (let from = 0; from < updates.length; from += 500)
+    await model.bulkWrite(updates.slice(from, from + 500), { ordered: false });
+  await markers.insertOne({ _id: 'inbox-seqs', at: new Date() }).catch(() => undefined); // another replica's
 }
 
 export async function notifyModels(connection: Connection): Promise<NotifyModels> {
@@ -214,6 +217,6 @@ export async function notifyModels(connection: Connection): Promise<NotifyModels
     connection.model<TaskCommenters>('TaskCommenters', taskCommentersSchema)) as Model<TaskCommenters>;
   await Promise.all([Notification.init(), InboxCounter.init(), Preferences.init(), TaskCommenters.init()]);
   await moveOldCommenters(connection, TaskCommenters);
-  await bucketOldNotifications(connection, Notification);
+  await seqOldNotifications(connection, Notification);
   return { Notification, InboxCounter, Preferences, TaskCommenters };
 }

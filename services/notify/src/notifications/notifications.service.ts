@@ -4,7 +4,7 @@ import { bucketOf, INBOX_BUCKET, type Notification, type NotificationModel } fro
 import type { UnreadCounts } from './unread-counts.ts';
 import { notificationView } from './notifications.views.ts';
 
-/** A page's last position: (seq, createdAt, id), newest first; seq 0 holds what came before seqs. */
+/** A page's last position: (seq, createdAt, id), newest first (createdAt and id settle equal seqs). */
 const cursorSchema = z.object({ seq: z.number().int().min(0), createdAt: z.iso.datetime(), id: z.string() });
 type Position = z.infer<typeof cursorSchema>;
 
@@ -27,7 +27,7 @@ export interface InboxDeps {
   maxBucketsPerPage?: number;
 }
 
-/** Newest first: by seq, then (for seq 0) by creation and id. */
+/** Newest first: by seq, then (should two share one) by creation and id. */
 const newer = (a: Notification, b: Notification) =>
   b.seq - a.seq ||
   b.createdAt.getTime() - a.createdAt.getTime() ||
