@@ -12,6 +12,7 @@ import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
 import { notifyConsumers } from './events/subscriptions.ts';
 import { createMailer } from './mail/mailer.ts';
+import { seqOldNotifications } from './notifications/notification.model.ts';
 import { webhookSettings } from './webhooks/webhooks.module.ts';
 
 const config = readConfig();
@@ -83,5 +84,10 @@ await serve({
 await realtime.start();
 services.webhooks.start();
 services.mailQueue.start();
+void seqOldNotifications(runtime.connection, services.models.Notification).then(
+  (given) => given > 0 && logger.info({ given }, 'older notifications given their seqs'),
+  (err: unknown) =>
+    logger.error({ err }, 'older notifications not given seqs; tried again at the next start'),
+);
 for (const options of [...notifyConsumers(services.subscriptions), services.webhooks.consumer()])
   consumers.push(await runtime.bus.consume(options));

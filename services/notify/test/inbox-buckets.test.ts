@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { collabEvents, governanceEvents } from '@trellis/shared';
 import { waitFor } from '@trellis/shared/testing';
-import { bucketOf, INBOX_BUCKET, notifyModels } from '../src/notifications/notification.model.ts';
+import { bucketOf, INBOX_BUCKET, seqOldNotifications } from '../src/notifications/notification.model.ts';
 import { InboxService } from '../src/notifications/notifications.service.ts';
 import { startNotify, testUser, type Notify, type TestUser } from './helpers.ts';
 
@@ -154,7 +154,8 @@ test('notifications stored before seqs were kept get seqs once, oldest first, an
     })),
   );
   await connection.collection('notify_migrations').deleteOne({ _id: 'inbox-seqs' as never });
-  await notifyModels(connection);
+  assert.equal(await seqOldNotifications(connection, Notification), 3);
+  assert.equal(await seqOldNotifications(connection, Notification), 0, 'once');
   const seqs = await Promise.all(oldIds.map(async (id) => (await Notification.findById(id).lean())?.seq));
   assert.deepEqual(seqs, [1, 2, 3], 'oldest first');
   const listed = await request(notify.app).get('/api/v1/notifications?limit=2').set(earlier.auth);

@@ -180,10 +180,12 @@ export interface NotifyModels {
  * Notifications stored before seqs were kept get them once: each user's, oldest first, seqs 1, 2 …
  * — below any seq their channel gives from now on, which is past every notification it carried
  * before (one each). A marker records that it was done, so later starts do not read the collection.
+ * Run behind start-up (`main.ts`): on FerretDB v1 it takes minutes for hundreds of thousands, and
+ * until it is done those users' inboxes list only what came after. Returns how many it gave seqs.
  */
-async function seqOldNotifications(connection: Connection, model: NotificationModel): Promise<void> {
+export async function seqOldNotifications(connection: Connection, model: NotificationModel): Promise<number> {
   const markers = connection.collection<{ _id: string; at: Date }>('notify_migrations');
-  if (await markers.findOne({ _id: 'inbox-seqs' })) return;
+  if (await markers.findOne({ _id: 'inbox-seqs' })) return 0;
   const byUser = new Map<string, Array<{ _id: string; createdAt: Date }>>();
   const cursor = model.collection.find({}, { projection: { userId: 1, bucket: 1, createdAt: 1 } });
   for await (const doc of cursor) {
@@ -204,6 +206,7 @@ async function seqOldNotifications(connection: Connection, model: NotificationMo
   for (let from = 0; from < updates.length; from += 500)
     await model.bulkWrite(updates.slice(from, from + 500), { ordered: false });
   await markers.insertOne({ _id: 'inbox-seqs', at: new Date() }).catch(() => undefined); // another replica's
+  return updates.length;
 }
 
 export async function notifyModels(connection: Connection): Promise<NotifyModels> {
@@ -217,6 +220,5 @@ export async function notifyModels(connection: Connection): Promise<NotifyModels
     connection.model<TaskCommenters>('TaskCommenters', taskCommentersSchema)) as Model<TaskCommenters>;
   await Promise.all([Notification.init(), InboxCounter.init(), Preferences.init(), TaskCommenters.init()]);
   await moveOldCommenters(connection, TaskCommenters);
-  await seqOldNotifications(connection, Notification);
   return { Notification, InboxCounter, Preferences, TaskCommenters };
 }
