@@ -8,6 +8,7 @@ import {
   mailClaimModel,
   mailDeliveryModel,
   type MailClaimModel,
+  type MailDelivery,
   type MailDeliveryModel,
 } from '../src/mail/delivery.model.ts';
 import { MailQueue, type MailQueueSettings } from '../src/mail/mail.queue.ts';
@@ -67,6 +68,18 @@ describe('notification mail queue', () => {
     queues.push(q);
     return q;
   };
+
+  /** A delivery record as an earlier process left it. */
+  const recorded = (event: EventEnvelope<MailRequest>, state: Partial<MailDelivery>) =>
+    deliveries.create({
+      _id: event.id,
+      eventId: event.id,
+      template: event.data.template,
+      to: event.data.to,
+      attempts: 0,
+      createdAt: new Date(),
+      ...state,
+    });
 
   before(async () => {
     harness = await mongoHarness('notify-mailq');
@@ -147,14 +160,8 @@ describe('notification mail queue', () => {
     const to = uniqueAddress();
     const event = notificationMail(to);
     // What a replica that crashed after recording it leaves: queued, its lease run out.
-    await deliveries.create({
-      _id: event.id,
-      eventId: event.id,
-      template: 'notification',
-      to,
+    await recorded(event, {
       status: 'queued',
-      attempts: 0,
-      createdAt: new Date(),
       params: event.data.params,
       leaseUntil: new Date(Date.now() - 1_000),
     });
@@ -173,15 +180,7 @@ describe('notification mail queue', () => {
   test('a mail the in-line sender left "sending" (a crash before this version) is queued anew and sent once', async () => {
     const to = uniqueAddress();
     const event = notificationMail(to);
-    await deliveries.create({
-      _id: event.id,
-      eventId: event.id,
-      template: 'notification',
-      to,
-      status: 'sending',
-      attempts: 0,
-      createdAt: new Date(),
-    });
+    await recorded(event, { status: 'sending' });
     await Promise.all([queue({}).enqueue(event), queue({}).enqueue(event)]);
     await waitFor(() => deliveries.findOne({ _id: event.id, status: 'sent' }).lean());
     await new Promise((resolve) => setTimeout(resolve, 300));
