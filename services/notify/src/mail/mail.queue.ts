@@ -7,7 +7,7 @@ import {
 } from '@trellis/shared';
 import type { MailClaimModel, MailDelivery, MailDeliveryModel } from './delivery.model.ts';
 import type { MailRequest } from './mail.service.ts';
-import type { Mailer } from './mailer.ts';
+import { withoutLocalParts, type Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
 
 export interface MailQueueSettings {
@@ -42,9 +42,6 @@ const CLAIM_KEEP_MS = 3_600_000;
 const MAX_BACKOFF_MS = 6 * 3_600_000;
 /** How long the outcomes of sends are gathered into one write. */
 const MARK_WINDOW_MS = 50;
-
-/** SMTP errors may quote the recipient ("550 <ada@example.test>: unknown user"); keep its domain only. */
-export const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@]+@/g, '…@');
 
 /**
  * Notification mails, sent behind the consumer that asked for them: the consumer's handler records

@@ -1,7 +1,6 @@
 import { CoalescedInserts, type EventEnvelope, type Logger } from '@trellis/shared';
 import type { MailDelivery, MailDeliveryModel } from './delivery.model.ts';
-import type { MailLane, Mailer } from './mailer.ts';
-import { withoutLocalParts } from './mail.queue.ts';
+import { withoutLocalParts, type MailLane, type Mailer } from './mailer.ts';
 import { renderMail } from './mail.templates.ts';
 
 /**

@@ -14,6 +14,9 @@ export type SmtpConfig = Pick<
  */
 export type MailLane = 'transactional' | 'notifications';
 
+/** SMTP errors may quote the recipient ("550 <ada@example.test>: unknown user"); keep its domain only. */
+export const withoutLocalParts = (message: string) => message.replace(/[^\s<>"'@]+@/g, '…@');
+
 /** Sends one rendered mail; the SMTP server's message id comes back. */
 export interface Mailer {
   send: (mail: RenderedMail & { to: string }, lane?: MailLane) => Promise<{ messageId: string }>;

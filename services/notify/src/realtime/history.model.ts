@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
+import { refusedDocuments } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
 
 /**
@@ -61,4 +62,20 @@ export async function historyModels(connection: Connection): Promise<HistoryMode
     connection.model<ChannelHead>('RealtimeChannel', headSchema)) as Model<ChannelHead>;
   await Promise.all([entries.init(), heads.init()]);
   return { entries, heads };
+}
+
+export const entryId = (channel: string, seq: number) => `${channel}#${seq}`;
+
+/** The history document of `event` at `seq` on the channel. */
+export const entryOf = (
+  channel: string,
+  seq: number,
+  { event, at }: { event: RealtimeEvent; at: Date },
+): HistoryEntry => ({ _id: entryId(channel, seq), channel, seq, eventId: event.id, event, at });
+
+/** How many documents of an ordered insert went in before a duplicate key stopped it; rethrows anything else. */
+export function insertedBeforeDuplicate(err: unknown): number {
+  const first = refusedDocuments(err)?.[0];
+  if (!first?.duplicate) throw err;
+  return first.index;
 }

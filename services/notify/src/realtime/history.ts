@@ -1,12 +1,13 @@
-import {
-  CoalescedInserts,
-  RecentMap,
-  isDuplicateKeyError,
-  refusedDocuments,
-  upsertRetried,
-} from '@trellis/shared';
+import { CoalescedInserts, RecentMap, isDuplicateKeyError, upsertRetried } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
-import type { ChannelHead, HistoryEntry, HistoryModels } from './history.model.ts';
+import {
+  entryId,
+  entryOf,
+  insertedBeforeDuplicate,
+  type ChannelHead,
+  type HistoryEntry,
+  type HistoryModels,
+} from './history.model.ts';
 
 export interface SequencedEvent {
   seq: number;
@@ -32,18 +33,6 @@ const MAX_BATCH = 100;
 const READ_PARALLEL = 20;
 /** Channels (and recent events) this process remembers; the least recently used are forgotten. */
 const MAX_REMEMBERED = 10_000;
-
-const entryId = (channel: string, seq: number) => `${channel}#${seq}`;
-
-/** The history document of `event` at `seq` on the channel. */
-const entryOf = (channel: string, seq: number, { event, at }: { event: RealtimeEvent; at: Date }) => ({
-  _id: entryId(channel, seq),
-  channel,
-  seq,
-  eventId: event.id,
-  event,
-  at,
-});
 
 interface PendingRun {
   entries: HistoryEntry[];
@@ -399,11 +388,4 @@ export class ChannelHistory {
       ),
     );
   }
-}
-
-/** How many documents of an ordered insert went in before a duplicate key stopped it; rethrows anything else. */
-function insertedBeforeDuplicate(err: unknown): number {
-  const first = refusedDocuments(err)?.[0];
-  if (!first?.duplicate) throw err;
-  return first.index;
 }
