@@ -3,7 +3,8 @@ import type { Admin } from 'kafkajs';
 /**
  * Every consumer group of a suite (its topic prefix) and how many events it has yet to commit,
  * summed over its partitions. A group that has not committed on a partition counts all of it.
- * `liveOnly`: groups with members only (a suite kept between runs has its earlier processes' groups).
+ * `liveOnly`: groups that are not empty (a suite kept between runs has its earlier processes' groups);
+ * a group in the middle of a rebalance counts, whatever members it lists at that moment.
  */
 export async function consumerLag(
   admin: Admin,
@@ -13,7 +14,9 @@ export async function consumerLag(
   let groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(prefix));
   if (liveOnly && groups.length > 0) {
     const described = await admin.describeGroups(groups);
-    const live = new Set(described.groups.filter((g) => g.members.length > 0).map((g) => g.groupId));
+    const live = new Set(
+      described.groups.filter((g) => g.state !== 'Empty' && g.state !== 'Dead').map((g) => g.groupId),
+    );
     groups = groups.filter((id) => live.has(id));
   }
   const lags = new Map<string, number>();
