@@ -15,6 +15,8 @@ export class UnreadCounts {
   private readonly notifications: NotificationModel;
   private pending = new Map<string, number>();
   private flushing: Promise<void> | undefined;
+  /** Users whose counter is being recounted behind a read. */
+  private readonly recounting = new Set<string>();
 
   constructor(counters: Model<InboxCounter>, notifications: NotificationModel) {
     this.counters = counters;
