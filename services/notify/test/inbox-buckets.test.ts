@@ -156,6 +156,10 @@ test('notifications stored before seqs were kept get seqs once, oldest first, an
   await connection.collection('notify_migrations').deleteOne({ _id: 'inbox-seqs' as never });
   assert.equal(await seqOldNotifications(connection, Notification), 3);
   assert.equal(await seqOldNotifications(connection, Notification), 0, 'once');
+  // Cut short before its marker, with one notification left without a seq: ranked again with the rest.
+  await connection.collection('notify_migrations').deleteOne({ _id: 'inbox-seqs' as never });
+  await Notification.collection.updateOne({ _id: oldIds[0] as never }, { $unset: { seq: 1, bucket: 1 } });
+  assert.equal(await seqOldNotifications(connection, Notification), 3);
   const seqs = await Promise.all(oldIds.map(async (id) => (await Notification.findById(id).lean())?.seq));
   assert.deepEqual(seqs, [1, 2, 3], 'oldest first');
   const listed = await request(notify.app).get('/api/v1/notifications?limit=2').set(earlier.auth);

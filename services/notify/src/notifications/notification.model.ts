@@ -181,15 +181,25 @@ export interface NotifyModels {
  * — below any seq their channel gives from now on, which is past every notification it carried
  * before (one each). A marker records that it was done, so later starts do not read the collection.
  * Run behind start-up (`main.ts`): on FerretDB v1 it takes minutes for hundreds of thousands, and
- * until it is done those users' inboxes list only what came after. Returns how many it gave seqs.
+ * until it is done those users' inboxes list only what came after. Cut short (a stop, a crash), it
+ * starts over at the next start: the notifications it gave seqs carry `seqGiven`, so each user's are
+ * ranked again with the rest. Returns how many it gave seqs.
  */
 export async function seqOldNotifications(connection: Connection, model: NotificationModel): Promise<number> {
   const markers = connection.collection<{ _id: string; at: Date }>('notify_migrations');
   if (await markers.findOne({ _id: 'inbox-seqs' })) return 0;
+  // The driver's collection: `seqGiven` is no field of the schema, and mongoose would drop it.
+  const raw = connection.collection<{
+    _id: string;
+    userId: string;
+    createdAt: Date;
+    bucket?: string;
+    seqGiven?: boolean;
+  }>(model.collection.collectionName);
   const byUser = new Map<string, Array<{ _id: string; createdAt: Date }>>();
-  const cursor = model.collection.find({}, { projection: { userId: 1, bucket: 1, createdAt: 1 } });
+  const cursor = raw.find({}, { projection: { userId: 1, bucket: 1, createdAt: 1, seqGiven: 1 } });
   for await (const doc of cursor) {
-    if (typeof doc.bucket === 'string') continue;
+    if (typeof doc.bucket === 'string' && doc.seqGiven !== true) continue;
     const userId = String(doc.userId);
     const old = { _id: String(doc._id), createdAt: doc.createdAt as Date };
     const list = byUser.get(userId);
@@ -200,11 +210,14 @@ export async function seqOldNotifications(connection: Connection, model: Notific
     docs
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a._id < b._id ? -1 : 1))
       .map(({ _id }, i) => ({
-        updateOne: { filter: { _id }, update: { $set: { seq: i + 1, bucket: bucketOf(userId, i + 1) } } },
+        updateOne: {
+          filter: { _id },
+          update: { $set: { seq: i + 1, bucket: bucketOf(userId, i + 1), seqGiven: true } },
+        },
       })),
   );
   for (let from = 0; from < updates.length; from += 500)
-    await model.bulkWrite(updates.slice(from, from + 500), { ordered: false });
+    await raw.bulkWrite(updates.slice(from, from + 500), { ordered: false });
   await markers.insertOne({ _id: 'inbox-seqs', at: new Date() }).catch(() => undefined); // another replica's
   return updates.length;
 }
