@@ -270,8 +270,14 @@ export class ProjectionWriter {
       });
   }
 
+  /**
+   * A task read before its event was projected (a request's fallback). Its project only when that is
+   * not projected either: a known project's members come from events, and storing them again cost an
+   * upsert per member on every such read (FerretDB writes the document back even when
+   * `$setOnInsert` does nothing) — a task read right after it was created did that each time.
+   */
   async storeTask(s: TaskSnapshot) {
-    await this.storeProject(s.project);
+    if (!(await this.m.Project.exists({ _id: s.project.projectId }))) await this.storeProject(s.project);
     const { taskId, project: _project, ...fields } = s;
     await upsertById(this.m.Task, taskId, { $setOnInsert: fields });
   }
