@@ -1,5 +1,5 @@
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError } from '@trellis/shared';
+import { isDuplicateKeyError, RecentMap } from '@trellis/shared';
 import type { InboxCounter, NotificationModel } from './notification.model.ts';
 
 /** How old a counter may be before a read recounts it (see `InboxCounter`). */
@@ -15,8 +15,12 @@ export class UnreadCounts {
   private readonly notifications: NotificationModel;
   private pending = new Map<string, number>();
   private flushing: Promise<void> | undefined;
-  /** Users whose counter is being recounted behind a read. */
-  private readonly recounting = new Set<string>();
+  /**
+   * Users this process recounted (or is recounting) in the last minute. Kept here, not only in the
+   * counter's `countedAt`: on FerretDB a concurrent `$inc` can write back the `countedAt` it read, and
+   * a busy inbox was then recounted back to back.
+   */
+  private readonly recounted = new RecentMap<true>({ ttlMs: RECOUNT_AFTER_MS, maxEntries: 10_000 });
 
   constructor(counters: Model<InboxCounter>, notifications: NotificationModel) {
     this.counters = counters;
@@ -32,26 +36,44 @@ export class UnreadCounts {
   }
 
   /**
-   * The user's unread count. A user without a counter yet (or whose counter is older than a minute)
-   * is counted, and the count kept — unless the counter changed meanwhile, which the next read
-   * settles. No upsert on `change`: the first read's count includes what came before it.
+   * The user's unread count. A user without a counter yet is counted, and the count kept (no upsert
+   * on `change`: the first read's count includes what came before it). A counter older than a
+   * minute is recounted behind the read — a recount reads every unread notification of the user on
+   * FerretDB v1, seconds at tens of thousands — and the count kept unless the counter changed
+   * meanwhile; the read answers at once.
    */
   async count(userId: string): Promise<number> {
     const counter = await this.counters.findById(userId).lean<InboxCounter>();
-    if (counter && Date.now() - counter.countedAt.getTime() < RECOUNT_AFTER_MS)
-      return Math.max(0, counter.unread);
-    const unread = await this.notifications.countDocuments({ userId, read: false });
-    const countedAt = new Date();
-    if (counter)
-      await this.counters.updateOne(
-        { _id: userId, version: counter.version },
+    if (!counter) {
+      const unread = await this.notifications.countDocuments({ userId, read: false });
+      await this.counters
+        .create({ _id: userId, unread, version: 0, countedAt: new Date() })
+        .catch((err: unknown) => {
+          if (!isDuplicateKeyError(err)) throw err; // another request counted first
+        });
+      return unread;
+    }
+    if (Date.now() - counter.countedAt.getTime() >= RECOUNT_AFTER_MS && !this.recounted.get(userId)) {
+      this.recounted.set(userId, true);
+      void this.recount(counter);
+    }
+    return Math.max(0, counter.unread);
+  }
+
+  private async recount(counter: InboxCounter): Promise<void> {
+    try {
+      const unread = await this.notifications.countDocuments({ userId: counter._id, read: false });
+      const countedAt = new Date();
+      const kept = await this.counters.updateOne(
+        { _id: counter._id, version: counter.version },
         { $set: { unread, countedAt } },
       );
-    else
-      await this.counters.create({ _id: userId, unread, version: 0, countedAt }).catch((err: unknown) => {
-        if (!isDuplicateKeyError(err)) throw err; // another request counted first
-      });
-    return unread;
+      // Changed meanwhile (a busy inbox): the counter stands until the next recount.
+      if (kept.modifiedCount === 0)
+        await this.counters.updateOne({ _id: counter._id }, { $set: { countedAt } });
+    } catch {
+      // A read after the minute tries again.
+    }
   }
 
   private async flush(): Promise<void> {
