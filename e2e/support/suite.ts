@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../infra/local/proc.ts';
+import { withDatabase } from '../../infra/local/services.ts';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
@@ -203,9 +204,7 @@ async function keptDatabase(name: string): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
-  const url = new URL(stack.adminDatabaseUrl);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString(), drop: async () => undefined };
+  return { name, url: withDatabase(stack.adminDatabaseUrl, name), drop: async () => undefined };
 }
 
 /** Drops what a second `npm start` (TRELLIS_DB_PREFIX=<prefix>) created in the stack: its databases. */

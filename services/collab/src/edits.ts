@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { errors } from '@trellis/shared';
 
 /** If-Match names a version (`*` and no header accept any). */
@@ -16,3 +17,18 @@ export function versionGuard(ifMatch: string | undefined, read: { version: numbe
 export function editLost(ifMatch: string | undefined, what: string): Error {
   return namesVersion(ifMatch) ? errors.preconditionFailed() : errors.notFound(what);
 }
+
+/**
+ * What a comment and a chat message answer alike: author, text, mentions and the edit state.
+ * `mentions`: the mentioned users (`<@userId>`) who can read the thread, in order of appearance.
+ */
+export const editableTextFields = {
+  authorId: z.uuid(),
+  /** '' once deleted. */
+  body: z.string(),
+  mentions: z.array(z.uuid()),
+  createdAt: z.iso.datetime(),
+  editedAt: z.iso.datetime().nullable(),
+  deleted: z.boolean(),
+  version: z.number().int().min(1),
+};

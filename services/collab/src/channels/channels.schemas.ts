@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limitSchema } from '@trellis/shared';
+import { editableTextFields } from '../edits.ts';
 import { CHANNEL_SCOPES } from './channel.model.ts';
 
 const cursor = z.string().min(1).max(500).optional();
@@ -49,15 +50,7 @@ export const messageSchema = z
     id: z.uuid(),
     channelId: z.uuid(),
     orgId: z.uuid(),
-    authorId: z.uuid(),
-    /** '' once deleted. */
-    body: z.string(),
-    /** Mentioned users (`<@userId>`) who can read the channel, in order of appearance. */
-    mentions: z.array(z.uuid()),
-    createdAt: z.iso.datetime(),
-    editedAt: z.iso.datetime().nullable(),
-    deleted: z.boolean(),
-    version: z.number().int().min(1),
+    ...editableTextFields,
   })
   .meta({ id: 'Message' });
 export type MessageView = z.infer<typeof messageSchema>;

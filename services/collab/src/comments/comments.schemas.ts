@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limitSchema } from '@trellis/shared';
+import { editableTextFields } from '../edits.ts';
 
 /** Markdown of 1..10 000 characters, not only whitespace. */
 const body = z
@@ -29,15 +30,7 @@ export const commentSchema = z
     taskId: z.uuid(),
     projectId: z.uuid(),
     orgId: z.uuid(),
-    authorId: z.uuid(),
-    /** '' once deleted. */
-    body: z.string(),
-    /** Mentioned users (`<@userId>`) who can see the task, in order of appearance. */
-    mentions: z.array(z.uuid()),
-    createdAt: z.iso.datetime(),
-    editedAt: z.iso.datetime().nullable(),
-    deleted: z.boolean(),
-    version: z.number().int().min(1),
+    ...editableTextFields,
   })
   .meta({ id: 'Comment' });
 export type CommentView = z.infer<typeof commentSchema>;

@@ -69,6 +69,7 @@ export class MailQueue {
   private readonly sends = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private prunedAt = 0;
   private stopped = false;
 
   constructor(deps: {
@@ -167,7 +168,11 @@ export class MailQueue {
         this.take({ ...mail, leaseUntil });
         taken += 1;
       }
-      await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - CLAIM_KEEP_MS) } });
+      // Old claims go now and then, not on every sweep (there are few; most mails never need one).
+      if (Date.now() - this.prunedAt > CLAIM_KEEP_MS) {
+        this.prunedAt = Date.now();
+        await this.claims.deleteMany({ at: { $lt: new Date(this.prunedAt - CLAIM_KEEP_MS) } });
+      }
       return taken;
     } catch (err) {
       this.logger.warn({ err }, 'mail queue sweep failed; the next one tries again');
