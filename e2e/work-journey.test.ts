@@ -294,11 +294,18 @@ describe('work through the gateway', () => {
       admin.token,
     );
     assert.equal(added.status, 201, JSON.stringify(added.body));
-    assertProblem(
-      await api.post(`/projects/${p.id}/transfer-ownership`, { userId: contributor.id }, contributor.token),
-      403,
-      'FORBIDDEN',
+    const denied = await api.post(
+      `/projects/${p.id}/transfer-ownership`,
+      { userId: contributor.id },
+      contributor.token,
     );
+    assertProblem(denied, 403, 'POLICY_DENIED');
+    assert.deepEqual(denied.body.policy, {
+      scope: 'project',
+      action: 'project.transferOwnership',
+      requiredRole: 'OWNER',
+      yourRole: 'CONTRIBUTOR',
+    });
     const moved = await api.post<Project & { ownerId: string }>(
       `/projects/${p.id}/transfer-ownership`,
       { userId: contributor.id },

@@ -53,3 +53,28 @@ test('the dependency rules catch a service importing another, shared importing a
   ])
     assert.match(output, new RegExp(`error ${rule}`), rule);
 });
+
+test('the rule-book lint rule catches roles compared by hand outside shared/src/policy, and only there', async () => {
+  const { ESLint } = await import('eslint');
+  const eslint = new ESLint({ cwd: repo });
+  const seeded = [
+    "export const a = (role: string) => role === 'ADMIN';",
+    "export const b = (role: string) => ['OWNER', 'MANAGER'].includes(role);",
+    "export const c = (role: string) => { switch (role) { case 'LEAD': return 1; default: return 0; } };",
+    "import { atLeast } from '@trellis/shared';\nexport const d = atLeast;",
+  ];
+  for (const code of seeded) {
+    const [inService] = await eslint.lintText(code, { filePath: join(repo, 'services/work/src/seeded.ts') });
+    const rules = inService?.messages.map((m) => m.ruleId);
+    assert.ok(
+      rules?.some((r) => r === 'no-restricted-syntax' || r === 'no-restricted-imports'),
+      `${code} → ${JSON.stringify(rules)}`,
+    );
+    const [inPolicy] = await eslint.lintText(code, { filePath: join(repo, 'shared/src/policy/seeded.ts') });
+    assert.deepEqual(
+      inPolicy?.messages.filter((m) => m.ruleId?.startsWith('no-restricted')),
+      [],
+      `${code} is allowed in shared/src/policy`,
+    );
+  }
+});

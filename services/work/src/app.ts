@@ -21,6 +21,8 @@ import { InternalService } from './internal/internal.service.ts';
 import { ProjectApprovalService } from './projects/project-approvals.service.ts';
 import { ProjectMemberService } from './projects/project-members.service.ts';
 import { ProjectSettingsService } from './projects/project-settings.service.ts';
+import { policyRoutes } from './policy/policy.routes.ts';
+import { PolicyService } from './policy/policy.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { ProjectService } from './projects/projects.service.ts';
 import { SprintReportService } from './sprints/sprint-reports.service.ts';
@@ -73,6 +75,7 @@ export function buildServices(
   const sprints = new SprintService({ sequelize, outbox, access });
   const sprintReports = new SprintReportService({ sequelize, access });
   const internal = new InternalService({ sequelize });
+  const policy = new PolicyService({ access });
   return {
     memo,
     projection,
@@ -86,6 +89,7 @@ export function buildServices(
     sprints,
     sprintReports,
     internal,
+    policy,
   };
 }
 
@@ -97,6 +101,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     ...projectRoutes(services.projects, services.projectMembers, services.projectSettings),
     ...taskRoutes(services.tasks, services.taskQueries),
     ...sprintRoutes(services.sprints, services.sprintReports),
+    ...policyRoutes(services.policy),
   ];
   const { app, finish } = createServiceApp({
     service: 'work',

@@ -5,3 +5,4 @@ export * from './effective.ts';
 export * from './resolver.ts';
 export * from './membership-rules.ts';
 export * from './restore-window.ts';
+export * from './explain.ts';

@@ -1,6 +1,6 @@
 import { AppError } from '../http/errors.ts';
-import { isAction } from './catalogue.ts';
-import type { ActionOf } from './catalogue.ts';
+import { fixedRuleOf, isAction, isFixedAction } from './catalogue.ts';
+import type { AnyActionOf } from './catalogue.ts';
 import { effectiveProjectRole, effectiveRole } from './effective.ts';
 import type { Memberships } from './effective.ts';
 import { atLeast } from './roles.ts';
@@ -25,17 +25,51 @@ export interface PolicyDecision {
 
 export interface PolicyInput<S extends Scope> {
   scope: S;
-  action: ActionOf<S>;
+  action: AnyActionOf<S>;
   memberships: Memberships;
-  settings: PolicySettings;
+  /** Needed for configurable actions; fixed ones ignore it. */
+  settings?: PolicySettings;
 }
 
-/** The one decision: effective role + threshold in force → allow/deny with the reason. */
+/** The role an action needs: a fixed action's role, or a configurable one's threshold in force. */
+export function requiredRoleFor<S extends Scope>(
+  scope: S,
+  action: AnyActionOf<S>,
+  settings: PolicySettings = {},
+): string {
+  if (isFixedAction(scope, action)) return fixedRuleOf(scope, action).role;
+  if (isAction(scope, action)) return thresholdFor(scope, action, settings);
+  throw new Error(`"${String(action)}" is not a ${scope} action`);
+}
+
+/** The one decision: effective role + the role the action needs → allow/deny with the reason. */
 export function decide<S extends Scope>(input: PolicyInput<S>): PolicyDecision {
-  const { scope, action } = input;
-  if (!isAction(scope, action)) throw new Error(`"${String(action)}" is not a ${scope} action`);
-  const { role, bypass } = effectiveRole(scope, input.memberships);
-  const requiredRole = thresholdFor(scope, action, input.settings);
+  const { scope, action, memberships } = input;
+  const decision = decideRole({
+    scope,
+    action,
+    ...effectiveRole(scope, memberships),
+    settings: input.settings,
+  });
+  if (decision.allowed || !isFixedAction(scope, action) || !fixedRuleOf(scope, action).orOrg) return decision;
+  const org = decideRole({
+    scope: 'org',
+    action: action as AnyActionOf<'org'>,
+    ...effectiveRole('org', memberships),
+  });
+  return org.allowed ? org : decision;
+}
+
+/** decide() for a caller whose effective role at the scope (and the OWNER bypass) is already known. */
+export function decideRole<S extends Scope>(input: {
+  scope: S;
+  action: AnyActionOf<S>;
+  role: string | null;
+  bypass: boolean;
+  settings?: PolicySettings | undefined;
+}): PolicyDecision {
+  const { scope, action, role, bypass } = input;
+  const requiredRole = requiredRoleFor(scope, action, input.settings);
   return {
     allowed: bypass || atLeast(scope, role, requiredRole),
     bypass,
@@ -54,23 +88,9 @@ export function ensureAllowed(decision: PolicyDecision): PolicyDecision {
   });
 }
 
-/**
- * A fixed role requirement outside the configurable catalogue (renaming an org needs ADMIN, editing
- * a project its MANAGER): decided on the same ladder and denied like a threshold (403 POLICY_DENIED
- * with `policy`), so a client can explain every refusal the same way.
- */
-export function requireRole(
-  scope: Scope,
-  action: string,
-  role: string | null,
-  required: string,
-  bypass = false,
-): void {
-  ensureAllowed({
-    allowed: bypass || atLeast(scope, role, required),
-    bypass,
-    reason: { scope, action, requiredRole: required, yourRole: role },
-  });
+/** decideRole(), throwing 403 POLICY_DENIED when denied. */
+export function authorizeRole<S extends Scope>(input: Parameters<typeof decideRole<S>>[0]): PolicyDecision {
+  return ensureAllowed(decideRole(input));
 }
 
 /** decide(), throwing 403 POLICY_DENIED when denied. */

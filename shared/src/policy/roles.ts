@@ -43,6 +43,11 @@ export function roleAt(scope: Scope, rankValue: number): string {
   return role;
 }
 
+/** Whether a role is its ladder's top, the one an ownership transfer gives. */
+export function isOwnerRole(role: string | null | undefined): boolean {
+  return role === 'OWNER';
+}
+
 /** Whether `role` is `required` or higher; no role (null/undefined) is never enough. */
 export function atLeast(scope: Scope, role: string | null | undefined, required: string): boolean {
   const needed = rank(scope, required);

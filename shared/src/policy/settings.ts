@@ -257,25 +257,44 @@ export function thresholdFor<S extends Scope>(
   action: ActionOf<S>,
   settings: PolicySettings,
 ): RoleOf<S> {
-  const rule = ruleOf(scope, action);
-  const explicit = explicitThreshold(scope, action, settings);
-  const role = explicit === undefined ? rule.default : clampToRange(scope, action, explicit);
-  return role as RoleOf<S>;
+  return thresholdWithSource(scope, action, settings).role;
 }
 
-function explicitThreshold(scope: Scope, action: string, settings: PolicySettings): string | undefined {
-  const read = (thresholds: Record<string, string | undefined> | undefined) => thresholds?.[action];
+/** Where a threshold in force was set: nowhere (the system default), or the org, team or project. */
+export type ThresholdSource = 'system' | 'org' | 'team' | 'project';
+
+/** thresholdFor, with the level whose setting put it in force. */
+export function thresholdWithSource<S extends Scope>(
+  scope: S,
+  action: ActionOf<S>,
+  settings: PolicySettings,
+): { role: RoleOf<S>; source: ThresholdSource } {
+  const rule = ruleOf(scope, action);
+  const explicit = explicitThreshold(scope, action, settings);
+  if (explicit === undefined) return { role: rule.default as RoleOf<S>, source: 'system' };
+  return { role: clampToRange(scope, action, explicit.role) as RoleOf<S>, source: explicit.source };
+}
+
+function explicitThreshold(
+  scope: Scope,
+  action: string,
+  settings: PolicySettings,
+): { role: string; source: ThresholdSource } | undefined {
+  const read = (source: ThresholdSource, thresholds: Record<string, string | undefined> | undefined) => {
+    const role = thresholds?.[action];
+    return role === undefined ? undefined : { role, source };
+  };
   switch (scope) {
     case 'org':
-      return read(settings.org?.thresholds);
+      return read('org', settings.org?.thresholds);
     case 'team':
-      return read(settings.team?.thresholds ?? undefined);
+      return read('team', settings.team?.thresholds ?? undefined);
     case 'project': {
       const inherit = settings.project?.inherit ?? 'none';
-      if (inherit === 'none') return read(settings.project?.thresholds);
+      if (inherit === 'none') return read('project', settings.project?.thresholds);
       if (inherit === 'team')
-        return read(settings.team?.projectDefaults) ?? read(settings.org?.projectDefaults);
-      return read(settings.org?.projectDefaults);
+        return read('team', settings.team?.projectDefaults) ?? read('org', settings.org?.projectDefaults);
+      return read('org', settings.org?.projectDefaults);
     }
   }
 }

@@ -8,7 +8,6 @@ import {
   isDuplicateKeyError,
   type OutboxWriter,
   pageOf,
-  requireRole,
   type OrgAccess,
   type Page,
 } from '@trellis/shared';
@@ -31,8 +30,6 @@ import {
 } from './announcements.schemas.ts';
 
 const SOURCE = 'collab';
-/** Editing or deleting someone else's announcement, and reading receipts, need org ADMIN (product.md §9). */
-const MANAGE_ROLE = 'ADMIN';
 /** Concurrent edits without If-Match: re-read and re-apply this many times before giving up (409). */
 const UPDATE_ATTEMPTS = 3;
 
@@ -215,7 +212,7 @@ export class AnnouncementService {
   /** Who of the org's current members has read it (org ADMIN+), earliest first. */
   async reads(caller: Caller, id: string): Promise<ReadsView> {
     const { announcement, org } = await this.visible(caller, id);
-    requireRole('org', 'announcement.readReceipts', org.role, MANAGE_ROLE, org.role === 'OWNER');
+    authorize({ scope: 'org', action: 'announcement.readReceipts', memberships: { orgRole: org.role } });
     const [members, receipts] = await Promise.all([
       this.access.reader.orgMembers(announcement.orgId),
       this.Read.find({ announcementId: id }).sort({ readAt: 1, userId: 1 }).lean<AnnouncementReadDoc[]>(),
@@ -229,9 +226,14 @@ export class AnnouncementService {
 }
 
 /** Its author (still a member, checked by `visible`) or an org ADMIN+; 403 POLICY_DENIED otherwise. */
-function mayManage(announcement: AnnouncementDoc, org: OrgAccess, caller: Caller, action: string): void {
+function mayManage(
+  announcement: AnnouncementDoc,
+  org: OrgAccess,
+  caller: Caller,
+  action: 'announcement.update' | 'announcement.delete',
+): void {
   if (announcement.authorId === caller.id) return;
-  requireRole('org', action, org.role, MANAGE_ROLE, org.role === 'OWNER');
+  authorize({ scope: 'org', action, memberships: { orgRole: org.role } });
 }
 
 type Announced = Pick<AnnouncementDoc, '_id' | 'orgId' | 'authorId' | 'title' | 'body' | 'pinned'>;

@@ -4,6 +4,7 @@ import {
   decodeCursor,
   errors,
   isDuplicateKeyError,
+  isOwnerRole,
   type OutboxWriter,
   pageOf,
   type Page,
@@ -166,7 +167,7 @@ export class ChannelService {
     switch (channel.scope) {
       case 'org': {
         const org = await reader.org(channel.orgId, userId, authorization);
-        return org && { channel, scope: 'org', role: org.role, bypass: org.role === 'OWNER' };
+        return org && { channel, scope: 'org', role: org.role, bypass: isOwnerRole(org.role) };
       }
       case 'team': {
         const team = await reader.team(channel.scopeId, userId, authorization);

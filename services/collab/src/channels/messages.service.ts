@@ -6,9 +6,8 @@ import {
   ifMatchPasses,
   type OutboxWriter,
   pageOf,
-  requireRole,
+  authorizeRole,
   type Page,
-  type Scope,
 } from '@trellis/shared';
 import { editLost, versionGuard } from '../edits.ts';
 import type { Caller } from '../access/access.ts';
@@ -23,9 +22,6 @@ import {
   type MessageView,
 } from './channels.schemas.ts';
 import type { MessageDoc, MessageModel } from './message.model.ts';
-
-/** Posting needs MEMBER in an org or team channel and CONTRIBUTOR in a project channel (product.md §9). */
-export const POST_ROLE: Record<Scope, string> = { org: 'MEMBER', team: 'MEMBER', project: 'CONTRIBUTOR' };
 
 const SOURCE = 'collab';
 
@@ -85,7 +81,8 @@ export class MessageService {
 
   async post(caller: Caller, channelId: string, input: MessageBody): Promise<MessageView> {
     const { channel, scope, role, bypass } = await this.channels.readable(channelId, caller);
-    requireRole(scope, 'message.post', role, POST_ROLE[scope], bypass);
+    // The catalogue's message.post: MEMBER in org and team channels, CONTRIBUTOR in project ones.
+    authorizeRole({ scope, action: 'message.post', role, bypass });
     const mentions = await this.mentions(input.body, channel);
     const now = new Date();
     const message = new this.Message({

@@ -13,12 +13,13 @@ export const ROUTE_PREFIXES: Record<Upstream, string[]> = {
 };
 
 /**
- * Paths under another service's prefix that an upstream answers (api.md §10: an org's webhooks and
- * event feed live in notify, under `/orgs/{orgId}`). Matched on the path after `/api/v1/`, before
- * the prefixes.
+ * Paths under another service's prefix that an upstream answers, matched on the path after
+ * `/api/v1/`, before the prefixes: an org's webhooks and event feed live in notify (api.md §10), its
+ * rule book in work, which holds every membership and setting a decision reads.
  */
 export const NESTED_ROUTES: { upstream: Upstream; pattern: RegExp }[] = [
   { upstream: 'notify', pattern: /^orgs\/[^/?#]+\/(?:webhooks|events)(?:[/?#]|$)/ },
+  { upstream: 'work', pattern: /^orgs\/[^/?#]+\/policy(?:[/?#]|$)/ },
 ];
 
 export type UpstreamUrls = Record<Upstream, string>;

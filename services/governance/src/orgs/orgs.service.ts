@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import {
+  authorize,
   defaultOrgSettings,
   errors,
   formerOwnerRole,
@@ -8,7 +9,6 @@ import {
   type OrgRole,
   type Page,
   type PgOutbox,
-  requireRole,
   withinRestoreWindow,
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
@@ -140,7 +140,7 @@ export class OrgService {
   async rename(actorId: string, orgId: string, name: string, ifMatch?: string): Promise<OrgView> {
     return this.sequelize.transaction(async (transaction) => {
       const { org, role } = await this.access.org(orgId, actorId, { transaction, lock: true });
-      requireRole('org', 'org.update', role, 'ADMIN');
+      authorize({ scope: 'org', action: 'org.update', memberships: { orgRole: role } });
       if (!ifMatchPasses(ifMatch, org)) throw errors.preconditionFailed();
       if (name === org.name) return toOrgView(org, role);
       await org.update({ name, version: org.version + 1 }, { transaction });
@@ -161,7 +161,7 @@ export class OrgService {
   async remove(actorId: string, orgId: string): Promise<void> {
     await this.sequelize.transaction(async (transaction) => {
       const { org, role } = await this.access.org(orgId, actorId, { transaction, lock: true });
-      requireRole('org', 'org.delete', role, 'OWNER');
+      authorize({ scope: 'org', action: 'org.delete', memberships: { orgRole: role } });
       await org.update({ version: org.version + 1 }, { transaction });
       await org.destroy({ transaction });
       await this.outbox.add(
@@ -201,7 +201,7 @@ export class OrgService {
   async transferOwnership(actorId: string, orgId: string, toUserId: string): Promise<OrgView> {
     return this.sequelize.transaction(async (transaction) => {
       const { org, member, role } = await this.access.org(orgId, actorId, { transaction, lock: true });
-      requireRole('org', 'org.transferOwnership', role, 'OWNER');
+      authorize({ scope: 'org', action: 'org.transferOwnership', memberships: { orgRole: role } });
       if (toUserId === actorId) {
         throw errors.validation([{ path: 'body.userId', message: 'You already own this organization' }], 422);
       }

@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import {
   applyOrgSettingsPatch,
   applyTeamSettingsPatch,
-  atLeast,
+  authorize,
   governanceEvents,
   thresholdsInForce,
   type OrgSettings,
@@ -10,7 +10,6 @@ import {
   type PgOutbox,
   type TeamSettings,
   type TeamSettingsPatch,
-  requireRole,
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
 import { governanceEvent } from '../events/outgoing.ts';
@@ -53,7 +52,7 @@ export class SettingsService {
   async patchOrg(actorId: string, orgId: string, patch: OrgSettingsPatch): Promise<OrgSettingsView> {
     return this.sequelize.transaction(async (transaction) => {
       const { org, role } = await this.access.org(orgId, actorId, { transaction, lock: true });
-      requireRole('org', 'settings.update', role, 'ADMIN');
+      authorize({ scope: 'org', action: 'settings.update', memberships: { orgRole: role } });
       const settings = applyOrgSettingsPatch(orgSettingsOf(org), patch);
       await org.update({ settings, version: org.version + 1 }, { transaction });
       await this.outbox.add(
@@ -78,9 +77,12 @@ export class SettingsService {
   async patchTeam(actorId: string, teamId: string, patch: TeamSettingsPatch): Promise<TeamSettingsView> {
     return this.sequelize.transaction(async (transaction) => {
       const ctx = await this.access.team(teamId, actorId, { transaction, lock: true });
-      if (!atLeast('org', ctx.role, 'ADMIN')) {
-        requireRole('team', 'settings.update', ctx.teamRole, 'OWNER', ctx.effective.bypass);
-      }
+      // The catalogue's team settings.update: the team OWNER, or whoever may change the org's settings.
+      authorize({
+        scope: 'team',
+        action: 'settings.update',
+        memberships: { orgRole: ctx.role, teamRole: ctx.teamRole },
+      });
       const settings = applyTeamSettingsPatch(teamSettingsOf(ctx.team), patch);
       await ctx.team.update({ settings, version: ctx.team.version + 1 }, { transaction });
       const orgId = ctx.org.id;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import {
   authorize,
+  authorizeRole,
   defaultTeamSettings,
   effectiveTeamRole,
   errors,
@@ -10,7 +11,6 @@ import {
   type Page,
   type PgOutbox,
   type TeamRole,
-  requireRole,
 } from '@trellis/shared';
 import type { AccessService } from '../access/access.service.ts';
 import {
@@ -157,7 +157,7 @@ export class TeamService {
   ): Promise<TeamView> {
     return this.sequelize.transaction(async (transaction) => {
       const { team, effective } = await this.access.team(teamId, actorId, { transaction, lock: true });
-      requireRole('team', 'team.update', effective.role, 'MANAGER', effective.bypass);
+      authorizeRole({ scope: 'team', action: 'team.update', ...effective });
       if (!ifMatchPasses(ifMatch, team)) throw errors.preconditionFailed();
       const changes: { name?: string; description?: string | null } = {};
       if (input.name !== undefined && input.name !== team.name) {
@@ -185,7 +185,7 @@ export class TeamService {
   async remove(actorId: string, teamId: string): Promise<void> {
     await this.sequelize.transaction(async (transaction) => {
       const { team, effective } = await this.access.team(teamId, actorId, { transaction, lock: true });
-      requireRole('team', 'team.delete', effective.role, 'MANAGER', effective.bypass);
+      authorizeRole({ scope: 'team', action: 'team.delete', ...effective });
       await team.update({ version: team.version + 1 }, { transaction });
       await team.destroy({ transaction });
       await this.outbox.add(
@@ -208,7 +208,7 @@ export class TeamService {
     return this.sequelize.transaction(async (transaction) => {
       const ctx = await this.access.team(teamId, actorId, { transaction, lock: true });
       const { team } = ctx;
-      requireRole('team', 'team.transferOwnership', ctx.teamRole, 'OWNER', ctx.effective.bypass);
+      authorizeRole({ scope: 'team', action: 'team.transferOwnership', ...ctx.effective });
       const fromUserId = team.ownerId;
       if (toUserId === fromUserId) {
         throw errors.validation([{ path: 'body.userId', message: 'Already the owner of this team' }], 422);

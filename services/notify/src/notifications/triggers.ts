@@ -8,6 +8,7 @@ import {
   type AccessUser,
   type EventDefinition,
   type EventEnvelope,
+  type OrgAction,
 } from '@trellis/shared';
 import type { NotificationType, Subject, TaskCommenters } from './notification.model.ts';
 import type { Model } from 'mongoose';
@@ -62,6 +63,14 @@ function roleChanged(
     body: `Your ${scope} role was ${d.from} and is now ${d.to}.`,
     subject,
   };
+}
+
+/** The org's members whom the org policy allows `action` (who decides approvals, who manages webhooks). */
+async function membersAllowed(ctx: TriggerContext, orgId: string, action: OrgAction) {
+  const [members, org] = await Promise.all([ctx.reader.orgMembers(orgId), ctx.reader.orgSettings(orgId)]);
+  return members.filter(
+    (m) => decide({ scope: 'org', action, memberships: { orgRole: m.role }, settings: { org } }).allowed,
+  );
 }
 
 async function nameOf(ctx: TriggerContext, userId: string | null): Promise<string> {
@@ -226,13 +235,7 @@ export const TRIGGERS: Trigger[] = [
   ),
   trigger(governanceEvents.approvalRequested, async (event, ctx) => {
     const d = event.data;
-    const members = await ctx.reader.orgMembers(d.orgId);
-    const settings = { org: await ctx.reader.orgSettings(d.orgId) };
-    const deciders = members.filter(
-      (m) =>
-        decide({ scope: 'org', action: 'approval.decide', memberships: { orgRole: m.role }, settings })
-          .allowed,
-    );
+    const deciders = await membersAllowed(ctx, d.orgId, 'approval.decide');
     const who = await nameOf(ctx, d.requestedBy);
     return deciders.map((m) => ({
       userId: m.userId,
@@ -278,16 +281,14 @@ export const TRIGGERS: Trigger[] = [
       subject: { kind: 'announcement' as const, id: event.data.announcementId },
     })),
   ),
-  // api.md §10: the org's ADMINs (and its OWNER) hear that a failing webhook was turned off.
+  // api.md §10: those who may manage the org's webhooks (its ADMINs by default) hear that one was turned off.
   trigger(notifyEvents.webhookDisabled, async (event, ctx) =>
-    (await ctx.reader.orgMembers(event.data.orgId))
-      .filter((m) => m.role === 'OWNER' || m.role === 'ADMIN')
-      .map((m) => ({
-        userId: m.userId,
-        type: 'webhook.disabled' as const,
-        title: `Webhook to ${event.data.url} was disabled`,
-        body: `It kept failing (${event.data.reason}). Fix the receiver, then turn it on again.`,
-        subject: { kind: 'webhook' as const, id: event.data.webhookId },
-      })),
+    (await membersAllowed(ctx, event.data.orgId, 'webhook.manage')).map((m) => ({
+      userId: m.userId,
+      type: 'webhook.disabled' as const,
+      title: `Webhook to ${event.data.url} was disabled`,
+      body: `It kept failing (${event.data.reason}). Fix the receiver, then turn it on again.`,
+      subject: { kind: 'webhook' as const, id: event.data.webhookId },
+    })),
   ),
 ];

@@ -1,5 +1,11 @@
 import type { Model } from 'mongoose';
-import { effectiveProjectRole, effectiveTeamRole, RecentMap, type ProjectionModels } from '@trellis/shared';
+import {
+  effectiveProjectRole,
+  effectiveTeamRole,
+  RecentMap,
+  type OrgRole,
+  type ProjectionModels,
+} from '@trellis/shared';
 import type { ChatChannel } from '../access/channel-access.ts';
 
 /**
@@ -62,7 +68,9 @@ export class EventVisibility {
 
   private async seesProject(projectId: string, userId: string, orgRole: string): Promise<boolean | null> {
     const project = await this.m.Project.findById(projectId).lean();
-    if (!project) return orgRole === 'OWNER' || orgRole === 'ADMIN' ? true : null;
+    // Not projected yet: whoever sees every project of the org (even a PRIVATE one) sees it.
+    if (!project)
+      return effectiveProjectRole({ orgRole: orgRole as OrgRole, visibility: 'PRIVATE' }).role ? true : null;
     const [explicit, teamRole] = await Promise.all([
       this.m.ProjectMember.findById(`${projectId}:${userId}`).lean(),
       project.teamId ? this.m.TeamMember.findById(`${project.teamId}:${userId}`).lean() : null,

@@ -177,6 +177,11 @@ export class AccessService {
     return this.team(orgId, teamId, caller.id);
   }
 
+  /** A user's explicit role on one project, or null. */
+  async explicitRole(projectId: string, userId: string): Promise<ProjectRole | null> {
+    return (await this.explicitRoles([projectId], userId)).get(projectId) ?? null;
+  }
+
   /** The explicit project roles of a user in some projects. */
   private async explicitRoles(projectIds: string[], userId: string, transaction?: Transaction) {
     if (projectIds.length === 0) return new Map<string, ProjectRole>();

@@ -1,5 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { formerOwnerRole, type OrgRole, type TeamRole } from '@trellis/shared';
+import { formerOwnerRole, isOwnerRole, type OrgRole, type TeamRole } from '@trellis/shared';
 import type { AccessMemo } from './access-memo.ts';
 import type { MembershipSnapshot } from './governance-client.ts';
 
@@ -64,7 +64,7 @@ export class ProjectionService {
 
   async orgMemberSet(transaction: Transaction, d: { orgId: string; userId: string; role: OrgRole }) {
     // Single owner: a new OWNER demotes a stale one (ownership events may arrive in either order).
-    if (d.role === 'OWNER')
+    if (isOwnerRole(d.role))
       await this.run(
         transaction,
         `UPDATE org_members SET role = :former, updated_at = now()
@@ -120,7 +120,7 @@ export class ProjectionService {
     transaction: Transaction,
     d: { orgId: string; teamId: string; userId: string; role: TeamRole },
   ) {
-    if (d.role === 'OWNER')
+    if (isOwnerRole(d.role))
       await this.run(
         transaction,
         `UPDATE team_members SET role = :former, updated_at = now()

@@ -2,6 +2,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import {
+  authorizeRole,
   checkGrantedRole,
   checkRemoval,
   checkRoleChange,
@@ -206,17 +207,22 @@ export class ProjectMemberService {
   }
 
   /**
-   * product.md §4: only the current owner; the target must already be an explicit member of the
+   * product.md §4: the current owner (or the org OWNER, who bypasses every project rule: the
+   * catalogue's project.transferOwnership); the target must already be an explicit member of the
    * project (and of the org). New owner → OWNER, old owner → MANAGER, in one transaction.
    */
   async transferOwnership(caller: Caller, id: string, userId: string): Promise<ProjectView> {
     return this.sequelize.transaction(async (transaction) => {
       const context = await this.access.project(id, caller, { transaction, lock: true });
-      if (context.project.ownerId !== caller.id) {
-        throw errors.forbidden('Only the project owner may transfer its ownership.');
-      }
-      if (userId === caller.id) {
-        throw errors.validation([{ path: 'userId', message: 'You already own this project' }], 422);
+      authorizeRole({
+        scope: 'project',
+        action: 'project.transferOwnership',
+        role: context.role,
+        bypass: context.bypass,
+      });
+      const fromUserId = context.project.ownerId;
+      if (userId === fromUserId) {
+        throw errors.validation([{ path: 'userId', message: 'Already the owner of this project' }], 422);
       }
       const [member] = await this.sequelize.query<{ role: ProjectRole }>(
         `SELECT role FROM project_members WHERE project_id = :id AND user_id = :userId FOR UPDATE`,
@@ -234,13 +240,13 @@ export class ProjectMemberService {
       const demoted = formerOwnerRole('project') as ProjectRole;
       // Demote first: the one-OWNER-per-project index is checked row by row.
       const statements = [
-        `UPDATE project_members SET role = :demoted WHERE project_id = :id AND user_id = :callerId`,
+        `UPDATE project_members SET role = :demoted WHERE project_id = :id AND user_id = :fromUserId`,
         `UPDATE project_members SET role = 'OWNER' WHERE project_id = :id AND user_id = :userId`,
         `UPDATE projects SET owner_id = :userId, version = version + 1, updated_at = now() WHERE id = :id`,
       ];
       for (const sql of statements) {
         await this.sequelize.query(sql, {
-          replacements: { id, userId, callerId: caller.id, demoted },
+          replacements: { id, userId, fromUserId, demoted },
           transaction,
         });
       }
@@ -257,12 +263,15 @@ export class ProjectMemberService {
           orgId,
           actorId: caller.id,
           subjectId: id,
-          data: { projectId: id, orgId, fromUserId: caller.id, toUserId: userId },
+          data: { projectId: id, orgId, fromUserId, toUserId: userId },
         }),
         roleChanged(userId, member.role, 'OWNER'),
-        roleChanged(caller.id, 'OWNER', demoted),
+        roleChanged(fromUserId, 'OWNER', demoted),
       ]);
-      const after = { ...context, memberships: { ...context.memberships, projectRole: demoted } };
+      const after =
+        fromUserId === caller.id
+          ? { ...context, memberships: { ...context.memberships, projectRole: demoted } }
+          : context;
       return viewFor(this.access, caller, await reloadProject(this.sequelize, id, transaction), after);
     });
   }

@@ -1,12 +1,12 @@
 // Project settings: read with every threshold in force, and changed (project MANAGER+).
 import type { Sequelize } from 'sequelize';
 import {
+  authorizeRole,
   applyProjectSettingsPatch,
   thresholdsInForce,
   workEvents,
   type PgOutbox,
   type ProjectSettingsPatch,
-  requireRole,
 } from '@trellis/shared';
 import { type AccessService, type Caller, type ProjectContext } from '../access/access.service.ts';
 import { workEvent } from '../events/outgoing.ts';
@@ -36,7 +36,12 @@ export class ProjectSettingsService {
   async updateSettings(caller: Caller, id: string, patch: ProjectSettingsPatch) {
     return this.sequelize.transaction(async (transaction) => {
       const context = await this.access.project(id, caller, { transaction, lock: true });
-      requireRole('project', 'settings.update', context.role, 'MANAGER', context.bypass);
+      authorizeRole({
+        scope: 'project',
+        action: 'settings.update',
+        role: context.role,
+        bypass: context.bypass,
+      });
       const next = applyProjectSettingsPatch(projectSettingsOf(context.project.settings), patch);
       await this.sequelize.query(
         `UPDATE projects SET settings = :settings::jsonb, version = version + 1, updated_at = now() WHERE id = :id`,

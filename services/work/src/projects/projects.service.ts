@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import {
+  authorizeRole,
   assertWithinPlanLimit,
   decideProjectCreation,
   decodeCursor,
@@ -13,7 +14,6 @@ import {
   workEvents,
   type PgOutbox,
   type ProjectRole,
-  requireRole,
 } from '@trellis/shared';
 import { type AccessService, type Caller } from '../access/access.service.ts';
 import { workEvent } from '../events/outgoing.ts';
@@ -195,7 +195,12 @@ export class ProjectService {
     try {
       return await this.sequelize.transaction(async (transaction) => {
         const context = await this.access.project(id, caller, { transaction, lock: true });
-        requireRole('project', 'project.update', context.role, 'MANAGER', context.bypass);
+        authorizeRole({
+          scope: 'project',
+          action: 'project.update',
+          role: context.role,
+          bypass: context.bypass,
+        });
         const { project } = context;
         if (!ifMatchPasses(ifMatch, project)) throw errors.preconditionFailed();
         if (project.status === 'PENDING_APPROVAL' && body.status !== undefined)
@@ -239,7 +244,12 @@ export class ProjectService {
   async remove(caller: Caller, id: string): Promise<void> {
     await this.sequelize.transaction(async (transaction) => {
       const context = await this.access.project(id, caller, { transaction, lock: true });
-      requireRole('project', 'project.delete', context.role, 'MANAGER', context.bypass);
+      authorizeRole({
+        scope: 'project',
+        action: 'project.delete',
+        role: context.role,
+        bypass: context.bypass,
+      });
       await this.sequelize.query(
         `UPDATE projects SET deleted_at = now(), updated_at = now(), version = version + 1 WHERE id = :id`,
         { replacements: { id }, transaction },
@@ -262,7 +272,12 @@ export class ProjectService {
       const { project } = context;
       if (!project.deletedAt) throw errors.conflict('The project is not deleted.');
       if (!withinRestoreWindow(project.deletedAt)) throw errors.notFound('project');
-      requireRole('project', 'project.restore', context.role, 'MANAGER', context.bypass);
+      authorizeRole({
+        scope: 'project',
+        action: 'project.restore',
+        role: context.role,
+        bypass: context.bypass,
+      });
       await this.assertKeyFree(project.orgId, project.key, transaction, id);
       await this.sequelize.query(
         `UPDATE projects SET deleted_at = NULL, updated_at = now(), version = version + 1 WHERE id = :id`,

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sequelize, Transaction } from 'sequelize';
 import {
-  atLeast,
+  decideRole,
   decideTaskUpdate,
   ensureAllowed,
   errors,
@@ -92,7 +92,7 @@ export class TaskService {
       userId === caller.id
         ? context.role
         : await this.access.roleOf(context.project.id, userId, caller, transaction);
-    if (!atLeast('project', role, 'CONTRIBUTOR'))
+    if (!decideRole({ scope: 'project', action: 'task.beAssigned', role, bypass: false }).allowed)
       throw errors.validation(
         [{ path: 'assigneeId', message: 'The assignee needs a project role of CONTRIBUTOR or higher' }],
         422,
