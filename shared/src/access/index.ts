@@ -12,6 +12,7 @@ export * from './internal-client.ts';
 export * from './projection.models.ts';
 export * from './projection.writer.ts';
 export * from './projection.subscriptions.ts';
+export * from './projection.rules.ts';
 
 export interface AccessProjection {
   models: ProjectionModels;

@@ -3,6 +3,7 @@ import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
 import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
 import { CoalescedInserts, upsertRetried } from '../db/mongo.ts';
 import type { AccessTask, ProjectionModels } from './projection.models.ts';
+import type { MembershipStore, ProjectStore } from './projection.rules.ts';
 
 /** Governance's `/internal/orgs/{orgId}/members/{userId}` answer. */
 export interface MembershipSnapshot {
@@ -80,12 +81,13 @@ export const settingsText = (settings: object | null | undefined): string | null
   settings ? JSON.stringify(settings) : null;
 
 /**
- * Writes the projection. Every effect is an upsert keyed by natural ids, so replaying an event is
- * harmless and events of different topics may arrive in any order. A removed membership stays as a
- * tombstone (`role: null`), and snapshots from the fallbacks only fill in what no event has
- * written yet (`$setOnInsert`), so a stale snapshot can never bring back a removed membership.
+ * The MongoDB store of the projection: what `projection.rules.ts` decides, written. Every effect is an
+ * upsert keyed by natural ids, so replaying an event is harmless and events of different topics may
+ * arrive in any order. A removed membership stays as a tombstone (`role: null`), and snapshots from
+ * the fallbacks only fill in what no event has written yet (`$setOnInsert`), so a stale snapshot can
+ * never bring back a removed membership.
  */
-export class ProjectionWriter {
+export class ProjectionWriter implements MembershipStore, ProjectStore {
   private readonly m: ProjectionModels;
   /** New tasks of concurrent events, inserted together. */
   private readonly taskInserts: CoalescedInserts<AccessTask>;
@@ -112,18 +114,19 @@ export class ProjectionWriter {
     return upsertById(this.m.Org, d.orgId, { $set: { settings: settingsText(d.settings) } });
   }
 
-  async orgOwnershipTransferred(d: { orgId: string; fromUserId: string; toUserId: string }) {
-    await upsertById(this.m.Org, d.orgId, { $set: { ownerId: d.toUserId } });
-    await this.orgMemberSet({ orgId: d.orgId, userId: d.fromUserId, role: 'ADMIN' });
-    await this.orgMemberSet({ orgId: d.orgId, userId: d.toUserId, role: 'OWNER' });
-  }
-
   // governance.membership
 
   orgMemberSet(d: { orgId: string; userId: string; role: OrgRole }) {
     return upsertById(this.m.OrgMember, `${d.orgId}:${d.userId}`, {
       $set: { orgId: d.orgId, userId: d.userId, role: d.role },
     });
+  }
+
+  orgOwnersDemoted(d: { orgId: string; userId: string; role: OrgRole }) {
+    return this.m.OrgMember.updateMany(
+      { orgId: d.orgId, role: 'OWNER', userId: { $ne: d.userId } },
+      { $set: { role: d.role } },
+    );
   }
 
   async orgMemberRemoved(d: { orgId: string; userId: string }) {
@@ -157,9 +160,15 @@ export class ProjectionWriter {
     });
   }
 
-  async teamOwnershipTransferred(d: { orgId: string; teamId: string; fromUserId: string; toUserId: string }) {
-    await this.teamMemberSet({ ...d, userId: d.fromUserId, role: 'MANAGER' });
-    await this.teamMemberSet({ ...d, userId: d.toUserId, role: 'OWNER' });
+  teamOwnersDemoted(d: { teamId: string; userId: string; role: TeamRole }) {
+    return this.m.TeamMember.updateMany(
+      { teamId: d.teamId, role: 'OWNER', userId: { $ne: d.userId } },
+      { $set: { role: d.role } },
+    );
+  }
+
+  teamMemberRemoved(d: { orgId: string; teamId: string; userId: string }) {
+    return this.teamMemberSet({ ...d, role: null });
   }
 
   // work.project
@@ -169,17 +178,6 @@ export class ProjectionWriter {
     return upsertById(this.m.Project, projectId, {
       $set: { ...fields, ...(restore ? { deleted: false } : {}) },
     });
-  }
-
-  /**
-   * A new project, and its creator as its OWNER: work writes that membership with the project, and
-   * no member event says so (project.created is the event that does). Without it a creator who is
-   * a plain org MEMBER had no role here — 403 on comments, 404 on PRIVATE projects' tasks, no
-   * project channel, no notifications — while work answered `myRole: OWNER`.
-   */
-  async projectCreated(d: ProjectData) {
-    await this.projectUpserted(d);
-    await this.projectMemberSet({ orgId: d.orgId, projectId: d.projectId, userId: d.ownerId, role: 'OWNER' });
   }
 
   projectDeleted(d: { projectId: string }) {
@@ -196,15 +194,19 @@ export class ProjectionWriter {
     });
   }
 
-  async projectOwnershipTransferred(d: {
-    orgId: string;
-    projectId: string;
-    fromUserId: string;
-    toUserId: string;
-  }) {
-    await this.m.Project.updateOne({ _id: d.projectId }, { $set: { ownerId: d.toUserId } });
-    await this.projectMemberSet({ ...d, userId: d.fromUserId, role: 'MANAGER' });
-    await this.projectMemberSet({ ...d, userId: d.toUserId, role: 'OWNER' });
+  projectOwnersDemoted(d: { projectId: string; userId: string; role: ProjectRole }) {
+    return this.m.ProjectMember.updateMany(
+      { projectId: d.projectId, role: 'OWNER', userId: { $ne: d.userId } },
+      { $set: { role: d.role } },
+    );
+  }
+
+  projectMemberRemoved(d: { orgId: string; projectId: string; userId: string }) {
+    return this.projectMemberSet({ ...d, role: null });
+  }
+
+  projectOwnerSet(d: { projectId: string; ownerId: string }) {
+    return this.m.Project.updateOne({ _id: d.projectId }, { $set: { ownerId: d.ownerId } });
   }
 
   // work.task
