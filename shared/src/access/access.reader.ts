@@ -40,15 +40,20 @@ export interface TeamAccess {
   bypass: boolean;
 }
 
-/** The caller on a live project they can see (effective project role not null). */
-export interface ProjectAccess {
-  project: AccessProject;
+/**
+ * The caller on a live project they can see (effective project role not null): the same shape in
+ * every service, `P` being the store's project (work's row, the projection's document here).
+ */
+export interface ProjectAccessOf<P> {
+  project: P;
   org: OrgAccess;
   memberships: Memberships;
   settings: PolicySettings;
   role: ProjectRole;
   bypass: boolean;
 }
+
+export type ProjectAccess = ProjectAccessOf<AccessProject>;
 
 export interface TaskAccess {
   task: AccessTask;

@@ -18,7 +18,20 @@ export interface RouteDoc {
   query?: ZodType;
   body?: ZodType;
   responses: Record<number, { description: string; schema?: ZodType }>;
+  /** Who may call it, by the rule book; published as `x-policy` (see RoutePolicy). */
+  policy?: RoutePolicy;
 }
+
+/**
+ * The rule a route is decided by, as clients and the authorization walk read it (`x-policy`):
+ * - `{scope, action}`: a catalogue action (shared/src/policy) on the object the path names: below
+ *   its role, 403 POLICY_DENIED with `policy`;
+ * - `access`: any role on that object (reads; none is a 404);
+ * - `personal`: whoever the object is theirs (an author, a requester, the invitee), whatever their role;
+ * - `self`: the caller's own data only.
+ */
+export type RoutePolicy =
+  { scope: 'org' | 'team' | 'project'; action: string } | 'access' | 'personal' | 'self';
 
 /**
  * Named schemas (`.meta({ id: 'Task' })` on a zod schema) shared by the document's operations: zod
@@ -271,6 +284,7 @@ export function openApiDocument(info: { title: string; version: string }, routes
       summary: route.summary,
       tags: route.tags,
       security: route.auth === false ? [] : [{ bearer: [] }],
+      ...(route.policy ? { 'x-policy': route.policy } : {}),
       parameters: [
         ...parameters(route.params, 'path'),
         ...parameters(route.query, 'query'),

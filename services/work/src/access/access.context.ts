@@ -1,30 +1,13 @@
-import type {
-  Memberships,
-  OrgRole,
-  OrgSettings,
-  PolicySettings,
-  ProjectRole,
-  ProjectRoleSource,
-} from '@trellis/shared';
+import type { OrgAccess, ProjectAccessOf, ProjectRoleSource } from '@trellis/shared';
 import type { ProjectRow } from '../models.ts';
 
 // What an access decision hands its caller; apart from access.service.ts so that the memo that
-// keeps these can name them without importing the service (no cycle).
+// keeps these can name them without importing the service (no cycle). The shapes are shared's, the
+// same collab and notify decide with; only the project row is work's own.
 
-/** The caller inside a live org they belong to. */
-export interface OrgAccess {
-  orgId: string;
-  role: OrgRole;
-  settings: OrgSettings;
-}
+export type { OrgAccess };
 
-/** The caller on a project they can see (effective project role not null). */
-export interface ProjectContext {
-  project: ProjectRow;
-  org: OrgAccess;
-  memberships: Memberships;
-  settings: PolicySettings;
-  role: ProjectRole;
+/** The caller on a project they can see (effective project role not null), and where that role comes from. */
+export interface ProjectContext extends ProjectAccessOf<ProjectRow> {
   source: ProjectRoleSource;
-  bypass: boolean;
 }
