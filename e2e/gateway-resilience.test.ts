@@ -56,6 +56,16 @@ test('identity down → 503 in < 100 ms and /health says so; back up → recover
   assert.equal((await fetch(`${suite.gatewayUrl}/health`)).status, 200);
 });
 
+test('the gateway serves the AsyncAPI document of the events and of /ws', async () => {
+  const res = await fetch(`${suite.gatewayUrl}/api/asyncapi.json`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const document = (await res.json()) as { asyncapi: string; channels: Record<string, { address: string }> };
+  assert.equal(document.asyncapi, '3.0.0');
+  assert.ok(Object.values(document.channels).some((c) => c.address === 'work.task'));
+  assert.ok(Object.values(document.channels).some((c) => c.address === '/ws'));
+});
+
 test('the merged OpenAPI document covers every service; Swagger UI is served', async () => {
   const res = await fetch(`${suite.gatewayUrl}/api/openapi.json`);
   assert.equal(res.status, 200);

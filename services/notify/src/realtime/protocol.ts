@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { unstorableText } from '@trellis/shared';
+import { realtimeEvents, unstorableText } from '@trellis/shared';
 import type { RealtimeEvent } from './channels.ts';
 
 // The WebSocket wire format of api.md §9, in one place.
@@ -24,6 +24,27 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 export type ErrorCode = 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_REQUEST';
 
+/** What the server sends (published in the AsyncAPI document; `ServerMessage` is checked against it). */
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), userId: z.uuid() }),
+  z.object({ type: z.literal('subscribed'), channel: z.string(), seq: z.number().int().min(0) }),
+  z.object({
+    type: z.literal('error'),
+    channel: z.string().optional(),
+    code: z.enum(['FORBIDDEN', 'NOT_FOUND', 'BAD_REQUEST']),
+    message: z.string(),
+  }),
+  z.object({ type: z.literal('pong') }),
+  z.object({
+    type: z.literal('event'),
+    channel: z.string(),
+    seq: z.number().int().min(1),
+    event: realtimeEvents.realtimeEvent,
+  }),
+  z.object({ type: z.literal('unsubscribed'), channel: z.string(), reason: z.literal('ACCESS_REVOKED') }),
+  z.object({ type: z.literal('reset'), channel: z.string() }),
+]);
+
 export type ServerMessage =
   | { type: 'welcome'; userId: string }
   | { type: 'subscribed'; channel: string; seq: number }
@@ -32,6 +53,10 @@ export type ServerMessage =
   | { type: 'event'; channel: string; seq: number; event: RealtimeEvent }
   | { type: 'unsubscribed'; channel: string; reason: 'ACCESS_REVOKED' }
   | { type: 'reset'; channel: string };
+
+// The documented schema and the type the hub sends stay one: each must be assignable to the other.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const serverMessagesDocumented: Same<ServerMessage, z.infer<typeof serverMessageSchema>> = true;
 
 /** Why the server closes a socket; a client reconnects (with a fresh token for 4001) and resumes with `since`. */
 export const CLOSE = {
