@@ -27,6 +27,13 @@ module.exports = {
       },
     },
     {
+      name: 'client-standalone',
+      comment: '@trellis/client is published on its own: its sources use only the document and npm packages.',
+      severity: 'error',
+      from: { path: '^clients/[^/]+/src/' },
+      to: { path: '^(shared|services|e2e|infra)/' },
+    },
+    {
       name: 'no-circular',
       comment: 'Modules form no cycles (type-only imports included).',
       severity: 'error',

@@ -32,6 +32,7 @@ export function apiClient(baseUrl: string) {
     return { status: response.status, headers: response.headers, body: body as T };
   }
   return {
+    baseUrl,
     call,
     get: <T = Record<string, unknown>>(path: string, token?: string) => call<T>('GET', path, { token }),
     post: <T = Record<string, unknown>>(path: string, body?: unknown, token?: string) =>

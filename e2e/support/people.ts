@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createTrellisClient, unwrap, type TrellisClient } from '../../clients/typescript/src/index.ts';
 import type { ApiClient } from './client.ts';
 import { mailsTo } from './maildev.ts';
 import { waitFor } from '@trellis/shared/testing';
@@ -9,18 +10,24 @@ export interface Person {
   email: string;
   name: string;
   token: string;
+  /** Their session in @trellis/client, the SDK every journey signs up with (absent: built from `token`). */
+  client?: TrellisClient;
 }
 
-/** A registered, signed-in user, through the gateway. */
+/** The person's SDK session: their own, or one around their access token. */
+export function clientOf(api: ApiClient, who: Person): TrellisClient {
+  return (
+    who.client ??
+    createTrellisClient({ baseUrl: api.baseUrl, tokens: { accessToken: who.token, refreshToken: '' } })
+  );
+}
+
+/** A registered, signed-in user, through the gateway and the SDK. */
 export async function person(api: ApiClient, name: string): Promise<Person> {
   const email = `${name.toLowerCase().replace(/\W+/g, '-')}-${randomUUID().slice(0, 8)}@example.test`;
-  const res = await api.post<{ user: { id: string }; accessToken: string }>('/auth/register', {
-    email,
-    password: 'correct horse battery',
-    name,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return { id: res.body.user.id, email, name, token: res.body.accessToken };
+  const client = createTrellisClient({ baseUrl: api.baseUrl });
+  const user = await client.register({ email, password: 'correct horse battery', name });
+  return { id: user.id, email, name, token: client.tokens()!.accessToken, client };
 }
 
 /** The token of the newest invitation mail to an address (api.md §8: `token=<token>` in the link). */
@@ -40,10 +47,14 @@ export async function invitationToken(email: string, count = 1): Promise<string>
 /** Invites someone and has them accept: the only way into an org through the API. */
 export async function join(api: ApiClient, orgId: string, inviter: Person, invitee: Person, role: string) {
   const before = (await mailsTo(invitee.email)).filter((m) => /token=/.test(m.text)).length;
-  const invited = await api.post(`/orgs/${orgId}/invitations`, { email: invitee.email, role }, inviter.token);
-  assert.equal(invited.status, 201, JSON.stringify(invited.body));
+  const invited = await clientOf(api, inviter).api.POST('/api/v1/orgs/{orgId}/invitations', {
+    params: { path: { orgId } },
+    body: { email: invitee.email, role: role as 'MEMBER' },
+  });
+  assert.equal(invited.response.status, 201, JSON.stringify(invited.error ?? invited.data));
   const token = await invitationToken(invitee.email, before + 1);
-  const accepted = await api.post('/invitations/accept', { token }, invitee.token);
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-  assert.deepEqual(accepted.body, { orgId, role });
+  const accepted = await unwrap(
+    clientOf(api, invitee).api.POST('/api/v1/invitations/accept', { body: { token } }),
+  );
+  assert.deepEqual(accepted, { orgId, role });
 }

@@ -13,6 +13,7 @@ import { downStarted, up } from './stack.ts';
 const DEFAULT_PATTERNS = [
   'shared/test/**/*.test.ts',
   'services/*/test/**/*.test.ts',
+  'clients/*/test/**/*.test.ts',
   'infra/test/**/*.test.ts',
   'e2e/**/*.test.ts',
 ];
