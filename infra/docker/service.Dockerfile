@@ -21,7 +21,7 @@ FROM node:24-slim AS deps
 ARG SERVICE
 WORKDIR /app
 # `npm ci` needs the lockfile and every workspace manifest, even for the
-# workspaces it will not install. Keep this list in step with services/*.
+# workspaces it will not install. Keep this list in step with services/* and clients/*.
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY services/collab/package.json services/collab/
@@ -30,6 +30,7 @@ COPY services/governance/package.json services/governance/
 COPY services/identity/package.json services/identity/
 COPY services/notify/package.json services/notify/
 COPY services/work/package.json services/work/
+COPY clients/typescript/package.json clients/typescript/
 # npm creates a workspace's own node_modules only for packages it cannot
 # hoist; the mkdir makes both exist so the runtime stage can always copy them.
 RUN --mount=type=cache,target=/root/.npm \

@@ -376,9 +376,11 @@ test('each service Dockerfile: node:24-slim, multi-stage, non-root, its own port
 test('the Dockerfile template copies every workspace manifest before npm ci', () => {
   const steps = instructions(readFileSync(templatePath, 'utf8'));
   const copies = steps.filter((s) => s.keyword === 'COPY').map((s) => s.args);
-  const workspaces = readdirSync(path.join(repoRoot, 'services'), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(path.join(repoRoot, 'services', d.name, 'package.json')))
-    .map((d) => `services/${d.name}`);
+  const workspaces = ['services', 'clients'].flatMap((parent) =>
+    readdirSync(path.join(repoRoot, parent), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(repoRoot, parent, d.name, 'package.json')))
+      .map((d) => `${parent}/${d.name}`),
+  );
   for (const workspace of ['shared', ...workspaces]) {
     assert.ok(
       copies.some((c) => c.startsWith(`${workspace}/package.json `)),
