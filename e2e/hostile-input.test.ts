@@ -141,7 +141,7 @@ test("one user's storm of hostile input: every answer a 4xx, another org sees 0 
     [],
     `the other org saw only 200s (${bystander.length} reads)`,
   );
-  const metrics = await (await fetch(`${suite.gatewayUrl}/metrics`)).text();
+  const metrics = await (await fetch(suite.metricsUrls.gateway)).text();
   const open = metrics.split('\n').filter((line) => /^gateway_breaker_open\{.*\} 1$/.test(line));
   assert.deepEqual(open, [], 'no breaker opened');
 });

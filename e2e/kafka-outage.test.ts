@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '@trellis/shared/testing';
+import { metricValue, waitFor } from '@trellis/shared/testing';
 import { apiClient, type ApiClient } from './support/client.ts';
 import { join, person, type Person } from './support/people.ts';
 import { startPrivateKafka, type PrivateKafka } from './support/private-kafka.ts';
-import { SERVICES, startSuite, type Suite } from './support/suite.ts';
+import { SERVICES, startSuite, type ServiceName, type Suite } from './support/suite.ts';
 
 interface Task {
   id: string;
@@ -18,7 +18,8 @@ interface Notification {
 
 // architecture.md §5 / issue 19: Kafka carries events between services, it does not serve requests.
 // With the broker down, every service stays ready (degraded) and serves its own reads and writes;
-// the outboxes hold the events and deliver them once the broker is back.
+// the outboxes hold the events and deliver them once the broker is back, and their backlog metric
+// (architecture.md §8) shows it rise and fall.
 describe('Kafka down: every service stays in rotation and serves its own reads and writes', () => {
   let kafka: PrivateKafka;
   let suite: Suite;
@@ -26,6 +27,16 @@ describe('Kafka down: every service stays in rotation and serves its own reads a
   let alice: Person, bob: Person;
   let orgId: string, projectId: string;
   let before_: Task;
+  /** Every line the services wrote (the suite keeps only the last 20 000 characters of each). */
+  const lines: string[] = [];
+
+  /** What `outbox_unsent_events` says in the service's `/metrics` (undefined when left out). */
+  const unsent = async (name: ServiceName) => {
+    const res = await fetch(suite.metricsUrls[name], { signal: AbortSignal.timeout(5_000) });
+    return metricValue(await res.text(), 'outbox_unsent_events');
+  };
+  /** Services whose own writes below publish events; collab's outbox is MongoDB's. */
+  const WRITERS: ServiceName[] = ['identity', 'governance', 'work', 'collab'];
 
   const readiness = async (url: string) => {
     const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
@@ -37,7 +48,10 @@ describe('Kafka down: every service stays in rotation and serves its own reads a
 
   before(async () => {
     kafka = await startPrivateKafka();
-    suite = await startSuite({ kafkaBrokers: kafka.brokers });
+    suite = await startSuite({
+      kafkaBrokers: kafka.brokers,
+      onOutput: (_name, chunk) => lines.push(...chunk.split('\n')),
+    });
     api = apiClient(suite.gatewayUrl);
     [alice, bob] = (await Promise.all(['Alice Outage', 'Bob Outage'].map((n) => person(api, n)))) as [
       Person,
@@ -132,6 +146,24 @@ describe('Kafka down: every service stays in rotation and serves its own reads a
     assert.equal(preferences.status, 200, JSON.stringify(preferences.body));
     assert.equal((await api.get('/notifications', bob.token)).status, 200);
 
+    // The writes' events wait in each writer's outbox, and its metric says so.
+    for (const name of WRITERS) {
+      const held = await waitFor(async () => ((await unsent(name)) ?? 0) > 0 && unsent(name), {
+        what: `${name}'s outbox backlog to show`,
+        timeoutMs: 20_000,
+        intervalMs: 500,
+      });
+      assert.ok(held >= 1, `${name}: ${held} unsent`);
+    }
+    // A refused connection is logged with its error code, not "[redacted]" (architecture.md §8): the
+    // relay's error once kafkajs gives up names the ECONNREFUSED it gave up on.
+    const named = await waitFor(
+      () => lines.find((line) => line.includes('"level":50') && line.includes('"code":"ECONNREFUSED"')),
+      { what: 'an error log with code ECONNREFUSED', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    assert.match(named, /"err":\{/);
+    assert.ok(!lines.some((line) => line.includes('"code":"[redacted]"')), 'no error code is redacted');
+
     // Back: the outbox delivers what it held, and notify tells Bob about the task made meanwhile.
     await kafka.start();
     const assigned = await waitFor(
@@ -145,6 +177,12 @@ describe('Kafka down: every service stays in rotation and serves its own reads a
       { what: 'the assignment made during the outage', timeoutMs: 60_000, intervalMs: 500 },
     );
     assert.equal(assigned.length, 1);
+    for (const name of WRITERS)
+      await waitFor(async () => (await unsent(name)) === 0, {
+        what: `${name}'s outbox backlog back to 0`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      });
     for (const name of SERVICES) {
       const ready = await waitFor(
         async () => {

@@ -34,6 +34,7 @@ export async function startNpmStart(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_PORT`, String(ports[name])])),
+    GATEWAY_METRICS_PORT: String(await freePort()),
     TRELLIS_DB_PREFIX: prefix,
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
     LOG_LEVEL: 'warn',

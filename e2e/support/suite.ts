@@ -25,6 +25,8 @@ const repo = join(import.meta.dirname, '..', '..');
 export interface Suite {
   gatewayUrl: string;
   urls: Record<ServiceName, string>;
+  /** Where each service's `GET /metrics` answers: the gateway's on its metrics port, not the public one. */
+  metricsUrls: Record<ServiceName, string>;
   /** Prepended to this suite's topics and consumer groups. */
   topicPrefix: string;
   /** SIGKILLs a service (a crash, not a drain). */
@@ -80,6 +82,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
   const urls = Object.fromEntries(
     SERVICES.map((name) => [name, `http://127.0.0.1:${ports[name]}`]),
   ) as Record<ServiceName, string>;
+  const gatewayMetricsPort = await freePort();
+  const metricsUrls = Object.fromEntries(
+    SERVICES.map((name) => [
+      name,
+      name === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}/metrics` : `${urls[name]}/metrics`,
+    ]),
+  ) as Record<ServiceName, string>;
 
   const envFor = (name: ServiceName): Record<string, string> => ({
     PATH: process.env.PATH ?? '',
@@ -104,9 +113,12 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     ...(name === 'collab' || name === 'notify' ? { WORK_URL: urls.work } : {}),
     ...(name === 'notify' ? { COLLAB_URL: urls.collab } : {}),
     ...(name === 'gateway'
-      ? Object.fromEntries(
-          SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),
-        )
+      ? {
+          METRICS_PORT: String(gatewayMetricsPort),
+          ...Object.fromEntries(
+            SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),
+          ),
+        }
       : {}),
     ...options.env?.[name],
   });
@@ -165,6 +177,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
   return {
     gatewayUrl: urls.gateway,
     urls,
+    metricsUrls,
     topicPrefix: kafka.topicPrefix,
     start,
     kill: (name) => stop(name, 'SIGKILL'),

@@ -8,7 +8,7 @@ import { test } from './test.ts';
 
 const USAGE = `usage: node infra/local/cli.ts <command>
 
-  provision   fetch Kafka (mvn) and build FerretDB (go) into the cache, if missing
+  provision   fetch Kafka (mvn), build FerretDB and promtool (go) into the cache, if missing
   up          provision, then start Kafka, PostgreSQL, FerretDB and MailDev in the background
   down        stop them
   status      show what runs, with pids and ports
@@ -30,7 +30,7 @@ process.on('warning', (warning) => {
 const [command, ...args] = process.argv.slice(2);
 
 const commands = new Map<string, () => Promise<number | void>>([
-  ['provision', provision],
+  ['provision', () => provision({ tools: true })],
   ['up', async () => void (await up())],
   ['down', () => down()],
   ['status', status],

@@ -106,6 +106,8 @@ export function serviceEnv(service: Service): Record<string, string> {
   for (const [upstream, readers] of Object.entries(INTERNAL_UPSTREAMS))
     if (readers.includes(service.name)) vars[`${upstream.toUpperCase()}_URL`] = urlOf(upstream);
   if (service.name === 'gateway') {
+    // `/metrics` is not on the public port (architecture.md §8): on this one, loopback only.
+    vars.METRICS_PORT = String(envPort('GATEWAY_METRICS_PORT', 9464));
     for (const upstream of services.filter((other) => other !== service)) {
       vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);
     }

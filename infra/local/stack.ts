@@ -1,6 +1,7 @@
 // The four infrastructure components as one stack: provision, up, down, status.
 import type { Component } from './component.ts';
 import { endpoints, paths, redact } from './config.ts';
+import { isPromtoolProvisioned, provisionPromtool } from '../observability/promtool.ts';
 import { ferretdb } from './ferretdb/ferretdb.ts';
 import { kafka } from './kafka/kafka.ts';
 import { say, seconds, step, UserError } from './log.ts';
@@ -35,18 +36,23 @@ async function settle(tasks: Promise<unknown>[]): Promise<void> {
   if (errors.length > 0) throw new UserError(errors.map((error) => (error as Error).message).join('\n✗ '));
 }
 
-export async function provision(): Promise<void> {
-  const missing = managed().filter((component) => !component.isProvisioned());
+/**
+ * Builds what the cache lacks: the components, and with `tools` (`npm run stack:provision`, which CI
+ * runs) the tools the tests use too — promtool for the alert rules. `up` needs only the components;
+ * a test that finds its tool missing builds it itself.
+ */
+export async function provision(options: { tools?: boolean } = {}): Promise<void> {
+  const missing = managed()
+    .filter((component) => !component.isProvisioned())
+    .map((component) => ({ name: component.name, provision: component.provision }));
+  if (options.tools && !isPromtoolProvisioned())
+    missing.push({ name: 'promtool', provision: provisionPromtool });
   if (missing.length === 0) {
     say(`✓ provisioned (cache ${paths.cache})`);
     return;
   }
   say(`Provisioning into ${paths.cache} (once per machine; later runs reuse it)`);
-  await settle(
-    missing.map((component) =>
-      step(`provision ${component.name}`, (progress) => component.provision(progress)),
-    ),
-  );
+  await settle(missing.map((each) => step(`provision ${each.name}`, (progress) => each.provision(progress))));
 }
 
 /** Our live daemon's pid, from the pid file or else found by its command line (the file is then fixed). */

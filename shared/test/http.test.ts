@@ -16,6 +16,7 @@ import {
   pageOf,
   redactUrl,
   REDACTED_PATHS,
+  serializeError,
   validate,
 } from '../src/index.ts';
 import { assertProblem } from '../src/testing/index.ts';
@@ -138,13 +139,17 @@ describe('HTTP building blocks', () => {
   test('one-time codes are redacted from logged mail requests; error codes are kept', () => {
     const lines: string[] = [];
     const capture = pino(
-      { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+      { redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { err: serializeError } },
       {
         write: (line: string) => void lines.push(line),
       },
     );
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     capture.error({ err: refused }, 'database down');
+    // A client library's wrapper (kafkajs gives up after its retries) names the refused connection too.
+    const gaveUp = new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092', {
+      cause: new Error('wrapped', { cause: refused }),
+    });
     const mail = {
       template: 'verify-email',
       to: 'ada@example.test',
@@ -153,6 +158,7 @@ describe('HTTP building blocks', () => {
     capture.warn({ event: { id: 'e1', data: mail } }, 'mail event parked');
     capture.warn({ request: mail }, 'mail request refused');
     capture.warn(mail, 'mail request refused');
+    capture.error({ err: gaveUp }, 'outbox relay pass failed');
     type Logged = {
       err?: { code?: string };
       event?: { data?: { params?: { code?: string } } };
@@ -161,6 +167,7 @@ describe('HTTP building blocks', () => {
     };
     const logged = lines.map((line) => JSON.parse(line) as Logged);
     assert.equal(logged[0]?.err?.code, 'ECONNREFUSED');
+    assert.equal(logged[4]?.err?.code, 'ECONNREFUSED');
     assert.equal(logged[1]?.event?.data?.params?.code, '[redacted]');
     assert.equal(logged[2]?.request?.params?.code, '[redacted]');
     assert.equal(logged[3]?.params?.code, '[redacted]');

@@ -10,6 +10,7 @@ import {
   type KeyResolver,
   type Logger,
   type MongoOutbox,
+  type Metrics,
   type ReadinessCheck,
   type RevocationCheck,
   mongoIdempotencyStore,
@@ -28,6 +29,8 @@ import type { CollabModels } from './models.ts';
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
+  metrics?: Metrics;
   connection: Connection;
   models: CollabModels;
   /** The outbox writer and relay of the models' events (started and stopped by the caller). */
@@ -76,6 +79,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     service: 'collab',
     logger: deps.logger,
     readiness: deps.readiness,
+    metrics: deps.metrics,
     routes,
   });
   const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];

@@ -48,6 +48,7 @@ const work = new InternalClient({
 const deps = {
   logger,
   readiness: runtime.readiness,
+  metrics: runtime.metrics,
   connection,
   models,
   outbox,

@@ -1,7 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Express } from 'express';
 import cors from 'cors';
-import { createServiceApp, type KeyResolver, type Logger, type ReadinessCheck } from '@trellis/shared';
+import {
+  createServiceApp,
+  type KeyResolver,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+} from '@trellis/shared';
 import { requireAccessToken, stripIdentityHeaders } from './auth/gateway-auth.ts';
 import type { Config } from './config.ts';
 import { apiDocs } from './docs/api-docs.ts';
@@ -31,11 +37,15 @@ export interface AppDeps {
   upstreams: UpstreamUrls;
   resolveKey: KeyResolver;
   isRevoked: (jti: string) => boolean;
+  /** The registry the metrics port serves (with the bus's metrics); new when absent. */
+  metrics?: Metrics;
 }
 
 export interface GatewayApp {
   app: Express;
   breakers: UpstreamBreakers;
+  /** Not served on the public port: `main.ts` serves them on METRICS_PORT. */
+  metrics: Metrics;
   /** The client address as `req.ip` decides it, for WebSocket upgrades (which bypass express). */
   clientAddress: (req: IncomingMessage) => string | undefined;
 }
@@ -59,6 +69,9 @@ export function buildApp(deps: AppDeps): GatewayApp {
     logger,
     readiness: deps.readiness,
     jsonBody: false,
+    metrics: deps.metrics,
+    // The public port: `GET /metrics` is a 404 here (architecture.md §8).
+    metricsEndpoint: false,
     // The edge: only the proxies in front of it may tell it who the client is (README, "Client address").
     trustProxy: { addresses: config.TRUSTED_PROXIES },
   });
@@ -100,5 +113,5 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(requireAccessToken({ resolveKey: deps.resolveKey, isRevoked: deps.isRevoked }));
   app.use(apiRateLimit({ perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP }));
   app.use(apiProxy({ upstreams: deps.upstreams, timeoutMs: config.PROXY_TIMEOUT_MS, breakers, logger }));
-  return { app: finish(), breakers, clientAddress };
+  return { app: finish(), breakers, metrics, clientAddress };
 }

@@ -21,6 +21,8 @@ const addressList = z
 
 export const configSchema = baseEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** `GET /metrics` is served on this port (on HOST), never on the public PORT; 0 picks a free one. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   IDENTITY_URL: upstreamUrl,
   GOVERNANCE_URL: upstreamUrl,
   WORK_URL: upstreamUrl,

@@ -1,5 +1,14 @@
 // Process entry: config → connect → listen → consume → shutdown.
-import { createBus, createLogger, followRevocations, remoteJwks, serve } from '@trellis/shared';
+import {
+  createBus,
+  createLogger,
+  createMetrics,
+  followRevocations,
+  observeEventBus,
+  remoteJwks,
+  serve,
+  serveMetrics,
+} from '@trellis/shared';
 import { buildApp } from './app.ts';
 import { readConfig } from './config.ts';
 import { webSocketGate } from './routing/websocket.ts';
@@ -8,6 +17,8 @@ import { upstreamUrls } from './routing/upstreams.ts';
 const config = readConfig();
 const logger = createLogger('gateway', config.LOG_LEVEL);
 const bus = createBus('gateway', config, logger);
+const metrics = createMetrics('gateway');
+observeEventBus(metrics.registry, bus);
 const upstreams = upstreamUrls(config);
 const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL}/api/v1/auth/jwks` });
 
@@ -21,6 +32,14 @@ const { app, breakers, clientAddress } = buildApp({
   upstreams,
   resolveKey,
   isRevoked: revocations.isRevoked,
+  metrics,
+});
+// Before the public port opens; it stops last, so a drain can still be watched.
+const metricsServer = await serveMetrics({
+  metrics,
+  host: config.HOST,
+  port: config.METRICS_PORT,
+  logger,
 });
 await serve({
   app,
@@ -40,5 +59,6 @@ await serve({
   stopSteps: [
     { name: 'breakers', run: async () => breakers.shutdown() },
     { name: 'kafka', run: () => bus.close() },
+    { name: 'metrics', run: () => metricsServer.close() },
   ],
 });

@@ -6,9 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createEvent, createServiceApp, identityEvents, listen, RevocationList } from '@trellis/shared';
+import {
+  createEvent,
+  createServiceApp,
+  identityEvents,
+  listen,
+  RevocationList,
+  serveMetrics,
+} from '@trellis/shared';
 import { assertProblem, testLogger } from '@trellis/shared/testing';
-import { buildApp, type AppDeps } from '../src/app.ts';
+import { buildApp, type AppDeps, type GatewayApp } from '../src/app.ts';
 import { webSocketGate } from '../src/routing/websocket.ts';
 import { ROUTE_PREFIXES, UPSTREAMS, upstreamFor, type UpstreamUrls } from '../src/routing/upstreams.ts';
 import { closedPort, stopServers, testSigner } from '@trellis/shared/testing';
@@ -248,7 +255,7 @@ describe('gateway', () => {
 
   test('a breaker opens on a failing upstream, answers 503 at once, and closes when it recovers', async () => {
     const port = await closedPort();
-    const { app, breakers } = gatewayWith({
+    const { app, breakers, metrics } = gatewayWith({
       upstreams: { ...upstreams, governance: `http://127.0.0.1:${port}` },
       config: { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 300 },
     });
@@ -256,8 +263,10 @@ describe('gateway', () => {
       for (let i = 0; i < 3; i += 1) {
         assertProblem(await request(app).get('/api/v1/orgs').set(bearer()), 503, 'UPSTREAM_UNAVAILABLE');
       }
-      const metrics = await request(app).get('/metrics');
-      assert.match(metrics.text, /gateway_breaker_open\{[^}]*upstream="governance"[^}]*\} 1/);
+      assert.match(
+        await metrics.registry.metrics(),
+        /gateway_breaker_open\{[^}]*upstream="governance"[^}]*\} 1/,
+      );
       // The service comes back on the same port; after the reset delay one trial call closes the breaker.
       const back = express();
       back.get('/api/v1/orgs', (_req, res) => res.json({ items: [], nextCursor: null }));
@@ -268,7 +277,7 @@ describe('gateway', () => {
       const recovered = await request(app).get('/api/v1/orgs').set(bearer());
       assert.equal(recovered.status, 200);
       assert.match(
-        (await request(app).get('/metrics')).text,
+        await metrics.registry.metrics(),
         /gateway_breaker_open\{[^}]*upstream="governance"[^}]*\} 0/,
       );
     } finally {
@@ -277,14 +286,14 @@ describe('gateway', () => {
   });
 
   test('4xx answers do not count against an upstream', async () => {
-    const { app, breakers } = gatewayWith({
+    const { app, breakers, metrics } = gatewayWith({
       config: { ...config, BREAKER_VOLUME: 2, BREAKER_RESET_MS: 60_000 },
     });
     try {
       for (let i = 0; i < 5; i += 1)
         assert.equal((await request(app).get('/api/v1/users/nope').set(bearer())).status, 404);
       assert.match(
-        (await request(app).get('/metrics')).text,
+        await metrics.registry.metrics(),
         /gateway_breaker_open\{[^}]*upstream="identity"[^}]*\} 0/,
       );
     } finally {
@@ -297,10 +306,8 @@ describe('gateway', () => {
     const statuses = express();
     statuses.use((req, res) => res.status(Number(req.query.status ?? 200)).json({}));
     const work = await start(statuses);
-    const breakerOf = async (app: express.Express) =>
-      /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} (\d)/.exec(
-        (await request(app).get('/metrics')).text,
-      )?.[1];
+    const breakerOf = async ({ metrics }: GatewayApp) =>
+      /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} (\d)/.exec(await metrics.registry.metrics())?.[1];
     const settings = { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 60_000 };
 
     const caused = gatewayWith({ upstreams: { ...upstreams, work }, config: settings });
@@ -309,7 +316,7 @@ describe('gateway', () => {
         const res = await request(caused.app).get('/api/v1/tasks?status=500').set(bearer());
         assert.equal(res.status, 500, 'relayed as the service answered it');
       }
-      assert.equal(await breakerOf(caused.app), '0', "500s are the requests' doing");
+      assert.equal(await breakerOf(caused), '0', "500s are the requests' doing");
     } finally {
       caused.breakers.shutdown();
     }
@@ -321,7 +328,7 @@ describe('gateway', () => {
           (await request(unwell.app).get(`/api/v1/tasks?status=${status}`).set(bearer())).status,
           status,
         );
-      assert.equal(await breakerOf(unwell.app), '1');
+      assert.equal(await breakerOf(unwell), '1');
       assertProblem(
         await request(unwell.app).get('/api/v1/tasks').set(bearer()),
         503,
@@ -336,24 +343,24 @@ describe('gateway', () => {
     const statuses = express();
     statuses.use((req, res) => res.status(Number(req.query.status ?? 200)).json({}));
     const work = await start(statuses);
-    const { app, breakers } = gatewayWith({
+    const { app, breakers, metrics } = gatewayWith({
       upstreams: { ...upstreams, work },
       config: { ...config, BREAKER_VOLUME: 3, BREAKER_RESET_MS: 60_000, BREAKER_FAILURES_PER_CALLER: 2 },
     });
-    const metrics = async () => (await request(app).get('/metrics')).text;
+    const scrape = async () => await metrics.registry.metrics();
     const hostile = signer.sign({ sub: randomUUID() });
     try {
       for (let i = 0; i < 6; i += 1) {
         const res = await request(app).get('/api/v1/tasks?status=503').set(bearer(hostile));
         assert.equal(res.status, 503, 'every failure is still answered to its caller');
       }
-      assert.match(await metrics(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 0/);
-      assert.match(await metrics(), /gateway_breaker_unseen_failures_total\{[^}]*upstream="work"[^}]*\} 4/);
+      assert.match(await scrape(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 0/);
+      assert.match(await scrape(), /gateway_breaker_unseen_failures_total\{[^}]*upstream="work"[^}]*\} 4/);
       // Past their budget the caller is still served while the breaker is closed.
       assert.equal((await request(app).get('/api/v1/tasks').set(bearer(hostile))).status, 200);
       // A second caller's failure is news: with the first one's two it reaches the volume, all failed.
       assert.equal((await request(app).get('/api/v1/tasks?status=503').set(bearer())).status, 503);
-      assert.match(await metrics(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 1/);
+      assert.match(await scrape(), /gateway_breaker_open\{[^}]*upstream="work"[^}]*\} 1/);
       assertProblem(
         await request(app).get('/api/v1/tasks').set(bearer(hostile)),
         503,
@@ -434,6 +441,24 @@ describe('gateway', () => {
       .set('Access-Control-Request-Method', 'POST');
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers['access-control-allow-origin'], '*');
+  });
+
+  test('GET /metrics is a 404 on the public port and served on the metrics port, breaker states included', async () => {
+    const { app, breakers, metrics } = gatewayWith();
+    const served = await serveMetrics({ metrics, host: '127.0.0.1', port: 0, logger: testLogger('gateway') });
+    try {
+      assertProblem(await request(app).get('/metrics'), 404, 'NOT_FOUND');
+      assertProblem(await request(app).get('/metrics').set(bearer()), 404, 'NOT_FOUND');
+      const res = await fetch(`http://127.0.0.1:${served.port}/metrics`);
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.match(text, /gateway_breaker_state\{[^}]*upstream="work"[^}]*state="closed"[^}]*\} 1/);
+      assert.match(text, /gateway_breaker_state\{[^}]*upstream="work"[^}]*state="open"[^}]*\} 0/);
+      assert.equal((await fetch(`http://127.0.0.1:${served.port}/api/v1/orgs`)).status, 404);
+    } finally {
+      breakers.shutdown();
+      await served.close();
+    }
   });
 
   test('/health aggregates upstream readiness; docs are served', async () => {

@@ -7,6 +7,7 @@ import {
   type KeyResolver,
   type Logger,
   type PgOutbox,
+  type Metrics,
   type ReadinessCheck,
   type RevocationCheck,
   postgresIdempotencyStore,
@@ -39,6 +40,8 @@ import { TeamService } from './teams/teams.service.ts';
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
+  metrics?: Metrics;
   sequelize: Sequelize;
   models: Models;
   outbox: PgOutbox;
@@ -117,6 +120,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     service: 'governance',
     logger: deps.logger,
     readiness: deps.readiness,
+    metrics: deps.metrics,
     routes,
   });
   const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];

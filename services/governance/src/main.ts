@@ -28,6 +28,7 @@ const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/
 const deps = {
   logger,
   readiness: runtime.readiness,
+  metrics: runtime.metrics,
   sequelize,
   models,
   outbox,

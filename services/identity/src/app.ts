@@ -5,6 +5,7 @@ import {
   mountRoutes,
   type Logger,
   type PgOutbox,
+  type Metrics,
   type ReadinessCheck,
   type RevocationCheck,
   postgresIdempotencyStore,
@@ -26,6 +27,8 @@ import { UserService } from './users/users.service.ts';
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
+  metrics?: Metrics;
   sequelize: Sequelize;
   models: Models;
   outbox: PgOutbox;
@@ -70,6 +73,7 @@ export function buildApp(deps: AppDeps, services = buildServices(deps)): Express
     service: 'identity',
     logger: deps.logger,
     readiness: deps.readiness,
+    metrics: deps.metrics,
     routes,
   });
   app.use(

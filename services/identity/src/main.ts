@@ -35,6 +35,7 @@ await keys.rotateIfDue();
 const deps = {
   logger,
   readiness: runtime.readiness,
+  metrics: runtime.metrics,
   sequelize,
   models,
   outbox,

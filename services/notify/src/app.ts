@@ -11,6 +11,7 @@ import {
   type InternalClient,
   type KeyResolver,
   type Logger,
+  type Metrics,
   type ReadinessCheck,
   type RevocationCheck,
   mongoIdempotencyStore,
@@ -18,6 +19,7 @@ import {
 import { ChannelAccess, chatChannelModel } from './access/channel-access.ts';
 import { notifySubscriptions } from './events/subscriptions.ts';
 import { mailClaimModel, mailDeliveryModel } from './mail/delivery.model.ts';
+import { mailMetrics } from './mail/mail.metrics.ts';
 import { MailQueue, type MailQueueSettings } from './mail/mail.queue.ts';
 import { MailService } from './mail/mail.service.ts';
 import type { Mailer } from './mail/mailer.ts';
@@ -33,6 +35,8 @@ import { createWebhooks, type WebhookSettings } from './webhooks/webhooks.module
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
+  metrics?: Metrics;
   connection: Connection;
   bus: EventBus;
   mailer: Mailer;
@@ -64,13 +68,17 @@ export async function buildServices(deps: AppDeps) {
     ...(deps.governance ? { governance: deps.governance } : {}),
     ...(deps.work ? { work: deps.work } : {}),
   });
+  // Created before the app, so the components register their metrics where /metrics reads.
+  const metrics = deps.metrics ?? createMetrics('notify');
   const models = await notifyModels(connection);
   const deliveries = await mailDeliveryModel(connection);
-  const mail = new MailService({ deliveries, mailer: deps.mailer, logger });
+  const mailing = mailMetrics(deps.mailer, metrics.registry);
+  const mail = new MailService({ deliveries, mailer: mailing.mailer, logger });
   const mailQueue = new MailQueue({
     deliveries,
     claims: await mailClaimModel(connection),
-    mailer: deps.mailer,
+    mailer: mailing.mailer,
+    onGivenUp: mailing.givenUp,
     logger,
     ...(deps.mailQueue ? { settings: deps.mailQueue } : {}),
   });
@@ -80,8 +88,6 @@ export async function buildServices(deps: AppDeps) {
     channels: chatChannels,
     ...(deps.collab ? { collab: deps.collab } : {}),
   });
-  // Created before the app, so the hub registers its gauges where /metrics reads.
-  const metrics = createMetrics('notify');
   const realtime = await createRealtime({
     registry: metrics.registry,
     connection,
@@ -99,6 +105,7 @@ export async function buildServices(deps: AppDeps) {
     projection,
     chatChannels,
     settings: deps.webhooks,
+    registry: metrics.registry,
   });
   const preferences = new PreferenceService(models.Preferences);
   const counts = new UnreadCounts(models.InboxCounter, models.Notification);

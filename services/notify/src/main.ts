@@ -35,6 +35,7 @@ const collab = new InternalClient({ name: 'collab', baseUrl: config.COLLAB_URL, 
 const deps = {
   logger,
   readiness: runtime.readiness,
+  metrics: runtime.metrics,
   connection: runtime.connection,
   bus: runtime.bus,
   mailer,

@@ -7,6 +7,7 @@ import {
   type KeyResolver,
   type Logger,
   type PgOutbox,
+  type Metrics,
   type ReadinessCheck,
   type RevocationCheck,
   postgresIdempotencyStore,
@@ -35,6 +36,8 @@ import { TaskService } from './tasks/tasks.service.ts';
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
+  metrics?: Metrics;
   sequelize: Sequelize;
   outbox: PgOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
@@ -107,6 +110,7 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     service: 'work',
     logger: deps.logger,
     readiness: deps.readiness,
+    metrics: deps.metrics,
     routes,
   });
   const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];

@@ -30,6 +30,7 @@ const governance = new GovernanceClient({
 const deps = {
   logger,
   readiness: runtime.readiness,
+  metrics: runtime.metrics,
   sequelize,
   outbox,
   resolveKey,

@@ -66,6 +66,7 @@ export async function followRevocations(bus: EventBus, service: string): Promise
   const revocations = new RevocationList();
   await bus.consume({
     groupId: `${service}-revocations-${hostname()}-${randomUUID().slice(0, 8)}`,
+    label: `${service}-revocations`,
     topics: [identityEvents.sessionRevoked.topic],
     fromBeginning: true,
     commitOffsets: false,

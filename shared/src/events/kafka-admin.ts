@@ -4,7 +4,7 @@ import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 // Side effect: stops kafkajs's idle 1 ms timer loop in every connection (see the file).
 import './kafkajs-request-queue.ts';
-import type { EventBusSettings } from './kafka-types.ts';
+import type { CommittingGroup, EventBusSettings } from './kafka-types.ts';
 import { dlqTopic } from './topics.ts';
 
 const KAFKA_LOG_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -86,6 +86,49 @@ export class EventBusAdmin {
   }
 
   /**
+   * How far each group is behind, per topic partition: the log's end minus the group's committed
+   * offset (the log's start when it has none), and how many messages each topic holds (end minus
+   * start; for the dead-letter topics). One offsets request per group and one per topic; names
+   * without the prefix.
+   */
+  async offsets(groups: CommittingGroup[], sized: string[] = []): Promise<TopicOffsets> {
+    const admin = await this.connectedAdmin();
+    const topics = [...new Set([...groups.flatMap((group) => group.topics), ...sized])];
+    const ends = new Map(
+      await Promise.all(
+        topics.map(async (topic) => [topic, await admin.fetchTopicOffsets(this.topic(topic))] as const),
+      ),
+    );
+    const lag: TopicOffsets['lag'] = [];
+    for (const group of groups) {
+      const committed = await admin.fetchOffsets({
+        groupId: this.topic(group.groupId),
+        topics: group.topics.map((topic) => this.topic(topic)),
+      });
+      for (const { topic, partitions } of committed) {
+        const plain = topic.slice(this.prefix.length);
+        const byPartition = new Map(ends.get(plain)?.map((end) => [end.partition, end]));
+        for (const { partition, offset } of partitions) {
+          const end = byPartition.get(partition);
+          if (!end) continue;
+          const from = Number(offset) >= 0 ? Number(offset) : Number(end.low);
+          lag.push({
+            group: group.groupId,
+            topic: plain,
+            partition,
+            lag: Math.max(0, Number(end.high) - from),
+          });
+        }
+      }
+    }
+    const sizes = sized.map((topic) => ({
+      topic,
+      messages: (ends.get(topic) ?? []).reduce((sum, end) => sum + Number(end.high) - Number(end.low), 0),
+    }));
+    return { lag, sizes };
+  }
+
+  /**
    * Readiness: the cluster answers a metadata request. Probes asked for while one is in flight share
    * it: against a dead broker kafkajs retries for seconds, and readiness probes must not pile up.
    */
@@ -98,4 +141,9 @@ export class EventBusAdmin {
       });
     return this.pinging;
   }
+}
+
+export interface TopicOffsets {
+  lag: Array<{ group: string; topic: string; partition: number; lag: number }>;
+  sizes: Array<{ topic: string; messages: number }>;
 }

@@ -12,7 +12,9 @@ import { envelopeSchema } from './envelope.ts';
 import { OffsetCommitter, runHandlers, type MessageHandler } from './kafka-consumer-run.ts';
 import { EventBusProducer } from './kafka-producer.ts';
 import type {
+  CommittingGroup,
   ConsumedEvent,
+  ConsumerObserver,
   ConsumerOptions,
   EventConsumer,
   EventHandler,
@@ -40,6 +42,20 @@ function headerText(headers: IHeaders | undefined, name: string): string | undef
 export class EventBusConsumers extends EventBusProducer {
   /** Running consumers and how to stop each (its last offsets committed first). */
   private readonly consumers = new Map<Consumer, () => Promise<void>>();
+  /** The groups of the running consumers that commit offsets (their lag means something). */
+  private readonly committing = new Map<Consumer, CommittingGroup>();
+  /** Told about every handled and parked event (metrics); none until `observe` is called. */
+  private observer: ConsumerObserver | undefined;
+
+  /** Reports what the consumers do with each event to `observer` (one per bus). */
+  observe(observer: ConsumerObserver): void {
+    this.observer = observer;
+  }
+
+  /** The groups this process consumes in and commits for, without the topic prefix. */
+  committingGroups(): CommittingGroup[] {
+    return [...this.committing.values()];
+  }
 
   /**
    * Starts a consumer. Each event is validated (envelope, then its registered schema); unknown
@@ -93,11 +109,13 @@ export class EventBusConsumers extends EventBusProducer {
     });
     committer?.start();
     const stop = async () => {
+      this.committing.delete(consumer);
       if (!this.consumers.delete(consumer)) return;
       await committer?.stop();
       await consumer.disconnect();
     };
     this.consumers.set(consumer, stop);
+    if (committer) this.committing.set(consumer, { groupId: options.groupId, topics: [...topics] });
     return { ready, stop };
   }
 
@@ -116,8 +134,11 @@ export class EventBusConsumers extends EventBusProducer {
     const eventId = headerText(message.headers, 'event-id');
     if (eventId !== undefined && options.ignore?.(eventId)) return;
     const plainTopic = topic.slice(this.prefix.length);
-    const parked = (reason: string, error?: unknown) =>
-      this.deadLetter(plainTopic, partition, message, reason, error);
+    const label = options.label ?? options.groupId;
+    const parked = (reason: string, error?: unknown) => {
+      this.observer?.deadLettered(label, plainTopic, reason);
+      return this.deadLetter(plainTopic, partition, message, reason, error);
+    };
 
     let raw: unknown;
     try {
@@ -141,11 +162,16 @@ export class EventBusConsumers extends EventBusProducer {
     // The handler runs in the context of the request the event came from: its log lines and the
     // events it writes carry that request's id (an event of no request continues under its own id).
     const context = { requestId: consumed.event.correlationId ?? consumed.event.id };
+    const { observer } = this;
     for (let attempt = 1; ; attempt += 1) {
+      const began = observer ? performance.now() : 0;
       try {
-        await runWithRequestContext(context, () => handle(consumed));
+        const result = await runWithRequestContext(context, () => handle(consumed));
+        if (observer && result !== 'skip')
+          observer.handled(label, consumed.event.type, (performance.now() - began) / 1_000, false);
         return;
       } catch (err) {
+        observer?.handled(label, consumed.event.type, (performance.now() - began) / 1_000, true);
         if (attempt >= maxAttempts) return parked('handler-failed', err);
         this.logger.warn({ err, eventId: consumed.event.id, attempt }, 'event handler failed; retrying');
         await sleep(retryBaseDelayMs * 2 ** (attempt - 1));

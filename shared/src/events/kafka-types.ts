@@ -22,6 +22,11 @@ export type EventHandler = (consumed: ConsumedEvent) => Promise<void | 'skip'>;
 
 export interface ConsumerOptions {
   groupId: string;
+  /**
+   * The consumer's name in metrics (default: `groupId`). A group of one process (its id names the
+   * process) gives a stable one, so a restart does not start new series.
+   */
+  label?: string;
   topics: string[];
   handle: EventHandler;
   /** Attempts before a failing event is parked on `<topic>.dlq` (so it never blocks its partition). */
@@ -89,4 +94,21 @@ export interface EventConsumer {
   /** Resolves once the consumer has joined its group and will receive new messages. */
   ready: Promise<void>;
   stop: () => Promise<void>;
+}
+
+/**
+ * Told what a consumer does with each event, for metrics (`shared/src/observability`); the bus
+ * works without one. Calls are synchronous and cheap: they run once per event.
+ */
+export interface ConsumerObserver {
+  /** One run of a handler on an event it did not skip: how long it took and whether it threw. */
+  handled(consumer: string, eventType: string, seconds: number, failed: boolean): void;
+  /** A message parked on `<topic>.dlq`; `reason` as in its `dlq-reason` header. */
+  deadLettered(consumer: string, topic: string, reason: string): void;
+}
+
+/** A group whose offsets are committed, for its lag: its id and topics, both without the prefix. */
+export interface CommittingGroup {
+  groupId: string;
+  topics: string[];
 }

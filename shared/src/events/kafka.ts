@@ -3,7 +3,9 @@ import { EventBusConsumers } from './kafka-consumer.ts';
 
 export { routeByType } from './kafka-consumer.ts';
 export type {
+  CommittingGroup,
   ConsumedEvent,
+  ConsumerObserver,
   ConsumerOptions,
   EventBusSettings,
   EventConsumer,

@@ -34,6 +34,11 @@ export interface ServiceAppOptions {
   metrics?: Metrics;
   /** Whose `X-Forwarded-For` decides `req.ip`; `GATEWAY_HOP` unless given (the gateway passes its own). */
   trustProxy?: TrustProxy;
+  /**
+   * False: no `GET /metrics` on this app (it answers 404). For a public port: the gateway serves its
+   * metrics on a port of its own (`serveMetrics`).
+   */
+  metricsEndpoint?: boolean;
 }
 
 export interface ServiceApp {
@@ -161,9 +166,10 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     const readinessState = await readinessOf(readiness);
     res.status(readinessState.status === 'unavailable' ? 503 : 200).json(readinessState);
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  if (options.metricsEndpoint !== false)
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
 
   const document = openApiDocument({ title: service, version: '1' }, options.routes ?? []);
   app.get('/openapi.json', (_req, res) => {

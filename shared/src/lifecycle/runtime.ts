@@ -9,7 +9,10 @@ import { connectMongo, pingMongo } from '../db/mongo.ts';
 import { createSequelize, migrate, type Migration } from '../db/postgres.ts';
 import { EventBus } from '../events/kafka.ts';
 import { PgOutbox } from '../events/pg-outbox.ts';
+import { createMetrics, type Metrics } from '../http/metrics.ts';
 import type { ReadinessCheck } from '../http/service-app.ts';
+import { observeEventBus } from '../observability/event-metrics.ts';
+import { mongoOutboxBacklog, observeOutbox, pgOutboxBacklog } from '../observability/outbox-metrics.ts';
 import { closeServer, installShutdown, listen, type ShutdownStep } from './shutdown.ts';
 
 export interface KafkaConfig {
@@ -27,6 +30,8 @@ export interface Runtime {
   revocations: RevocationList;
   readiness: ReadinessCheck[];
   stopSteps: ShutdownStep[];
+  /** The service's registry with the bus's and the outbox's metrics: its app serves it (`metrics`). */
+  metrics: Metrics;
 }
 
 export function createBus(service: string, config: KafkaConfig, logger: Logger): EventBus {
@@ -55,6 +60,9 @@ export async function startPostgresRuntime(options: {
   await sequelize.authenticate();
   await migrate(sequelize, options.migrations, logger);
   const bus = createBus(service, config, logger);
+  const metrics = createMetrics(service);
+  observeEventBus(metrics.registry, bus);
+  observeOutbox(metrics.registry, pgOutboxBacklog(sequelize));
   const outbox = new PgOutbox({ sequelize, bus, logger });
   outbox.start();
   const revocations = await followRevocations(bus, service);
@@ -63,6 +71,7 @@ export async function startPostgresRuntime(options: {
     bus,
     outbox,
     revocations,
+    metrics,
     readiness: [
       { name: 'postgres', check: () => sequelize.query('SELECT 1') },
       { name: 'kafka', check: () => bus.ping(), critical: false },
@@ -92,11 +101,16 @@ export async function startMongoRuntime(options: {
   const { service, config, logger } = options;
   const connection = await connectMongo(config.MONGO_URL, logger);
   const bus = createBus(service, config, logger);
+  // The service's MongoOutbox (and notify's webhook outbox) keep their entries in `outbox`.
+  const metrics = createMetrics(service);
+  observeEventBus(metrics.registry, bus);
+  observeOutbox(metrics.registry, mongoOutboxBacklog(connection));
   const revocations = await followRevocations(bus, service);
   return {
     connection,
     bus,
     revocations,
+    metrics,
     readiness: [
       { name: 'mongodb', check: () => pingMongo(connection) },
       { name: 'kafka', check: () => bus.ping(), critical: false },

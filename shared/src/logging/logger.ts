@@ -27,6 +27,33 @@ const REDACTED_QUERY = /([?&](?:access_token|refresh_token|token|code)=)[^&#]*/g
 /** `url` with the values of credential-bearing query parameters replaced by `[redacted]`. */
 export const redactUrl = (url: string): string => url.replace(REDACTED_QUERY, '$1[redacted]');
 
+/** The system error code (`ECONNREFUSED`…) of `err` or of the first error it was caused by. */
+function causeCode(err: unknown): string | undefined {
+  let current = err;
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth += 1) {
+    const { code, cause, originalError } = current as {
+      code?: unknown;
+      cause?: unknown;
+      originalError?: unknown;
+    };
+    if (typeof code === 'string') return code;
+    current = cause ?? originalError;
+  }
+  return undefined;
+}
+
+/**
+ * pino's error serializer, plus the `code` of the error's cause when the error has none: a client
+ * library's wrapper (kafkajs' "number of retries exceeded") would otherwise hide the ECONNREFUSED it
+ * gave up on.
+ */
+export function serializeError(err: unknown): unknown {
+  const serialized = pino.stdSerializers.err(err as Error) as unknown;
+  if (serialized === null || typeof serialized !== 'object' || 'code' in serialized) return serialized;
+  const code = causeCode(err);
+  return code === undefined ? serialized : { ...serialized, code };
+}
+
 /** Every line written while a request, or an event it caused, is handled names that request. */
 export function requestIdMixin(): { requestId?: string } {
   const context = currentRequestContext();
@@ -39,6 +66,7 @@ export function createLogger(service: string, level: string = 'info'): Logger {
     level,
     base: { service },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError },
     mixin: requestIdMixin,
     timestamp: pino.stdTimeFunctions.isoTime,
   });

@@ -8,3 +8,4 @@ export * from './task-data.ts';
 export * from './maildev.ts';
 export * from './consumer-groups.ts';
 export * from './webhook-receiver.ts';
+export * from './metrics-text.ts';

@@ -96,6 +96,9 @@ export class CallerBudget {
   }
 }
 
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+type BreakerState = (typeof BREAKER_STATES)[number];
+
 /** Runs one proxied call and reports what became of it; never rejects. */
 type Work = () => Promise<CallOutcome>;
 
@@ -126,6 +129,16 @@ export class UpstreamBreakers {
       labelNames: ['upstream'] as const,
       registers: [registry],
     });
+    const state = new Gauge({
+      name: 'gateway_breaker_state',
+      help: '1 for the state the circuit breaker of an upstream is in (closed, open, half_open), 0 for the others',
+      labelNames: ['upstream', 'state'] as const,
+      registers: [registry],
+    });
+    const enter = (upstream: Upstream, current: BreakerState) => {
+      open.set({ upstream }, current === 'open' ? 1 : 0);
+      for (const each of BREAKER_STATES) state.set({ upstream, state: each }, each === current ? 1 : 0);
+    };
     this.unseen = new Counter({
       name: 'gateway_breaker_unseen_failures_total',
       help: 'Upstream failures the breaker did not count: their caller had used up BREAKER_FAILURES_PER_CALLER',
@@ -148,14 +161,17 @@ export class UpstreamBreakers {
             rollingCountTimeout: 10_000,
           },
         );
-        open.set({ upstream }, 0);
+        enter(upstream, 'closed');
         breaker.on('open', () => {
-          open.set({ upstream }, 1);
+          enter(upstream, 'open');
           logger.warn({ upstream }, 'circuit breaker opened');
         });
-        breaker.on('halfOpen', () => logger.info({ upstream }, 'circuit breaker half-open: trying one call'));
+        breaker.on('halfOpen', () => {
+          enter(upstream, 'half_open');
+          logger.info({ upstream }, 'circuit breaker half-open: trying one call');
+        });
         breaker.on('close', () => {
-          open.set({ upstream }, 0);
+          enter(upstream, 'closed');
           logger.info({ upstream }, 'circuit breaker closed');
         });
         return [upstream, { breaker, budget: new CallerBudget(settings.failuresPerCaller) }];

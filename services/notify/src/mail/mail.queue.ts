@@ -71,6 +71,7 @@ export class MailQueue {
   private sweeping = false;
   private prunedAt = 0;
   private stopped = false;
+  private readonly onGivenUp: (() => void) | undefined;
 
   constructor(deps: {
     deliveries: MailDeliveryModel;
@@ -78,7 +79,10 @@ export class MailQueue {
     mailer: Mailer;
     logger: Logger;
     settings?: Partial<MailQueueSettings>;
+    /** Told of each mail given up after its last attempt (a metric). */
+    onGivenUp?: () => void;
   }) {
+    this.onGivenUp = deps.onGivenUp;
     this.deliveries = deps.deliveries;
     this.claims = deps.claims;
     this.mailer = deps.mailer;
@@ -258,6 +262,7 @@ export class MailQueue {
         $unset: { params: 1, leaseUntil: 1 },
       };
       await this.marks.updateOne({ _id: mail._id }, update);
+      this.onGivenUp?.();
       log.error({ error: lastError, attempts }, 'mail given up after its last attempt');
       return;
     }

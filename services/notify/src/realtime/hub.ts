@@ -53,7 +53,8 @@ export interface HubDeps {
   access: ChannelAccess;
   logger: Logger;
   maxSubscriptions: number;
-  onEventDelivered?: () => void;
+  /** An event sent to a socket: `live` from `deliver`, or replayed from the history. */
+  onEventDelivered?: (event: RealtimeEvent, live: boolean) => void;
 }
 
 const ACCESS_ERRORS: Record<Exclude<AccessVerdict, 'ok'>, string> = {
@@ -121,7 +122,7 @@ export class Hub {
       this.enqueue(sub, async () => {
         if (seq <= sub.lastSeq) return; // already sent (replay, another replica's duplicate)
         if (seq > sub.lastSeq + 1) await this.catchUp(sub, seq - 1);
-        this.sendEvent(sub, seq, event);
+        this.sendEvent(sub, seq, event, true);
       });
     }
   }
@@ -291,7 +292,7 @@ export class Hub {
     for await (const { seq, event } of this.deps.history.range(sub.channel, sub.lastSeq, upTo)) {
       if (!sub.active) return;
       if (seq !== sub.lastSeq + 1) break;
-      this.sendEvent(sub, seq, event);
+      this.sendEvent(sub, seq, event, false);
     }
     if (sub.active && sub.lastSeq < upTo) {
       this.send(sub.client, { type: 'reset', channel: sub.channel });
@@ -354,11 +355,11 @@ export class Hub {
     client.ws.close(CLOSE.internalError, 'internal error');
   }
 
-  private sendEvent(sub: Subscription, seq: number, event: RealtimeEvent): void {
+  private sendEvent(sub: Subscription, seq: number, event: RealtimeEvent, live: boolean): void {
     if (!sub.active) return;
     this.send(sub.client, { type: 'event', channel: sub.channel, seq, event });
     sub.lastSeq = seq;
-    this.deps.onEventDelivered?.();
+    this.deps.onEventDelivered?.(event, live);
   }
 
   private error(client: Client, code: ErrorCode, message: string, channel?: string): void {

@@ -19,7 +19,7 @@ import {
   type RevocationCheck,
 } from '@trellis/shared';
 import type { Connection } from 'mongoose';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { ANNOUNCING_EVENTS, ProjectAnnouncements } from './announcements.ts';
 import { BackgroundPublisher } from './background-publisher.ts';
@@ -34,6 +34,7 @@ import { ChannelHistory } from './history.ts';
 import { historyModels } from './history.model.ts';
 import { Hub, type ChannelAccess } from './hub.ts';
 import { CLOSE, DEFAULT_MAX_SUBSCRIPTIONS, MAX_MESSAGE_BYTES } from './protocol.ts';
+import { realtimeMetrics } from './realtime.metrics.ts';
 import { upgradeHandler } from './upgrade.ts';
 
 export type { AccessVerdict, ChannelAccess } from './hub.ts';
@@ -133,26 +134,15 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   // Created up front, so the first append never races Kafka's topic auto-creation.
   await bus.ensureTopics([INTERNAL_TOPIC]);
 
-  const delivered = new Counter({
-    name: 'realtime_events_delivered_total',
-    help: 'Events sent to WebSocket subscribers (replays included)',
-    registers: deps.registry ? [deps.registry] : [],
-  });
+  const metrics = realtimeMetrics(deps.registry);
   const hub = new Hub({
     history,
     access: deps.access,
     logger,
     maxSubscriptions: deps.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS,
-    onEventDelivered: () => delivered.inc(),
+    onEventDelivered: metrics.delivered,
   });
-  new Gauge({
-    name: 'realtime_sockets_open',
-    help: 'Open WebSocket connections on this replica',
-    registers: deps.registry ? [deps.registry] : [],
-    collect() {
-      this.set(hub.socketCount);
-    },
-  });
+  metrics.countSockets(() => hub.socketCount);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   let accepting = true;
@@ -259,6 +249,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   const internalConsumer: ConsumerOptions = {
     groupId: `notify-hub-${instanceId}`,
+    label: 'notify-hub',
     // Revocations too: every replica closes its own sockets opened with a revoked token.
     topics: [INTERNAL_TOPIC, identityEvents.sessionRevoked.topic],
     // A fresh replica has no sockets that could want older events; they come from the history.

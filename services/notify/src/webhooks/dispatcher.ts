@@ -3,6 +3,7 @@ import { AttemptClaims, HealthRecord } from './attempts.ts';
 import { send, type SendResult } from './sender.ts';
 import type { TargetPolicy } from './target-guard.ts';
 import type { EventVisibility } from './visibility.ts';
+import type { AttemptObserver } from './webhook.metrics.ts';
 import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookModels } from './webhook.model.ts';
 import { eventScope, nextAttemptAt, PING_TYPE, signedHeaders, type PublicEvent } from './webhook.rules.ts';
 
@@ -75,6 +76,7 @@ export class WebhookDispatcher {
   private lastSweep = 0;
   private polling: Promise<void> | undefined;
   private stopped = false;
+  private readonly onAttempt: AttemptObserver | undefined;
 
   constructor(deps: {
     models: WebhookModels;
@@ -82,7 +84,10 @@ export class WebhookDispatcher {
     visibility: EventVisibility;
     logger: Logger;
     onDisable: (webhookId: string, reason: string, failures: number) => Promise<void>;
+    /** Told of each recorded attempt (metrics). */
+    onAttempt?: AttemptObserver;
   }) {
+    this.onAttempt = deps.onAttempt;
     this.m = deps.models;
     this.claims = new AttemptClaims(deps.models.Claim, deps.settings.timeoutMs + 30_000);
     this.health = new HealthRecord(deps.models.Health, deps.settings, deps.onDisable);
@@ -337,6 +342,10 @@ export class WebhookDispatcher {
       },
     );
     await this.health.record(delivery.webhookId, ok, now);
+    this.onAttempt?.(
+      ok ? 'succeeded' : state === 'PENDING' ? 'retrying' : 'failed',
+      result.durationMs / 1_000,
+    );
     if (!ok)
       this.logger.info(
         { deliveryId: delivery._id, webhookId: delivery.webhookId, error },
@@ -367,5 +376,6 @@ export class WebhookDispatcher {
         $set: { state: 'FAILED', nextAttemptAt: null, wake: null, updatedAt: now },
       },
     );
+    this.onAttempt?.('dropped', null);
   }
 }

@@ -1,4 +1,5 @@
 import type { Connection, Model } from 'mongoose';
+import type { Registry } from 'prom-client';
 import { MongoOutbox, type AccessProjection, type EventBus, type Logger } from '@trellis/shared';
 import type { ChatChannel } from '../access/channel-access.ts';
 import { WebhookDispatcher, type DispatcherSettings } from './dispatcher.ts';
@@ -10,6 +11,7 @@ import { webhookRoutes } from './webhooks.routes.ts';
 import { WebhookService } from './webhooks.service.ts';
 import { DeliveryService } from './deliveries.service.ts';
 import { WebhookAccess } from './webhook.access.ts';
+import { webhookMetrics } from './webhook.metrics.ts';
 
 export interface WebhookSettings extends DispatcherSettings {
   secretOverlapMs: number;
@@ -64,6 +66,8 @@ export async function createWebhooks(deps: {
   projection: AccessProjection;
   chatChannels: Model<ChatChannel>;
   settings: WebhookSettings;
+  /** Where the delivery metrics go (the app's registry); none when absent. */
+  registry?: Registry;
 }) {
   const { connection, logger, settings } = deps;
   const models = await webhookModels(connection);
@@ -90,6 +94,7 @@ export async function createWebhooks(deps: {
     visibility,
     logger,
     onDisable: (id, reason, failures) => service.disable(id, reason, failures),
+    ...(deps.registry ? { onAttempt: webhookMetrics(deps.registry) } : {}),
   });
   service.attach(dispatcher);
   const deliveries = new DeliveryService({ models, access, feed, visibility, dispatcher });
