@@ -24,6 +24,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'post',
       path: '/api/v1/announcements',
+      policy: { scope: 'org', action: 'announcement.post' },
       summary: 'Post an announcement to an org (org policy announcement.post)',
       tags,
       body: createAnnouncementBody,
@@ -44,6 +45,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'get',
       path: '/api/v1/announcements',
+      policy: 'access',
       summary: "An org's announcements: pinned first, then newest; keyset-paginated",
       tags,
       query: announcementListQuery,
@@ -58,6 +60,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'get',
       path: '/api/v1/announcements/{id}',
+      policy: 'access',
       summary: 'An announcement',
       tags,
       params: announcementIdParams,
@@ -70,6 +73,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'patch',
       path: '/api/v1/announcements/{id}',
+      policy: { scope: 'org', action: 'announcement.update' },
       summary: 'Edit an announcement (its author or org ADMIN+; If-Match)',
       tags,
       params: announcementIdParams,
@@ -93,6 +97,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'delete',
       path: '/api/v1/announcements/{id}',
+      policy: { scope: 'org', action: 'announcement.delete' },
       summary: 'Delete an announcement (its author or org ADMIN+; soft)',
       tags,
       params: announcementIdParams,
@@ -105,6 +110,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'post',
       path: '/api/v1/announcements/{id}/read',
+      policy: 'access',
       summary: 'Mark an announcement read (idempotent; the first readAt stays)',
       tags,
       params: announcementIdParams,
@@ -116,6 +122,7 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
     {
       method: 'get',
       path: '/api/v1/announcements/{id}/reads',
+      policy: { scope: 'org', action: 'announcement.readReceipts' },
       summary: 'Read receipts among current org members (org ADMIN+)',
       tags,
       params: announcementIdParams,

@@ -25,6 +25,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'get',
       path: '/api/v1/channels',
+      policy: 'access',
       summary: "The org's channels I can read: general, then teams, then projects",
       tags,
       query: channelListQuery,
@@ -39,6 +40,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'get',
       path: '/api/v1/channels/{id}/messages',
+      policy: 'access',
       summary: "A channel's messages, newest first (deleted ones as placeholders), keyset-paginated",
       tags,
       params: channelIdParams,
@@ -51,6 +53,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'post',
       path: '/api/v1/channels/{id}/messages',
+      policy: { scope: 'org', action: 'message.post' },
       summary: 'Post a message (org/team MEMBER, project CONTRIBUTOR); mentions written <@userId>',
       tags,
       params: channelIdParams,
@@ -72,6 +75,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'get',
       path: '/api/v1/channels/{id}/messages/{messageId}',
+      policy: 'access',
       summary: 'One message (a deleted one as its placeholder), where its Location points',
       tags,
       params: messageIdParams,
@@ -84,6 +88,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'patch',
       path: '/api/v1/channels/{id}/messages/{messageId}',
+      policy: 'personal',
       summary: 'Edit a message (its author only; If-Match); sets editedAt',
       tags,
       params: messageIdParams,
@@ -103,6 +108,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
     {
       method: 'delete',
       path: '/api/v1/channels/{id}/messages/{messageId}',
+      policy: 'personal',
       summary: 'Delete a message (its author only); a placeholder stays',
       tags,
       params: messageIdParams,

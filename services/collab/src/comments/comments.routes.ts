@@ -20,6 +20,7 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'post',
       path: '/api/v1/comments',
+      policy: { scope: 'project', action: 'comment.create' },
       summary: 'Comment on a task (project policy comment.create); mentions written <@userId>',
       tags,
       body: createCommentBody,
@@ -36,6 +37,7 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'get',
       path: '/api/v1/comments',
+      policy: 'access',
       summary: "A task's comments, oldest first (deleted ones as placeholders), keyset-paginated",
       tags,
       query: commentListQuery,
@@ -47,6 +49,7 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'get',
       path: '/api/v1/comments/{id}',
+      policy: 'access',
       summary: 'One comment (a deleted one as its placeholder), where its Location points',
       tags,
       params: commentIdParams,
@@ -59,6 +62,7 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/comments/{id}',
+      policy: 'personal',
       summary: 'Edit a comment (its author only; If-Match); sets editedAt',
       tags,
       params: commentIdParams,
@@ -77,6 +81,7 @@ export function commentRoutes(comments: CommentService): Route[] {
     {
       method: 'delete',
       path: '/api/v1/comments/{id}',
+      policy: { scope: 'project', action: 'comment.moderate' },
       summary: 'Delete a comment (its author, or project policy comment.moderate); a placeholder stays',
       tags,
       params: commentIdParams,

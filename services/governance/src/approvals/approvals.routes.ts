@@ -25,6 +25,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/join-requests',
+      policy: 'personal',
       summary:
         'Ask to join an org (any signed-in user; find its id with GET /orgs/by-slug/{slug}); becomes a membership.join approval',
       tags,
@@ -42,6 +43,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/approvals',
+      policy: 'access',
       summary: 'Approvals: all of them for those who may decide (approval.decide), else my own requests',
       tags,
       params: orgIdParams,
@@ -55,6 +57,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/approve',
+      policy: { scope: 'org', action: 'approval.decide' },
       summary: 'Approve: the held action runs now, as the requester, with every check re-run',
       tags,
       params: approvalParams,
@@ -75,6 +78,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/reject',
+      policy: { scope: 'org', action: 'approval.decide' },
       summary: 'Reject: nothing happens',
       tags,
       params: approvalParams,
@@ -92,6 +96,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/cancel',
+      policy: 'personal',
       summary: 'Cancel my own pending request (join requesters too, though not members)',
       tags,
       params: approvalParams,

@@ -26,6 +26,7 @@ export function auditRoutes(audit: AuditLog, access: AccessService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/audit',
+      policy: { scope: 'org', action: 'audit.read' },
       summary: 'The org audit log in chain order, filtered by actor, type, subject and time',
       tags,
       params: orgIdParams,
@@ -44,6 +45,7 @@ export function auditRoutes(audit: AuditLog, access: AccessService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/audit/verify',
+      policy: { scope: 'org', action: 'audit.read' },
       summary: "Recompute the org's hash chain; reports the first entry that does not hold",
       tags,
       params: orgIdParams,

@@ -35,6 +35,7 @@ export function invitationRoutes(
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations',
+      policy: { scope: 'org', action: 'member.invite' },
       summary: 'Invite an e-mail address with a role below yours (policy member.invite); never OWNER',
       tags,
       params: orgIdParams,
@@ -59,6 +60,7 @@ export function invitationRoutes(
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/invitations',
+      policy: { scope: 'org', action: 'member.invite' },
       summary: "The org's invitations, filtered by state (policy member.invite)",
       tags,
       params: orgIdParams,
@@ -76,6 +78,7 @@ export function invitationRoutes(
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}',
+      policy: { scope: 'org', action: 'member.invite' },
       summary: 'One invitation (policy member.invite)',
       tags,
       params: invitationParams,
@@ -92,6 +95,7 @@ export function invitationRoutes(
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}/revoke',
+      policy: { scope: 'org', action: 'member.invite' },
       summary: 'Revoke a live invitation; its token is dead',
       tags,
       params: invitationParams,
@@ -109,6 +113,7 @@ export function invitationRoutes(
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}/resend',
+      policy: { scope: 'org', action: 'member.invite' },
       summary:
         'A new token, 7 more days and a new e-mail for a PENDING or EXPIRED invitation; the old token dies',
       tags,
@@ -127,6 +132,7 @@ export function invitationRoutes(
     {
       method: 'get',
       path: '/api/v1/invitations/mine',
+      policy: 'self',
       summary: "Live invitations addressed to my e-mail (the access token's, case-insensitive)",
       tags,
       query: myInvitationsQuery,
@@ -138,6 +144,7 @@ export function invitationRoutes(
     {
       method: 'post',
       path: '/api/v1/invitations/accept',
+      policy: 'personal',
       summary: 'Accept with the token from the e-mail, signed in with the invited address',
       tags,
       body: tokenBody,
@@ -153,6 +160,7 @@ export function invitationRoutes(
     {
       method: 'post',
       path: '/api/v1/invitations/decline',
+      policy: 'personal',
       summary: 'Decline with the token from the e-mail, signed in with the invited address',
       tags,
       body: tokenBody,

@@ -19,6 +19,7 @@ export function memberRoutes(members: MemberService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/members',
+      policy: 'access',
       summary: 'Members of an org, filtered by role and by q (name or e-mail)',
       tags,
       params: orgIdParams,
@@ -37,6 +38,7 @@ export function memberRoutes(members: MemberService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/orgs/{orgId}/members/{userId}',
+      policy: { scope: 'org', action: 'member.updateRole' },
       summary: "Change a member's role (policy member.updateRole; outrank the target, stay below yourself)",
       tags,
       params: memberParams,
@@ -59,6 +61,7 @@ export function memberRoutes(members: MemberService): Route[] {
     {
       method: 'delete',
       path: '/api/v1/orgs/{orgId}/members/{userId}',
+      policy: { scope: 'org', action: 'member.remove' },
       summary: 'Remove a member, or leave (your own id); also removes them from every team of the org',
       tags,
       params: memberParams,

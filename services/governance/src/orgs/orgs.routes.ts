@@ -22,6 +22,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs',
+      policy: 'self',
       summary: 'Create an organization; the creator becomes its OWNER',
       tags,
       body: createOrgBody,
@@ -37,6 +38,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs',
+      policy: 'self',
       summary: 'The organizations I belong to, each with my role',
       tags,
       query: pageQuery,
@@ -49,6 +51,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/by-slug/{slug}',
+      policy: 'self',
       summary: 'Find an org by slug (id, name and slug only), e.g. to ask to join it',
       tags,
       params: slugParams,
@@ -60,6 +63,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}',
+      policy: 'access',
       summary: 'An organization I belong to',
       tags,
       params: orgIdParams,
@@ -72,6 +76,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/orgs/{orgId}',
+      policy: { scope: 'org', action: 'org.update' },
       summary: 'Rename (ADMIN+; honours If-Match)',
       tags,
       params: orgIdParams,
@@ -95,6 +100,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'delete',
       path: '/api/v1/orgs/{orgId}',
+      policy: { scope: 'org', action: 'org.delete' },
       summary: 'Delete (owner only; soft, restorable for 30 days)',
       tags,
       params: orgIdParams,
@@ -107,6 +113,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/restore',
+      policy: 'personal',
       summary: 'Restore a deleted org (owner, within 30 days)',
       tags,
       params: orgIdParams,
@@ -119,6 +126,7 @@ export function orgRoutes(orgs: OrgService): Route[] {
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/transfer-ownership',
+      policy: { scope: 'org', action: 'org.transferOwnership' },
       summary: 'Hand the org to another member (owner only); the old owner becomes ADMIN',
       tags,
       params: orgIdParams,

@@ -12,6 +12,7 @@ export function settingsRoutes(settings: SettingsService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/settings',
+      policy: 'access',
       summary: 'Org settings: thresholds, toggles, plan, projectDefaults',
       tags,
       params: orgIdParams,
@@ -26,6 +27,7 @@ export function settingsRoutes(settings: SettingsService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/orgs/{orgId}/settings',
+      policy: { scope: 'org', action: 'settings.update' },
       summary: 'Change org settings (ADMIN+); a threshold set to null returns to its default',
       tags,
       params: orgIdParams,
@@ -42,6 +44,7 @@ export function settingsRoutes(settings: SettingsService): Route[] {
     {
       method: 'get',
       path: '/api/v1/teams/{teamId}/settings',
+      policy: 'access',
       summary: 'Team settings: thresholds and projectDefaults',
       tags,
       params: teamIdParams,
@@ -56,6 +59,7 @@ export function settingsRoutes(settings: SettingsService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/teams/{teamId}/settings',
+      policy: { scope: 'team', action: 'settings.update' },
       summary: 'Change team settings (team OWNER or org ADMIN+)',
       tags,
       params: teamIdParams,

@@ -30,6 +30,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/teams',
+      policy: { scope: 'org', action: 'team.create' },
       summary: 'Create a team (policy team.create, plan limit); the creator becomes its OWNER',
       tags,
       params: orgIdParams,
@@ -56,6 +57,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/teams',
+      policy: 'access',
       summary: 'Teams of an org, each with my effective team role',
       tags,
       params: orgIdParams,
@@ -70,6 +72,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'get',
       path: '/api/v1/teams/{teamId}',
+      policy: 'access',
       summary: 'A team of an org I belong to',
       tags,
       params: teamIdParams,
@@ -82,6 +85,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'patch',
       path: '/api/v1/teams/{teamId}',
+      policy: { scope: 'team', action: 'team.update' },
       summary: 'Rename or describe a team (team MANAGER+; honours If-Match)',
       tags,
       params: teamIdParams,
@@ -106,6 +110,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'delete',
       path: '/api/v1/teams/{teamId}',
+      policy: { scope: 'team', action: 'team.delete' },
       summary: 'Delete a team (team MANAGER+; soft)',
       tags,
       params: teamIdParams,
@@ -118,6 +123,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'post',
       path: '/api/v1/teams/{teamId}/transfer-ownership',
+      policy: { scope: 'team', action: 'team.transferOwnership' },
       summary: 'Hand the team to one of its members (team owner, or the org OWNER); old owner → MANAGER',
       tags,
       params: teamIdParams,
@@ -140,6 +146,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'get',
       path: '/api/v1/teams/{teamId}/members',
+      policy: 'access',
       summary: 'Members of a team',
       tags,
       params: teamIdParams,
@@ -161,6 +168,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'post',
       path: '/api/v1/teams/{teamId}/members',
+      policy: { scope: 'team', action: 'member.add' },
       summary: 'Add an org member to the team (policy member.add; a role below your own)',
       tags,
       params: teamIdParams,
@@ -181,6 +189,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'get',
       path: '/api/v1/teams/{teamId}/members/{userId}',
+      policy: 'access',
       summary: 'One member of a team, where its Location points',
       tags,
       params: teamMemberParams,
@@ -194,6 +203,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'patch',
       path: '/api/v1/teams/{teamId}/members/{userId}',
+      policy: { scope: 'team', action: 'member.updateRole' },
       summary: "Change a team member's role (policy member.updateRole + membership rules)",
       tags,
       params: teamMemberParams,
@@ -211,6 +221,7 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
     {
       method: 'delete',
       path: '/api/v1/teams/{teamId}/members/{userId}',
+      policy: { scope: 'team', action: 'member.remove' },
       summary: 'Remove a team member, or leave the team (your own id)',
       tags,
       params: teamMemberParams,

@@ -71,6 +71,7 @@ export function authRoutes(auth: AuthService): Route[] {
     {
       method: 'post',
       path: '/api/v1/auth/logout',
+      policy: 'self',
       summary: 'Revoke the refresh-token family and the current access token',
       tags,
       // No Idempotency-Key: its body holds a token or a code (and the request is safe to repeat).
@@ -85,6 +86,7 @@ export function authRoutes(auth: AuthService): Route[] {
     {
       method: 'post',
       path: '/api/v1/auth/password/change',
+      policy: 'self',
       summary: 'Change the password; other sessions are signed out',
       tags,
       // No Idempotency-Key: its fingerprint would be a hash of the passwords, kept for a day.
@@ -132,6 +134,7 @@ export function authRoutes(auth: AuthService): Route[] {
     {
       method: 'post',
       path: '/api/v1/auth/email/verify/request',
+      policy: 'self',
       summary: 'Mail an e-mail verification code',
       tags,
       responses: { 202: { description: 'Accepted' } },
@@ -143,6 +146,7 @@ export function authRoutes(auth: AuthService): Route[] {
     {
       method: 'post',
       path: '/api/v1/auth/email/verify',
+      policy: 'self',
       summary: 'Verify the e-mail address with a code',
       tags,
       // No Idempotency-Key: its body holds a token or a code (and the request is safe to repeat).

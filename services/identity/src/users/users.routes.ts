@@ -9,6 +9,7 @@ export function userRoutes(users: UserService): Route[] {
     {
       method: 'get',
       path: '/api/v1/users/me',
+      policy: 'self',
       summary: 'The signed-in user',
       tags,
       responses: { 200: { description: 'User (ETag)', schema: userSchema } },
@@ -20,6 +21,7 @@ export function userRoutes(users: UserService): Route[] {
     {
       method: 'patch',
       path: '/api/v1/users/me',
+      policy: 'self',
       summary: 'Rename the signed-in user (honours If-Match)',
       tags,
       body: updateMeBody,
@@ -35,6 +37,7 @@ export function userRoutes(users: UserService): Route[] {
     {
       method: 'delete',
       path: '/api/v1/users/me',
+      policy: 'self',
       summary: 'Delete the account (refused while it owns an org)',
       tags,
       responses: {
@@ -49,6 +52,7 @@ export function userRoutes(users: UserService): Route[] {
     {
       method: 'get',
       path: '/api/v1/users/{id}',
+      policy: 'access',
       summary: 'Profile of a user who shares an org with the caller',
       tags,
       params: userIdParams,

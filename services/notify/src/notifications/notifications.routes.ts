@@ -40,6 +40,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'get',
       path: '/api/v1/notifications',
+      policy: 'self',
       summary: 'My notifications, newest first',
       tags,
       query: listQuery,
@@ -51,6 +52,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'get',
       path: '/api/v1/notifications/unread-count',
+      policy: 'self',
       summary: 'How many of my notifications are unread',
       tags,
       responses: { 200: { description: 'Unread count', schema: z.object({ count: z.number().int() }) } },
@@ -61,6 +63,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'post',
       path: '/api/v1/notifications/read-all',
+      policy: 'self',
       summary: 'Mark all my notifications read (of one org, if given)',
       tags,
       body: readAllBody,
@@ -74,6 +77,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'post',
       path: '/api/v1/notifications/{id}/read',
+      policy: 'self',
       summary: 'Mark one of my notifications read',
       tags,
       params: idParams,
@@ -88,6 +92,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'get',
       path: '/api/v1/notifications/preferences',
+      policy: 'self',
       summary: 'My notification preferences (in-app and e-mail, per type)',
       tags,
       responses: { 200: { description: 'Preferences', schema: preferencesSchema } },
@@ -98,6 +103,7 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
     {
       method: 'put',
       path: '/api/v1/notifications/preferences',
+      policy: 'self',
       summary: 'Switch notification types on or off; types not named keep their value',
       tags,
       body: preferencesPatchSchema,

@@ -113,6 +113,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'post',
       path: '/api/v1/orgs/{orgId}/webhooks',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'Subscribe a URL to the org’s events (org policy webhook.manage); the secret is shown once',
       tags,
       // No Idempotency-Key: the answer holds the signing secret, which must not be kept elsewhere.
@@ -141,6 +142,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/webhooks',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'The org’s webhooks',
       tags,
       params: orgParams,
@@ -159,6 +161,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'get',
       path: '/api/v1/webhooks/{id}',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'One webhook (never its secret)',
       tags,
       params: idParams,
@@ -175,6 +178,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'patch',
       path: '/api/v1/webhooks/{id}',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'Change the URL, events, description or active (If-Match optional)',
       tags,
       params: idParams,
@@ -199,6 +203,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'delete',
       path: '/api/v1/webhooks/{id}',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'Delete a webhook (its pending deliveries are dropped)',
       tags,
       params: idParams,
@@ -211,6 +216,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'post',
       path: '/api/v1/webhooks/{id}/rotate-secret',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'A new signing secret, shown once; the old one also signs for 24 h',
       tags,
       // No Idempotency-Key: the answer holds the new signing secret.
@@ -231,6 +237,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'post',
       path: '/api/v1/webhooks/{id}/ping',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'Send a webhook.ping delivery now',
       tags,
       params: idParams,
@@ -246,6 +253,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'get',
       path: '/api/v1/webhooks/{id}/deliveries',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'The delivery log, newest first: attempts, statuses, durations, next attempt',
       tags,
       params: idParams,
@@ -271,6 +279,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'post',
       path: '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver',
+      policy: { scope: 'org', action: 'webhook.manage' },
       summary: 'Send a delivery again, with the same webhook-id, on a fresh schedule',
       tags,
       params: deliveryParams,
@@ -286,6 +295,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/events',
+      policy: { scope: 'org', action: 'webhook.manage' },
       cursorParam: 'after',
       summary: 'The org’s events after a cursor, oldest first, kept 30 days (org policy webhook.manage)',
       tags,

@@ -20,6 +20,7 @@ export function policyRoutes(policy: PolicyService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/policy',
+      policy: 'access',
       summary:
         'The rule book: every action, configurable or fixed, with the role it needs here and where that comes from',
       tags,
@@ -33,6 +34,7 @@ export function policyRoutes(policy: PolicyService): Route[] {
     {
       method: 'get',
       path: '/api/v1/orgs/{orgId}/policy/explain',
+      policy: { scope: 'org', action: 'policy.explain' },
       summary:
         "Why a user may or may not do an action: allowed, requiredRole, effectiveRole, source (someone else's: policy.explain)",
       tags,

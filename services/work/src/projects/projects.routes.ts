@@ -36,6 +36,7 @@ export function projectRoutes(
     {
       method: 'post',
       path: '/api/v1/projects',
+      policy: { scope: 'org', action: 'project.create' },
       summary: 'Create a project (org and team project.create, plan limit); the creator becomes its OWNER',
       tags,
       body: createProjectBody,
@@ -61,6 +62,7 @@ export function projectRoutes(
     {
       method: 'get',
       path: '/api/v1/projects',
+      policy: 'self',
       summary: 'Projects I can see (effective project role), oldest first',
       tags,
       query: projectListQuery,
@@ -72,6 +74,7 @@ export function projectRoutes(
     {
       method: 'get',
       path: '/api/v1/projects/{id}',
+      policy: 'access',
       summary: 'A project I can see, with my effective role',
       tags,
       params: projectIdParams,
@@ -84,6 +87,7 @@ export function projectRoutes(
     {
       method: 'patch',
       path: '/api/v1/projects/{id}',
+      policy: { scope: 'project', action: 'project.update' },
       summary: 'Edit a project (project MANAGER+; honours If-Match)',
       tags,
       params: projectIdParams,
@@ -94,6 +98,7 @@ export function projectRoutes(
         404: notFound,
         409: { description: 'The project waits for approval' },
         412: { description: 'If-Match does not match' },
+        422: { description: 'teamId names no team of this organization' },
       },
       handle: async (req, res) => {
         const project = await projects.update(callerOf(req), id(req), req.body, req.get('if-match'));
@@ -103,6 +108,7 @@ export function projectRoutes(
     {
       method: 'delete',
       path: '/api/v1/projects/{id}',
+      policy: { scope: 'project', action: 'project.delete' },
       summary: 'Delete a project (project MANAGER+; soft, restorable for 30 days)',
       tags,
       params: projectIdParams,
@@ -115,6 +121,7 @@ export function projectRoutes(
     {
       method: 'post',
       path: '/api/v1/projects/{id}/restore',
+      policy: { scope: 'project', action: 'project.restore' },
       summary: 'Restore a deleted project (project MANAGER+, within 30 days, key still free)',
       tags,
       params: projectIdParams,
@@ -132,6 +139,7 @@ export function projectRoutes(
     {
       method: 'get',
       path: '/api/v1/projects/{id}/members',
+      policy: 'access',
       summary: 'Everyone with an effective role on the project, with its source',
       tags,
       params: projectIdParams,
@@ -144,6 +152,7 @@ export function projectRoutes(
     {
       method: 'post',
       path: '/api/v1/projects/{id}/members',
+      policy: { scope: 'project', action: 'member.add' },
       summary: 'Add an org member to the project (policy member.add; role below your own)',
       tags,
       params: projectIdParams,
@@ -162,6 +171,7 @@ export function projectRoutes(
     {
       method: 'patch',
       path: '/api/v1/projects/{id}/members/{userId}',
+      policy: { scope: 'project', action: 'member.updateRole' },
       summary: "Change an explicit member's role (policy member.updateRole; membership rules)",
       tags,
       params: projectMemberParams,
@@ -180,6 +190,7 @@ export function projectRoutes(
     {
       method: 'delete',
       path: '/api/v1/projects/{id}/members/{userId}',
+      policy: { scope: 'project', action: 'member.remove' },
       summary: 'Remove an explicit member, or leave (policy member.remove; membership rules)',
       tags,
       params: projectMemberParams,
@@ -197,6 +208,7 @@ export function projectRoutes(
     {
       method: 'post',
       path: '/api/v1/projects/{id}/transfer-ownership',
+      policy: { scope: 'project', action: 'project.transferOwnership' },
       summary: 'Hand the project to another explicit member (owner only); you become MANAGER',
       tags,
       params: projectIdParams,
@@ -215,6 +227,7 @@ export function projectRoutes(
     {
       method: 'get',
       path: '/api/v1/projects/{id}/settings',
+      policy: 'access',
       summary: "The project's settings and every threshold in force",
       tags,
       params: projectIdParams,
@@ -226,6 +239,7 @@ export function projectRoutes(
     {
       method: 'patch',
       path: '/api/v1/projects/{id}/settings',
+      policy: { scope: 'project', action: 'settings.update' },
       summary: 'Change thresholds, inherit, onlyAssigneeCanUpdateTask (project MANAGER+)',
       tags,
       params: projectIdParams,

@@ -270,14 +270,16 @@ export class ProjectService {
     return this.sequelize.transaction(async (transaction) => {
       const context = await this.access.project(id, caller, { transaction, lock: true, deleted: true });
       const { project } = context;
-      if (!project.deletedAt) throw errors.conflict('The project is not deleted.');
-      if (!withinRestoreWindow(project.deletedAt)) throw errors.notFound('project');
+      // Past its window a deleted project is gone for everyone; otherwise the policy decides before
+      // the project's state is told (as for tasks): below MANAGER a denial, not "not deleted".
+      if (project.deletedAt && !withinRestoreWindow(project.deletedAt)) throw errors.notFound('project');
       authorizeRole({
         scope: 'project',
         action: 'project.restore',
         role: context.role,
         bypass: context.bypass,
       });
+      if (!project.deletedAt) throw errors.conflict('The project is not deleted.');
       await this.assertKeyFree(project.orgId, project.key, transaction, id);
       await this.sequelize.query(
         `UPDATE projects SET deleted_at = NULL, updated_at = now(), version = version + 1 WHERE id = :id`,

@@ -29,6 +29,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'post',
       path: '/api/v1/projects/{id}/sprints',
+      policy: { scope: 'project', action: 'sprint.manage' },
       summary: 'Plan a sprint (policy sprint.manage)',
       tags,
       params: projectIdParams,
@@ -46,6 +47,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'get',
       path: '/api/v1/projects/{id}/sprints',
+      policy: 'access',
       summary: 'Sprints of a project by start date, optionally of one state',
       tags,
       params: projectIdParams,
@@ -59,6 +61,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'get',
       path: '/api/v1/projects/{id}/velocity',
+      policy: 'access',
       summary: 'Committed and completed points of the last N COMPLETED sprints, newest first',
       tags,
       params: projectIdParams,
@@ -72,6 +75,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'get',
       path: '/api/v1/projects/{id}/workload',
+      policy: 'access',
       summary: 'Open tasks and points per assignee (null = unassigned)',
       tags,
       params: projectIdParams,
@@ -83,6 +87,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'get',
       path: '/api/v1/sprints/{id}',
+      policy: 'access',
       summary: 'A sprint',
       tags,
       params: sprintIdParams,
@@ -95,6 +100,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'patch',
       path: '/api/v1/sprints/{id}',
+      policy: { scope: 'project', action: 'sprint.manage' },
       summary: 'Edit name, goal or dates of a PLANNED sprint (policy sprint.manage)',
       tags,
       params: sprintIdParams,
@@ -114,6 +120,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'delete',
       path: '/api/v1/sprints/{id}',
+      policy: { scope: 'project', action: 'sprint.manage' },
       summary: 'Delete a PLANNED sprint; its tasks go back to the backlog (policy sprint.manage)',
       tags,
       params: sprintIdParams,
@@ -131,6 +138,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'post',
       path: '/api/v1/sprints/{id}/start',
+      policy: { scope: 'project', action: 'sprint.manage' },
       summary: 'PLANNED → ACTIVE, freezing the committed scope (policy sprint.manage)',
       tags,
       params: sprintIdParams,
@@ -147,6 +155,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'post',
       path: '/api/v1/sprints/{id}/complete',
+      policy: { scope: 'project', action: 'sprint.manage' },
       summary: 'ACTIVE → COMPLETED; open tasks move to a PLANNED sprint or the backlog (sprint.manage)',
       tags,
       params: sprintIdParams,
@@ -165,6 +174,7 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
     {
       method: 'get',
       path: '/api/v1/sprints/{id}/report',
+      policy: 'access',
       summary: 'Committed, completed, added and removed points and the daily burndown',
       tags,
       params: sprintIdParams,

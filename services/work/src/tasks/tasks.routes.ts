@@ -30,6 +30,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'post',
       path: '/api/v1/projects/{id}/tasks',
+      policy: { scope: 'project', action: 'task.create' },
       summary: 'Create a task (policy task.create); numbered KEY-n, gap-free per project',
       tags,
       params: projectIdParams,
@@ -49,6 +50,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/projects/{id}/tasks',
+      policy: 'access',
       summary: 'Tasks of a project, filtered and sorted (default -updatedAt), keyset-paginated',
       tags,
       params: projectIdParams,
@@ -61,6 +63,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/projects/{id}/activity',
+      policy: 'access',
       summary: 'Field changes of every task of the project, oldest first',
       tags,
       params: projectIdParams,
@@ -73,6 +76,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/tasks',
+      policy: 'access',
       summary: 'Tasks across the projects of an org I can see (e.g. assigneeId=me), same filters',
       tags,
       query: crossTaskListQuery,
@@ -87,6 +91,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/tasks/lookup',
+      policy: 'access',
       summary: 'One task by its key (PROJ-12) within an org',
       tags,
       query: lookupQuery,
@@ -100,6 +105,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/tasks/{id}',
+      policy: 'access',
       summary: 'A task',
       tags,
       params: taskIdParams,
@@ -112,6 +118,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'patch',
       path: '/api/v1/tasks/{id}',
+      policy: { scope: 'project', action: 'task.update' },
       summary: 'Update a task (task.update, or its creator/assignee; onlyAssigneeCanUpdateTask; If-Match)',
       tags,
       params: taskIdParams,
@@ -131,6 +138,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'delete',
       path: '/api/v1/tasks/{id}',
+      policy: { scope: 'project', action: 'task.delete' },
       summary: 'Delete a task and its subtasks (policy task.delete; soft)',
       tags,
       params: taskIdParams,
@@ -143,6 +151,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'post',
       path: '/api/v1/tasks/{id}/restore',
+      policy: { scope: 'project', action: 'task.delete' },
       summary: 'Restore a deleted task with the subtasks deleted with it (policy task.delete, 30 days)',
       tags,
       params: taskIdParams,
@@ -160,6 +169,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/tasks/{id}/subtasks',
+      policy: 'access',
       summary: 'Direct subtasks of a task',
       tags,
       params: taskIdParams,
@@ -171,6 +181,7 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
     {
       method: 'get',
       path: '/api/v1/tasks/{id}/activity',
+      policy: 'access',
       summary: "The task's field changes [{at, actorId, field, from, to}], oldest first",
       tags,
       params: taskIdParams,
