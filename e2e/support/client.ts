@@ -1,10 +1,33 @@
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { ContractChecker } from './contract.ts';
 
 /** A tiny JSON client for the gateway URL, so tests read like the API they exercise. */
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
   headers: Headers;
   body: T;
+}
+
+/**
+ * Every answer is checked against the gateway's OpenAPI document (support/contract.ts): a
+ * violation fails the call's test. `E2E_CONTRACT=report:<file>` appends them to a file instead,
+ * `off` skips the check.
+ */
+const CONTRACT = process.env.E2E_CONTRACT ?? 'assert';
+const checkers = new Map<string, Promise<ContractChecker>>();
+
+function conform(baseUrl: string, method: string, url: string, response: Response, body: unknown) {
+  if (CONTRACT === 'off') return Promise.resolve();
+  let checker = checkers.get(baseUrl);
+  if (!checker) checkers.set(baseUrl, (checker = ContractChecker.load(baseUrl)));
+  return checker.then((c) => {
+    const violations = c.check(method, url, response.status, response.headers, body);
+    if (violations.length === 0) return;
+    if (CONTRACT.startsWith('report:'))
+      appendFileSync(CONTRACT.slice('report:'.length), violations.join('\n') + '\n');
+    else assert.fail(`the answer breaks the API document:\n${violations.join('\n')}`);
+  });
 }
 
 export function apiClient(baseUrl: string) {
@@ -22,13 +45,15 @@ export function apiClient(baseUrl: string) {
     const response = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: payload });
     const text = await response.text();
     let body: unknown = {};
+    let received: unknown = text === '' ? undefined : text;
     if (text) {
       try {
-        body = JSON.parse(text);
+        body = received = JSON.parse(text);
       } catch {
         body = { text };
       }
     }
+    await conform(baseUrl, method, response.url, response, received);
     return { status: response.status, headers: response.headers, body: body as T };
   }
   return {

@@ -2489,6 +2489,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -2693,6 +2728,41 @@ export interface operations {
           'application/json': components['schemas']['Announcement'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -2760,7 +2830,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Not a member of the org */
@@ -2980,6 +3051,41 @@ export interface operations {
           'application/json': components['schemas']['AnnouncementOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -3146,6 +3252,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -3213,7 +3354,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such announcement, deleted, or not a member of its org */
@@ -3378,6 +3520,41 @@ export interface operations {
           'application/json': components['schemas']['AnnouncementOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -3445,7 +3622,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such announcement, deleted, or not a member of its org */
@@ -3625,6 +3803,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['ReadReceipt'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -3886,6 +4099,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -3953,7 +4201,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such announcement, deleted, or not a member of its org */
@@ -4608,6 +4857,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description Wrong e-mail or password */
       401: {
         headers: {
@@ -4747,6 +5031,41 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
@@ -4890,6 +5209,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description Wrong current password */
       401: {
         headers: {
@@ -5030,6 +5384,41 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
       };
       /** @description RATE_LIMITED: too many requests; Retry-After says when to try again */
       429: {
@@ -5288,6 +5677,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['TokenPair'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description Invalid, expired or reused refresh token */
@@ -5645,6 +6069,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -5839,6 +6298,41 @@ export interface operations {
             items: components['schemas']['Message'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -6042,6 +6536,41 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -6109,7 +6638,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such channel or message, archived, or you cannot read the channel */
@@ -6333,6 +6863,41 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -6500,6 +7065,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -6567,7 +7167,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such channel or message, archived, or you cannot read the channel */
@@ -6732,6 +7333,41 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -6799,7 +7435,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such channel or message, archived, or you cannot read the channel */
@@ -6996,6 +7633,41 @@ export interface operations {
             items: components['schemas']['CommentOutput'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -7201,6 +7873,41 @@ export interface operations {
           'application/json': components['schemas']['Comment'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -7268,7 +7975,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or comment, or you cannot see its task */
@@ -7492,6 +8200,41 @@ export interface operations {
           'application/json': components['schemas']['CommentOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -7658,6 +8401,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -7725,7 +8503,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or comment, or you cannot see its task */
@@ -7890,6 +8669,41 @@ export interface operations {
           'application/json': components['schemas']['CommentOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -7957,7 +8771,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or comment, or you cannot see its task */
@@ -8152,6 +8967,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -8219,7 +9069,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Unknown token (or one replaced by a resend) */
@@ -8436,6 +9287,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -8503,7 +9389,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Unknown token (or one replaced by a resend) */
@@ -8748,6 +9635,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -8909,6 +9831,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -9060,6 +10017,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['NotificationOutput'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -9566,6 +10558,41 @@ export interface operations {
           'application/json': components['schemas']['NotificationPreferences'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -9718,6 +10745,41 @@ export interface operations {
           'application/json': {
             updated: number;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -10083,6 +11145,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -10243,6 +11340,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['Org'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -10461,6 +11593,41 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -10627,6 +11794,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -10694,7 +11896,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org, deleted, or you are not a member */
@@ -10854,6 +12057,41 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -10921,7 +12159,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org, deleted, or you are not a member */
@@ -11118,6 +12357,41 @@ export interface operations {
             items: components['schemas']['ApprovalOutput'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -11319,6 +12593,41 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -11386,7 +12695,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or approval, or you are not a member */
@@ -11612,6 +12922,41 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -11679,7 +13024,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or approval, or you are not a member */
@@ -11916,6 +13262,41 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -11983,7 +13364,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or approval, or you are not a member */
@@ -12219,6 +13601,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -12286,7 +13703,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org, or you are not a member */
@@ -12429,6 +13847,41 @@ export interface operations {
           'application/json': components['schemas']['AuditVerification'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -12496,7 +13949,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org, or you are not a member */
@@ -12661,6 +14115,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -12728,7 +14217,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Not a member of the org */
@@ -12889,6 +14379,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -12956,7 +14481,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or invitation, or you are not a member */
@@ -13157,6 +14683,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -13224,7 +14785,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or invitation, or you are not a member */
@@ -13443,6 +15005,41 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -13510,7 +15107,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or invitation, or you are not a member */
@@ -13663,6 +15261,41 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -13730,7 +15363,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or invitation, or you are not a member */
@@ -13953,6 +15587,41 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -14020,7 +15689,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or invitation, or you are not a member */
@@ -14249,6 +15919,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -14316,7 +16021,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org (or deleted) */
@@ -14545,6 +16251,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -14744,6 +16485,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -14811,7 +16587,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or member, or you are not a member */
@@ -15036,6 +16813,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -15103,7 +16915,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or member, or you are not a member */
@@ -15260,6 +17073,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['RuleBook'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -15449,6 +17297,41 @@ export interface operations {
           'application/json': components['schemas']['PolicyExplanation'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -15516,7 +17399,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org (or team, or project) you can see */
@@ -15701,6 +17585,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['OrgOutput'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -15959,6 +17878,41 @@ export interface operations {
           'application/json': components['schemas']['OrgSettings'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -16186,6 +18140,41 @@ export interface operations {
           'application/json': components['schemas']['OrgSettings'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -16253,7 +18242,43 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
+        };
+      };
+      /** @description NOT_FOUND: no such object, or you cannot see it (another tenant’s answers the same) */
+      404: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description A threshold outside its action’s range (the range is named) */
@@ -16411,6 +18436,41 @@ export interface operations {
             items: components['schemas']['TeamOutput'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -16645,6 +18705,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -16712,7 +18807,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -16946,6 +19042,41 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -17013,7 +19144,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org, deleted, or you are not a member */
@@ -17246,6 +19378,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -17313,7 +19480,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Not a member of the org */
@@ -17506,6 +19674,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -17573,7 +19776,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description Not a member of the org */
@@ -17786,6 +19990,41 @@ export interface operations {
           'application/json': components['schemas']['OrgSummary'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -17982,6 +20221,41 @@ export interface operations {
             items: components['schemas']['ProjectOutput'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -18203,6 +20477,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -18270,7 +20579,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such org or team, or you are not an org member */
@@ -18494,6 +20804,41 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -18660,6 +21005,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -18727,7 +21107,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -18902,6 +21283,41 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -18969,7 +21385,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -19044,6 +21461,41 @@ export interface operations {
       };
       /** @description If-Match does not match */
       412: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description teamId names no team of this organization */
+      422: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
           'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
@@ -19194,6 +21646,41 @@ export interface operations {
             items: components['schemas']['TaskActivity'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -19383,6 +21870,41 @@ export interface operations {
             items: components['schemas']['ProjectMember'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -19587,6 +22109,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -19654,7 +22211,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -19859,6 +22417,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -19926,7 +22519,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -20124,6 +22718,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -20191,7 +22820,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -20383,6 +23013,41 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -20450,7 +23115,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -20654,6 +23320,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -20838,6 +23539,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -20905,7 +23641,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -21104,6 +23841,41 @@ export interface operations {
             items: components['schemas']['SprintOutput'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -21323,6 +24095,41 @@ export interface operations {
           'application/json': components['schemas']['Sprint'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -21390,7 +24197,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such sprint or project, or you have no role on the project */
@@ -21656,6 +24464,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -21896,6 +24739,41 @@ export interface operations {
           'application/json': components['schemas']['Task'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -21963,7 +24841,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or project, deleted, or you have no role on the project */
@@ -22202,6 +25081,41 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -22269,7 +25183,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such project, deleted, or you have no role on it */
@@ -22490,6 +25405,41 @@ export interface operations {
           'application/json': components['schemas']['Velocity'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -22673,6 +25623,41 @@ export interface operations {
             openPoints: number;
             openTasks: number;
           }[];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -22862,6 +25847,41 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -23028,6 +26048,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -23095,7 +26150,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such sprint or project, or you have no role on the project */
@@ -23310,6 +26366,41 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -23377,7 +26468,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such sprint or project, or you have no role on the project */
@@ -23617,6 +26709,41 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -23684,7 +26811,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such sprint or project, or you have no role on the project */
@@ -23905,6 +27033,41 @@ export interface operations {
           'application/json': components['schemas']['SprintReport'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -24096,6 +27259,41 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -24163,7 +27361,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such sprint or project, or you have no role on the project */
@@ -24428,6 +27627,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -24625,6 +27859,41 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -24791,6 +28060,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -24858,7 +28162,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or project, deleted, or you have no role on the project */
@@ -25061,6 +28366,41 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -25128,7 +28468,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or project, deleted, or you have no role on the project */
@@ -25355,6 +28696,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -25555,6 +28931,41 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -25622,7 +29033,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such task or project, deleted, or you have no role on the project */
@@ -25865,6 +29277,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -26063,6 +29510,41 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -26244,6 +29726,41 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -26410,6 +29927,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -26477,7 +30029,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -26639,6 +30192,41 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -26706,7 +30294,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -26933,6 +30522,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -27130,6 +30754,41 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -27197,7 +30856,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -27413,6 +31073,41 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -27580,6 +31275,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -27647,7 +31377,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -27840,6 +31571,41 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -27907,7 +31673,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -28048,6 +31815,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['TeamSettings'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -28242,6 +32044,41 @@ export interface operations {
           'application/json': components['schemas']['TeamSettings'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -28309,7 +32146,43 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
+        };
+      };
+      /** @description NOT_FOUND: no such object, or you cannot see it (another tenant’s answers the same) */
+      404: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description A threshold outside its action’s range (the range is named) */
@@ -28473,6 +32346,41 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -28540,7 +32448,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such team or org, deleted, or you are not an org member */
@@ -28751,6 +32660,41 @@ export interface operations {
            *     }
            */
           'application/json': components['schemas']['UserProfile'];
+        };
+      };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
         };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
@@ -29245,6 +33189,41 @@ export interface operations {
           'application/json': components['schemas']['UserOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -29432,6 +33411,41 @@ export interface operations {
           'application/json': components['schemas']['WebhookOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -29499,7 +33513,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -29633,6 +33648,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -29700,7 +33750,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -29874,6 +33925,41 @@ export interface operations {
           'application/json': components['schemas']['WebhookOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -29941,7 +34027,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -30180,6 +34267,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -30247,7 +34369,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -30408,6 +34531,41 @@ export interface operations {
           'application/json': components['schemas']['WebhookDeliveryOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -30475,7 +34633,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -30705,6 +34864,41 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -30772,7 +34966,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */
@@ -30988,6 +35183,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -31055,7 +35285,8 @@ export interface operations {
            *       }
            *     }
            */
-          'application/problem+json': components['schemas']['PolicyProblem'];
+          'application/problem+json':
+            components['schemas']['PolicyProblem'] | components['schemas']['Problem'];
         };
       };
       /** @description No such webhook, or not in an org of the caller */

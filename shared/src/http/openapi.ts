@@ -231,10 +231,22 @@ const COMMON_ERRORS: RouteDoc['responses'] = {
 const PROTECTED_ERRORS: RouteDoc['responses'] = {
   401: { description: 'UNAUTHENTICATED: no valid, unrevoked access token' },
 };
+/** Any route with input validates it before anything else (api.md §1). */
+const VALIDATED: RouteDoc['responses'] = {
+  400: { description: 'VALIDATION_FAILED: malformed input; `errors` names each field' },
+};
+/** A path that names an object may name one that does not exist, or that the caller cannot see. */
+const NAMED_OBJECT: RouteDoc['responses'] = {
+  404: { description: 'NOT_FOUND: no such object, or you cannot see it (another tenant’s answers the same)' },
+};
 
 function problemSchema(status: number): Record<string, unknown> {
   if (status === 400) return { $ref: '#/components/schemas/ValidationProblem' };
-  if (status === 403) return { $ref: '#/components/schemas/PolicyProblem' };
+  // A 403 is a policy denial (with `policy`) or a membership rule's FORBIDDEN (without).
+  if (status === 403)
+    return {
+      anyOf: [{ $ref: '#/components/schemas/PolicyProblem' }, { $ref: '#/components/schemas/Problem' }],
+    };
   return { $ref: '#/components/schemas/Problem' };
 }
 
@@ -276,6 +288,8 @@ export function openApiDocument(info: { title: string; version: string }, routes
     const responses = {
       ...COMMON_ERRORS,
       ...(route.auth === false ? {} : PROTECTED_ERRORS),
+      ...(route.params || route.query || route.body ? VALIDATED : {}),
+      ...(route.params ? NAMED_OBJECT : {}),
       ...(keyed ? IDEMPOTENCY_RESPONSES : {}),
       ...route.responses,
     };
