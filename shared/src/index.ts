@@ -31,6 +31,7 @@ export * from './auth/access-token.ts';
 export * from './auth/jwks.ts';
 export * from './auth/revocations.ts';
 export * from './http/routes.ts';
+export * from './http/postgres-app.ts';
 export * from './http/idempotency.ts';
 export * from './db/idempotency-stores.ts';
 export * from './policy/index.ts';

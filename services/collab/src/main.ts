@@ -67,10 +67,8 @@ const beforeKafka: ShutdownStep[] = [
 ];
 await serve({
   app: buildApp(deps, services),
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   stopSteps: runtime.stopSteps.flatMap((step) => (step.name === 'kafka' ? [...beforeKafka, step] : [step])),
 });
 for (const options of collabConsumers(

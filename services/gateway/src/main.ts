@@ -43,10 +43,8 @@ const metricsServer = await serveMetrics({
 });
 await serve({
   app,
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   onUpgrade: webSocketGate({
     notifyUrl: config.NOTIFY_URL,
     resolveKey,

@@ -1,17 +1,5 @@
 import type { Express } from 'express';
-import type { Sequelize } from 'sequelize';
-import {
-  authenticate,
-  createServiceApp,
-  mountRoutes,
-  type KeyResolver,
-  type Logger,
-  type PgOutbox,
-  type Metrics,
-  type ReadinessCheck,
-  type RevocationCheck,
-  postgresIdempotencyStore,
-} from '@trellis/shared';
+import { authenticate, postgresServiceApp, type KeyResolver, type PostgresAppDeps } from '@trellis/shared';
 import { AccessService } from './access/access.service.ts';
 import { ApprovalGate } from './approvals/approval-gate.ts';
 import { approvalRoutes } from './approvals/approvals.routes.ts';
@@ -37,18 +25,10 @@ import { TeamMemberService } from './teams/team-members.service.ts';
 import { teamRoutes } from './teams/teams.routes.ts';
 import { TeamService } from './teams/teams.service.ts';
 
-export interface AppDeps {
-  logger: Logger;
-  readiness: ReadinessCheck[];
-  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
-  metrics?: Metrics;
-  sequelize: Sequelize;
+export interface AppDeps extends PostgresAppDeps {
   models: Models;
-  outbox: PgOutbox;
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
-  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
-  isRevoked: RevocationCheck;
 }
 
 /**
@@ -116,16 +96,11 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     ...approvalRoutes(services.approvals),
     ...auditRoutes(services.audit, services.access),
   ];
-  const { app, finish } = createServiceApp({
+  return postgresServiceApp({
     service: 'governance',
-    logger: deps.logger,
-    readiness: deps.readiness,
-    metrics: deps.metrics,
+    deps,
     routes,
+    guard: [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })],
+    internal: internalRoutes(services.internal),
   });
-  const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
-  app.use(mountRoutes(routes, guard, { idempotency: postgresIdempotencyStore(deps.sequelize) }));
-  // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
-  app.use(mountRoutes(internalRoutes(services.internal), guard));
-  return finish();
 }

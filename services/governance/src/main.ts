@@ -3,9 +3,8 @@ import {
   createLogger,
   governanceEvents,
   remoteJwks,
-  serve,
+  serveWithConsumers,
   startPostgresRuntime,
-  type EventConsumer,
   consumerOf,
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
@@ -37,8 +36,6 @@ const deps = {
 };
 const services = buildServices(deps);
 
-// Filled once listening (the consumers start last); stopped before the runtime's steps.
-const consumers: EventConsumer[] = [];
 // Hourly, and once at start: PENDING invitations past their time are written down as EXPIRED.
 const sweepInvitations = () =>
   services.invitationSweep
@@ -48,25 +45,21 @@ const sweepInvitations = () =>
     })
     .catch((err: unknown) => logger.error({ err }, 'invitation expiry sweep failed'));
 const sweep = setInterval(() => void sweepInvitations(), INVITATION_SWEEP_MS);
-await serve({
+await serveWithConsumers({
+  service: 'governance',
   app: buildApp(deps, services),
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: [
-    { name: 'invitation sweep', run: async () => clearInterval(sweep) },
-    { name: 'governance consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
-    ...runtime.stopSteps,
+  runtime,
+  timers: [sweep],
+  startConsumers: async () => [
+    await runtime.bus.consume(
+      consumerOf(
+        CONSUMER_GROUP,
+        governanceSubscriptions({ sequelize, directory: services.directory, approvals: services.approvals }),
+      ),
+    ),
+    await startAuditSubscription({ bus: runtime.bus, sequelize, audit: services.audit }),
   ],
 });
-consumers.push(
-  await runtime.bus.consume(
-    consumerOf(
-      CONSUMER_GROUP,
-      governanceSubscriptions({ sequelize, directory: services.directory, approvals: services.approvals }),
-    ),
-  ),
-  await startAuditSubscription({ bus: runtime.bus, sequelize, audit: services.audit }),
-);
 void sweepInvitations();

@@ -1,15 +1,5 @@
 import type { Express } from 'express';
-import type { Sequelize } from 'sequelize';
-import {
-  createServiceApp,
-  mountRoutes,
-  type Logger,
-  type PgOutbox,
-  type Metrics,
-  type ReadinessCheck,
-  type RevocationCheck,
-  postgresIdempotencyStore,
-} from '@trellis/shared';
+import { postgresServiceApp, type PostgresAppDeps } from '@trellis/shared';
 import { requireUser } from './auth/auth.guard.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { AuthService } from './auth/auth.service.ts';
@@ -24,17 +14,9 @@ import { LoginThrottle } from './throttle/login-throttle.service.ts';
 import { userRoutes } from './users/users.routes.ts';
 import { UserService } from './users/users.service.ts';
 
-export interface AppDeps {
-  logger: Logger;
-  readiness: ReadinessCheck[];
-  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
-  metrics?: Metrics;
-  sequelize: Sequelize;
+export interface AppDeps extends PostgresAppDeps {
   models: Models;
-  outbox: PgOutbox;
   keys: KeyStore;
-  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
-  isRevoked: RevocationCheck;
   config: Pick<
     Config,
     | 'CODE_SECRET'
@@ -69,17 +51,10 @@ export function buildServices(deps: Omit<AppDeps, 'logger' | 'readiness' | 'isRe
 export function buildApp(deps: AppDeps, services = buildServices(deps)): Express {
   const { users, auth } = services;
   const routes = [...authRoutes(auth), ...keyRoutes(deps.keys), ...userRoutes(users)];
-  const { app, finish } = createServiceApp({
+  return postgresServiceApp({
     service: 'identity',
-    logger: deps.logger,
-    readiness: deps.readiness,
-    metrics: deps.metrics,
+    deps,
     routes,
+    guard: requireUser(deps.keys.resolve, deps.isRevoked, users),
   });
-  app.use(
-    mountRoutes(routes, requireUser(deps.keys.resolve, deps.isRevoked, users), {
-      idempotency: postgresIdempotencyStore(deps.sequelize),
-    }),
-  );
-  return finish();
 }

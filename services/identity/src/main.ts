@@ -3,9 +3,8 @@ import {
   consumerOf,
   createLogger,
   identityEvents,
-  serve,
+  serveWithConsumers,
   startPostgresRuntime,
-  type EventConsumer,
 } from '@trellis/shared';
 import { buildApp, buildServices } from './app.ts';
 import { readConfig } from './config.ts';
@@ -54,20 +53,14 @@ const housekeeping = setInterval(() => {
 }, HOUSEKEEPING_INTERVAL_MS);
 housekeeping.unref();
 
-// Filled once listening (the consumer starts last); stopped before the runtime's steps.
-const consumers: EventConsumer[] = [];
-await serve({
+await serveWithConsumers({
+  service: 'identity',
   app: buildApp(deps, services),
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: [
-    { name: 'housekeeping', run: async () => clearInterval(housekeeping) },
-    { name: 'identity consumer', run: () => Promise.all(consumers.map((c) => c.stop())) },
-    ...runtime.stopSteps,
+  runtime,
+  timers: [housekeeping],
+  startConsumers: async () => [
+    await runtime.bus.consume(consumerOf(CONSUMER_GROUP, identitySubscriptions({ sequelize, orgs }))),
   ],
 });
-consumers.push(
-  await runtime.bus.consume(consumerOf(CONSUMER_GROUP, identitySubscriptions({ sequelize, orgs }))),
-);

@@ -55,10 +55,8 @@ const { realtime } = services;
 const consumers: EventConsumer[] = [];
 await serve({
   app: buildApp(deps, services),
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   onUpgrade: (req, socket, head) => realtime.handleUpgrade(req, socket, head),
   // Open sockets would keep the HTTP server from closing: the hub closes them (1001) first.
   beforeHttpClose: [{ name: 'websocket hub', run: () => realtime.stop() }],

@@ -1,17 +1,5 @@
 import type { Express } from 'express';
-import type { Sequelize } from 'sequelize';
-import {
-  authenticate,
-  createServiceApp,
-  mountRoutes,
-  type KeyResolver,
-  type Logger,
-  type PgOutbox,
-  type Metrics,
-  type ReadinessCheck,
-  type RevocationCheck,
-  postgresIdempotencyStore,
-} from '@trellis/shared';
+import { authenticate, postgresServiceApp, type KeyResolver, type PostgresAppDeps } from '@trellis/shared';
 import { AccessMemo } from './access/access-memo.ts';
 import { AccessService } from './access/access.service.ts';
 import type { GovernanceClient } from './access/governance-client.ts';
@@ -33,17 +21,9 @@ import { TaskQueryService } from './tasks/task-queries.service.ts';
 import { taskRoutes } from './tasks/tasks.routes.ts';
 import { TaskService } from './tasks/tasks.service.ts';
 
-export interface AppDeps {
-  logger: Logger;
-  readiness: ReadinessCheck[];
-  /** The registry `/metrics` serves: the runtime's, with its bus and outbox metrics (new when absent). */
-  metrics?: Metrics;
-  sequelize: Sequelize;
-  outbox: PgOutbox;
+export interface AppDeps extends PostgresAppDeps {
   /** Public keys of identity's access tokens (the remote JWKS in production, a test signer in tests). */
   resolveKey: KeyResolver;
-  /** Access tokens revoked before they expire (the runtime's `RevocationList`). */
-  isRevoked: RevocationCheck;
   /** The membership fallback; without it a membership missing from the projection is a 404. */
   governance?: GovernanceClient;
   /** How long reads may reuse a project access decision (ACCESS_CACHE_TTL_MS); 250 ms if absent. */
@@ -106,16 +86,11 @@ export function buildApp(deps: AppDeps, services: Services = buildServices(deps)
     ...sprintRoutes(services.sprints, services.sprintReports),
     ...policyRoutes(services.policy),
   ];
-  const { app, finish } = createServiceApp({
+  return postgresServiceApp({
     service: 'work',
-    logger: deps.logger,
-    readiness: deps.readiness,
-    metrics: deps.metrics,
+    deps,
     routes,
+    guard: [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })],
+    internal: internalRoutes(services.internal),
   });
-  const guard = [authenticate(deps.resolveKey, { isRevoked: deps.isRevoked })];
-  app.use(mountRoutes(routes, guard, { idempotency: postgresIdempotencyStore(deps.sequelize) }));
-  // Cluster-only (see internal.routes.ts): mounted, but not in the public OpenAPI document.
-  app.use(mountRoutes(internalRoutes(services.internal), guard));
-  return finish();
 }

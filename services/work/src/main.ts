@@ -2,10 +2,9 @@
 import {
   createLogger,
   remoteJwks,
-  serve,
+  serveWithConsumers,
   startPostgresRuntime,
   workEvents,
-  type EventConsumer,
   consumerOf,
 } from '@trellis/shared';
 import { GovernanceClient } from './access/governance-client.ts';
@@ -40,30 +39,24 @@ const deps = {
 };
 const services = buildServices(deps);
 
-// Filled once listening (the consumers start last); stopped before the runtime's steps.
-const consumers: EventConsumer[] = [];
-await serve({
+await serveWithConsumers({
+  service: 'work',
   app: buildApp(deps, services),
-  host: config.HOST,
-  port: config.PORT,
+  config,
   logger,
-  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  stopSteps: [
-    { name: 'work consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },
-    { name: 'governance breaker', run: async () => governance.shutdown() },
-    ...runtime.stopSteps,
+  runtime,
+  stopSteps: [{ name: 'governance breaker', run: async () => governance.shutdown() }],
+  startConsumers: async () => [
+    await runtime.bus.consume(
+      consumerOf(
+        CONSUMER_GROUP,
+        workSubscriptions({
+          sequelize,
+          projection: services.projection,
+          projectApprovals: services.projectApprovals,
+          memo: services.memo,
+        }),
+      ),
+    ),
   ],
 });
-consumers.push(
-  await runtime.bus.consume(
-    consumerOf(
-      CONSUMER_GROUP,
-      workSubscriptions({
-        sequelize,
-        projection: services.projection,
-        projectApprovals: services.projectApprovals,
-        memo: services.memo,
-      }),
-    ),
-  ),
-);

@@ -8,6 +8,7 @@ import { followRevocations, type RevocationList } from '../auth/revocations.ts';
 import { connectMongo, pingMongo } from '../db/mongo.ts';
 import { createSequelize, migrate, type Migration } from '../db/postgres.ts';
 import { EventBus } from '../events/kafka.ts';
+import type { EventConsumer } from '../events/kafka-types.ts';
 import { PgOutbox } from '../events/pg-outbox.ts';
 import { createMetrics, type Metrics } from '../http/metrics.ts';
 import type { ReadinessCheck } from '../http/service-app.ts';
@@ -129,11 +130,9 @@ export async function startMongoRuntime(options: {
  */
 export async function serve(options: {
   app: Express;
-  /** The address to listen on (`HOST`): loopback unless the deployment says otherwise. */
-  host: string;
-  port: number;
+  /** Where to listen (`HOST`: loopback unless the deployment says otherwise) and how long a shutdown may take. */
+  config: { HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number };
   logger: Logger;
-  shutdownTimeoutMs: number;
   stopSteps: ShutdownStep[];
   /** HTTP upgrades (WebSockets) bypass express; this handles them. */
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
@@ -145,11 +144,40 @@ export async function serve(options: {
 }): Promise<void> {
   const server = createServer(options.app);
   if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
-  installShutdown(options.logger, options.shutdownTimeoutMs, [
+  const { HOST: host, PORT, SHUTDOWN_TIMEOUT_MS } = options.config;
+  installShutdown(options.logger, SHUTDOWN_TIMEOUT_MS, [
     ...(options.beforeHttpClose ?? []),
     { name: 'http', run: () => closeServer(server) },
     ...options.stopSteps,
   ]);
-  const port = await listen(server, options.port, options.host);
-  options.logger.info({ host: options.host, port }, 'listening');
+  const port = await listen(server, PORT, host);
+  options.logger.info({ host, port }, 'listening');
+}
+
+/**
+ * `serve`, then the consumers: they start once the service listens, so it never handles events for a
+ * service that could not come up. On shutdown the periodic jobs stop first, then the consumers (their
+ * last offsets committed), then `stopSteps`, then the runtime's (outbox, Kafka, the store).
+ */
+export async function serveWithConsumers(
+  options: Omit<Parameters<typeof serve>[0], 'stopSteps'> & {
+    service: string;
+    runtime: { stopSteps: ShutdownStep[] };
+    timers?: ReturnType<typeof setInterval>[];
+    stopSteps?: ShutdownStep[];
+    startConsumers: () => Promise<EventConsumer[]>;
+  },
+): Promise<void> {
+  const { service, runtime, timers = [], stopSteps = [], startConsumers, ...served } = options;
+  const consumers: EventConsumer[] = [];
+  await serve({
+    ...served,
+    stopSteps: [
+      ...(timers.length ? [{ name: 'periodic jobs', run: async () => timers.forEach(clearInterval) }] : []),
+      { name: `${service} consumers`, run: () => Promise.all(consumers.map((c) => c.stop())) },
+      ...stopSteps,
+      ...runtime.stopSteps,
+    ],
+  });
+  consumers.push(...(await startConsumers()));
 }
