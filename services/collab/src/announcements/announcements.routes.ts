@@ -1,4 +1,4 @@
-import { etagOf } from '@trellis/shared';
+import { etagOf, route } from '@trellis/shared';
 import type { Route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
 import {
@@ -10,7 +10,6 @@ import {
   readReceiptSchema,
   readsSchema,
   updateAnnouncementBody,
-  type AnnouncementListQuery,
 } from './announcements.schemas.ts';
 import type { AnnouncementService } from './announcements.service.ts';
 
@@ -21,7 +20,7 @@ const denied = { description: 'POLICY_DENIED' };
 export function announcementRoutes(announcements: AnnouncementService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/announcements',
       policy: { scope: 'org', action: 'announcement.post' },
@@ -41,8 +40,8 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
           .set('ETag', etagOf(announcement))
           .json(announcement);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/announcements',
       policy: 'access',
@@ -54,10 +53,10 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
         404: { description: 'Not a member of the org' },
       },
       handle: async (req, res) => {
-        res.json(await announcements.list(callerOf(req), req.query as unknown as AnnouncementListQuery));
+        res.json(await announcements.list(callerOf(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/announcements/{id}',
       policy: 'access',
@@ -69,8 +68,8 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
         const announcement = await announcements.get(callerOf(req), id(req));
         res.set('ETag', etagOf(announcement)).json(announcement);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/announcements/{id}',
       policy: { scope: 'org', action: 'announcement.update' },
@@ -93,8 +92,8 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
         );
         res.set('ETag', etagOf(announcement)).json(announcement);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/announcements/{id}',
       policy: { scope: 'org', action: 'announcement.delete' },
@@ -106,8 +105,8 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
         await announcements.remove(callerOf(req), id(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/announcements/{id}/read',
       policy: 'access',
@@ -118,8 +117,8 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
       handle: async (req, res) => {
         res.json(await announcements.markRead(callerOf(req), id(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/announcements/{id}/reads',
       policy: { scope: 'org', action: 'announcement.readReceipts' },
@@ -130,6 +129,6 @@ export function announcementRoutes(announcements: AnnouncementService): Route[] 
       handle: async (req, res) => {
         res.json(await announcements.reads(callerOf(req), id(req)));
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { etagOf, type Route } from '@trellis/shared';
+import { etagOf, type Route, route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
 import {
   channelIdParams,
@@ -9,8 +9,6 @@ import {
   messageListQuery,
   messagePageSchema,
   messageSchema,
-  type ChannelListQuery,
-  type MessageListQuery,
 } from './channels.schemas.ts';
 import type { ChannelService } from './channels.service.ts';
 import type { MessageService } from './messages.service.ts';
@@ -22,7 +20,7 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   const messageId = (req: { params: Record<string, unknown> }) => String(req.params.messageId);
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/channels',
       policy: 'access',
@@ -34,10 +32,10 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
         404: { description: 'Not a member of the org' },
       },
       handle: async (req, res) => {
-        res.json(await channels.list(callerOf(req), req.query as unknown as ChannelListQuery));
+        res.json(await channels.list(callerOf(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/channels/{id}/messages',
       policy: 'access',
@@ -47,10 +45,10 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
       query: messageListQuery,
       responses: { 200: { description: 'Page of messages', schema: messagePageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await messages.list(callerOf(req), id(req), req.query as unknown as MessageListQuery));
+        res.json(await messages.list(callerOf(req), id(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/channels/{id}/messages',
       policy: { scope: 'org', action: 'message.post' },
@@ -71,8 +69,8 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
           .set('ETag', etagOf(message))
           .json(message);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/channels/{id}/messages/{messageId}',
       policy: 'access',
@@ -84,8 +82,8 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
         const message = await messages.get(callerOf(req), id(req), messageId(req));
         res.set('ETag', etagOf(message)).json(message);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/channels/{id}/messages/{messageId}',
       policy: 'personal',
@@ -104,8 +102,8 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
         const message = await messages.update(callerOf(req), id(req), messageId(req), req.body, ifMatch);
         res.set('ETag', etagOf(message)).json(message);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/channels/{id}/messages/{messageId}',
       policy: 'personal',
@@ -121,6 +119,6 @@ export function channelRoutes(channels: ChannelService, messages: MessageService
         await messages.remove(callerOf(req), id(req), messageId(req));
         res.status(204).end();
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { etagOf, type Route } from '@trellis/shared';
+import { etagOf, type Route, route } from '@trellis/shared';
 import { callerOf } from '../access/access.ts';
 import {
   commentIdParams,
@@ -7,7 +7,6 @@ import {
   commentSchema,
   createCommentBody,
   updateCommentBody,
-  type CommentListQuery,
 } from './comments.schemas.ts';
 import type { CommentService } from './comments.service.ts';
 
@@ -17,7 +16,7 @@ const notFound = { description: 'No such task or comment, or you cannot see its 
 export function commentRoutes(comments: CommentService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/comments',
       policy: { scope: 'project', action: 'comment.create' },
@@ -33,8 +32,8 @@ export function commentRoutes(comments: CommentService): Route[] {
         const comment = await comments.create(callerOf(req), req.body);
         res.status(201).location(`/api/v1/comments/${comment.id}`).set('ETag', etagOf(comment)).json(comment);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/comments',
       policy: 'access',
@@ -43,10 +42,10 @@ export function commentRoutes(comments: CommentService): Route[] {
       query: commentListQuery,
       responses: { 200: { description: 'Page of comments', schema: commentPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await comments.list(callerOf(req), req.query as unknown as CommentListQuery));
+        res.json(await comments.list(callerOf(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/comments/{id}',
       policy: 'access',
@@ -58,8 +57,8 @@ export function commentRoutes(comments: CommentService): Route[] {
         const comment = await comments.get(callerOf(req), id(req));
         res.set('ETag', etagOf(comment)).json(comment);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/comments/{id}',
       policy: 'personal',
@@ -77,8 +76,8 @@ export function commentRoutes(comments: CommentService): Route[] {
         const comment = await comments.update(callerOf(req), id(req), req.body, req.get('if-match'));
         res.set('ETag', etagOf(comment)).json(comment);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/comments/{id}',
       policy: { scope: 'project', action: 'comment.moderate' },
@@ -94,6 +93,6 @@ export function commentRoutes(comments: CommentService): Route[] {
         await comments.remove(callerOf(req), id(req));
         res.status(204).end();
       },
-    },
+    }),
   ];
 }

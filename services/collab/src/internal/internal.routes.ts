@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Route } from '@trellis/shared';
+import { route, type Route } from '@trellis/shared';
 import type { ChannelService } from '../channels/channels.service.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { ChannelService } from '../channels/channels.service.ts';
  */
 export function internalRoutes(channels: ChannelService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/internal/channels/{channelId}',
       summary: "A chat channel's scope, archived ones included",
@@ -17,6 +17,6 @@ export function internalRoutes(channels: ChannelService): Route[] {
       handle: async (req, res) => {
         res.json(await channels.snapshot(String(req.params.channelId)));
       },
-    },
+    }),
   ];
 }

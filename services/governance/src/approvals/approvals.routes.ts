@@ -1,6 +1,6 @@
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
-import type { ApprovalState } from './approvals.model.ts';
+import type {} from './approvals.model.ts';
 import {
   approvalPageSchema,
   approvalParams,
@@ -18,11 +18,10 @@ const decideProblems = {
   403: { description: 'POLICY_DENIED (approval.decide), or FORBIDDEN: your own request (four eyes)' },
   404: notFound,
 };
-type Params = { orgId: string; approvalId: string };
 
 export function approvalRoutes(approvals: ApprovalService): Route[] {
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/join-requests',
       policy: 'personal',
@@ -39,8 +38,8 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
       handle: async (req, res) => {
         res.status(202).json(await approvals.requestJoin(currentUser(req), String(req.params.orgId)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/approvals',
       policy: 'access',
@@ -50,11 +49,11 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
       query: listApprovalsQuery,
       responses: { 200: { description: 'Page of approvals', schema: approvalPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        const query = req.query as unknown as { state?: ApprovalState; limit: number; cursor?: string };
+        const query = req.query;
         res.json(await approvals.list(currentUser(req).id, String(req.params.orgId), query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/approve',
       policy: { scope: 'org', action: 'approval.decide' },
@@ -71,11 +70,11 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
         },
       },
       handle: async (req, res) => {
-        const { orgId, approvalId } = req.params as Params;
+        const { orgId, approvalId } = req.params;
         res.json(await approvals.approve(currentUser(req).id, orgId, approvalId, req.body.comment));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/reject',
       policy: { scope: 'org', action: 'approval.decide' },
@@ -89,11 +88,11 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
         409: { description: 'Already decided or cancelled' },
       },
       handle: async (req, res) => {
-        const { orgId, approvalId } = req.params as Params;
+        const { orgId, approvalId } = req.params;
         res.json(await approvals.reject(currentUser(req).id, orgId, approvalId, req.body.reason));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/approvals/{approvalId}/cancel',
       policy: 'personal',
@@ -107,9 +106,9 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
         409: { description: 'Already decided or cancelled' },
       },
       handle: async (req, res) => {
-        const { orgId, approvalId } = req.params as Params;
+        const { orgId, approvalId } = req.params;
         res.json(await approvals.cancel(currentUser(req).id, orgId, approvalId));
       },
-    },
+    }),
   ];
 }

@@ -1,5 +1,5 @@
-import { authorize, currentUser, type Route } from '@trellis/shared';
-import type { z } from 'zod';
+import { authorize, currentUser, type Route, route } from '@trellis/shared';
+import type {} from 'zod';
 import type { AccessService } from '../access/access.service.ts';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
 import { orgSettingsOf } from '../orgs/orgs.views.ts';
@@ -23,7 +23,7 @@ export function auditRoutes(audit: AuditLog, access: AccessService): Route[] {
     return orgId;
   };
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/audit',
       policy: { scope: 'org', action: 'audit.read' },
@@ -37,12 +37,12 @@ export function auditRoutes(audit: AuditLog, access: AccessService): Route[] {
         404: notFound,
       },
       handle: async (req, res) => {
-        const { limit, cursor, ...filters } = req.query as unknown as z.infer<typeof auditQuery>;
+        const { limit, cursor, ...filters } = req.query;
         const orgId = await authorizedOrg(String(req.params.orgId), currentUser(req).id);
         res.json(await audit.list(orgId, filters, limit, cursor));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/audit/verify',
       policy: { scope: 'org', action: 'audit.read' },
@@ -58,6 +58,6 @@ export function auditRoutes(audit: AuditLog, access: AccessService): Route[] {
         const orgId = await authorizedOrg(String(req.params.orgId), currentUser(req).id);
         res.json(await audit.verify(orgId));
       },
-    },
+    }),
   ];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Route } from '@trellis/shared';
+import { route, type Route } from '@trellis/shared';
 import type { InternalService } from './internal.service.ts';
 
 const params = z.object({ orgId: z.uuid(), userId: z.uuid() });
@@ -12,7 +12,7 @@ const params = z.object({ orgId: z.uuid(), userId: z.uuid() });
  */
 export function internalRoutes(internal: InternalService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/internal/orgs/{orgId}/members/{userId}',
       summary: "A user's org role, team roles and the settings that govern them",
@@ -21,6 +21,6 @@ export function internalRoutes(internal: InternalService): Route[] {
       handle: async (req, res) => {
         res.json(await internal.membership(String(req.params.orgId), String(req.params.userId)));
       },
-    },
+    }),
   ];
 }

@@ -1,8 +1,8 @@
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { isPending } from '../approvals/approval-gate.ts';
 import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
-import type { InvitationState } from './invitations.model.ts';
+import type {} from './invitations.model.ts';
 import {
   acceptedSchema,
   createInvitationBody,
@@ -25,14 +25,13 @@ const tokenProblems = {
   404: { description: 'Unknown token (or one replaced by a resend)' },
   409: { description: 'CONFLICT: expired, revoked, declined or already accepted (`state` says which)' },
 };
-type Page = { limit: number; cursor?: string };
 
 export function invitationRoutes(
   invitations: InvitationService,
   myInvitations: MyInvitationService,
 ): Route[] {
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations',
       policy: { scope: 'org', action: 'member.invite' },
@@ -56,8 +55,8 @@ export function invitationRoutes(
         }
         res.status(201).location(`/api/v1/orgs/${orgId}/invitations/${result.id}`).json(result);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/invitations',
       policy: { scope: 'org', action: 'member.invite' },
@@ -71,11 +70,11 @@ export function invitationRoutes(
         404: notFound,
       },
       handle: async (req, res) => {
-        const query = req.query as unknown as Page & { state?: InvitationState };
+        const query = req.query;
         res.json(await invitations.list(currentUser(req).id, String(req.params.orgId), query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}',
       policy: { scope: 'org', action: 'member.invite' },
@@ -88,11 +87,11 @@ export function invitationRoutes(
         404: notFound,
       },
       handle: async (req, res) => {
-        const { orgId, invitationId } = req.params as { orgId: string; invitationId: string };
+        const { orgId, invitationId } = req.params;
         res.json(await invitations.get(currentUser(req).id, orgId, invitationId));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}/revoke',
       policy: { scope: 'org', action: 'member.invite' },
@@ -106,11 +105,11 @@ export function invitationRoutes(
         409: { description: 'CONFLICT: not live (or waiting for approval)' },
       },
       handle: async (req, res) => {
-        const { orgId, invitationId } = req.params as { orgId: string; invitationId: string };
+        const { orgId, invitationId } = req.params;
         res.json(await invitations.revoke(currentUser(req).id, orgId, invitationId));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/invitations/{invitationId}/resend',
       policy: { scope: 'org', action: 'member.invite' },
@@ -125,11 +124,11 @@ export function invitationRoutes(
         409: { description: 'CONFLICT: accepted, declined, revoked, waiting for approval, or now a member' },
       },
       handle: async (req, res) => {
-        const { orgId, invitationId } = req.params as { orgId: string; invitationId: string };
+        const { orgId, invitationId } = req.params;
         res.json(await invitations.resend(currentUser(req).id, orgId, invitationId));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/invitations/mine',
       policy: 'self',
@@ -138,10 +137,10 @@ export function invitationRoutes(
       query: myInvitationsQuery,
       responses: { 200: { description: 'Page of invitations', schema: myInvitationPageSchema } },
       handle: async (req, res) => {
-        res.json(await myInvitations.mine(currentUser(req), req.query as unknown as Page));
+        res.json(await myInvitations.mine(currentUser(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/invitations/accept',
       policy: 'personal',
@@ -156,8 +155,8 @@ export function invitationRoutes(
       handle: async (req, res) => {
         res.json(await myInvitations.accept(currentUser(req), req.body.token));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/invitations/decline',
       policy: 'personal',
@@ -169,6 +168,6 @@ export function invitationRoutes(
         await myInvitations.decline(currentUser(req), req.body.token);
         res.status(204).end();
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { currentUser, type OrgRole, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { isPending } from '../approvals/approval-gate.ts';
 import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
@@ -16,7 +16,7 @@ const notFound = { description: 'No such org or member, or you are not a member'
 
 export function memberRoutes(members: MemberService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/members',
       policy: 'access',
@@ -26,16 +26,11 @@ export function memberRoutes(members: MemberService): Route[] {
       query: listMembersQuery,
       responses: { 200: { description: 'Page of members', schema: memberPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        const query = req.query as unknown as {
-          role?: OrgRole;
-          q?: string;
-          limit: number;
-          cursor?: string;
-        };
+        const query = req.query;
         res.json(await members.list(currentUser(req).id, String(req.params.orgId), query));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/orgs/{orgId}/members/{userId}',
       policy: { scope: 'org', action: 'member.updateRole' },
@@ -53,12 +48,12 @@ export function memberRoutes(members: MemberService): Route[] {
         404: notFound,
       },
       handle: async (req, res) => {
-        const { orgId, userId } = req.params as { orgId: string; userId: string };
+        const { orgId, userId } = req.params;
         const result = await members.changeRole(currentUser(req).id, orgId, userId, req.body.role);
         res.status(isPending(result) ? 202 : 200).json(result);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/orgs/{orgId}/members/{userId}',
       policy: { scope: 'org', action: 'member.remove' },
@@ -73,11 +68,11 @@ export function memberRoutes(members: MemberService): Route[] {
         409: { description: 'OWNER_MUST_TRANSFER: the org (or a team) owner must transfer first' },
       },
       handle: async (req, res) => {
-        const { orgId, userId } = req.params as { orgId: string; userId: string };
+        const { orgId, userId } = req.params;
         const pending = await members.remove(currentUser(req).id, orgId, userId);
         if (pending) res.status(202).json(pending);
         else res.status(204).end();
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import {
   createOrgBody,
   orgIdParams,
@@ -19,7 +19,7 @@ const denied = { description: 'POLICY_DENIED: your role is too low' };
 
 export function orgRoutes(orgs: OrgService): Route[] {
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/orgs',
       policy: 'self',
@@ -34,8 +34,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
         const org = await orgs.create(currentUser(req).id, req.body);
         res.status(201).location(`/api/v1/orgs/${org.id}`).set('ETag', etagOf(org)).json(org);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs',
       policy: 'self',
@@ -44,11 +44,11 @@ export function orgRoutes(orgs: OrgService): Route[] {
       query: pageQuery,
       responses: { 200: { description: 'Page of orgs', schema: orgPageSchema } },
       handle: async (req, res) => {
-        const query = req.query as unknown as { limit: number; cursor?: string };
+        const query = req.query;
         res.json(await orgs.listMine(currentUser(req).id, query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/by-slug/{slug}',
       policy: 'self',
@@ -59,8 +59,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
       handle: async (req, res) => {
         res.json(await orgs.bySlug(String(req.params.slug)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}',
       policy: 'access',
@@ -72,8 +72,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
         const org = await orgs.get(currentUser(req).id, String(req.params.orgId));
         res.set('ETag', etagOf(org)).json(org);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/orgs/{orgId}',
       policy: { scope: 'org', action: 'org.update' },
@@ -96,8 +96,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
         );
         res.set('ETag', etagOf(org)).json(org);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/orgs/{orgId}',
       policy: { scope: 'org', action: 'org.delete' },
@@ -109,8 +109,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
         await orgs.remove(currentUser(req).id, String(req.params.orgId));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/restore',
       policy: 'personal',
@@ -122,8 +122,8 @@ export function orgRoutes(orgs: OrgService): Route[] {
         const org = await orgs.restore(currentUser(req).id, String(req.params.orgId));
         res.set('ETag', etagOf(org)).json(org);
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/transfer-ownership',
       policy: { scope: 'org', action: 'org.transferOwnership' },
@@ -145,6 +145,6 @@ export function orgRoutes(orgs: OrgService): Route[] {
         );
         res.set('ETag', etagOf(org)).json(org);
       },
-    },
+    }),
   ];
 }

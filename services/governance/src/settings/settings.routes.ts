@@ -1,4 +1,10 @@
-import { currentUser, orgSettingsPatchSchema, teamSettingsPatchSchema, type Route } from '@trellis/shared';
+import {
+  currentUser,
+  orgSettingsPatchSchema,
+  teamSettingsPatchSchema,
+  type Route,
+  route,
+} from '@trellis/shared';
 import { orgIdParams } from '../orgs/orgs.schemas.ts';
 import { teamIdParams } from '../teams/teams.schemas.ts';
 import { orgSettingsSchema, teamSettingsSchema } from './settings.schemas.ts';
@@ -9,7 +15,7 @@ const outOfRange = { description: 'A threshold outside its action’s range (the
 
 export function settingsRoutes(settings: SettingsService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/settings',
       policy: 'access',
@@ -23,8 +29,8 @@ export function settingsRoutes(settings: SettingsService): Route[] {
       handle: async (req, res) => {
         res.json(await settings.getOrg(currentUser(req).id, String(req.params.orgId)));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/orgs/{orgId}/settings',
       policy: { scope: 'org', action: 'settings.update' },
@@ -40,8 +46,8 @@ export function settingsRoutes(settings: SettingsService): Route[] {
       handle: async (req, res) => {
         res.json(await settings.patchOrg(currentUser(req).id, String(req.params.orgId), req.body));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/teams/{teamId}/settings',
       policy: 'access',
@@ -55,8 +61,8 @@ export function settingsRoutes(settings: SettingsService): Route[] {
       handle: async (req, res) => {
         res.json(await settings.getTeam(currentUser(req).id, String(req.params.teamId)));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/teams/{teamId}/settings',
       policy: { scope: 'team', action: 'settings.update' },
@@ -72,6 +78,6 @@ export function settingsRoutes(settings: SettingsService): Route[] {
       handle: async (req, res) => {
         res.json(await settings.patchTeam(currentUser(req).id, String(req.params.teamId), req.body));
       },
-    },
+    }),
   ];
 }

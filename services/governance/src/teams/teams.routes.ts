@@ -1,5 +1,4 @@
-import type { z } from 'zod';
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { isPending } from '../approvals/approval-gate.ts';
 import { pendingApprovalSchema } from '../approvals/approvals.schemas.ts';
 import { orgIdParams, transferOwnershipBody } from '../orgs/orgs.schemas.ts';
@@ -23,11 +22,10 @@ import type { TeamService } from './teams.service.ts';
 const tags = ['teams'];
 const notFound = { description: 'No such team or org, deleted, or you are not an org member' };
 const denied = { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' };
-type PageQuery = z.infer<typeof teamPageQuery>;
 
 export function teamRoutes(teams: TeamService, members: TeamMemberService): Route[] {
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/teams',
       policy: { scope: 'org', action: 'team.create' },
@@ -53,8 +51,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         }
         res.status(201).location(`/api/v1/teams/${team.id}`).set('ETag', etagOf(team)).json(team);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/teams',
       policy: 'access',
@@ -64,12 +62,10 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
       query: teamPageQuery,
       responses: { 200: { description: 'Page of teams', schema: teamPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(
-          await teams.list(currentUser(req).id, String(req.params.orgId), req.query as unknown as PageQuery),
-        );
+        res.json(await teams.list(currentUser(req).id, String(req.params.orgId), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/teams/{teamId}',
       policy: 'access',
@@ -81,8 +77,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         const team = await teams.get(currentUser(req).id, String(req.params.teamId));
         res.set('ETag', etagOf(team)).json(team);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/teams/{teamId}',
       policy: { scope: 'team', action: 'team.update' },
@@ -106,8 +102,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         );
         res.set('ETag', etagOf(team)).json(team);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/teams/{teamId}',
       policy: { scope: 'team', action: 'team.delete' },
@@ -119,8 +115,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         await teams.remove(currentUser(req).id, String(req.params.teamId));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/teams/{teamId}/transfer-ownership',
       policy: { scope: 'team', action: 'team.transferOwnership' },
@@ -142,8 +138,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         );
         res.set('ETag', etagOf(team)).json(team);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/teams/{teamId}/members',
       policy: 'access',
@@ -156,16 +152,10 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         404: notFound,
       },
       handle: async (req, res) => {
-        res.json(
-          await members.list(
-            currentUser(req).id,
-            String(req.params.teamId),
-            req.query as unknown as PageQuery,
-          ),
-        );
+        res.json(await members.list(currentUser(req).id, String(req.params.teamId), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/teams/{teamId}/members',
       policy: { scope: 'team', action: 'member.add' },
@@ -185,8 +175,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         const member = await members.add(currentUser(req).id, teamId, req.body.userId, req.body.role);
         res.status(201).location(`/api/v1/teams/${teamId}/members/${member.userId}`).json(member);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/teams/{teamId}/members/{userId}',
       policy: 'access',
@@ -199,8 +189,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
           await members.get(currentUser(req).id, String(req.params.teamId), String(req.params.userId)),
         );
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/teams/{teamId}/members/{userId}',
       policy: { scope: 'team', action: 'member.updateRole' },
@@ -214,11 +204,11 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         404: notFound,
       },
       handle: async (req, res) => {
-        const { teamId, userId } = req.params as { teamId: string; userId: string };
+        const { teamId, userId } = req.params;
         res.json(await members.changeRole(currentUser(req).id, teamId, userId, req.body.role));
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/teams/{teamId}/members/{userId}',
       policy: { scope: 'team', action: 'member.remove' },
@@ -232,10 +222,10 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         409: { description: 'OWNER_MUST_TRANSFER' },
       },
       handle: async (req, res) => {
-        const { teamId, userId } = req.params as { teamId: string; userId: string };
+        const { teamId, userId } = req.params;
         await members.remove(currentUser(req).id, teamId, userId);
         res.status(204).end();
       },
-    },
+    }),
   ];
 }

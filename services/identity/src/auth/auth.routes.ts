@@ -1,4 +1,4 @@
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { toUserView } from '../users/users.service.ts';
 import {
   changePasswordBody,
@@ -20,7 +20,7 @@ const sessionJson = ({ user, ...tokens }: Session) => ({ user: toUserView(user),
 /** `/auth/*`: HTTP only — validated input in, a use case called, its result out. */
 export function authRoutes(auth: AuthService): Route[] {
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/auth/register',
       summary: 'Create an account and sign in',
@@ -36,8 +36,8 @@ export function authRoutes(auth: AuthService): Route[] {
         const session = await auth.register(req.body);
         res.status(201).location(`/api/v1/users/${session.user.id}`).json(sessionJson(session));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/login',
       summary: 'Sign in with e-mail and password',
@@ -52,8 +52,8 @@ export function authRoutes(auth: AuthService): Route[] {
       handle: async (req, res) => {
         res.json(sessionJson(await auth.login(req.body, req.ip)));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/refresh',
       summary: 'Rotate a refresh token for a new token pair',
@@ -67,8 +67,8 @@ export function authRoutes(auth: AuthService): Route[] {
       handle: async (req, res) => {
         res.json(await auth.refresh(req.body.refreshToken));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/logout',
       policy: 'self',
@@ -82,8 +82,8 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.logout(currentUser(req), req.body.refreshToken);
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/password/change',
       policy: 'self',
@@ -101,8 +101,8 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.changePassword(currentUser(req), req.body.currentPassword, req.body.newPassword);
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/password/forgot',
       summary: 'Mail a password-reset code (always 202)',
@@ -114,8 +114,8 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.forgotPassword(req.body.email);
         res.status(202).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/password/reset',
       summary: 'Set a new password with a reset code; every session ends',
@@ -130,8 +130,8 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.resetPassword(req.body);
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/email/verify/request',
       policy: 'self',
@@ -142,8 +142,8 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.requestEmailVerification(currentUser(req));
         res.status(202).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/auth/email/verify',
       policy: 'self',
@@ -160,6 +160,6 @@ export function authRoutes(auth: AuthService): Route[] {
         await auth.verifyEmail(currentUser(req), req.body.code);
         res.status(204).end();
       },
-    },
+    }),
   ];
 }

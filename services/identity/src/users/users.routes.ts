@@ -1,4 +1,4 @@
-import { currentUser, type Route } from '@trellis/shared';
+import { currentUser, type Route, route } from '@trellis/shared';
 import { profileSchema, updateMeBody, userIdParams, userSchema } from './users.schemas.ts';
 import { etagOf, toUserView, type UserService } from './users.service.ts';
 
@@ -6,7 +6,7 @@ const tags = ['users'];
 
 export function userRoutes(users: UserService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/users/me',
       policy: 'self',
@@ -17,8 +17,8 @@ export function userRoutes(users: UserService): Route[] {
         const user = await users.requireActive(currentUser(req).id);
         res.set('ETag', etagOf(user)).json(toUserView(user));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/users/me',
       policy: 'self',
@@ -33,8 +33,8 @@ export function userRoutes(users: UserService): Route[] {
         const user = await users.rename(currentUser(req), req.body.name, req.get('if-match'));
         res.set('ETag', etagOf(user)).json(toUserView(user));
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/users/me',
       policy: 'self',
@@ -48,8 +48,8 @@ export function userRoutes(users: UserService): Route[] {
         await users.remove(currentUser(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/users/{id}',
       policy: 'access',
@@ -63,6 +63,6 @@ export function userRoutes(users: UserService): Route[] {
       handle: async (req, res) => {
         res.json(await users.profile(currentUser(req).id, String(req.params.id)));
       },
-    },
+    }),
   ];
 }

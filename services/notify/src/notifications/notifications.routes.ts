@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { currentUser, limitSchema, type Route } from '@trellis/shared';
+import { currentUser, limitSchema, type Route, route } from '@trellis/shared';
 import { NOTIFICATION_TYPES } from './notification-types.ts';
 import type { InboxService } from './notifications.service.ts';
-import { preferencesPatchSchema, type PreferenceService, type PreferencesPatch } from './preferences.ts';
+import { preferencesPatchSchema, type PreferenceService } from './preferences.ts';
 
 const tags = ['notifications'];
 
@@ -37,7 +37,7 @@ const readAllBody = z.strictObject({ orgId: z.uuid().optional() }).default({});
 export function notificationRoutes(inbox: InboxService, preferences: PreferenceService): Route[] {
   const me = (req: Parameters<typeof currentUser>[0]) => currentUser(req).id;
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/notifications',
       policy: 'self',
@@ -46,10 +46,10 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
       query: listQuery,
       responses: { 200: { description: 'A page of notifications', schema: pageSchema } },
       handle: async (req, res) => {
-        res.json(await inbox.list(me(req), req.query as unknown as z.infer<typeof listQuery>));
+        res.json(await inbox.list(me(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/notifications/unread-count',
       policy: 'self',
@@ -59,8 +59,8 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
       handle: async (req, res) => {
         res.json(await inbox.unreadCount(me(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/notifications/read-all',
       policy: 'self',
@@ -71,10 +71,10 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
         200: { description: 'How many changed', schema: z.object({ updated: z.number().int() }) },
       },
       handle: async (req, res) => {
-        res.json(await inbox.markAllRead(me(req), (req.body as { orgId?: string }).orgId));
+        res.json(await inbox.markAllRead(me(req), req.body.orgId));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/notifications/{id}/read',
       policy: 'self',
@@ -88,8 +88,8 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
       handle: async (req, res) => {
         res.json(await inbox.markRead(me(req), String(req.params.id)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/notifications/preferences',
       policy: 'self',
@@ -99,8 +99,8 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
       handle: async (req, res) => {
         res.json(await preferences.of(me(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'put',
       path: '/api/v1/notifications/preferences',
       policy: 'self',
@@ -109,8 +109,8 @@ export function notificationRoutes(inbox: InboxService, preferences: PreferenceS
       body: preferencesPatchSchema,
       responses: { 200: { description: 'Preferences after the change', schema: preferencesSchema } },
       handle: async (req, res) => {
-        res.json(await preferences.update(me(req), req.body as PreferencesPatch));
+        res.json(await preferences.update(me(req), req.body));
       },
-    },
+    }),
   ];
 }

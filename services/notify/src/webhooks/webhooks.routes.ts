@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { currentUser, etagOf, limitSchema, type Route } from '@trellis/shared';
+import { currentUser, etagOf, limitSchema, type Route, route } from '@trellis/shared';
 import type { DeliveryService } from './deliveries.service.ts';
 import type { WebhookService } from './webhooks.service.ts';
 
@@ -104,13 +104,11 @@ const eventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-type Query<S extends z.ZodType> = z.infer<S>;
-
 export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryService): Route[] {
   const caller = (req: Request) => ({ id: currentUser(req).id, authorization: req.get('authorization') });
   const id = (req: Request) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/orgs/{orgId}/webhooks',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -131,15 +129,11 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         422: { description: 'URL refused (scheme, private address) or unknown event types' },
       },
       handle: async (req, res) => {
-        const webhook = await webhooks.create(
-          String(req.params.orgId),
-          caller(req),
-          req.body as Query<typeof createBody>,
-        );
+        const webhook = await webhooks.create(String(req.params.orgId), caller(req), req.body);
         res.status(201).location(`/api/v1/webhooks/${webhook.id}`).set('ETag', etagOf(webhook)).json(webhook);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/webhooks',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -157,8 +151,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       handle: async (req, res) => {
         res.json(await webhooks.list(String(req.params.orgId), caller(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/webhooks/{id}',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -174,8 +168,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         const webhook = await webhooks.get(id(req), caller(req));
         res.set('ETag', etagOf(webhook)).json(webhook);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/webhooks/{id}',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -191,16 +185,11 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         422: { description: 'URL refused or unknown event types' },
       },
       handle: async (req, res) => {
-        const webhook = await webhooks.update(
-          id(req),
-          caller(req),
-          req.body as Query<typeof patchBody>,
-          req.get('if-match'),
-        );
+        const webhook = await webhooks.update(id(req), caller(req), req.body, req.get('if-match'));
         res.set('ETag', etagOf(webhook)).json(webhook);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/webhooks/{id}',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -212,8 +201,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         await webhooks.remove(id(req), caller(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/webhooks/{id}/rotate-secret',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -233,8 +222,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       handle: async (req, res) => {
         res.json(await webhooks.rotateSecret(id(req), caller(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/webhooks/{id}/ping',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -249,8 +238,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       handle: async (req, res) => {
         res.status(202).json(await deliveries.ping(id(req), caller(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/webhooks/{id}/deliveries',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -267,16 +256,10 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         404: unknown,
       },
       handle: async (req, res) => {
-        res.json(
-          await deliveries.deliveries(
-            id(req),
-            caller(req),
-            req.query as unknown as Query<typeof deliveriesQuery>,
-          ),
-        );
+        res.json(await deliveries.deliveries(id(req), caller(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -291,8 +274,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       handle: async (req, res) => {
         res.status(202).json(await deliveries.redeliver(id(req), String(req.params.deliveryId), caller(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/events',
       policy: { scope: 'org', action: 'webhook.manage' },
@@ -315,14 +298,8 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
         404: { description: 'Not a member of the org' },
       },
       handle: async (req, res) => {
-        res.json(
-          await deliveries.events(
-            String(req.params.orgId),
-            caller(req),
-            req.query as unknown as Query<typeof eventsQuery>,
-          ),
-        );
+        res.json(await deliveries.events(String(req.params.orgId), caller(req), req.query));
       },
-    },
+    }),
   ];
 }

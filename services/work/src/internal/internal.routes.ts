@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Route } from '@trellis/shared';
+import { route, type Route } from '@trellis/shared';
 import type { InternalService } from './internal.service.ts';
 
 /**
@@ -10,7 +10,7 @@ import type { InternalService } from './internal.service.ts';
  */
 export function internalRoutes(internal: InternalService): Route[] {
   return [
-    {
+    route({
       method: 'get',
       path: '/internal/projects/{projectId}',
       summary: 'A project with its explicit members and settings, soft-deleted ones included',
@@ -19,8 +19,8 @@ export function internalRoutes(internal: InternalService): Route[] {
       handle: async (req, res) => {
         res.json(await internal.project(String(req.params.projectId)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/internal/tasks/{taskId}',
       summary: 'A task with its project snapshot, soft-deleted ones included',
@@ -29,6 +29,6 @@ export function internalRoutes(internal: InternalService): Route[] {
       handle: async (req, res) => {
         res.json(await internal.task(String(req.params.taskId)));
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import type { Route } from '@trellis/shared';
+import { route, type Route } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
 import {
   explainQuery,
@@ -6,8 +6,6 @@ import {
   policyParams,
   ruleBookQuery,
   ruleBookSchema,
-  type ExplainQuery,
-  type RuleBookQuery,
 } from './policy.schemas.ts';
 import type { PolicyService } from './policy.service.ts';
 
@@ -17,7 +15,7 @@ const notFound = { description: 'No such org (or team, or project) you can see' 
 export function policyRoutes(policy: PolicyService): Route[] {
   const orgId = (req: { params: Record<string, unknown> }) => String(req.params.orgId);
   return [
-    {
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/policy',
       policy: 'access',
@@ -28,10 +26,10 @@ export function policyRoutes(policy: PolicyService): Route[] {
       query: ruleBookQuery,
       responses: { 200: { description: 'Every catalogue action', schema: ruleBookSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await policy.ruleBook(callerOf(req), orgId(req), req.query as unknown as RuleBookQuery));
+        res.json(await policy.ruleBook(callerOf(req), orgId(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/orgs/{orgId}/policy/explain',
       policy: { scope: 'org', action: 'policy.explain' },
@@ -47,8 +45,8 @@ export function policyRoutes(policy: PolicyService): Route[] {
         422: { description: 'Not an action of the rule book, or its scope has no team or project given' },
       },
       handle: async (req, res) => {
-        res.json(await policy.explain(callerOf(req), orgId(req), req.query as unknown as ExplainQuery));
+        res.json(await policy.explain(callerOf(req), orgId(req), req.query));
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { projectSettingsPatchSchema, type ProjectRole, type Route, etagOf } from '@trellis/shared';
+import { projectSettingsPatchSchema, type Route, etagOf, route } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
 import {
   addProjectMemberBody,
@@ -15,7 +15,6 @@ import {
   projectPageSchema,
   projectSchema,
   updateProjectBody,
-  type ProjectListQuery,
 } from './projects.schemas.ts';
 import type { ProjectMemberService } from './project-members.service.ts';
 import type { ProjectSettingsService } from './project-settings.service.ts';
@@ -24,8 +23,6 @@ import { isPendingProject, type ProjectService } from './projects.service.ts';
 const tags = ['projects'];
 const notFound = { description: 'No such project, deleted, or you have no role on it' };
 const denied = { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' };
-type Page = { limit: number; cursor?: string };
-
 export function projectRoutes(
   projects: ProjectService,
   members: ProjectMemberService,
@@ -33,7 +30,7 @@ export function projectRoutes(
 ): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/projects',
       policy: { scope: 'org', action: 'project.create' },
@@ -58,8 +55,8 @@ export function projectRoutes(
         }
         res.status(201).location(`/api/v1/projects/${created.id}`).set('ETag', etagOf(created)).json(created);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects',
       policy: 'self',
@@ -68,10 +65,10 @@ export function projectRoutes(
       query: projectListQuery,
       responses: { 200: { description: 'Page of projects', schema: projectPageSchema } },
       handle: async (req, res) => {
-        res.json(await projects.list(callerOf(req), req.query as unknown as ProjectListQuery));
+        res.json(await projects.list(callerOf(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}',
       policy: 'access',
@@ -83,8 +80,8 @@ export function projectRoutes(
         const project = await projects.get(callerOf(req), id(req));
         res.set('ETag', etagOf(project)).json(project);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/projects/{id}',
       policy: { scope: 'project', action: 'project.update' },
@@ -104,8 +101,8 @@ export function projectRoutes(
         const project = await projects.update(callerOf(req), id(req), req.body, req.get('if-match'));
         res.set('ETag', etagOf(project)).json(project);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/projects/{id}',
       policy: { scope: 'project', action: 'project.delete' },
@@ -117,8 +114,8 @@ export function projectRoutes(
         await projects.remove(callerOf(req), id(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/projects/{id}/restore',
       policy: { scope: 'project', action: 'project.restore' },
@@ -135,8 +132,8 @@ export function projectRoutes(
         const project = await projects.restore(callerOf(req), id(req));
         res.set('ETag', etagOf(project)).json(project);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/members',
       policy: 'access',
@@ -146,10 +143,10 @@ export function projectRoutes(
       query: memberPageQuery,
       responses: { 200: { description: 'Page of members', schema: projectMemberPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await members.members(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await members.members(callerOf(req), id(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/projects/{id}/members',
       policy: { scope: 'project', action: 'member.add' },
@@ -167,8 +164,8 @@ export function projectRoutes(
       handle: async (req, res) => {
         res.status(201).json(await members.addMember(callerOf(req), id(req), req.body));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/projects/{id}/members/{userId}',
       policy: { scope: 'project', action: 'member.updateRole' },
@@ -183,11 +180,11 @@ export function projectRoutes(
         409: { description: 'OWNER_MUST_TRANSFER' },
       },
       handle: async (req, res) => {
-        const body = req.body as { role: ProjectRole };
+        const body = req.body;
         res.json(await members.changeRole(callerOf(req), id(req), String(req.params.userId), body.role));
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/projects/{id}/members/{userId}',
       policy: { scope: 'project', action: 'member.remove' },
@@ -204,8 +201,8 @@ export function projectRoutes(
         await members.removeMember(callerOf(req), id(req), String(req.params.userId));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/projects/{id}/transfer-ownership',
       policy: { scope: 'project', action: 'project.transferOwnership' },
@@ -220,11 +217,11 @@ export function projectRoutes(
         422: { description: 'The target is not a member of the project' },
       },
       handle: async (req, res) => {
-        const body = req.body as { userId: string };
+        const body = req.body;
         res.json(await members.transferOwnership(callerOf(req), id(req), body.userId));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/settings',
       policy: 'access',
@@ -235,8 +232,8 @@ export function projectRoutes(
       handle: async (req, res) => {
         res.json(await settings.settings(callerOf(req), id(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/projects/{id}/settings',
       policy: { scope: 'project', action: 'settings.update' },
@@ -253,6 +250,6 @@ export function projectRoutes(
       handle: async (req, res) => {
         res.json(await settings.updateSettings(callerOf(req), id(req), req.body));
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,4 @@
-import { etagOf } from '@trellis/shared';
+import { etagOf, route } from '@trellis/shared';
 import type { Route } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
 import { projectIdParams } from '../projects/projects.schemas.ts';
@@ -14,7 +14,6 @@ import {
   velocityQuery,
   velocitySchema,
   workloadSchema,
-  type SprintState,
 } from './sprints.schemas.ts';
 import type { SprintReportService } from './sprint-reports.service.ts';
 import type { SprintService } from './sprints.service.ts';
@@ -26,7 +25,7 @@ const denied = { description: 'POLICY_DENIED (sprint.manage)' };
 export function sprintRoutes(sprints: SprintService, reports: SprintReportService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/projects/{id}/sprints',
       policy: { scope: 'project', action: 'sprint.manage' },
@@ -43,8 +42,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
         const sprint = await sprints.create(callerOf(req), id(req), req.body);
         res.status(201).location(`/api/v1/sprints/${sprint.id}`).set('ETag', etagOf(sprint)).json(sprint);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/sprints',
       policy: 'access',
@@ -54,11 +53,11 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       query: sprintListQuery,
       responses: { 200: { description: 'Sprints', schema: sprintListSchema }, 404: notFound },
       handle: async (req, res) => {
-        const query = req.query as unknown as { state?: SprintState };
+        const query = req.query;
         res.json(await sprints.list(callerOf(req), id(req), query.state));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/velocity',
       policy: 'access',
@@ -68,11 +67,11 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       query: velocityQuery,
       responses: { 200: { description: 'Velocity', schema: velocitySchema }, 404: notFound },
       handle: async (req, res) => {
-        const query = req.query as unknown as { last: number };
+        const query = req.query;
         res.json(await reports.velocity(callerOf(req), id(req), query.last));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/workload',
       policy: 'access',
@@ -83,8 +82,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       handle: async (req, res) => {
         res.json(await reports.workload(callerOf(req), id(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/sprints/{id}',
       policy: 'access',
@@ -96,8 +95,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
         const sprint = await sprints.get(callerOf(req), id(req));
         res.set('ETag', etagOf(sprint)).json(sprint);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/sprints/{id}',
       policy: { scope: 'project', action: 'sprint.manage' },
@@ -116,8 +115,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
         const sprint = await sprints.update(callerOf(req), id(req), req.body);
         res.set('ETag', etagOf(sprint)).json(sprint);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/sprints/{id}',
       policy: { scope: 'project', action: 'sprint.manage' },
@@ -134,8 +133,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
         await sprints.remove(callerOf(req), id(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/sprints/{id}/start',
       policy: { scope: 'project', action: 'sprint.manage' },
@@ -151,8 +150,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       handle: async (req, res) => {
         res.json(await sprints.start(callerOf(req), id(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/sprints/{id}/complete',
       policy: { scope: 'project', action: 'sprint.manage' },
@@ -170,8 +169,8 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       handle: async (req, res) => {
         res.json(await sprints.complete(callerOf(req), id(req), req.body));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/sprints/{id}/report',
       policy: 'access',
@@ -182,6 +181,6 @@ export function sprintRoutes(sprints: SprintService, reports: SprintReportServic
       handle: async (req, res) => {
         res.json(await reports.report(callerOf(req), id(req)));
       },
-    },
+    }),
   ];
 }

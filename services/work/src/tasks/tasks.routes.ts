@@ -1,4 +1,4 @@
-import { etagOf } from '@trellis/shared';
+import { etagOf, route } from '@trellis/shared';
 import type { Route } from '@trellis/shared';
 import { callerOf } from '../access/access.service.ts';
 import { projectIdParams } from '../projects/projects.schemas.ts';
@@ -13,8 +13,6 @@ import {
   taskPageSchema,
   taskSchema,
   updateTaskBody,
-  type CrossTaskListQuery,
-  type TaskListQuery,
 } from './tasks.schemas.ts';
 import type { TaskQueryService } from './task-queries.service.ts';
 import type { TaskService } from './tasks.service.ts';
@@ -22,12 +20,10 @@ import type { TaskService } from './tasks.service.ts';
 const tags = ['tasks'];
 const notFound = { description: 'No such task or project, deleted, or you have no role on the project' };
 const denied = { description: 'POLICY_DENIED' };
-type Page = { limit: number; cursor?: string };
-
 export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route[] {
   const id = (req: { params: Record<string, unknown> }) => String(req.params.id);
   return [
-    {
+    route({
       method: 'post',
       path: '/api/v1/projects/{id}/tasks',
       policy: { scope: 'project', action: 'task.create' },
@@ -46,8 +42,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         const task = await tasks.create(callerOf(req), id(req), req.body);
         res.status(201).location(`/api/v1/tasks/${task.id}`).set('ETag', etagOf(task)).json(task);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/tasks',
       policy: 'access',
@@ -57,10 +53,10 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
       query: taskListQuery,
       responses: { 200: { description: 'Page of tasks', schema: taskPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await queries.list(callerOf(req), id(req), req.query as unknown as TaskListQuery));
+        res.json(await queries.list(callerOf(req), id(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/projects/{id}/activity',
       policy: 'access',
@@ -70,10 +66,10 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
       query: pageQuery,
       responses: { 200: { description: 'Page of activity', schema: activityPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await queries.projectActivity(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await queries.projectActivity(callerOf(req), id(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/tasks',
       policy: 'access',
@@ -85,10 +81,10 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         404: { description: 'Not an org member' },
       },
       handle: async (req, res) => {
-        res.json(await queries.listAcross(callerOf(req), req.query as unknown as CrossTaskListQuery));
+        res.json(await queries.listAcross(callerOf(req), req.query));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/tasks/lookup',
       policy: 'access',
@@ -97,12 +93,12 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
       query: lookupQuery,
       responses: { 200: { description: 'Task (ETag)', schema: taskSchema }, 404: notFound },
       handle: async (req, res) => {
-        const query = req.query as unknown as { orgId: string; key: string };
+        const query = req.query;
         const task = await queries.lookup(callerOf(req), query.orgId, query.key);
         res.set('ETag', etagOf(task)).json(task);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/tasks/{id}',
       policy: 'access',
@@ -114,8 +110,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         const task = await queries.get(callerOf(req), id(req));
         res.set('ETag', etagOf(task)).json(task);
       },
-    },
-    {
+    }),
+    route({
       method: 'patch',
       path: '/api/v1/tasks/{id}',
       policy: { scope: 'project', action: 'task.update' },
@@ -134,8 +130,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         const task = await tasks.update(callerOf(req), id(req), req.body, req.get('if-match'));
         res.set('ETag', etagOf(task)).json(task);
       },
-    },
-    {
+    }),
+    route({
       method: 'delete',
       path: '/api/v1/tasks/{id}',
       policy: { scope: 'project', action: 'task.delete' },
@@ -147,8 +143,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         await tasks.remove(callerOf(req), id(req));
         res.status(204).end();
       },
-    },
-    {
+    }),
+    route({
       method: 'post',
       path: '/api/v1/tasks/{id}/restore',
       policy: { scope: 'project', action: 'task.delete' },
@@ -165,8 +161,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
         const task = await tasks.restore(callerOf(req), id(req));
         res.set('ETag', etagOf(task)).json(task);
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/tasks/{id}/subtasks',
       policy: 'access',
@@ -177,8 +173,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
       handle: async (req, res) => {
         res.json(await queries.subtasks(callerOf(req), id(req)));
       },
-    },
-    {
+    }),
+    route({
       method: 'get',
       path: '/api/v1/tasks/{id}/activity',
       policy: 'access',
@@ -188,8 +184,8 @@ export function taskRoutes(tasks: TaskService, queries: TaskQueryService): Route
       query: pageQuery,
       responses: { 200: { description: 'Page of activity', schema: activityPageSchema }, 404: notFound },
       handle: async (req, res) => {
-        res.json(await queries.activity(callerOf(req), id(req), req.query as unknown as Page));
+        res.json(await queries.activity(callerOf(req), id(req), req.query));
       },
-    },
+    }),
   ];
 }
