@@ -25,8 +25,14 @@ import {
   type LadderOrg,
 } from './support/ladders.ts';
 import type { Person } from './support/people.ts';
-import { startSuite, type Suite } from './support/suite.ts';
-import { operationsOf, requestOf, type OpenApiDocument, type WalkOperation } from './support/walk.ts';
+import type { Suite } from './support/suite.ts';
+import {
+  operationsOf,
+  requestOf,
+  walkSuite,
+  type OpenApiDocument,
+  type WalkOperation,
+} from './support/walk.ts';
 
 type Body = { code?: string; detail?: string; policy?: { yourRole?: string | null } };
 type Response = ApiResponse<Body>;
@@ -51,12 +57,7 @@ describe('authorization walk (c): each role of each ladder gets what the rule bo
   const refused: Record<number, string[]> = {};
 
   before(async () => {
-    suite = await startSuite({
-      env: {
-        gateway: { RATE_LIMIT_PER_USER: '100000', RATE_LIMIT_PER_IP: '100000' },
-        notify: { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
-      },
-    });
+    suite = await walkSuite();
     api = apiClient(suite.gatewayUrl);
     receiver = new WebhookReceiver();
     org = await ladderOrg(api, { base: await receiver.start(), hooks: receiver });

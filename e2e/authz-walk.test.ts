@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { WebhookReceiver } from '@trellis/shared/testing';
 import { apiClient, type ApiClient, type ApiResponse } from './support/client.ts';
 import { person, type Person } from './support/people.ts';
-import { startSuite, type Suite } from './support/suite.ts';
+import type { Suite } from './support/suite.ts';
 import {
   absent,
   census,
@@ -24,6 +24,7 @@ import {
   type Ids,
   type OpenApiDocument,
   type WalkOperation,
+  walkSuite,
 } from './support/walk.ts';
 
 /**
@@ -103,12 +104,7 @@ describe('authorization walk over every documented operation (issue 20)', () => 
   }
 
   before(async () => {
-    suite = await startSuite({
-      env: {
-        gateway: { RATE_LIMIT_PER_USER: '100000', RATE_LIMIT_PER_IP: '100000' },
-        notify: { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
-      },
-    });
+    suite = await walkSuite();
     api = apiClient(suite.gatewayUrl);
     receiver = new WebhookReceiver();
     const hooks = { base: await receiver.start(), hooks: receiver };

@@ -8,6 +8,7 @@ import { waitFor, type WebhookReceiver } from '@trellis/shared/testing';
 import { isPublicApiRoute } from '../../services/gateway/src/auth/public-routes.ts';
 import type { ApiClient, ApiResponse } from './client.ts';
 import { join, type Person } from './people.ts';
+import { startSuite, type Suite } from './suite.ts';
 
 export const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
 
@@ -376,4 +377,14 @@ export function absent(kind: Kind): string {
   if (kind === 'slug') return `absent-${randomUUID().slice(0, 8)}`;
   if (kind === 'taskKey') return 'NONE-999';
   return randomUUID();
+}
+
+/** The suite the walks run on: rate limits out of the way, webhooks allowed to a local receiver. */
+export function walkSuite(): Promise<Suite> {
+  return startSuite({
+    env: {
+      gateway: { RATE_LIMIT_PER_USER: '100000', RATE_LIMIT_PER_IP: '100000' },
+      notify: { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
+    },
+  });
 }

@@ -3,13 +3,14 @@
 // and every consumer group that reads them (event-groups.ts), and the WebSocket protocol of /ws
 // (notify's protocol.ts). The gateway serves it at /api/asyncapi.json. `--check` (in npm run check)
 // fails when the file is stale.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { z } from 'zod';
 import { eventDefinition, eventTypes, realtimeEvents, TOPICS } from '@trellis/shared';
 import { clientMessageSchema, serverMessageSchema } from '../../services/notify/src/realtime/protocol.ts';
 import { groups } from './event-groups.ts';
+import { writeOrCheck } from './generated-file.ts';
 
 const file = join(import.meta.dirname, '..', '..', 'services', 'gateway', 'asyncapi.json');
 const version = (
@@ -174,19 +175,4 @@ function document() {
 // realtimeEvents is imported for its registration side effect (notify.realtime's types).
 void realtimeEvents;
 const text = await format(JSON.stringify(document()), { ...(await resolveConfig(file)), parser: 'json' });
-if (process.argv.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(file, 'utf8');
-  } catch {
-    // Missing: stale.
-  }
-  if (current !== text) {
-    console.error('✖ services/gateway/asyncapi.json is stale: run `npm run docs:asyncapi` and commit it');
-    process.exit(1);
-  }
-  console.log('✓ services/gateway/asyncapi.json is current');
-} else {
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
-}
+writeOrCheck(file, text);

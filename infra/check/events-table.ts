@@ -1,11 +1,11 @@
 // npm run docs:events — writes docs/events.md: every topic, the event types on it and who publishes
 // them (the catalogue), and every consumer group that reads them (each service's one subscription
 // list, built here without any I/O). `--check` (in npm run check) fails when the file is stale.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { eventDefinition, eventTypes, TOPICS } from '@trellis/shared';
 import { groups } from './event-groups.ts';
+import { writeOrCheck } from './generated-file.ts';
 
 const file = join(import.meta.dirname, '..', '..', 'docs', 'events.md');
 
@@ -50,19 +50,4 @@ function render(): string {
 
 // Formatted as `npm run format:check` wants it.
 const text = await format(render(), { ...(await resolveConfig(file)), parser: 'markdown' });
-if (process.argv.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(file, 'utf8');
-  } catch {
-    // Missing: stale.
-  }
-  if (current !== text) {
-    console.error('✖ docs/events.md is stale: run `npm run docs:events` and commit it');
-    process.exit(1);
-  }
-  console.log('✓ docs/events.md is current');
-} else {
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
-}
+writeOrCheck(file, text);

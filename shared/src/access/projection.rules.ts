@@ -34,7 +34,8 @@ export interface MembershipStore {
   userDeleted(userId: string): Promise<unknown>;
 }
 
-interface ProjectFields {
+/** A project as work's events carry it. */
+export interface ProjectFields {
   projectId: string;
   orgId: string;
   teamId: string | null;

@@ -3,7 +3,7 @@ import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
 import type { OrgSettings, TeamSettings } from '../policy/settings.ts';
 import { CoalescedInserts, upsertRetried } from '../db/mongo.ts';
 import type { AccessTask, ProjectionModels } from './projection.models.ts';
-import type { MembershipStore, ProjectStore } from './projection.rules.ts';
+import type { MembershipStore, ProjectFields, ProjectStore } from './projection.rules.ts';
 
 /** Governance's `/internal/orgs/{orgId}/members/{userId}` answer. */
 export interface MembershipSnapshot {
@@ -45,16 +45,7 @@ export interface TaskSnapshot {
   project: ProjectSnapshot;
 }
 
-interface ProjectData {
-  projectId: string;
-  orgId: string;
-  teamId: string | null;
-  name: string;
-  key: string;
-  status: string;
-  visibility: 'ORG' | 'PRIVATE';
-  ownerId: string;
-}
+type ProjectData = ProjectFields;
 
 interface TaskData {
   taskId: string;
