@@ -56,6 +56,18 @@ test('identity down → 503 in < 100 ms and /health says so; back up → recover
   assert.equal((await fetch(`${suite.gatewayUrl}/health`)).status, 200);
 });
 
+test('a path the API has, asked with another method, answers 405 with Allow, public routes included', async () => {
+  const login = await fetch(`${suite.gatewayUrl}/api/v1/auth/login`, { method: 'DELETE' });
+  assert.equal(login.status, 405);
+  assert.equal(login.headers.get('allow'), 'POST');
+  assert.match(login.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(((await login.json()) as { code: string }).code, 'METHOD_NOT_ALLOWED');
+  const lookup = await fetch(`${suite.gatewayUrl}/api/v1/tasks/lookup`, { method: 'PATCH' });
+  assert.equal(lookup.status, 401, 'a protected path still wants a token first');
+  const missing = await fetch(`${suite.gatewayUrl}/api/v1/auth/nothing`, { method: 'DELETE' });
+  assert.equal(missing.status, 401);
+});
+
 test('the gateway serves the AsyncAPI document of the events and of /ws', async () => {
   const res = await fetch(`${suite.gatewayUrl}/api/asyncapi.json`);
   assert.equal(res.status, 200);

@@ -13,9 +13,11 @@ import {
   encodeCursor,
   limitSchema,
   loadConfig,
+  mountRoutes,
   pageOf,
   redactUrl,
   REDACTED_PATHS,
+  route,
   serializeError,
   validate,
 } from '../src/index.ts';
@@ -266,4 +268,33 @@ describe('HTTP building blocks', () => {
     assert.equal(dbDown.ready.status, 503);
     assert.deepEqual(dbDown.ready.body, { status: 'unavailable', checks: { postgres: 'down', kafka: 'up' } });
   });
+});
+
+test('a documented path asked with another method answers 405 problem+json with Allow, not 404', async () => {
+  const { app, finish } = createServiceApp({ service: 'http-test', logger, readiness: [] });
+  app.use(
+    mountRoutes(
+      [
+        route({
+          method: 'get',
+          path: '/api/v1/things/{id}',
+          summary: 'A thing',
+          auth: false,
+          params: z.object({ id: z.string() }),
+          responses: { 200: { description: 'The thing' } },
+          handle: (req, res) => {
+            res.json({ id: req.params.id });
+          },
+        }),
+      ],
+      [],
+    ),
+  );
+  finish();
+  const ok = await request(app).get('/api/v1/things/a');
+  assert.deepEqual([ok.status, ok.body], [200, { id: 'a' }]);
+  const refused = await request(app).delete('/api/v1/things/a');
+  assertProblem(refused, 405, 'METHOD_NOT_ALLOWED');
+  assert.equal(refused.headers.allow, 'GET, HEAD');
+  assert.equal((await request(app).delete('/api/v1/nothing')).status, 404);
 });

@@ -1948,6 +1948,7 @@ export interface components {
         | 'FORBIDDEN'
         | 'POLICY_DENIED'
         | 'NOT_FOUND'
+        | 'METHOD_NOT_ALLOWED'
         | 'CONFLICT'
         | 'LIMIT_REACHED'
         | 'OWNER_MUST_TRANSFER'
@@ -2489,7 +2490,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -2728,7 +2729,7 @@ export interface operations {
           'application/json': components['schemas']['Announcement'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -3051,7 +3052,7 @@ export interface operations {
           'application/json': components['schemas']['AnnouncementOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -3252,7 +3253,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -3520,7 +3521,7 @@ export interface operations {
           'application/json': components['schemas']['AnnouncementOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -3805,7 +3806,7 @@ export interface operations {
           'application/json': components['schemas']['ReadReceipt'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -4099,7 +4100,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -4513,6 +4514,41 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -4728,6 +4764,41 @@ export interface operations {
           'application/json': components['schemas']['Jwks'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description RATE_LIMITED: too many requests; Retry-After says when to try again */
       429: {
         headers: {
@@ -4857,7 +4928,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -5032,7 +5103,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -5209,7 +5280,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -5385,7 +5456,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -5679,7 +5750,7 @@ export interface operations {
           'application/json': components['schemas']['TokenPair'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -6069,7 +6140,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -6300,7 +6371,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -6536,7 +6607,7 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -6863,7 +6934,7 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -7065,7 +7136,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -7333,7 +7404,7 @@ export interface operations {
           'application/json': components['schemas']['MessageOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -7635,7 +7706,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -7873,7 +7944,7 @@ export interface operations {
           'application/json': components['schemas']['Comment'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -8200,7 +8271,7 @@ export interface operations {
           'application/json': components['schemas']['CommentOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -8401,7 +8472,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -8669,7 +8740,7 @@ export interface operations {
           'application/json': components['schemas']['CommentOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -8967,7 +9038,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -9287,7 +9358,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -9635,7 +9706,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -9831,7 +9902,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -10019,7 +10090,7 @@ export interface operations {
           'application/json': components['schemas']['NotificationOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -10324,6 +10395,41 @@ export interface operations {
           'application/json': components['schemas']['NotificationPreferences'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -10558,7 +10664,7 @@ export interface operations {
           'application/json': components['schemas']['NotificationPreferences'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -10747,7 +10853,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -10990,6 +11096,41 @@ export interface operations {
           };
         };
       };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -11145,7 +11286,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -11342,7 +11483,7 @@ export interface operations {
           'application/json': components['schemas']['Org'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -11593,7 +11734,7 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -11794,7 +11935,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -12057,7 +12198,7 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -12359,7 +12500,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -12593,7 +12734,7 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -12922,7 +13063,7 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -13262,7 +13403,7 @@ export interface operations {
           'application/json': components['schemas']['ApprovalOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -13601,7 +13742,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -13847,7 +13988,7 @@ export interface operations {
           'application/json': components['schemas']['AuditVerification'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -14115,7 +14256,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -14379,7 +14520,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -14683,7 +14824,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -15005,7 +15146,7 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -15261,7 +15402,7 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -15587,7 +15728,7 @@ export interface operations {
           'application/json': components['schemas']['InvitationOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -15919,7 +16060,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -16251,7 +16392,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -16485,7 +16626,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -16813,7 +16954,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -16921,6 +17062,76 @@ export interface operations {
       };
       /** @description No such org or member, or you are not a member */
       404: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description OWNER_MUST_TRANSFER: the owner keeps the role until a transfer */
+      409: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description OWNER is only given by an ownership transfer */
+      422: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
           'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
@@ -17075,7 +17286,7 @@ export interface operations {
           'application/json': components['schemas']['RuleBook'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -17147,6 +17358,41 @@ export interface operations {
       };
       /** @description No such org (or team, or project) you can see */
       404: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The project is not in the team given */
+      422: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
           'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
@@ -17297,7 +17543,7 @@ export interface operations {
           'application/json': components['schemas']['PolicyExplanation'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -17587,7 +17833,7 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -17878,7 +18124,7 @@ export interface operations {
           'application/json': components['schemas']['OrgSettings'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -18140,7 +18386,7 @@ export interface operations {
           'application/json': components['schemas']['OrgSettings'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -18438,7 +18684,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -18705,7 +18951,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -19042,7 +19288,7 @@ export interface operations {
           'application/json': components['schemas']['OrgOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -19378,7 +19624,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -19674,7 +19920,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -19990,7 +20236,7 @@ export interface operations {
           'application/json': components['schemas']['OrgSummary'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -20223,7 +20469,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -20477,7 +20723,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -20804,7 +21050,7 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -21005,7 +21251,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -21283,7 +21529,7 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -21648,7 +21894,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -21872,7 +22118,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -22109,7 +22355,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -22417,7 +22663,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -22718,7 +22964,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -22894,6 +23140,41 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description OWNER is only given by an ownership transfer */
+      422: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description RATE_LIMITED: too many requests; Retry-After says when to try again */
       429: {
         headers: {
@@ -23013,7 +23294,7 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -23320,7 +23601,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -23539,7 +23820,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -23843,7 +24124,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -24095,7 +24376,7 @@ export interface operations {
           'application/json': components['schemas']['Sprint'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -24464,7 +24745,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -24739,7 +25020,7 @@ export interface operations {
           'application/json': components['schemas']['Task'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -25081,7 +25362,7 @@ export interface operations {
           'application/json': components['schemas']['ProjectOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -25405,7 +25686,7 @@ export interface operations {
           'application/json': components['schemas']['Velocity'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -25625,7 +25906,7 @@ export interface operations {
           }[];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -25847,7 +26128,7 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -26048,7 +26329,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -26366,7 +26647,7 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -26709,7 +26990,7 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -27033,7 +27314,7 @@ export interface operations {
           'application/json': components['schemas']['SprintReport'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -27259,7 +27540,7 @@ export interface operations {
           'application/json': components['schemas']['SprintOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -27627,7 +27908,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -27859,7 +28140,7 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -28060,7 +28341,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -28366,7 +28647,7 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -28696,7 +28977,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -28931,7 +29212,7 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -29277,7 +29558,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -29510,7 +29791,7 @@ export interface operations {
           'application/json': components['schemas']['TaskOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -29726,7 +30007,7 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -29927,7 +30208,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -30192,7 +30473,7 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -30522,7 +30803,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -30754,7 +31035,7 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -31073,7 +31354,7 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -31275,7 +31556,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -31571,7 +31852,7 @@ export interface operations {
           'application/json': components['schemas']['TeamMemberOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -31712,6 +31993,76 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description OWNER_MUST_TRANSFER: the owner keeps the role until a transfer */
+      409: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description OWNER is only given by an ownership transfer */
+      422: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description RATE_LIMITED: too many requests; Retry-After says when to try again */
       429: {
         headers: {
@@ -31817,7 +32168,7 @@ export interface operations {
           'application/json': components['schemas']['TeamSettings'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -32044,7 +32395,7 @@ export interface operations {
           'application/json': components['schemas']['TeamSettings'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -32346,7 +32697,7 @@ export interface operations {
           'application/json': components['schemas']['TeamOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -32662,7 +33013,7 @@ export interface operations {
           'application/json': components['schemas']['UserProfile'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -32873,6 +33224,41 @@ export interface operations {
           'application/json': components['schemas']['UserOutput'];
         };
       };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
+      };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
         headers: {
@@ -33001,6 +33387,41 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
+      400: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "type": "https://trellis.dev/problems/not-found",
+           *       "title": "Not found",
+           *       "status": 404,
+           *       "detail": "The task does not exist.",
+           *       "code": "VALIDATION_FAILED",
+           *       "requestId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
+           *       "errors": [
+           *         {
+           *           "path": "body.title",
+           *           "message": "Too small: expected string to have >=1 characters"
+           *         }
+           *       ],
+           *       "policy": {
+           *         "scope": "org",
+           *         "action": "project.create",
+           *         "requiredRole": "ADMIN",
+           *         "yourRole": "MEMBER"
+           *       }
+           *     }
+           */
+          'application/problem+json': components['schemas']['ValidationProblem'];
+        };
       };
       /** @description UNAUTHENTICATED: no valid, unrevoked access token */
       401: {
@@ -33189,7 +33610,7 @@ export interface operations {
           'application/json': components['schemas']['UserOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -33411,7 +33832,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -33648,7 +34069,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -33925,7 +34346,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -34267,7 +34688,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -34531,7 +34952,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDeliveryOutput'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -34864,7 +35285,7 @@ export interface operations {
           'application/json': components['schemas']['WebhookDelivery'];
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];
@@ -35183,7 +35604,7 @@ export interface operations {
           };
         };
       };
-      /** @description VALIDATION_FAILED: malformed input; `errors` names each field */
+      /** @description VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field */
       400: {
         headers: {
           'RateLimit-Limit': components['headers']['RateLimit-Limit'];

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'POLICY_DENIED'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'LIMIT_REACHED'
   | 'OWNER_MUST_TRANSFER'
@@ -30,6 +31,7 @@ const TITLES: Record<ErrorCode, string> = {
   FORBIDDEN: 'Forbidden',
   POLICY_DENIED: 'Denied by policy',
   NOT_FOUND: 'Not found',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
   CONFLICT: 'Conflict',
   LIMIT_REACHED: 'Limit reached',
   OWNER_MUST_TRANSFER: 'Owner must transfer ownership first',

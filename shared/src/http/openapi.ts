@@ -223,6 +223,10 @@ const SCHEMAS = {
 
 /** Answers every operation can give whatever it does: the gateway's limits and breakers, the token check. */
 const COMMON_ERRORS: RouteDoc['responses'] = {
+  400: {
+    description:
+      'VALIDATION_FAILED: malformed input (JSON, a header, a parameter); `errors` names each field',
+  },
   429: { description: 'RATE_LIMITED: too many requests; Retry-After says when to try again' },
   503: {
     description: 'UPSTREAM_UNAVAILABLE: the service or its store is down; Retry-After says when to try again',
@@ -230,10 +234,6 @@ const COMMON_ERRORS: RouteDoc['responses'] = {
 };
 const PROTECTED_ERRORS: RouteDoc['responses'] = {
   401: { description: 'UNAUTHENTICATED: no valid, unrevoked access token' },
-};
-/** Any route with input validates it before anything else (api.md §1). */
-const VALIDATED: RouteDoc['responses'] = {
-  400: { description: 'VALIDATION_FAILED: malformed input; `errors` names each field' },
 };
 /** A path that names an object may name one that does not exist, or that the caller cannot see. */
 const NAMED_OBJECT: RouteDoc['responses'] = {
@@ -288,7 +288,6 @@ export function openApiDocument(info: { title: string; version: string }, routes
     const responses = {
       ...COMMON_ERRORS,
       ...(route.auth === false ? {} : PROTECTED_ERRORS),
-      ...(route.params || route.query || route.body ? VALIDATED : {}),
       ...(route.params ? NAMED_OBJECT : {}),
       ...(keyed ? IDEMPOTENCY_RESPONSES : {}),
       ...route.responses,

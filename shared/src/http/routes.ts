@@ -2,6 +2,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type { z, ZodType } from 'zod';
 import type { RouteDoc } from './openapi.ts';
 import { idempotency, type IdempotencyStore } from './idempotency.ts';
+import { AppError } from './errors.ts';
 import { validate } from './validate.ts';
 
 /** A route and its documentation in one entry, so the OpenAPI document cannot drift from the app. */
@@ -77,6 +78,9 @@ export function mountRoutes(
 ): Router {
   const router = Router();
   const keyed = options.idempotency ? idempotency(options.idempotency) : undefined;
+  // First: a path asked with a method none of its routes answers is a 405, whether the path is
+  // literal (`/tasks/lookup`) or a parameterised sibling's (`/tasks/{id}`) would take it.
+  router.use(methodNotAllowed(routes));
   for (const route of routes) {
     const path = route.path.replace(/\{(\w+)\}/g, ':$1');
     const checks = validate({ body: route.body, query: route.query, params: route.params });
@@ -86,4 +90,33 @@ export function mountRoutes(
     router[route.method](path, ...(open ? [] : guard), checks, ...once, ...pages, route.handle);
   }
   return router;
+}
+
+/**
+ * A path the API has, asked with a method it does not answer: 405 with `Allow` (RFC 9110), not the
+ * 404 of a path that does not exist, nor the 400 of a sibling route's parameter. The methods are
+ * those of every route whose path matches (HEAD wherever GET is). OPTIONS goes on (CORS, express).
+ */
+function methodNotAllowed(routes: Route[]): RequestHandler {
+  const table = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const route of routes) {
+    const entry = table.get(route.path) ?? {
+      pattern: new RegExp(`^${route.path.replace(/\{\w+\}/g, '[^/]+')}/?$`),
+      methods: new Set<string>(),
+    };
+    entry.methods.add(route.method.toUpperCase());
+    if (route.method === 'get') entry.methods.add('HEAD');
+    table.set(route.path, entry);
+  }
+  const entries = [...table.values()];
+  return (req, res, next) => {
+    if (req.method === 'OPTIONS') return next();
+    const matching = entries.filter((entry) => entry.pattern.test(req.path));
+    if (matching.length === 0 || matching.some((entry) => entry.methods.has(req.method))) return next();
+    const allow = [...new Set(matching.flatMap((entry) => [...entry.methods]))].sort().join(', ');
+    res.set('Allow', allow);
+    next(
+      new AppError(405, 'METHOD_NOT_ALLOWED', { detail: `${req.method} is not allowed here; use ${allow}.` }),
+    );
+  };
 }

@@ -15,3 +15,12 @@ export function isPublicApiRoute(method: string, path: string): boolean {
   const normalised = path.length > 1 ? path.replace(/\/+$/, '') : path;
   return PUBLIC_API_ROUTES.some(([m, p]) => m === method && p === normalised);
 }
+
+/**
+ * Whether a public route's path is asked, whatever the method: another method goes on without a token
+ * so that the service answers it 405 with `Allow`, not the gateway 401.
+ */
+export function isPublicApiPath(path: string): boolean {
+  const normalised = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return PUBLIC_API_ROUTES.some(([, p]) => p === normalised);
+}

@@ -46,6 +46,8 @@ export function memberRoutes(members: MemberService): Route[] {
         },
         403: { description: 'POLICY_DENIED or FORBIDDEN (membership rules)' },
         404: notFound,
+        409: { description: 'OWNER_MUST_TRANSFER: the owner keeps the role until a transfer' },
+        422: { description: 'OWNER is only given by an ownership transfer' },
       },
       handle: async (req, res) => {
         const { orgId, userId } = req.params;

@@ -202,6 +202,8 @@ export function teamRoutes(teams: TeamService, members: TeamMemberService): Rout
         200: { description: 'Team member', schema: teamMemberSchema },
         403: denied,
         404: notFound,
+        409: { description: 'OWNER_MUST_TRANSFER: the owner keeps the role until a transfer' },
+        422: { description: 'OWNER is only given by an ownership transfer' },
       },
       handle: async (req, res) => {
         const { teamId, userId } = req.params;

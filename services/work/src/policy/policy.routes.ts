@@ -24,7 +24,11 @@ export function policyRoutes(policy: PolicyService): Route[] {
       tags,
       params: policyParams,
       query: ruleBookQuery,
-      responses: { 200: { description: 'Every catalogue action', schema: ruleBookSchema }, 404: notFound },
+      responses: {
+        200: { description: 'Every catalogue action', schema: ruleBookSchema },
+        404: notFound,
+        422: { description: 'The project is not in the team given' },
+      },
       handle: async (req, res) => {
         res.json(await policy.ruleBook(callerOf(req), orgId(req), req.query));
       },

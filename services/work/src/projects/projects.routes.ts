@@ -178,6 +178,7 @@ export function projectRoutes(
         403: denied,
         404: notFound,
         409: { description: 'OWNER_MUST_TRANSFER' },
+        422: { description: 'OWNER is only given by an ownership transfer' },
       },
       handle: async (req, res) => {
         const body = req.body;
