@@ -306,7 +306,8 @@ export function openApiDocument(info: { title: string; version: string }, routes
       ...(route.body
         ? {
             requestBody: {
-              required: true,
+              // `validate` reads a missing body as {}: where {} is valid input, the body is optional.
+              required: !route.body.safeParse({}).success,
               content: { 'application/json': { schema: named.convert(route.body, 'input') } },
             },
           }
