@@ -3,7 +3,14 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { waitFor } from '@trellis/shared/testing';
-import { apiClient, assertProblem, type ApiClient, type ApiResponse } from './support/client.ts';
+import { createTrellisClient, TrellisProblem, unwrap } from '../clients/typescript/src/index.ts';
+import {
+  apiClient,
+  assertProblem,
+  conformingFetch,
+  type ApiClient,
+  type ApiResponse,
+} from './support/client.ts';
 import { codeFromMail, mailsTo } from './support/maildev.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
@@ -38,40 +45,36 @@ describe('identity through the gateway', () => {
     assert.equal(registered.user.email, email);
     assert.equal(registered.expiresIn, 900);
 
-    const login = await api.post<Session>('/auth/login', { email: email.toUpperCase(), password });
-    assert.equal(login.status, 200);
-    const me = await api.get('/users/me', login.body.accessToken);
+    // The session as an integrator holds it: @trellis/client signs in, rotates and signs out.
+    const sdk = createTrellisClient({ baseUrl: api.baseUrl, fetch: conformingFetch(api.baseUrl) });
+    const signedIn = await sdk.login({ email: email.toUpperCase(), password });
+    assert.equal(signedIn.id, registered.user.id);
+    const me = await api.get('/users/me', sdk.tokens()?.accessToken);
     assert.equal(me.status, 200);
     assert.deepEqual(Object.keys(me.body).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name']);
-    assert.equal(me.body.id, registered.user.id);
+    assert.equal((await unwrap(sdk.api.GET('/api/v1/users/me'))).id, registered.user.id);
 
-    const refreshed = await api.post<Session>('/auth/refresh', { refreshToken: login.body.refreshToken });
-    assert.equal(refreshed.status, 200);
-    assert.notEqual(refreshed.body.refreshToken, login.body.refreshToken);
-    assert.notEqual(refreshed.body.accessToken, login.body.accessToken);
+    const first = sdk.tokens()!;
+    const rotated = await sdk.refresh();
+    assert.notEqual(rotated.refreshToken, first.refreshToken);
+    assert.notEqual(rotated.accessToken, first.accessToken);
 
+    // The first refresh token again: the family is dead, the rotated token with it.
     assertProblem(
-      await api.post('/auth/refresh', { refreshToken: login.body.refreshToken }),
+      await api.post('/auth/refresh', { refreshToken: first.refreshToken }),
       401,
       'UNAUTHENTICATED',
     );
-    assertProblem(
-      await api.post('/auth/refresh', { refreshToken: refreshed.body.refreshToken }),
-      401,
-      'UNAUTHENTICATED',
-    );
+    const refused = await sdk.refresh().catch((error: unknown) => error);
+    assert.ok(refused instanceof TrellisProblem && refused.status === 401, String(refused));
 
-    const again = await api.post<Session>('/auth/login', { email, password });
-    assert.equal(again.status, 200);
-    assert.equal((await api.get('/users/me', again.body.accessToken)).status, 200);
-    const logout = await api.post(
-      '/auth/logout',
-      { refreshToken: again.body.refreshToken },
-      again.body.accessToken,
-    );
-    assert.equal(logout.status, 204);
+    await sdk.login({ email, password });
+    const again = sdk.tokens()!;
+    assert.equal((await api.get('/users/me', again.accessToken)).status, 200);
+    await sdk.logout();
+    assert.equal(sdk.tokens(), undefined);
     const loggedOutAt = performance.now();
-    await waitFor(async () => (await api.get('/users/me', again.body.accessToken)).status === 401, {
+    await waitFor(async () => (await api.get('/users/me', again.accessToken)).status === 401, {
       timeoutMs: 1_000,
       intervalMs: 20,
       what: 'the logged-out access token to be rejected',
@@ -79,7 +82,7 @@ describe('identity through the gateway', () => {
     const rejectedAfter = performance.now() - loggedOutAt;
     assert.ok(rejectedAfter < 1_000, `rejected after ${rejectedAfter.toFixed(0)} ms`);
     assertProblem(
-      await api.post('/auth/refresh', { refreshToken: again.body.refreshToken }),
+      await api.post('/auth/refresh', { refreshToken: again.refreshToken }),
       401,
       'UNAUTHENTICATED',
     );

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@trellis/shared/testing';
+import { pages, TrellisProblem, unwrap, type operations } from '../clients/typescript/src/index.ts';
 import { apiClient, assertProblem, type ApiClient } from './support/client.ts';
-import { join, person, type Person } from './support/people.ts';
+import { clientOf, join, person, type Person } from './support/people.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
 interface Project {
@@ -23,6 +24,10 @@ interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
+type NewTask = NonNullable<operations['createProjectTask']['requestBody']>['content']['application/json'];
+
+// The journey's creates and its paged reads go through @trellis/client, as an integrator's would;
+// the checks of exact answers (problems, headers) through the plain client.
 
 describe('work through the gateway', () => {
   let suite: Suite;
@@ -31,16 +36,20 @@ describe('work through the gateway', () => {
   let orgId: string;
   let project: Project;
 
-  const newProject = async (who: Person, key: string) => {
-    const res = await api.post<Project>('/projects', { orgId, name: `Project ${key}`, key }, who.token);
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body;
+  const newProject = async (who: Person, key: string): Promise<Project> => {
+    const created = await unwrap(
+      clientOf(api, who).api.POST('/api/v1/projects', { body: { orgId, name: `Project ${key}`, key } }),
+    );
+    assert.ok('key' in created, 'created at once, no approval asked');
+    return created;
   };
-  const createTask = async (who: Person, body: Record<string, unknown>, projectId = project.id) => {
-    const res = await api.post<Task>(`/projects/${projectId}/tasks`, body, who.token);
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body;
-  };
+  const createTask = async (who: Person, body: NewTask, projectId = project.id): Promise<Task> =>
+    unwrap(
+      clientOf(api, who).api.POST('/api/v1/projects/{id}/tasks', {
+        params: { path: { id: projectId } },
+        body,
+      }),
+    );
 
   before(async () => {
     suite = await startSuite();
@@ -50,13 +59,10 @@ describe('work through the gateway', () => {
         person(api, n),
       ),
     )) as [Person, Person, Person, Person, Person];
-    const org = await api.post<{ id: string }>(
-      '/orgs',
-      { name: `Works ${randomUUID().slice(0, 6)}` },
-      owner.token,
+    const org = await unwrap(
+      clientOf(api, owner).api.POST('/api/v1/orgs', { body: { name: `Works ${randomUUID().slice(0, 6)}` } }),
     );
-    assert.equal(org.status, 201);
-    orgId = org.body.id;
+    orgId = org.id;
     await join(api, orgId, owner, admin, 'ADMIN');
     await join(api, orgId, owner, member, 'MEMBER');
     await join(api, orgId, owner, contributor, 'MEMBER');
@@ -69,9 +75,13 @@ describe('work through the gateway', () => {
     assert.equal(project.myRole, 'OWNER');
     const byAdmin = await newProject(admin, 'OPS');
     assert.equal(byAdmin.myRole, 'OWNER');
-    const denied = await api.post('/projects', { orgId, name: 'Nope', key: 'NOPE' }, member.token);
-    assertProblem(denied, 403, 'POLICY_DENIED');
-    assert.deepEqual(denied.body.policy, {
+    const denied = await unwrap(
+      clientOf(api, member).api.POST('/api/v1/projects', { body: { orgId, name: 'Nope', key: 'NOPE' } }),
+    ).catch((error: unknown) => error);
+    assert.ok(denied instanceof TrellisProblem, String(denied));
+    assert.equal(denied.status, 403);
+    assert.equal(denied.code, 'POLICY_DENIED');
+    assert.deepEqual(denied.policy, {
       scope: 'org',
       action: 'project.create',
       requiredRole: 'ADMIN',
@@ -100,6 +110,20 @@ describe('work through the gateway', () => {
     );
     assert.deepEqual(new Set(created.map((t) => t.key)).size, 50);
     assert.ok(created.every((t) => t.key === `CORE-${t.number}`));
+    // Every one of them, once, page by page (20 a page), through the SDK's page iterator.
+    const listed: number[] = [];
+    for await (const task of pages((cursor) =>
+      unwrap(
+        clientOf(api, member).api.GET('/api/v1/projects/{id}/tasks', {
+          params: { path: { id: project.id }, query: { limit: 20, cursor } },
+        }),
+      ),
+    ))
+      listed.push(task.number);
+    assert.deepEqual(
+      listed.sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     const lookup = await api.get<Task>(`/tasks/lookup?orgId=${orgId}&key=CORE-17`, member.token);
     assert.equal(lookup.status, 200);
     assert.equal(lookup.body.number, 17);

@@ -70,6 +70,26 @@ export function apiClient(baseUrl: string) {
 
 export type ApiClient = ReturnType<typeof apiClient>;
 
+/**
+ * The fetch the journeys' @trellis/client sessions go through: every answer is checked against
+ * the document like the plain client's.
+ */
+export function conformingFetch(baseUrl: string): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const response = await fetch(request);
+    const text = await response.clone().text();
+    let body: unknown = text === '' ? undefined : text;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: checked as text
+    }
+    await conform(baseUrl, request.method, response.url, response, body);
+    return response;
+  };
+}
+
 /** Asserts an api.md §1 problem: status, content type, code and the echoed request id. */
 export function assertProblem(res: ApiResponse, status: number, code: string): void {
   assert.equal(res.status, status, JSON.stringify(res.body));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createTrellisClient, unwrap, type TrellisClient } from '../../clients/typescript/src/index.ts';
-import type { ApiClient } from './client.ts';
+import { conformingFetch, type ApiClient } from './client.ts';
 import { mailsTo } from './maildev.ts';
 import { waitFor } from '@trellis/shared/testing';
 
@@ -18,14 +18,18 @@ export interface Person {
 export function clientOf(api: ApiClient, who: Person): TrellisClient {
   return (
     who.client ??
-    createTrellisClient({ baseUrl: api.baseUrl, tokens: { accessToken: who.token, refreshToken: '' } })
+    createTrellisClient({
+      baseUrl: api.baseUrl,
+      tokens: { accessToken: who.token, refreshToken: '' },
+      fetch: conformingFetch(api.baseUrl),
+    })
   );
 }
 
 /** A registered, signed-in user, through the gateway and the SDK. */
 export async function person(api: ApiClient, name: string): Promise<Person> {
   const email = `${name.toLowerCase().replace(/\W+/g, '-')}-${randomUUID().slice(0, 8)}@example.test`;
-  const client = createTrellisClient({ baseUrl: api.baseUrl });
+  const client = createTrellisClient({ baseUrl: api.baseUrl, fetch: conformingFetch(api.baseUrl) });
   const user = await client.register({ email, password: 'correct horse battery', name });
   return { id: user.id, email, name, token: client.tokens()!.accessToken, client };
 }

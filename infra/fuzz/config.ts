@@ -3,8 +3,43 @@
 // fuzzing user's token, and which operations hooks.py runs as another user.
 import type { Fixtures, Tenant, TenantObject } from './fixtures.ts';
 
+interface JsonSchema {
+  $ref?: string;
+  properties?: Record<string, unknown>;
+}
+
+interface Operation {
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+}
+
 export interface OpenApiDocument {
-  paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, JsonSchema> };
+}
+
+/**
+ * `npm run test:contract`: what a schema-valid request may be answered besides success. 422 is the
+ * API's answer to a well-formed request that breaks a rule no schema states (a reference to an object
+ * the caller cannot use, a state, two fields together: api.md §1); 401, 403, 404, 409 and 429 as
+ * schemathesis's defaults. Not 400: the document states what a 400 refuses.
+ */
+const ACCEPTED_ANSWERS = ['2xx', '401', '403', '404', '409', '422', '429'];
+
+/**
+ * Inputs whose validity no schema can state, and which api.md answers 400 when wrong: a page cursor
+ * (opaque, from an earlier page) and a one-time code.
+ */
+const OPAQUE_QUERY = ['cursor', 'after'];
+const OPAQUE_BODY = ['code'];
+
+function takesOpaqueInput(document: OpenApiDocument, operation: Operation): boolean {
+  if (operation.parameters?.some(({ name, in: where }) => where === 'query' && OPAQUE_QUERY.includes(name)))
+    return true;
+  let schema = operation.requestBody?.content?.['application/json']?.schema;
+  const ref = schema?.$ref?.replace('#/components/schemas/', '');
+  if (ref) schema = document.components?.schemas?.[ref];
+  return OPAQUE_BODY.some((name) => schema?.properties?.[name] !== undefined);
 }
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
@@ -100,8 +135,10 @@ export function targetConfig(options: {
   fixtures: Fixtures;
   gatewayUrl: string;
   hooksFile: string;
+  /** The contract run: every check counts, and answers to schema-valid requests as above. */
+  contract?: boolean;
 }): TargetConfig {
-  const { document, fixtures } = options;
+  const { document, fixtures, contract = false } = options;
   const lines = [
     '# Written by infra/fuzz/fuzz.ts for one run: see infra/fuzz/README.md.',
     `hooks = ${str(options.hooksFile)}`,
@@ -129,6 +166,9 @@ export function targetConfig(options: {
       [`body.${name}`, binding(tenant, object, REFERENCE_PROBABILITY)],
     ]);
   lines.push('', '[parameters]', ...references('user').map(([key, value]) => `${str(key)} = ${value}`));
+  const statuses = (answers: string[]) => `[${answers.map((answer) => str(answer)).join(', ')}]`;
+  if (contract)
+    lines.push('', '[checks.positive_data_acceptance]', `expected-statuses = ${statuses(ACCEPTED_ANSWERS)}`);
 
   const victimOperations: string[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
@@ -145,13 +185,14 @@ export function targetConfig(options: {
         },
       );
       if (tenant === 'victim') parameters.push(...references('victim'));
-      if (parameters.length === 0) continue;
-      lines.push(
-        '',
-        '[[operations]]',
-        `include-name = ${str(label)}`,
-        `parameters = ${inlineTable(parameters)}`,
-      );
+      const opaque = contract && takesOpaqueInput(document, operation);
+      if (parameters.length === 0 && !opaque) continue;
+      lines.push('', '[[operations]]', `include-name = ${str(label)}`);
+      if (parameters.length > 0) lines.push(`parameters = ${inlineTable(parameters)}`);
+      if (opaque)
+        lines.push(
+          `checks = { positive_data_acceptance = { expected-statuses = ${statuses([...ACCEPTED_ANSWERS, '400'])} } }`,
+        );
     }
   }
 

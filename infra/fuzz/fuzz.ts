@@ -2,6 +2,8 @@
 // checks, NUL bytes and lone surrogates on, against the gateway's merged document and each service's
 // own, with the suite running on free ports and real objects behind the path parameters. Fails on
 // any 5xx (and on a service that dies); the other checks' failures are printed as findings.
+// npm run test:contract (`--contract`) — the same run as the contract clients rely on: the gateway's
+// document, text as clients send it (no NUL, no lone surrogates), and any failure of any check fails.
 // See infra/fuzz/README.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,20 +20,24 @@ import { readReport, type Example, type Finding } from './report.ts';
 import { provisionSchemathesis } from './schemathesis.ts';
 import { normalize, ServiceLogs, type LoggedError } from './service-logs.ts';
 
+const contract = process.argv.includes('--contract');
+const mode = contract ? 'contract' : 'fuzz';
 /** Per operation and phase; 10 makes ≈14 500 cases over the six documents (≈3 min on 2 cores). */
-const maxExamples = Number(env('FUZZ_MAX_EXAMPLES') ?? 10);
+const maxExamples = Number(env('FUZZ_MAX_EXAMPLES') ?? (contract ? 3 : 10));
+/** The contract run's floor: fewer cases means operations went untested. */
+const MIN_CONTRACT_CASES = 3_000;
 const workers = env('FUZZ_WORKERS') ?? '1';
 const seed = env('FUZZ_SEED');
 const TARGETS = ['gateway', 'identity', 'governance', 'work', 'collab', 'notify'] as const;
 type Target = (typeof TARGETS)[number];
-const targets = (env('FUZZ_TARGETS')?.split(',') ?? TARGETS).map((name) => {
+const targets = (env('FUZZ_TARGETS')?.split(',') ?? (contract ? ['gateway'] : TARGETS)).map((name) => {
   if (!(TARGETS as readonly string[]).includes(name)) throw new Error(`FUZZ_TARGETS: no target ${name}`);
   return name as Target;
 });
 if (!Number.isInteger(maxExamples) || maxExamples < 1)
   throw new Error('FUZZ_MAX_EXAMPLES must be a positive integer');
 
-const workDir = join(paths.home, 'fuzz');
+const workDir = join(paths.home, mode);
 const hooksFile = join(import.meta.dirname, 'hooks.py');
 
 interface TargetResult {
@@ -121,9 +127,13 @@ function runSchemathesis(
     '--checks=all',
     `--max-examples=${maxExamples}`,
     '--continue-on-failure',
-    '--generation-allow-x00=true',
-    // A codec that can encode lone surrogates, so Hypothesis draws them (hooks.py adds more).
-    '--generation-codec=unicode_escape',
+    ...(contract
+      ? ['--generation-allow-x00=false']
+      : [
+          '--generation-allow-x00=true',
+          // A codec that can encode lone surrogates, so Hypothesis draws them (hooks.py adds more).
+          '--generation-codec=unicode_escape',
+        ]),
     '--generation-database=none',
     '--request-timeout=10',
     `--workers=${workers}`,
@@ -137,12 +147,12 @@ function runSchemathesis(
   ];
   const log = join(dir, 'schemathesis.log');
   say(`  $ schemathesis ${args.slice(2).join(' ').replaceAll(`${workDir}/`, '')}`);
-  return step(`fuzz ${target}`, (progress) => {
+  return step(`${mode} ${target}`, (progress) => {
     writeFileSync(log, '');
     return new Promise<void>((resolve, reject) => {
       const child = spawn(schemathesis[0] ?? 'python', args, {
         cwd: dir, // Hypothesis keeps a cache in its working directory
-        env: { ...process.env, FUZZ_IDENTITIES: identitiesFile },
+        env: { ...process.env, FUZZ_IDENTITIES: identitiesFile, FUZZ_HOSTILE: contract ? '0' : '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       current = child;
@@ -171,7 +181,7 @@ async function fuzz(target: Target): Promise<TargetResult> {
   mkdirSync(dir, { recursive: true });
   const fixtures: Fixtures = await step(`objects for ${target}'s path parameters`, () => createFixtures(api));
   const document = (await (await fetch(documentUrl(target))).json()) as OpenApiDocument;
-  const config = targetConfig({ document, fixtures, gatewayUrl: suite.gatewayUrl, hooksFile });
+  const config = targetConfig({ document, fixtures, gatewayUrl: suite.gatewayUrl, hooksFile, contract });
   const configFile = join(dir, 'schemathesis.toml');
   const identitiesFile = join(dir, 'identities.json');
   writeFileSync(configFile, config.toml);
@@ -243,7 +253,10 @@ function printFindings(result: TargetResult): void {
 }
 
 function markdown(results: TargetResult[], causes: Cause[]): string {
-  const out = [`# Fuzz findings (schemathesis, FUZZ_MAX_EXAMPLES=${maxExamples})`, ''];
+  const out = [
+    `# ${contract ? 'Contract' : 'Fuzz'} findings (schemathesis, FUZZ_MAX_EXAMPLES=${maxExamples})`,
+    '',
+  ];
   out.push('`$TOKEN` is the fuzzing user (owner of the objects), `$VICTIM_TOKEN` the second owner.', '');
   out.push(`## 5xx: ${causes.length} distinct cause${causes.length === 1 ? '' : 's'}`, '');
   for (const cause of causes) {
@@ -309,7 +322,9 @@ const findingsFile = join(workDir, 'findings.md');
 writeFileSync(findingsFile, markdown(results, causes));
 
 say(
-  `\n━━ Other check failures (reported, not failing the run; each with a curl in ${relative(paths.repo, findingsFile)})`,
+  contract
+    ? `\n━━ Check failures (each with a curl in ${relative(paths.repo, findingsFile)})`
+    : `\n━━ Other check failures (reported, not failing the run; each with a curl in ${relative(paths.repo, findingsFile)})`,
 );
 for (const result of results) {
   say(`  ${result.target}:`);
@@ -340,6 +355,16 @@ const cases = results.reduce((sum, result) => sum + result.cases, 0);
 say(
   `\n${cases} cases over ${results.length} documents in ${seconds(began)} (${results.map((r) => `${r.target} ${r.cases}`).join(', ')})`,
 );
-const failed = serverErrors > 0 || casualties.length > 0 || failedTargets.length > 0 || interrupted;
-say(failed ? `✗ fuzz: ${serverErrors} × 5xx` : '✓ fuzz: 0 × 5xx');
-process.exit(failed ? 1 : 0);
+const findings = results.reduce((sum, result) => sum + result.findings.length, 0);
+const toolErrors = results.reduce((sum, result) => sum + result.toolErrors.size, 0);
+const broken = serverErrors > 0 || casualties.length > 0 || failedTargets.length > 0 || interrupted;
+if (contract) {
+  const failed = broken || findings > 0 || toolErrors > 0 || cases < MIN_CONTRACT_CASES;
+  say(
+    `${failed ? '✗' : '✓'} contract: ${cases} cases (at least ${MIN_CONTRACT_CASES}), ${findings} distinct failures, ` +
+      `${serverErrors} × 5xx, ${toolErrors} schemathesis errors`,
+  );
+  process.exit(failed ? 1 : 0);
+}
+say(broken ? `✗ fuzz: ${serverErrors} × 5xx` : '✓ fuzz: 0 × 5xx');
+process.exit(broken ? 1 : 0);

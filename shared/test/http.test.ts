@@ -277,6 +277,27 @@ test('a documented path asked with another method answers 405 problem+json with 
       [
         route({
           method: 'get',
+          path: '/api/v1/things/lookup',
+          summary: 'Find a thing',
+          auth: false,
+          responses: { 200: { description: 'The thing' } },
+          handle: (_req, res) => {
+            res.json({ found: true });
+          },
+        }),
+        route({
+          method: 'delete',
+          path: '/api/v1/things/{id}',
+          summary: 'Remove a thing',
+          auth: false,
+          params: z.object({ id: z.string() }),
+          responses: { 204: { description: 'Removed' } },
+          handle: (_req, res) => {
+            res.status(204).end();
+          },
+        }),
+        route({
+          method: 'get',
           path: '/api/v1/things/{id}',
           summary: 'A thing',
           auth: false,
@@ -293,8 +314,14 @@ test('a documented path asked with another method answers 405 problem+json with 
   finish();
   const ok = await request(app).get('/api/v1/things/a');
   assert.deepEqual([ok.status, ok.body], [200, { id: 'a' }]);
-  const refused = await request(app).delete('/api/v1/things/a');
+  const refused = await request(app).post('/api/v1/things/a');
   assertProblem(refused, 405, 'METHOD_NOT_ALLOWED');
-  assert.equal(refused.headers.allow, 'GET, HEAD');
+  assert.equal(refused.headers.allow, 'DELETE, GET, HEAD');
+  assert.equal((await request(app).delete('/api/v1/things/a')).status, 204);
+  // A literal path is its own resource, not a thing whose id is "lookup".
+  const literal = await request(app).delete('/api/v1/things/lookup');
+  assertProblem(literal, 405, 'METHOD_NOT_ALLOWED');
+  assert.equal(literal.headers.allow, 'GET, HEAD');
+  assert.deepEqual((await request(app).get('/api/v1/things/lookup')).body, { found: true });
   assert.equal((await request(app).delete('/api/v1/nothing')).status, 404);
 });

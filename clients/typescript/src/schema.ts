@@ -4890,7 +4890,7 @@ export interface operations {
          */
         'application/json': {
           /** @example ada@example.com */
-          email: string;
+          email: string & (unknown & unknown);
           password: string;
         };
       };
@@ -5440,7 +5440,7 @@ export interface operations {
          */
         'application/json': {
           /** @example ada@example.com */
-          email: string;
+          email: string & (unknown & unknown);
         };
       };
     };
@@ -5584,7 +5584,7 @@ export interface operations {
         'application/json': {
           code: string;
           /** @example ada@example.com */
-          email: string;
+          email: string & (unknown & unknown);
           newPassword: string;
         };
       };
@@ -5912,7 +5912,7 @@ export interface operations {
          */
         'application/json': {
           /** @example ada@example.com */
-          email: string;
+          email: string & (unknown & unknown);
           name: string;
           password: string;
         };
@@ -13693,10 +13693,10 @@ export interface operations {
       query?: {
         actorId?: string;
         cursor?: string;
-        from?: string;
+        from?: string & (unknown & unknown);
         limit?: number;
         subjectId?: string;
-        to?: string;
+        to?: string & (unknown & unknown);
         type?: string;
       };
       header?: never;
@@ -14757,7 +14757,7 @@ export interface operations {
          */
         'application/json': {
           /** @example ada@example.com */
-          email: string;
+          email: string & (unknown & unknown);
           /** @enum {string} */
           role: 'VIEWER' | 'MEMBER' | 'MANAGER' | 'ADMIN';
         };
@@ -24103,8 +24103,8 @@ export interface operations {
            *           "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *           "name": "Ada Lovelace",
            *           "goal": "Steps to reproduce are in the ticket.",
-           *           "startDate": "2026-12-18",
-           *           "endDate": "2026-12-18",
+           *           "startDate": "2026-03-31",
+           *           "endDate": "2026-03-31",
            *           "state": "PLANNED",
            *           "committedPoints": 1,
            *           "completedPoints": 1,
@@ -24321,8 +24321,8 @@ export interface operations {
          * @example {
          *       "name": "Ada Lovelace",
          *       "goal": "Steps to reproduce are in the ticket.",
-         *       "startDate": "2026-12-18",
-         *       "endDate": "2026-12-18"
+         *       "startDate": "2026-03-31",
+         *       "endDate": "2026-03-31"
          *     }
          */
         'application/json': {
@@ -24361,8 +24361,8 @@ export interface operations {
            *       "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *       "name": "Ada Lovelace",
            *       "goal": "Steps to reproduce are in the ticket.",
-           *       "startDate": "2026-12-18",
-           *       "endDate": "2026-12-18",
+           *       "startDate": "2026-03-31",
+           *       "endDate": "2026-03-31",
            *       "state": "PLANNED",
            *       "committedPoints": 1,
            *       "completedPoints": 1,
@@ -24685,7 +24685,7 @@ export interface operations {
         sprintId?: string | 'none';
         status?: string;
         type?: 'TASK' | 'FEATURE' | 'BUG' | 'IMPROVEMENT' | 'DOCUMENTATION';
-        updatedSince?: string;
+        updatedSince?: string & (unknown & unknown);
       };
       header?: never;
       path: {
@@ -24952,8 +24952,8 @@ export interface operations {
          *       "labels": [
          *         "frontend"
          *       ],
-         *       "startDate": "2026-12-18",
-         *       "dueDate": "2026-12-18"
+         *       "startDate": "2026-03-31",
+         *       "dueDate": "2026-03-31"
          *     }
          */
         'application/json': {
@@ -26113,8 +26113,8 @@ export interface operations {
            *       "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *       "name": "Ada Lovelace",
            *       "goal": "Steps to reproduce are in the ticket.",
-           *       "startDate": "2026-12-18",
-           *       "endDate": "2026-12-18",
+           *       "startDate": "2026-03-31",
+           *       "endDate": "2026-03-31",
            *       "state": "PLANNED",
            *       "committedPoints": 1,
            *       "completedPoints": 1,
@@ -26594,8 +26594,8 @@ export interface operations {
          * @example {
          *       "name": "Ada Lovelace",
          *       "goal": "Steps to reproduce are in the ticket.",
-         *       "startDate": "2026-12-18",
-         *       "endDate": "2026-12-18"
+         *       "startDate": "2026-03-31",
+         *       "endDate": "2026-03-31"
          *     }
          */
         'application/json': {
@@ -26632,8 +26632,8 @@ export interface operations {
            *       "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *       "name": "Ada Lovelace",
            *       "goal": "Steps to reproduce are in the ticket.",
-           *       "startDate": "2026-12-18",
-           *       "endDate": "2026-12-18",
+           *       "startDate": "2026-03-31",
+           *       "endDate": "2026-03-31",
            *       "state": "PLANNED",
            *       "committedPoints": 1,
            *       "completedPoints": 1,
@@ -26975,8 +26975,8 @@ export interface operations {
            *       "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *       "name": "Ada Lovelace",
            *       "goal": "Steps to reproduce are in the ticket.",
-           *       "startDate": "2026-12-18",
-           *       "endDate": "2026-12-18",
+           *       "startDate": "2026-03-31",
+           *       "endDate": "2026-03-31",
            *       "state": "PLANNED",
            *       "committedPoints": 1,
            *       "completedPoints": 1,
@@ -27304,7 +27304,7 @@ export interface operations {
            *       "removedPoints": 1,
            *       "burndown": [
            *         {
-           *           "date": "2026-12-18",
+           *           "date": "2026-03-31",
            *           "remainingPoints": 1,
            *           "idealPoints": 1
            *         }
@@ -27525,8 +27525,8 @@ export interface operations {
            *       "projectId": "6f1c2a4e-8b1d-4c55-9d0e-2f3a4b5c6d7e",
            *       "name": "Ada Lovelace",
            *       "goal": "Steps to reproduce are in the ticket.",
-           *       "startDate": "2026-12-18",
-           *       "endDate": "2026-12-18",
+           *       "startDate": "2026-03-31",
+           *       "endDate": "2026-03-31",
            *       "state": "PLANNED",
            *       "committedPoints": 1,
            *       "completedPoints": 1,
@@ -27850,7 +27850,7 @@ export interface operations {
         sprintId?: string | 'none';
         status?: string;
         type?: 'TASK' | 'FEATURE' | 'BUG' | 'IMPROVEMENT' | 'DOCUMENTATION';
-        updatedSince?: string;
+        updatedSince?: string & (unknown & unknown);
       };
       header?: never;
       path?: never;
@@ -28581,8 +28581,8 @@ export interface operations {
          *       "labels": [
          *         "frontend"
          *       ],
-         *       "startDate": "2026-12-18",
-         *       "dueDate": "2026-12-18"
+         *       "startDate": "2026-03-31",
+         *       "dueDate": "2026-03-31"
          *     }
          */
         'application/json': {

@@ -207,6 +207,50 @@ describe('gateway', () => {
     }
   });
 
+  test('a GET whose reused upstream connection was closed goes again on a fresh one; a POST answers 503', async () => {
+    // Closes every second request on each connection before answering, as an upstream whose
+    // keep-alive timeout ends just as the gateway reuses the connection; and every POST.
+    const served = new Map<object, number>();
+    let answered = 0;
+    let posts = 0;
+    const flaky = createServer((req, res) => {
+      const nth = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, nth);
+      if (req.method === 'POST') posts += 1;
+      if (nth % 2 === 0 || req.method === 'POST') {
+        req.socket.destroy();
+        return;
+      }
+      answered += 1;
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+    });
+    servers.push(flaky);
+    const work = `http://127.0.0.1:${await listen(flaky, 0, '127.0.0.1')}`;
+    // fetch keeps its connection to the gateway alive (supertest asks `Connection: close`, which the
+    // proxy passes on, and no upstream connection would be reused).
+    const base = await start(gatewayWith({ upstreams: { ...upstreams, work } }).app);
+    const get = async () => {
+      const res = await fetch(`${base}/api/v1/projects`, { headers: bearer() });
+      await res.text();
+      return res.status;
+    };
+    assert.deepEqual([await get(), await get()], [200, 200]);
+    assert.equal(answered, 2);
+    assert.ok(
+      [...served.values()].some((count) => count === 2),
+      'the second GET found its reused connection closed',
+    );
+    const post = await fetch(`${base}/api/v1/projects`, {
+      method: 'POST',
+      headers: { ...bearer(), 'Content-Type': 'application/json' },
+      body: '{"name":"x"}',
+    });
+    assert.equal(post.status, 503);
+    assert.equal(((await post.json()) as { code: string }).code, 'UPSTREAM_UNAVAILABLE');
+    assert.equal(posts, 1, 'a POST is not sent twice');
+  });
+
   test("the service's own problem answers pass through", async () => {
     assertProblem(await request(gateway).get('/api/v1/users/nope').set(bearer()), 404, 'NOT_FOUND');
   });

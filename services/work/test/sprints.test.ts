@@ -210,7 +210,7 @@ test('permissions, validation, delete back to the backlog', async () => {
     startDate: day(2),
     endDate: day(1),
   });
-  assert.equal(backwards.status, 400);
+  assert.equal(backwards.status, 422);
   assert.ok(backwards.body.errors.some((e: { path: string }) => e.path.endsWith('endDate')));
   const patched = await patch(owner, `/sprints/${s.id}`, { goal: 'ship', endDate: day(9) });
   assert.equal(patched.status, 200);

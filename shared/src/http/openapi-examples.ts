@@ -59,6 +59,7 @@ export function exampleOf(
     return exampleOf(target, components, name, depth + 1);
   }
   if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
+  if (s.example !== undefined) return s.example;
   if ('const' in s) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
   for (const key of ['anyOf', 'oneOf'] as const) {
@@ -68,7 +69,8 @@ export function exampleOf(
       return exampleOf(usable, components, name, depth + 1);
     }
   }
-  if (Array.isArray(s.allOf))
+  // Parts to merge (a composed object); a typed schema's `allOf` only adds rules (patterns).
+  if (Array.isArray(s.allOf) && s.type === undefined)
     return Object.assign({}, ...s.allOf.map((part) => exampleOf(part, components, name, depth + 1) ?? {}));
   const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
   switch (type) {

@@ -77,19 +77,27 @@ class NamedSchemas {
 
 /**
  * What a sample generator (Swagger UI, client generators) should go by: the `format` of a date, a
- * time or a UUID rather than zod's long pattern for it (which made samples like year 1716), and no
+ * time or a UUID rather than zod's long pattern for it (which made samples like year 1716; rules of
+ * ours on such a string, a year range, stay), and no
  * ±2^53 bounds zod puts on every integer (which made `version: -9007199254740991`).
  */
 function realistic(schema: Record<string, unknown>): Record<string, unknown> {
   // A schema node has a string type (or a list of them); a `properties` map has field names as keys.
   const node = typeof schema.type === 'string' || Array.isArray(schema.type);
   if (!node) return schema;
-  const { pattern, minimum, maximum, ...rest } = schema;
-  const keepPattern =
-    pattern !== undefined && !['date-time', 'date', 'time', 'uuid', 'email'].includes(String(schema.format));
+  const { pattern, allOf, minimum, maximum, ...rest } = schema;
+  const formatted = ['date-time', 'date', 'time', 'uuid', 'email'].includes(String(schema.format));
+  const keepPattern = pattern !== undefined && !formatted;
+  // A formatted string with rules of ours too (`isoDate`'s years): zod lists the format's own pattern
+  // first in `allOf`, then ours; the format says the first, ours stay.
+  const patterns =
+    Array.isArray(allOf) && allOf.every((part) => Object.keys(part as object).join() === 'pattern');
+  const kept = Array.isArray(allOf) && patterns && formatted ? allOf.slice(1) : allOf;
   return {
     ...rest,
     ...(keepPattern ? { pattern } : {}),
+    ...(Array.isArray(kept) && kept.length > 1 ? { allOf: kept } : {}),
+    ...(Array.isArray(kept) && kept.length === 1 ? (kept[0] as object) : {}),
     ...(minimum !== undefined && minimum !== Number.MIN_SAFE_INTEGER ? { minimum } : {}),
     ...(maximum !== undefined && maximum !== Number.MAX_SAFE_INTEGER ? { maximum } : {}),
   };

@@ -95,13 +95,14 @@ export function mountRoutes(
 /**
  * A path the API has, asked with a method it does not answer: 405 with `Allow` (RFC 9110), not the
  * 404 of a path that does not exist, nor the 400 of a sibling route's parameter. The methods are
- * those of every route whose path matches (HEAD wherever GET is). OPTIONS goes on (CORS, express).
+ * those of the routes whose path matches with the fewest parameters (HEAD wherever GET is). OPTIONS goes on (CORS, express).
  */
 function methodNotAllowed(routes: Route[]): RequestHandler {
-  const table = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  const table = new Map<string, { pattern: RegExp; parameters: number; methods: Set<string> }>();
   for (const route of routes) {
     const entry = table.get(route.path) ?? {
       pattern: new RegExp(`^${route.path.replace(/\{\w+\}/g, '[^/]+')}/?$`),
+      parameters: route.path.match(/\{\w+\}/g)?.length ?? 0,
       methods: new Set<string>(),
     };
     entry.methods.add(route.method.toUpperCase());
@@ -111,7 +112,10 @@ function methodNotAllowed(routes: Route[]): RequestHandler {
   const entries = [...table.values()];
   return (req, res, next) => {
     if (req.method === 'OPTIONS') return next();
-    const matching = entries.filter((entry) => entry.pattern.test(req.path));
+    const candidates = entries.filter((entry) => entry.pattern.test(req.path));
+    // The most literal paths win: `/tasks/lookup` is that resource, not a task whose id is "lookup".
+    const fewest = Math.min(...candidates.map((entry) => entry.parameters));
+    const matching = candidates.filter((entry) => entry.parameters === fewest);
     if (matching.length === 0 || matching.some((entry) => entry.methods.has(req.method))) return next();
     const allow = [...new Set(matching.flatMap((entry) => [...entry.methods]))].sort().join(', ');
     res.set('Allow', allow);

@@ -62,3 +62,15 @@ export function validate(schemas: RequestSchemas): RequestHandler {
 
 /** `?limit=` of api.md §1: 1–100, default 50. */
 export const limitSchema = z.coerce.number().int().min(1).max(100).default(50);
+
+/**
+ * A PATCH body: the given fields, no others, and at least one of them. The document states it
+ * (`additionalProperties: false`, `minProperties: 1`), so a body the document allows is one the
+ * service takes.
+ */
+export function patchBody<Shape extends z.ZodRawShape>(shape: Shape, message = 'Give at least one field') {
+  return z
+    .strictObject(shape)
+    .refine((body) => Object.values(body).some((value) => value !== undefined), { message })
+    .meta({ minProperties: 1 });
+}

@@ -1,12 +1,8 @@
 import { z } from 'zod';
-import { limitSchema } from '@trellis/shared';
+import { limitSchema, patchBody, text, verbatimText } from '@trellis/shared';
 
-const title = z.string().trim().min(1).max(200);
-const body = z
-  .string()
-  .min(1)
-  .max(10_000)
-  .refine((s) => s.trim().length > 0, { message: 'Must not be blank' });
+const title = text(200);
+const body = verbatimText(10_000);
 
 export const createAnnouncementBody = z.object({
   orgId: z.uuid(),
@@ -16,9 +12,11 @@ export const createAnnouncementBody = z.object({
 });
 export type CreateAnnouncementBody = z.infer<typeof createAnnouncementBody>;
 
-export const updateAnnouncementBody = z
-  .object({ title: title.optional(), body: body.optional(), pinned: z.boolean().optional() })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one field' });
+export const updateAnnouncementBody = patchBody({
+  title: title.optional(),
+  body: body.optional(),
+  pinned: z.boolean().optional(),
+});
 export type UpdateAnnouncementBody = z.infer<typeof updateAnnouncementBody>;
 
 export const announcementIdParams = z.object({ id: z.uuid() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitSchema } from '@trellis/shared';
+import { limitSchema, verbatimText } from '@trellis/shared';
 import { editableTextFields } from '../edits.ts';
 import { CHANNEL_SCOPES } from './channel.model.ts';
 
@@ -31,11 +31,7 @@ export const channelCursor = z.object({
 });
 
 /** 1..4 000 characters, not only whitespace. */
-const body = z
-  .string()
-  .min(1)
-  .max(4_000)
-  .refine((s) => s.trim().length > 0, { message: 'Must not be blank' });
+const body = verbatimText(4_000);
 
 export const messageBody = z.object({ body });
 export type MessageBody = z.infer<typeof messageBody>;

@@ -1,13 +1,9 @@
 import { z } from 'zod';
-import { limitSchema } from '@trellis/shared';
+import { limitSchema, verbatimText } from '@trellis/shared';
 import { editableTextFields } from '../edits.ts';
 
 /** Markdown of 1..10 000 characters, not only whitespace. */
-const body = z
-  .string()
-  .min(1)
-  .max(10_000)
-  .refine((s) => s.trim().length > 0, { message: 'Must not be blank' });
+const body = verbatimText(10_000);
 
 export const createCommentBody = z.object({ taskId: z.uuid(), body });
 export type CreateCommentBody = z.infer<typeof createCommentBody>;

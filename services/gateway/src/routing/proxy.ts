@@ -1,6 +1,6 @@
 import { Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestHandler } from 'express';
+import type { NextFunction, RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { AppError, problemBody, PROBLEM_CONTENT_TYPE, type Logger } from '@trellis/shared';
 import { callerKey } from '../limits/limits.ts';
@@ -15,6 +15,9 @@ export interface ProxyOptions {
 }
 
 const timedOut = new WeakSet<IncomingMessage>();
+/** Requests sent a second time, and how to send them. */
+const resent = new WeakSet<IncomingMessage>();
+const nexts = new WeakMap<IncomingMessage, NextFunction>();
 /** How to report what became of a request's proxied call; the first report counts. */
 const reporters = new WeakMap<IncomingMessage, (outcome: CallOutcome) => void>();
 
@@ -46,6 +49,22 @@ export function unavailable(upstream: string, retryAfterSeconds: number): AppErr
 
 export function timedOut504(upstream: string): AppError {
   return new AppError(504, 'UPSTREAM_TIMEOUT', { detail: `The ${upstream} service did not answer in time.` });
+}
+
+/**
+ * A pooled keep-alive connection the upstream closed as it was reused (its idle timeout, a restart):
+ * the request reached no handler. A GET or HEAD — no body to replay, nothing it could have changed —
+ * goes once more on a fresh connection instead of failing the client; anything else is answered 503.
+ */
+function resendable(err: Error, req: IncomingMessage, target: ServerResponse | Socket): boolean {
+  return (
+    (err as NodeJS.ErrnoException).code === 'ECONNRESET' &&
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    !resent.has(req) &&
+    !timedOut.has(req) &&
+    'headersSent' in target &&
+    !target.headersSent
+  );
 }
 
 function writeProblem(
@@ -121,6 +140,13 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
       },
       error: (err, req, target) => {
         const upstream = upstreamFor(req.url ?? '') ?? 'upstream';
+        const next = nexts.get(req);
+        if (next && resendable(err, req, target as ServerResponse | Socket)) {
+          resent.add(req);
+          logger.info({ upstream, requestId: req.id }, 'upstream closed a reused connection; sent again');
+          void proxy(req, target as ServerResponse, next);
+          return;
+        }
         const late = timedOut.has(req);
         const code = (err as NodeJS.ErrnoException).code;
         reporters.get(req)?.(late ? { kind: 'timedOut' } : { kind: 'failed', code });
@@ -150,6 +176,7 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
           });
           // A client that leaves first is no news of the upstream (http-proxy reports no error then).
           res.once('close', () => reporters.get(req)?.({ kind: 'abandoned' }));
+          nexts.set(req, next);
           void proxy(req, res, next);
         }),
     );

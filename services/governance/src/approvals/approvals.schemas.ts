@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitSchema } from '@trellis/shared';
+import { limitSchema, text } from '@trellis/shared';
 import { APPROVAL_KINDS, APPROVAL_STATES } from './approvals.model.ts';
 
 export const approvalParams = z.object({ orgId: z.uuid(), approvalId: z.uuid() });
@@ -9,8 +9,8 @@ export const listApprovalsQuery = z.object({
   cursor: z.string().min(1).max(500).optional(),
 });
 // Both bodies are optional: a bare POST is an approval (rejection) without a comment (reason).
-export const approveBody = z.object({ comment: z.string().trim().min(1).max(1000).optional() }).default({});
-export const rejectBody = z.object({ reason: z.string().trim().min(1).max(1000).optional() }).default({});
+export const approveBody = z.object({ comment: text(1000).optional() }).default({});
+export const rejectBody = z.object({ reason: text(1000).optional() }).default({});
 
 export const approvalSchema = z
   .object({

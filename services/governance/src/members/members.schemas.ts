@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { limitSchema, orgRoleSchema } from '@trellis/shared';
+import { limitSchema, orgRoleSchema, text } from '@trellis/shared';
 
 export const memberParams = z.object({ orgId: z.uuid(), userId: z.uuid() });
 export const listMembersQuery = z.object({
   role: orgRoleSchema.optional(),
-  q: z.string().trim().min(1).max(100).optional(),
+  q: text(100).optional(),
   limit: limitSchema,
   cursor: z.string().min(1).max(500).optional(),
 });

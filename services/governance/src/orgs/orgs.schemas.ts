@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { limitSchema, orgRoleSchema, planSchema } from '@trellis/shared';
+import { limitSchema, orgRoleSchema, planSchema, text } from '@trellis/shared';
 
-export const orgNameSchema = z.string().trim().min(1).max(100);
+export const orgNameSchema = text(100);
+/** Letters, digits and single dashes between them; kept in lower case. */
 export const slugSchema = z
   .string()
-  .trim()
-  .toLowerCase()
   .min(2)
   .max(50)
-  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'Lower-case letters, digits and single dashes between them');
+  .regex(/^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/, 'Letters, digits and single dashes between them')
+  .toLowerCase();
 
 export const createOrgBody = z.object({ name: orgNameSchema, slug: slugSchema.optional() });
 export const updateOrgBody = z.object({ name: orgNameSchema });

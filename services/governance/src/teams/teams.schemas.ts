@@ -1,15 +1,14 @@
 import { z } from 'zod';
-import { limitSchema, teamRoleSchema } from '@trellis/shared';
+import { blankableText, limitSchema, patchBody, teamRoleSchema, text } from '@trellis/shared';
 
-const teamName = z.string().trim().min(1).max(100);
-const description = z.string().trim().max(2000);
+const teamName = text(100);
+const description = blankableText(2000);
 
 export const createTeamBody = z.object({ name: teamName, description: description.nullable().optional() });
-export const updateTeamBody = z
-  .object({ name: teamName.optional(), description: description.nullable().optional() })
-  .refine((body) => body.name !== undefined || body.description !== undefined, {
-    message: 'Give name or description',
-  });
+export const updateTeamBody = patchBody(
+  { name: teamName.optional(), description: description.nullable().optional() },
+  'Give name or description',
+);
 export const teamIdParams = z.object({ teamId: z.uuid() });
 export const teamMemberParams = z.object({ teamId: z.uuid(), userId: z.uuid() });
 export const addTeamMemberBody = z.object({ userId: z.uuid(), role: teamRoleSchema });

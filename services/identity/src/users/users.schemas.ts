@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { emailAddress } from '@trellis/shared';
+import { emailAddress, text } from '@trellis/shared';
 
 /** Accounts are found by their address lower-cased. */
 export const emailSchema = emailAddress().transform((value) => value.toLowerCase());
-export const nameSchema = z.string().trim().min(1).max(100);
+export const nameSchema = text(100);
 
 export const userSchema = z
   .object({

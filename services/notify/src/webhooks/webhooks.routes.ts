@@ -1,6 +1,15 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { currentUser, etagOf, limitSchema, type Route, route } from '@trellis/shared';
+import {
+  blankableText,
+  currentUser,
+  etagOf,
+  limitSchema,
+  patchBody,
+  type Route,
+  route,
+  text,
+} from '@trellis/shared';
 import type { DeliveryService } from './deliveries.service.ts';
 import type { WebhookService } from './webhooks.service.ts';
 
@@ -15,20 +24,19 @@ const eventPattern = z
     'an event type (task.created), a family (task.*) or *',
   );
 const events = z.array(eventPattern).min(1).max(50);
-const url = z.string().trim().min(1).max(2000);
-const description = z.string().trim().max(500).nullable();
+const url = text(2000);
+const description = blankableText(500).nullable();
 
 const createBody = z.strictObject({ url, events, description: description.optional() });
-const patchBody = z
-  .strictObject({
+const webhookPatchBody = patchBody(
+  {
     url: url.optional(),
     events: events.optional(),
     description: description.optional(),
     active: z.boolean().optional(),
-  })
-  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
-    message: 'Nothing to change',
-  });
+  },
+  'Nothing to change',
+);
 
 const webhookSchema = z
   .object({
@@ -176,7 +184,7 @@ export function webhookRoutes(webhooks: WebhookService, deliveries: DeliveryServ
       summary: 'Change the URL, events, description or active (If-Match optional)',
       tags,
       params: idParams,
-      body: patchBody,
+      body: webhookPatchBody,
       responses: {
         200: { description: 'The webhook (ETag)', schema: webhookSchema },
         403: denied,

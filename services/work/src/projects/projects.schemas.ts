@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitSchema, projectRoleSchema } from '@trellis/shared';
+import { blankableText, limitSchema, patchBody, projectRoleSchema, text } from '@trellis/shared';
 
 export const PROJECT_STATUSES = [
   'PLANNING',
@@ -13,8 +13,8 @@ const projectStatus = z.enum(PROJECT_STATUSES);
 /** PENDING_APPROVAL is only ever set by the approval flow. */
 const settableStatus = z.enum(['PLANNING', 'ACTIVE', 'ON_HOLD', 'COMPLETED', 'ARCHIVED']);
 const visibility = z.enum(['ORG', 'PRIVATE']);
-const name = z.string().trim().min(1).max(200);
-const description = z.string().trim().max(10_000);
+const name = text(200);
+const description = blankableText(10_000);
 
 export const createProjectBody = z.object({
   orgId: z.uuid(),
@@ -26,15 +26,13 @@ export const createProjectBody = z.object({
 });
 export type CreateProjectBody = z.infer<typeof createProjectBody>;
 
-export const updateProjectBody = z
-  .object({
-    name: name.optional(),
-    description: description.nullable().optional(),
-    status: settableStatus.optional(),
-    teamId: z.uuid().nullable().optional(),
-    visibility: visibility.optional(),
-  })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one field' });
+export const updateProjectBody = patchBody({
+  name: name.optional(),
+  description: description.nullable().optional(),
+  status: settableStatus.optional(),
+  teamId: z.uuid().nullable().optional(),
+  visibility: visibility.optional(),
+});
 export type UpdateProjectBody = z.infer<typeof updateProjectBody>;
 
 export const projectIdParams = z.object({ id: z.uuid() });

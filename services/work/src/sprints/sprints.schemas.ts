@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { isoDate } from '@trellis/shared';
+import { isoDate, patchBody, text } from '@trellis/shared';
 
 export const SPRINT_STATES = ['PLANNED', 'ACTIVE', 'COMPLETED'] as const;
 export type SprintState = (typeof SPRINT_STATES)[number];
 const state = z.enum(SPRINT_STATES);
 const date = isoDate();
-const name = z.string().trim().min(1).max(200);
+const name = text(200);
 const goal = z.string().max(5_000);
 
 /** A sprint spans at most a year: its report has one burndown entry per day. */
@@ -20,28 +20,20 @@ export function sprintSpanProblem(startDate: string, endDate: string): string | 
   return undefined;
 }
 
-const spanIsValid = (
-  b: { startDate?: string | undefined; endDate?: string | undefined },
-  ctx: z.RefinementCtx,
-) => {
-  const problem = b.startDate && b.endDate ? sprintSpanProblem(b.startDate, b.endDate) : undefined;
-  if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['endDate'] });
-};
-
-export const createSprintBody = z
-  .object({ name, goal: goal.nullable().optional(), startDate: date, endDate: date })
-  .superRefine(spanIsValid);
+export const createSprintBody = z.object({
+  name,
+  goal: goal.nullable().optional(),
+  startDate: date,
+  endDate: date,
+});
 export type CreateSprintBody = z.infer<typeof createSprintBody>;
 
-export const updateSprintBody = z
-  .object({
-    name: name.optional(),
-    goal: goal.nullable().optional(),
-    startDate: date.optional(),
-    endDate: date.optional(),
-  })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one field' })
-  .superRefine(spanIsValid);
+export const updateSprintBody = patchBody({
+  name: name.optional(),
+  goal: goal.nullable().optional(),
+  startDate: date.optional(),
+  endDate: date.optional(),
+});
 export type UpdateSprintBody = z.infer<typeof updateSprintBody>;
 
 export const completeSprintBody = z.object({ moveOpenTasksTo: z.uuid().nullable() });

@@ -137,6 +137,7 @@ export class SprintService {
     return this.sequelize.transaction(async (transaction) => {
       const context = await this.access.project(projectId, caller, { transaction });
       this.access.authorize(context, 'sprint.manage');
+      checkSpan(body.startDate, body.endDate);
       const id = randomUUID();
       await this.sequelize.query(
         `INSERT INTO sprints (id, org_id, project_id, name, goal, start_date, end_date, state)
@@ -180,8 +181,7 @@ export class SprintService {
       if (sprint.state !== 'PLANNED') throw errors.conflict('Only a PLANNED sprint can be edited.');
       const startDate = body.startDate ?? sprint.startDate;
       const endDate = body.endDate ?? sprint.endDate;
-      const spanProblem = sprintSpanProblem(startDate, endDate);
-      if (spanProblem) throw errors.validation([{ path: 'endDate', message: spanProblem }], 422);
+      checkSpan(startDate, endDate);
       const sets: string[] = [];
       const replacements: Record<string, unknown> = { id };
       for (const [field, column] of Object.entries(FIELD_COLUMN)) {
@@ -290,4 +290,10 @@ export class SprintService {
       return toSprintView(completed);
     });
   }
+}
+
+/** A sprint's dates are a rule on two fields, the document cannot state it: 422 when broken. */
+function checkSpan(startDate: string, endDate: string): void {
+  const problem = sprintSpanProblem(startDate, endDate);
+  if (problem) throw errors.validation([{ path: 'endDate', message: problem }], 422);
 }

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { isoDate, isoDateTime, limitSchema } from '@trellis/shared';
+import { isoDate, isoDateTime, limitSchema, patchBody, text } from '@trellis/shared';
 
 export const TASK_STATUSES = ['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'BLOCKED', 'DONE'] as const;
 const status = z.enum(TASK_STATUSES);
 const priority = z.enum(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 const type = z.enum(['TASK', 'FEATURE', 'BUG', 'IMPROVEMENT', 'DOCUMENTATION']);
-const title = z.string().trim().min(1).max(500);
+const title = text(500);
 const description = z.string().max(50_000);
-const labels = z.array(z.string().trim().min(1).max(50)).max(20);
+const labels = z.array(text(50)).max(20);
 const date = isoDate();
 
 export const createTaskBody = z.object({
@@ -26,9 +26,7 @@ export const createTaskBody = z.object({
 });
 export type CreateTaskBody = z.infer<typeof createTaskBody>;
 
-export const updateTaskBody = createTaskBody
-  .partial()
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'Give at least one field' });
+export const updateTaskBody = patchBody(createTaskBody.partial().shape);
 export type UpdateTaskBody = z.infer<typeof updateTaskBody>;
 
 /** The fields a PATCH may change, in the order history records them. */
@@ -48,11 +46,17 @@ export const TASK_FIELDS = [
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
+/** `?status=TODO,IN_PROGRESS`: the document's pattern is the rule. */
+const STATUS_LIST = new RegExp(
+  `^\\s*(${TASK_STATUSES.join('|')})\\s*(,\\s*(${TASK_STATUSES.join('|')})\\s*)*$`,
+);
+
 const uuidOrNone = z.union([z.uuid(), z.literal('none')]);
 
 export const taskFilterShape = {
   status: z
     .string()
+    .regex(STATUS_LIST, { message: `A comma-separated list of ${TASK_STATUSES.join(', ')}` })
     .transform((s) => s.split(',').map((v) => v.trim()))
     .pipe(z.array(status).min(1))
     .optional(),
@@ -62,7 +66,7 @@ export const taskFilterShape = {
   label: z.string().min(1).max(50).optional(),
   sprintId: uuidOrNone.optional(),
   parentId: uuidOrNone.optional(),
-  q: z.string().trim().min(1).max(200).optional(),
+  q: text(200).optional(),
   dueBefore: date.optional(),
   dueAfter: date.optional(),
   updatedSince: isoDateTime().optional(),
