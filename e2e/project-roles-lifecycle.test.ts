@@ -3,7 +3,6 @@ import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@trellis/shared/testing';
 import type { Person } from './support/people.ts';
 import { RoleWorld, type RoleProject } from './support/roles.ts';
-import { startSuite, type Suite } from './support/suite.ts';
 
 interface Approval {
   id: string;
@@ -17,33 +16,23 @@ interface Approval {
  * work, collab and notify, for ORG and PRIVATE projects.
  */
 describe('project roles agree across work, collab and notify: teams, restore, approvals', () => {
-  let suite: Suite;
   let world: RoleWorld;
   let admin: Person, creator: Person, mate: Person, explicit: Person, member: Person;
   const both = ['ORG', 'PRIVATE'] as const;
   const nothingOr = (visibility: string) => (visibility === 'ORG' ? 'VIEWER' : null);
 
+  let close: (() => Promise<void>) | undefined;
+
   before(async () => {
-    suite = await startSuite({ env: { gateway: { RATE_LIMIT_PER_USER: '100000' } } });
-    world = await RoleWorld.create(
-      suite,
+    let people: Person[];
+    ({ world, people, close } = await RoleWorld.start(
       ['Ada Admin'],
       ['Mia Creator', 'Tom Teammate', 'Eve Explicit', 'Max Member'],
-    );
-    const p = world.people;
-    [admin, creator, mate, explicit, member] = [
-      p['Ada Admin'],
-      p['Mia Creator'],
-      p['Tom Teammate'],
-      p['Eve Explicit'],
-      p['Max Member'],
-    ] as [Person, Person, Person, Person, Person];
+    ));
+    [admin, creator, mate, explicit, member] = people as [Person, Person, Person, Person, Person];
   });
 
-  after(async () => {
-    await world?.close();
-    await suite?.close();
-  });
+  after(() => close?.());
 
   test("a team's members get the derived role on its projects: created in the team, or moved into it", async () => {
     const team = await world.api.post<{ id: string }>(

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Person } from './support/people.ts';
 import { RoleWorld, type RoleProject } from './support/roles.ts';
-import { startSuite, type Suite } from './support/suite.ts';
 
 /**
  * Issue 20: every way a project role comes to exist — creation by a MEMBER, an ownership
@@ -11,34 +10,24 @@ import { startSuite, type Suite } from './support/suite.ts';
  * ORG and PRIVATE projects. Teams, restore and approvals: project-roles-lifecycle.test.ts.
  */
 describe('project roles agree across work, collab and notify: creation, transfer, members, org roles', () => {
-  let suite: Suite;
   let world: RoleWorld;
   let admin: Person, creator: Person, heir: Person, explicit: Person, member: Person;
   const both = ['ORG', 'PRIVATE'] as const;
   /** The projects a plain MEMBER created, by visibility (the org-role cases reuse them). */
   const created: Partial<Record<(typeof both)[number], RoleProject>> = {};
 
+  let close: (() => Promise<void>) | undefined;
+
   before(async () => {
-    suite = await startSuite({ env: { gateway: { RATE_LIMIT_PER_USER: '100000' } } });
-    world = await RoleWorld.create(
-      suite,
+    let people: Person[];
+    ({ world, people, close } = await RoleWorld.start(
       ['Ada Admin'],
       ['Mia Creator', 'Hal Heir', 'Eve Explicit', 'Max Member'],
-    );
-    const p = world.people;
-    [admin, creator, heir, explicit, member] = [
-      p['Ada Admin'],
-      p['Mia Creator'],
-      p['Hal Heir'],
-      p['Eve Explicit'],
-      p['Max Member'],
-    ] as [Person, Person, Person, Person, Person];
+    ));
+    [admin, creator, heir, explicit, member] = people as [Person, Person, Person, Person, Person];
   });
 
-  after(async () => {
-    await world?.close();
-    await suite?.close();
-  });
+  after(() => close?.());
 
   test('a MEMBER who creates a project (org threshold project.create = MEMBER) is its OWNER everywhere', async () => {
     for (const visibility of both) {

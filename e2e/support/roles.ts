@@ -4,7 +4,7 @@ import { waitFor } from '@trellis/shared/testing';
 import { apiClient, type ApiClient } from './client.ts';
 import { join, person, type Person } from './people.ts';
 import { Socket } from './socket.ts';
-import type { Suite } from './suite.ts';
+import { startSuite, type Suite } from './suite.ts';
 
 export type ProjectRole = 'OWNER' | 'MANAGER' | 'LEAD' | 'CONTRIBUTOR' | 'VIEWER';
 export type Visibility = 'ORG' | 'PRIVATE';
@@ -98,6 +98,21 @@ export class RoleWorld {
 
   async close(): Promise<void> {
     await Promise.all([...this.sockets.values()].map((s) => s.close()));
+  }
+
+  /**
+   * A suite of its own (the rate limit out of the way) and a world on it; `people` in the order
+   * named, admins first; `close` stops both.
+   */
+  static async start(admins: string[], members: string[]) {
+    const suite = await startSuite({ env: { gateway: { RATE_LIMIT_PER_USER: '100000' } } });
+    const world = await RoleWorld.create(suite, admins, members);
+    const people = [...admins, ...members].map((name) => world.people[name] as Person);
+    const close = async () => {
+      await world.close();
+      await suite.close();
+    };
+    return { world, people, close };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { OrgRole, ProjectRole, TeamRole } from '../policy/roles.ts';
+import type { ProjectFields } from './projection.rules.ts';
 
 // The authorization projection of a MongoDB service (architecture.md §2): local copies of orgs,
 // teams, projects, tasks, users and the memberships between them, written only from events (and
@@ -21,15 +22,9 @@ export interface AccessTeam {
   settings: string | null;
   deleted: boolean;
 }
-export interface AccessProject {
+/** A project as stored: the fields work's events carry, keyed by its id. */
+export interface AccessProject extends Omit<ProjectFields, 'projectId'> {
   _id: string;
-  orgId: string;
-  teamId: string | null;
-  name: string;
-  key: string;
-  status: string;
-  visibility: 'ORG' | 'PRIVATE';
-  ownerId: string;
   /** JSON text: settings keys hold dots (`task.update`), which FerretDB refuses in stored keys. */
   settings: string | null;
   deleted: boolean;

@@ -16,15 +16,7 @@ export interface MembershipSnapshot {
 }
 
 /** Work's `/internal/projects/{projectId}` answer. */
-export interface ProjectSnapshot {
-  projectId: string;
-  orgId: string;
-  teamId: string | null;
-  name: string;
-  key: string;
-  status: string;
-  visibility: 'ORG' | 'PRIVATE';
-  ownerId: string;
+export interface ProjectSnapshot extends ProjectFields {
   /** The project's settings (work sends them over today's defaults). */
   settings: object | null;
   deleted: boolean;
