@@ -9856,7 +9856,7 @@ export interface operations {
         cursor?: string;
         limit?: number;
         orgId?: string;
-        unread?: string;
+        unread?: 'true' | 'false';
       };
       header?: never;
       path?: never;

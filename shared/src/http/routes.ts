@@ -95,7 +95,8 @@ export function mountRoutes(
 /**
  * A path the API has, asked with a method it does not answer: 405 with `Allow` (RFC 9110), not the
  * 404 of a path that does not exist, nor the 400 of a sibling route's parameter. The methods are
- * those of the routes whose path matches with the fewest parameters (HEAD wherever GET is). OPTIONS goes on (CORS, express).
+ * those of the routes whose path matches with the fewest parameters (HEAD wherever GET is).
+ * OPTIONS goes on (CORS, express).
  */
 function methodNotAllowed(routes: Route[]): RequestHandler {
   const table = new Map<string, { pattern: RegExp; parameters: number; methods: Set<string> }>();

@@ -26,7 +26,11 @@ const preferencesSchema = z
   .meta({ id: 'NotificationPreferences' });
 
 const listQuery = z.strictObject({
-  unread: z.stringbool().optional(),
+  /** `true` or `false`, as the document says (not zod's yes/on/1…, which no schema would state). */
+  unread: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional(),
   orgId: z.uuid().optional(),
   limit: limitSchema,
   cursor: z.string().min(1).max(500).optional(),

@@ -17,12 +17,12 @@ const tags = ['webhooks'];
 const denied = { description: 'The org policy webhook.manage denies it (POLICY_DENIED with `policy`)' };
 const unknown = { description: 'No such webhook, or not in an org of the caller' };
 
-const eventPattern = z
-  .string()
-  .regex(
-    /^(\*|[a-z][A-Za-z]*\.(\*|[a-z][A-Za-z]*))$/,
-    'an event type (task.created), a family (task.*) or *',
-  );
+const EVENT = '\\*|[a-z][A-Za-z]*\\.(\\*|[a-z][A-Za-z]*)';
+const eventMessage = 'an event type (task.created), a family (task.*) or *';
+const eventPattern = z.string().regex(new RegExp(`^(${EVENT})$`), eventMessage);
+/** `?types=`: event patterns separated by commas, blanks and empty items ignored — as a pattern. */
+// Each blank run has one place to go (no backtracking blow-up on ", , , …!").
+const EVENT_LIST = new RegExp(`^\\s*((${EVENT})\\s*)?(,\\s*((${EVENT})\\s*)?)*$`);
 const events = z.array(eventPattern).min(1).max(50);
 const url = text(2000);
 const description = blankableText(500).nullable();
@@ -101,13 +101,14 @@ const eventsQuery = z.strictObject({
   types: z
     .string()
     .max(1000)
+    .regex(EVENT_LIST, `A comma-separated list, each ${eventMessage}`)
     .transform((text) =>
       text
         .split(',')
         .map((t) => t.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(eventPattern).max(50))
+    .pipe(z.array(eventPattern))
     .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
