@@ -42,9 +42,10 @@ before(async () => {
       data: { announcementId, orgId, authorId: owner.id, title: `News ${i}`, body: '', pinned: false },
     });
   }
+  // A liveness bound, not a speed check: on a fresh, busy CI stack notify took over 30 s for these.
   await waitFor(async () => (await get('/api/v1/notifications/unread-count')).body.count === TOTAL, {
     what: `${TOTAL} unread`,
-    timeoutMs: 30_000,
+    timeoutMs: 120_000,
   });
 });
 
