@@ -30,6 +30,16 @@ function conform(baseUrl: string, method: string, url: string, response: Respons
   });
 }
 
+/** An answer's body as the contract check takes it: JSON parsed, other text as is, none undefined. */
+function bodyOf(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 export function apiClient(baseUrl: string) {
   async function call<T = Record<string, unknown>>(
     method: string,
@@ -44,16 +54,9 @@ export function apiClient(baseUrl: string) {
     if (payload !== undefined) headers['content-type'] ??= 'application/json';
     const response = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: payload });
     const text = await response.text();
-    let body: unknown = {};
-    let received: unknown = text === '' ? undefined : text;
-    if (text) {
-      try {
-        body = received = JSON.parse(text);
-      } catch {
-        body = { text };
-      }
-    }
+    const received = bodyOf(text);
     await conform(baseUrl, method, response.url, response, received);
+    const body = received === undefined ? {} : typeof received === 'string' ? { text } : received;
     return { status: response.status, headers: response.headers, body: body as T };
   }
   return {
@@ -78,14 +81,7 @@ export function conformingFetch(baseUrl: string): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init);
     const response = await fetch(request);
-    const text = await response.clone().text();
-    let body: unknown = text === '' ? undefined : text;
-    try {
-      body = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      // not JSON: checked as text
-    }
-    await conform(baseUrl, request.method, response.url, response, body);
+    await conform(baseUrl, request.method, response.url, response, bodyOf(await response.clone().text()));
     return response;
   };
 }

@@ -100,6 +100,27 @@ export const blankableText = (max: number) => z.string().max(max).trim();
 /** Text kept as sent (Markdown, chat), not blank, at most `max` characters. */
 export const verbatimText = (max: number) => z.string().max(max).regex(NOT_BLANK, notBlank);
 
+/**
+ * `?x=a,b`: items matching `item` (a regex source) separated by commas, blanks around them ignored,
+ * as one pattern the document states; gives the trimmed items. `emptyItems: 'skipped'` lets items
+ * be left out (`a,,b`, or nothing at all). Each blank run has one place to go in the pattern, so it
+ * cannot backtrack without end (`", , , …!"`).
+ */
+export function commaList(
+  item: string,
+  options: { message: string; emptyItems?: 'skipped' | 'refused'; max?: number },
+) {
+  const one = options.emptyItems === 'skipped' ? `((${item})\\s*)?` : `(${item})\\s*`;
+  const pattern = new RegExp(`^\\s*${one}(,\\s*${one})*$`);
+  const list = options.max === undefined ? z.string() : z.string().max(options.max);
+  return list.regex(pattern, { message: options.message }).transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
+}
+
 /** Calendar years a date may name: PostgreSQL and JavaScript agree on them, and no plan needs more. */
 export const MIN_YEAR = 1900;
 export const MAX_YEAR = 9999;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDate, isoDateTime, limitSchema, patchBody, text } from '@trellis/shared';
+import { commaList, isoDate, isoDateTime, limitSchema, patchBody, text } from '@trellis/shared';
 
 export const TASK_STATUSES = ['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'BLOCKED', 'DONE'] as const;
 const status = z.enum(TASK_STATUSES);
@@ -46,18 +46,12 @@ export const TASK_FIELDS = [
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
-/** `?status=TODO,IN_PROGRESS`: the document's pattern is the rule. */
-const STATUS_LIST = new RegExp(
-  `^\\s*(${TASK_STATUSES.join('|')})\\s*(,\\s*(${TASK_STATUSES.join('|')})\\s*)*$`,
-);
-
 const uuidOrNone = z.union([z.uuid(), z.literal('none')]);
 
 export const taskFilterShape = {
-  status: z
-    .string()
-    .regex(STATUS_LIST, { message: `A comma-separated list of ${TASK_STATUSES.join(', ')}` })
-    .transform((s) => s.split(',').map((v) => v.trim()))
+  status: commaList(TASK_STATUSES.join('|'), {
+    message: `A comma-separated list of ${TASK_STATUSES.join(', ')}`,
+  })
     .pipe(z.array(status).min(1))
     .optional(),
   priority: priority.optional(),
