@@ -118,7 +118,9 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
   const { upstreams, timeoutMs, breakers, logger } = options;
   // Pooled keep-alive connections: without them every call opens a TCP connection and the
   // upstream's `Connection: close` would close the client's connection too.
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  // An idle pooled connection is let go after 4 s, before the services' 5 s keep-alive timeout closes
+  // it under a request (a PUT cannot be sent again; Node also honours a shorter Keep-Alive hint).
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000 });
   // Parsed once: http-proxy would otherwise run the legacy url.parse on a string target per request.
   const targets = Object.fromEntries(
     Object.entries(upstreams).map(([name, url]) => [name, parsedTarget(url)]),
