@@ -9,7 +9,8 @@
 // Latencies on a shared 2-core machine move with whatever else runs, so each scenario also reports
 // the CPU it cost per request in the gateway, in work and in work's PostgreSQL backends (read
 // from /proc, Linux only): that figure barely moves with outside load. BENCH_CPU_PROF=<dir> writes
-// V8 CPU profiles of the gateway and work there (open them in Chrome DevTools).
+// V8 CPU profiles of the gateway and work there (open them in Chrome DevTools). BENCH_TRACING=1 runs
+// a Jaeger of its own and has every service send it spans: run it both ways to see what tracing costs.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ const largeTotal = Number(process.env.BENCH_LARGE_TASKS ?? 1_000_000);
 const largeOrgs = Number(process.env.BENCH_LARGE_ORGS ?? 100);
 const large = process.env.BENCH_LARGE !== '0';
 const cpuProfileDir = process.env.BENCH_CPU_PROF;
+const tracing = process.env.BENCH_TRACING === '1';
 const GOAL_P95_MS = 25;
 const KEY = 'BENCH';
 
@@ -399,13 +401,24 @@ Object.assign(process.env, stackEnv());
 const { startSuite } = await import('../e2e/support/suite.ts');
 const { apiClient } = await import('../e2e/support/client.ts');
 const { person } = await import('../e2e/support/people.ts');
-const profile = (name: string): Record<string, string> =>
-  cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(cpuProfileDir, name)}` } : {};
+const jaeger = tracing
+  ? await (await import('../e2e/support/private-jaeger.ts')).startPrivateJaeger()
+  : undefined;
+const traces: Record<string, string> = jaeger ? { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl } : {};
+const profile = (name: string): Record<string, string> => ({
+  ...traces,
+  ...(cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(cpuProfileDir, name)}` } : {}),
+});
+console.log(`tracing: ${jaeger ? `on, to a Jaeger of the benchmark's own (${jaeger.url})` : 'off'}`);
 const suite = await startSuite({
   logLevel: 'error',
   env: {
     gateway: { RATE_LIMIT_PER_USER: '100000000', RATE_LIMIT_PER_IP: '100000000', ...profile('gateway') },
+    identity: traces,
+    governance: traces,
     work: profile('work'),
+    collab: traces,
+    notify: traces,
   },
 });
 const workDatabase = new URL(suite.databaseUrl('work')).pathname.slice(1);
@@ -583,5 +596,6 @@ try {
 } finally {
   await db.end().catch(() => undefined);
   await suite.close();
+  await jaeger?.close();
   await downStarted(started);
 }

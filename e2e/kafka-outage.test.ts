@@ -182,6 +182,10 @@ describe('Kafka down: every service stays in rotation and serves its own reads a
         what: `${name}'s outbox backlog back to 0`,
         timeoutMs: 60_000,
         intervalMs: 500,
+      }).catch((err: unknown) => {
+        throw new Error(
+          `${(err as Error).message}; ${name}'s last output:\n${suite.logs(name).slice(-4_000)}`,
+        );
       });
     for (const name of SERVICES) {
       const ready = await waitFor(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { ContractChecker } from './contract.ts';
+import { noteReceived, noteSent } from './secret-watch.ts';
 
 /** A tiny JSON client for the gateway URL, so tests read like the API they exercise. */
 export interface ApiResponse<T = Record<string, unknown>> {
@@ -52,9 +53,11 @@ export function apiClient(baseUrl: string) {
     if (options.raw !== undefined) payload = options.raw;
     else if (options.body !== undefined) payload = JSON.stringify(options.body);
     if (payload !== undefined) headers['content-type'] ??= 'application/json';
+    noteSent(payload);
     const response = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: payload });
     const text = await response.text();
     const received = bodyOf(text);
+    noteReceived(received);
     await conform(baseUrl, method, response.url, response, received);
     const body = received === undefined ? {} : typeof received === 'string' ? { text } : received;
     return { status: response.status, headers: response.headers, body: body as T };
@@ -80,8 +83,11 @@ export type ApiClient = ReturnType<typeof apiClient>;
 export function conformingFetch(baseUrl: string): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init);
+    noteSent(await request.clone().text());
     const response = await fetch(request);
-    await conform(baseUrl, request.method, response.url, response, bodyOf(await response.clone().text()));
+    const received = bodyOf(await response.clone().text());
+    noteReceived(received);
+    await conform(baseUrl, request.method, response.url, response, received);
     return response;
   };
 }

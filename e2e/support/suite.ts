@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../infra/local/proc.ts';
+import { serviceLog } from './secret-watch.ts';
 import { withDatabase } from '../../infra/local/services.ts';
 import {
   createTestDatabase,
@@ -136,10 +137,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       { cwd: join(repo, 'services', name), env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     processes.set(name, child);
+    const logFile = serviceLog(label, name);
     const append = (chunk: Buffer) => {
       output.set(name, ((output.get(name) ?? '') + chunk.toString()).slice(-20_000));
+      logFile?.write(chunk);
       options.onOutput?.(name, chunk.toString());
     };
+    child.once('close', () => logFile?.end());
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     let exited = false;

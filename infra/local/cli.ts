@@ -8,11 +8,13 @@ import { test } from './test.ts';
 
 const USAGE = `usage: node infra/local/cli.ts <command>
 
-  provision   fetch Kafka (mvn), build FerretDB and promtool (go) into the cache, if missing
+  provision   fetch Kafka (mvn), build FerretDB, promtool and Jaeger (go) into the cache, if missing
   up          provision, then start Kafka, PostgreSQL, FerretDB and MailDev in the background
-  down        stop them
+  down        stop them (and Jaeger, if it runs)
   status      show what runs, with pids and ports
-  start       up + the six services in the foreground, supervised (Ctrl-C stops what it started)
+  start [--tracing]
+              up + the six services in the foreground, supervised (Ctrl-C stops what it started);
+              --tracing also runs Jaeger and sends it every service's traces (UI URL printed)
   service restart <name>
               restart one service of the running \`npm start\` (graceful stop, start, wait until ready)
   test [patterns|--flags=…]
@@ -34,7 +36,7 @@ const commands = new Map<string, () => Promise<number | void>>([
   ['up', async () => void (await up())],
   ['down', () => down()],
   ['status', status],
-  ['start', start],
+  ['start', () => start(args)],
   ['test', () => test(args)],
   [
     'service',

@@ -44,6 +44,10 @@ export const ports = {
   mongo: envPort('MONGO_PORT', 27017),
   smtp: envPort('SMTP_PORT', 1025),
   maildevHttp: envPort('MAILDEV_HTTP_PORT', 1080),
+  /** Jaeger (only with tracing on): OTLP over HTTP in, the UI and query API out, its query gRPC. */
+  jaegerOtlp: envPort('JAEGER_OTLP_PORT', 4318),
+  jaegerUi: envPort('JAEGER_UI_PORT', 16686),
+  jaegerGrpc: envPort('JAEGER_GRPC_PORT', 16685),
 };
 
 /** Infrastructure the user already runs elsewhere; we then don't start our own. */
@@ -67,4 +71,7 @@ export const endpoints = {
   smtpHost: '127.0.0.1',
   smtpPort: ports.smtp,
   maildevUrl: `http://127.0.0.1:${ports.maildevHttp}`,
+  /** Where services send spans when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  otlpUrl: `http://127.0.0.1:${ports.jaegerOtlp}`,
+  jaegerUrl: `http://127.0.0.1:${ports.jaegerUi}`,
 };

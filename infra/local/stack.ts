@@ -1,8 +1,9 @@
-// The four infrastructure components as one stack: provision, up, down, status.
+// The four infrastructure components (five with tracing: Jaeger) as one stack: provision, up, down, status.
 import type { Component } from './component.ts';
 import { endpoints, paths, redact } from './config.ts';
 import { isPromtoolProvisioned, provisionPromtool } from '../observability/promtool.ts';
 import { ferretdb } from './ferretdb/ferretdb.ts';
+import { jaeger } from './jaeger/jaeger.ts';
 import { kafka } from './kafka/kafka.ts';
 import { say, seconds, step, UserError } from './log.ts';
 import { maildev } from './maildev/maildev.ts';
@@ -20,10 +21,18 @@ import {
 } from './proc.ts';
 
 export const components: Component[] = [kafka, postgres, ferretdb, maildev];
+/** Started only when asked for (`npm start -- --tracing`); stopped and shown like the others. */
+const onDemand: Component[] = [jaeger];
+const everyComponent = [...components, ...onDemand];
+
+export interface StackOptions {
+  /** Jaeger too, for the services' traces. */
+  tracing?: boolean;
+}
 
 /** The components we run ourselves (not pointed elsewhere by env). */
-function managed(): Component[] {
-  return components.filter((component) => !component.external);
+function managed(options: StackOptions = {}): Component[] {
+  return (options.tracing ? everyComponent : components).filter((component) => !component.external);
 }
 
 /** Waits for every task, then fails with all their messages at once. */
@@ -38,11 +47,11 @@ async function settle(tasks: Promise<unknown>[]): Promise<void> {
 
 /**
  * Builds what the cache lacks: the components, and with `tools` (`npm run stack:provision`, which CI
- * runs) the tools the tests use too — promtool for the alert rules. `up` needs only the components;
- * a test that finds its tool missing builds it itself.
+ * runs) what the tests use too — promtool for the alert rules, Jaeger for the tracing test. `up`
+ * needs only the components; a test that finds its tool missing builds it itself.
  */
-export async function provision(options: { tools?: boolean } = {}): Promise<void> {
-  const missing = managed()
+export async function provision(options: StackOptions & { tools?: boolean } = {}): Promise<void> {
+  const missing = managed({ tracing: options.tracing || options.tools })
     .filter((component) => !component.isProvisioned())
     .map((component) => ({ name: component.name, provision: component.provision }));
   if (options.tools && !isPromtoolProvisioned())
@@ -122,25 +131,26 @@ async function ensureUp(component: Component, started: Set<string>): Promise<voi
  * components this call started are added to `started` as it goes, so a caller
  * can stop exactly those, even after a failure or an interrupt.
  */
-export async function up(started = new Set<string>()): Promise<Set<string>> {
+export async function up(started = new Set<string>(), options: StackOptions = {}): Promise<Set<string>> {
   const began = performance.now();
-  await provision();
+  await provision(options);
   for (const component of components) {
     if (component.external) say(`• ${component.name}: not started, using ${component.external}`);
   }
-  await settle(managed().map((component) => ensureUp(component, started)));
+  await settle(managed(options).map((component) => ensureUp(component, started)));
   say(`Stack up in ${seconds(began)}:`);
   say(`  Kafka       ${endpoints.kafkaBrokers}`);
   say(`  PostgreSQL  ${redact(endpoints.databaseUrl)}`);
   say(`  MongoDB     ${redact(endpoints.mongoUrl)} (FerretDB)`);
   say(`  SMTP        ${endpoints.smtpHost}:${endpoints.smtpPort}`);
   say(`  MailDev UI  ${endpoints.maildevUrl}`);
+  if (options.tracing) say(`  Jaeger UI   ${endpoints.jaegerUrl} (OTLP in at ${endpoints.otlpUrl})`);
   return started;
 }
 
 /** Stops the named components (default: all) that are running. */
 export async function down(only?: ReadonlySet<string>): Promise<void> {
-  const selected = components.filter((component) => !only || only.has(component.name));
+  const selected = everyComponent.filter((component) => !only || only.has(component.name));
   await settle(
     selected.map(async (component) => {
       const pid = runningPid(component);
@@ -158,7 +168,7 @@ export async function down(only?: ReadonlySet<string>): Promise<void> {
 
 export async function status(): Promise<void> {
   const rows = await Promise.all(
-    components.map(async (component) => {
+    everyComponent.map(async (component) => {
       const ports = component.ports
         .map(({ port, label }) => (label ? `${port} (${label})` : String(port)))
         .join(', ');
@@ -183,7 +193,7 @@ export async function status(): Promise<void> {
  */
 export async function downStarted(started: ReadonlySet<string>): Promise<void> {
   if (started.size > 0) await down(started);
-  const leftRunning = managed()
+  const leftRunning = managed({ tracing: true })
     .filter((component) => !started.has(component.name) && runningPid(component) !== undefined)
     .map((component) => component.name);
   if (leftRunning.length > 0) {

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 
-import { endpoints, paths } from './config.ts';
+import { endpoints, env, paths } from './config.ts';
 import { say, seconds, step, UserError } from './log.ts';
 import { ensureDatabases } from './postgres/postgres.ts';
 import { portInUse, waitUntil } from './proc.ts';
@@ -38,6 +38,8 @@ interface Running {
   crashes: CrashPolicy;
   /** Set while a requested restart replaces the process: its exit is not a crash. */
   restarting: boolean;
+  /** It sends spans to the stack's Jaeger. */
+  tracing: boolean;
 }
 
 const mainFile = (service: Service) => join(serviceDir(service), 'src', 'main.ts');
@@ -62,12 +64,24 @@ async function createDatabases(): Promise<void> {
   for (const name of await ensureDatabases(names)) say(`✓ created database ${name}`);
 }
 
-function childEnv(service: Service): NodeJS.ProcessEnv {
+/** `--tracing` (or TRELLIS_TRACING=true): Jaeger runs too, and every service sends it spans. */
+function tracingAsked(args: string[]): boolean {
+  const flag = args.includes('--tracing');
+  const unknown = args.filter((arg) => arg !== '--tracing');
+  if (unknown.length > 0)
+    throw new UserError(`unknown option ${unknown.join(' ')} (npm start -- [--tracing])`);
+  return flag || env('TRELLIS_TRACING') === 'true';
+}
+
+function childEnv(service: Service, tracing: boolean): NodeJS.ProcessEnv {
   // Our own env may hold the admin URLs; each service gets only its database.
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   delete inherited.DATABASE_URL;
   delete inherited.MONGO_URL;
-  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
+  // An endpoint the user set (an OTel Collector of theirs) wins over the stack's Jaeger.
+  const traces =
+    tracing && !env('OTEL_EXPORTER_OTLP_ENDPOINT') ? { OTEL_EXPORTER_OTLP_ENDPOINT: endpoints.otlpUrl } : {};
+  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service), ...traces };
 }
 
 type OnExit = (code: number | null, signal: string | null) => void;
@@ -77,7 +91,7 @@ function spawnService(running: Running, onExit: OnExit): void {
   const { service, index } = running;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: serviceDir(service),
-    env: childEnv(service),
+    env: childEnv(service, running.tracing),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.child = child;
@@ -173,16 +187,18 @@ async function stopServices(running: Running[]): Promise<void> {
   });
 }
 
-function printBanner(): void {
+function printBanner(tracing: boolean): void {
   const [gateway, ...others] = services;
   if (!gateway) return;
   say(`\nTrellis is up: gateway at ${serviceUrl(gateway)}`);
   for (const service of others) say(`  ${service.name.padEnd(11)} ${serviceUrl(service)}`);
   say(`  ${'MailDev UI'.padEnd(11)} ${endpoints.maildevUrl}`);
+  if (tracing) say(`  ${'Jaeger UI'.padEnd(11)} ${endpoints.jaegerUrl}`);
   say('Restart one service: npm run service -- restart <name>. Press Ctrl-C to stop.\n');
 }
 
-export async function start(): Promise<number> {
+export async function start(args: string[] = []): Promise<number> {
+  const tracing = tracingAsked(args);
   await checkServices();
   const started = new Set<string>();
   const running: Running[] = [];
@@ -208,7 +224,7 @@ export async function start(): Promise<number> {
   }
 
   try {
-    await up(started);
+    await up(started, { tracing });
     if (stopping) return await stopping;
     await step('create service databases', createDatabases);
     if (stopping) return await stopping;
@@ -256,6 +272,7 @@ export async function start(): Promise<number> {
         recent: [],
         crashes: new CrashPolicy(),
         restarting: false,
+        tracing,
       };
       running.push(entry);
       spawnService(entry, onExit(entry));
@@ -289,6 +306,6 @@ export async function start(): Promise<number> {
   }
   if (stopping) return await stopping;
   supervising = true;
-  printBanner();
+  printBanner(tracing);
   return await new Promise<never>(() => undefined); // runs until a signal or a service exits
 }

@@ -2,8 +2,11 @@
 // runner over shared/ and services/. Stops what it started and exits with the
 // runner's code.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 
+import { findLeaks } from '../../e2e/support/secret-watch.ts';
 import { deleteStaleTestTopics } from '../../shared/src/testing/stale-topics.ts';
 import { paths } from './config.ts';
 import { say, UserError } from './log.ts';
@@ -63,6 +66,9 @@ export async function test(args: string[]): Promise<number> {
     ...(patterns.length > 0 ? patterns : DEFAULT_PATTERNS),
   ];
   say(`→ node ${runnerArgs.join(' ')}`);
+  // The e2e suites' service logs and the secrets their clients handled, for the watch below.
+  const e2eLogs = join(paths.home, 'logs', 'e2e-run');
+  rmSync(e2eLogs, { recursive: true, force: true });
   runner = spawn(process.execPath, runnerArgs, {
     cwd: paths.repo,
     stdio: 'inherit',
@@ -73,6 +79,7 @@ export async function test(args: string[]): Promise<number> {
       NODE_OPTIONS: quietNodeOptions(),
       // Which components this run started (empty: the stack was already up).
       TRELLIS_STACK_STARTED_BY_TEST: [...started].join(','),
+      E2E_LOG_DIR: e2eLogs,
     },
   });
   const code = await new Promise<number>((resolve) => {
@@ -81,7 +88,21 @@ export async function test(args: string[]): Promise<number> {
     });
   });
   await downStarted(started);
-  return code;
+  return secretWatch(e2eLogs) ? code : code || 1;
+}
+
+/** No secret a client of the e2e run handled may be in any of its services' logs (issue 24). */
+function secretWatch(logDir: string): boolean {
+  if (!existsSync(logDir)) return true;
+  const report = findLeaks(logDir);
+  const searched = `${report.secrets} secrets searched in ${report.files} service logs (${(report.bytes / 1e6).toFixed(1)} MB)`;
+  if (report.leaks.length === 0) {
+    say(`✓ secret watch: ${searched}: none logged`);
+    return true;
+  }
+  say(`✗ secret watch: ${searched}: ${report.leaks.length} logged:`);
+  for (const leak of report.leaks) say(`  a ${leak.kind} in ${join(logDir, leak.file)}`);
+  return false;
 }
 
 /** Older than this, a test topic belongs to a finished run (runs take minutes). */

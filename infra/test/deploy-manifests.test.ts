@@ -20,7 +20,7 @@ import type { ZodType } from 'zod';
 
 // ---- the env contract: what each service reads at start-up
 
-const COMMON_ENV = ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'NODE_ENV'];
+const COMMON_ENV = ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'NODE_ENV', 'OTEL_EXPORTER_OTLP_ENDPOINT'];
 
 /** Gateway variable → the service it points at. */
 const UPSTREAM_ENV: Record<string, ServiceName> = {
@@ -289,9 +289,14 @@ test('gateway upstream URLs point at compose services on their declared ports', 
   assert.equal(notify.get('SMTP_PORT'), composeEnv('maildev').get('MAILDEV_SMTP_PORT'));
 });
 
-test('host ports are unique and only the gateway and MailDev publish any', () => {
+test('host ports are unique and only the gateway and MailDev publish any (Jaeger too, with its profile)', () => {
   const seen = new Map<number, string>();
-  for (const name of Object.keys(composeServices)) {
+  const byDefault = Object.keys(composeServices).filter(
+    (name) => composeService(name)['profiles'] === undefined,
+  );
+  assert.deepEqual(list(composeService('jaeger')['profiles'], 'jaeger profiles'), ['tracing']);
+  assert.deepEqual(publishedHostPorts('jaeger'), [16686]);
+  for (const name of byDefault) {
     for (const port of publishedHostPorts(name)) {
       assert.ok(Number.isInteger(port), `${name} publishes an unparsable port`);
       const other = seen.get(port);

@@ -15,6 +15,7 @@ import {
   mongoOutboxBacklog,
   observeOutbox,
   outboxInboxMigration,
+  outboxTraceContextMigration,
   outboxPlugin,
   pgOutboxBacklog,
   type EventBus,
@@ -57,7 +58,7 @@ describe('outbox backlog metrics on the real stores', () => {
     before(async () => {
       db = await createTestDatabase('outboxmetrics');
       sequelize = createSequelize(db.url, logger);
-      await migrate(sequelize, [outboxInboxMigration], logger);
+      await migrate(sequelize, [outboxInboxMigration, outboxTraceContextMigration], logger);
     });
     after(async () => {
       await sequelize.close();

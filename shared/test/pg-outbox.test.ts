@@ -13,6 +13,7 @@ import {
   handleOnce,
   migrate,
   outboxInboxMigration,
+  outboxTraceContextMigration,
   type ConsumedEvent,
   type EventEnvelope,
 } from '../src/index.ts';
@@ -39,7 +40,7 @@ describe('PostgreSQL outbox and inbox on the real stack', () => {
   before(async () => {
     db = await createTestDatabase('pgoutbox');
     sequelize = createSequelize(db.url, logger);
-    await migrate(sequelize, [outboxInboxMigration], logger);
+    await migrate(sequelize, [outboxInboxMigration, outboxTraceContextMigration], logger);
     await sequelize.query('CREATE TABLE applied (event_id uuid NOT NULL, n integer NOT NULL)');
     bus = await testBus(kafka, 'pg-outbox-test', logger, [TEST_TOPIC]);
     reader = await TopicReader.start(kafka, [TEST_TOPIC]);

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
-import { createEvent, defineEvent, outboxInboxMigration, type PostgresRuntime } from '@trellis/shared';
+import {
+  createEvent,
+  defineEvent,
+  outboxInboxMigration,
+  outboxTraceContextMigration,
+  type PostgresRuntime,
+} from '@trellis/shared';
 import { postgresHarness, waitFor, type Harness } from '@trellis/shared/testing';
 import { AuditBatcher } from '../src/audit/audit.batcher.ts';
 import { AuditLog } from '../src/audit/audit.service.ts';
@@ -50,7 +56,11 @@ describe('audit log', () => {
   };
 
   before(async () => {
-    harness = await postgresHarness('audit', [outboxInboxMigration, auditMigration]);
+    harness = await postgresHarness('audit', [
+      outboxInboxMigration,
+      outboxTraceContextMigration,
+      auditMigration,
+    ]);
     audit = new AuditLog({ sequelize: harness.runtime.sequelize });
   });
 

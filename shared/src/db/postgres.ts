@@ -111,3 +111,11 @@ export const outboxInboxMigration: Migration = {
     `);
   },
 };
+
+/** Each outbox row keeps the trace context it was written in, for the relay's spans (architecture.md §8). */
+export const outboxTraceContextMigration: Migration = {
+  name: '0000-outbox-trace-context',
+  up: async ({ sequelize }) => {
+    await sequelize.query('ALTER TABLE outbox ADD COLUMN IF NOT EXISTS trace_context jsonb');
+  },
+};

@@ -8,6 +8,7 @@ import {
   type PartitionAssigner,
 } from 'kafkajs';
 import { runWithRequestContext } from '../http/request-context.ts';
+import { consumeInSpan } from '../observability/tracing.ts';
 import { envelopeSchema } from './envelope.ts';
 import { OffsetCommitter, runHandlers, type MessageHandler } from './kafka-consumer-run.ts';
 import { EventBusProducer } from './kafka-producer.ts';
@@ -130,7 +131,6 @@ export class EventBusConsumers extends EventBusProducer {
     message: KafkaMessage,
     heartbeat: Heartbeat,
   ): Promise<void> {
-    const { handle, maxAttempts = 3, retryBaseDelayMs = 100 } = options;
     const eventId = headerText(message.headers, 'event-id');
     if (eventId !== undefined && options.ignore?.(eventId)) return;
     const plainTopic = topic.slice(this.prefix.length);
@@ -162,6 +162,26 @@ export class EventBusConsumers extends EventBusProducer {
     // The handler runs in the context of the request the event came from: its log lines and the
     // events it writes carry that request's id (an event of no request continues under its own id).
     const context = { requestId: consumed.event.correlationId ?? consumed.event.id };
+    const traced = {
+      topic: plainTopic,
+      group: options.groupId,
+      eventId: consumed.event.id,
+      eventType: consumed.event.type,
+      headers: message.headers,
+    };
+    return consumeInSpan(traced, () => this.handleWithRetries(options, consumed, context, heartbeat, parked));
+  }
+
+  /** The handler, retried with backoff up to `maxAttempts`, then the event is parked. */
+  private async handleWithRetries(
+    options: ConsumerOptions,
+    consumed: ConsumedEvent,
+    context: { requestId: string },
+    heartbeat: Heartbeat,
+    parked: (reason: string, error?: unknown) => Promise<void>,
+  ): Promise<void> {
+    const { handle, maxAttempts = 3, retryBaseDelayMs = 100 } = options;
+    const label = options.label ?? options.groupId;
     const { observer } = this;
     for (let attempt = 1; ; attempt += 1) {
       const began = observer ? performance.now() : 0;

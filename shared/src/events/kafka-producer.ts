@@ -1,12 +1,14 @@
 // The event bus's publishing side: coalesced sends through one idempotent producer.
 import { Partitioners, type Message, type Producer } from 'kafkajs';
 import type { EventEnvelope } from './envelope.ts';
+import { produceSpans, type TraceCarrier } from '../observability/tracing.ts';
 import { EventBusAdmin } from './kafka-admin.ts';
 
 /** A cap on one coalesced produce request (the broker refuses requests over its size limit). */
 const MAX_EVENTS_PER_REQUEST = 500;
 
-type OutgoingEvent = { topic: string; event: EventEnvelope };
+/** `trace`: the context the event is published in (an outbox row's), continued by its consumers. */
+type OutgoingEvent = { topic: string; event: EventEnvelope; trace?: TraceCarrier | undefined };
 
 interface PendingPublish {
   events: OutgoingEvent[];
@@ -64,23 +66,33 @@ export class EventBusProducer extends EventBusAdmin {
   private async send(events: OutgoingEvent[]): Promise<void> {
     const producer = await this.connectedProducer();
     const byTopic = new Map<string, Message[]>();
-    for (const { topic, event } of events) {
+    const traced: Parameters<typeof produceSpans>[0] = [];
+    for (const { topic, event, trace } of events) {
       const messages = byTopic.get(topic) ?? [];
-      messages.push({
-        key: event.subjectId,
-        value: JSON.stringify(event),
-        headers: {
-          'event-id': event.id,
-          'event-type': event.type,
-          ...(event.correlationId ? { 'correlation-id': event.correlationId } : {}),
-        },
-      });
+      const headers: Record<string, string> = {
+        'event-id': event.id,
+        'event-type': event.type,
+        ...(event.correlationId ? { 'correlation-id': event.correlationId } : {}),
+      };
+      if (trace) traced.push({ topic, eventId: event.id, trace, headers });
+      messages.push({ key: event.subjectId, value: JSON.stringify(event), headers });
       byTopic.set(topic, messages);
     }
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic: this.topic(topic), messages })),
-    });
+    const endSpans = produceSpans(traced);
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic: this.topic(topic), messages })),
+      });
+      endSpans();
+    } catch (err) {
+      endSpans(err);
+      // A fresh producer (a new producer id) for the next try: after a broker crash, an idempotent
+      // producer's sequence numbers may no longer match the log's, and it would fail every send.
+      if (this.producer === producer) this.producer = undefined;
+      void producer.disconnect().catch(() => undefined);
+      throw err;
+    }
   }
 
   protected async connectedProducer(): Promise<Producer> {

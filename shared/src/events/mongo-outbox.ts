@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { Logger } from 'pino';
+import {
+  captureTraceContext,
+  outsideTraces,
+  relaySpans,
+  type TraceCarrier,
+} from '../observability/tracing.ts';
 import type { EventEnvelope } from './envelope.ts';
 import type { EventBus } from './kafka.ts';
 import { eventDefinition } from './registry.ts';
@@ -76,6 +82,8 @@ interface OutboxEntry {
   stagedAt: Date;
   /** The event's place within its write, so a write's events keep their order. */
   position: number;
+  /** The trace the write was made in, as JSON (absent when tracing is off). */
+  trace?: string;
 }
 
 const entrySchema = new Schema<OutboxEntry>(
@@ -88,6 +96,7 @@ const entrySchema = new Schema<OutboxEntry>(
     committed: { type: Boolean, required: true },
     stagedAt: { type: Date, required: true },
     position: { type: Number, required: true },
+    trace: { type: String, required: false },
   },
   { collection: 'outbox', versionKey: false },
 );
@@ -177,6 +186,7 @@ export class MongoOutbox implements OutboxWriter {
     if (!this.models.has(model.modelName)) throw new Error(`${model.modelName} is not an outbox model`);
     const rev = randomUUID();
     const stagedAt = new Date();
+    const trace = captureTraceContext();
     await this.Entry.insertMany(
       events.map((event, position) => ({
         _id: event.id,
@@ -187,6 +197,7 @@ export class MongoOutbox implements OutboxWriter {
         committed: false,
         stagedAt,
         position,
+        ...(trace ? { trace: JSON.stringify(trace) } : {}),
       })),
     );
     return { rev, mark: { _outboxRev: rev }, ids: events.map((e) => e.id) };
@@ -198,7 +209,7 @@ export class MongoOutbox implements OutboxWriter {
    */
   async commit(staged: StagedEvents): Promise<void> {
     for (const id of staged.ids) await this.Entry.updateOne({ _id: id }, { $set: { committed: true } });
-    this.drain().catch(() => undefined);
+    outsideTraces(() => this.drain()).catch(() => undefined);
   }
 
   /** The write changed nothing: its events must never be published. */
@@ -230,14 +241,23 @@ export class MongoOutbox implements OutboxWriter {
       .limit(BATCH)
       .lean<OutboxEntry[]>();
     if (entries.length === 0) return 0;
-    await this.bus.publish(
-      entries.map((entry) => {
-        const event = JSON.parse(entry.event) as EventEnvelope;
-        const definition = eventDefinition(event.type);
-        if (!definition) throw new Error(`Unknown event type ${event.type}`);
-        return { topic: definition.topic, event };
-      }),
+    const spans = relaySpans(
+      entries.map((entry) => (entry.trace ? (JSON.parse(entry.trace) as TraceCarrier) : null)),
     );
+    try {
+      await this.bus.publish(
+        entries.map((entry, i) => {
+          const event = JSON.parse(entry.event) as EventEnvelope;
+          const definition = eventDefinition(event.type);
+          if (!definition) throw new Error(`Unknown event type ${event.type}`);
+          return { topic: definition.topic, event, trace: spans.carrier(i) };
+        }),
+      );
+      spans.end();
+    } catch (err) {
+      spans.end(err);
+      throw err;
+    }
     for (const entry of entries) await this.Entry.deleteOne({ _id: entry._id });
     return entries.length;
   }

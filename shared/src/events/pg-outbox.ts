@@ -4,6 +4,12 @@ import type { Sequelize, Transaction } from 'sequelize';
 import type { EventEnvelope } from './envelope.ts';
 import type { EventBus } from './kafka.ts';
 import { eventDefinition } from './registry.ts';
+import {
+  captureTraceContext,
+  outsideTraces,
+  relaySpans,
+  type TraceCarrier,
+} from '../observability/tracing.ts';
 
 export interface PgOutboxOptions {
   sequelize: Sequelize;
@@ -23,6 +29,8 @@ interface OutboxRow {
   seq: string;
   topic: string;
   envelope: EventEnvelope;
+  /** The trace the row was written in (null when tracing is off). */
+  trace_context: TraceCarrier | null;
 }
 
 /** Any fixed number; it names the relay's advisory lock so only one replica publishes at a time. */
@@ -44,7 +52,7 @@ const claimStatement = (limit: number) =>
     WHERE published_at IS NULL
       AND seq IN (SELECT seq FROM outbox, relay
                    WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT ${limit})
-   RETURNING seq, topic, envelope`;
+   RETURNING seq, topic, envelope, trace_context`;
 
 /** pg's simple protocol (no values): several statements in one round trip; the last one's rows. */
 const simpleQuery = (client: Client, text: string) =>
@@ -105,15 +113,16 @@ export class PgOutbox {
     // Bind values, not replacements: the envelope's JSON travels as a value, neither escaped into
     // the SQL text in JS nor parsed again by PostgreSQL.
     const rows: string[] = [];
-    const bind: unknown[] = [];
+    const trace = captureTraceContext();
+    const bind: unknown[] = trace ? [JSON.stringify(trace)] : [null];
     for (const event of list) {
       const n = bind.push(event.id, topicOf(event), event.subjectId, JSON.stringify(event));
-      rows.push(`($${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`);
+      rows.push(`($${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb, $1::jsonb)`);
     }
-    await this.sequelize.query(`INSERT INTO outbox (id, topic, key, envelope) VALUES ${rows.join(', ')}`, {
-      bind,
-      transaction,
-    });
+    await this.sequelize.query(
+      `INSERT INTO outbox (id, topic, key, envelope, trace_context) VALUES ${rows.join(', ')}`,
+      { bind, transaction },
+    );
     transaction.afterCommit(() => this.wake());
   }
 
@@ -135,7 +144,7 @@ export class PgOutbox {
       do {
         this.rerun = false;
         try {
-          await this.drain();
+          await outsideTraces(() => this.drain());
         } catch (err) {
           this.logger.error({ err }, 'outbox relay pass failed; the sweep will retry');
         }
@@ -174,9 +183,14 @@ export class PgOutbox {
         open = true;
         const rows = (claimed.rows as OutboxRow[]).sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
         if (rows.length === 0) break;
+        const spans = relaySpans(rows.map((row) => row.trace_context));
         try {
-          await this.bus.publish(rows.map((row) => ({ topic: row.topic, event: row.envelope })));
+          await this.bus.publish(
+            rows.map((row, i) => ({ topic: row.topic, event: row.envelope, trace: spans.carrier(i) })),
+          );
+          spans.end();
         } catch (err) {
+          spans.end(err);
           open = false;
           await simpleQuery(client, 'ROLLBACK');
           await this.recordFailure(rows, err);

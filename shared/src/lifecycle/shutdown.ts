@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { stopTracing } from '../observability/tracing.ts';
 
 export interface ShutdownStep {
   name: string;
@@ -37,6 +38,8 @@ export function installShutdown(
         }
       }
       logger.info('stopped');
+      // The spans of the drain itself are sent before the process goes.
+      await stopTracing().catch(() => undefined);
       process.exit(failed ? 1 : 0);
     })();
   };

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { currentRequestContext } from '../http/request-context.ts';
+import { traceLogFields } from '../observability/tracing.ts';
 
 export type { Logger } from 'pino';
 
@@ -54,10 +55,15 @@ export function serializeError(err: unknown): unknown {
   return code === undefined ? serialized : { ...serialized, code };
 }
 
-/** Every line written while a request, or an event it caused, is handled names that request. */
-export function requestIdMixin(): { requestId?: string } {
+/**
+ * Every line written while a request, or an event it caused, is handled names that request, and,
+ * with tracing on, the trace and span it was written in.
+ */
+export function requestIdMixin(): { requestId?: string; traceId?: string; spanId?: string } {
   const context = currentRequestContext();
-  return context ? { requestId: context.requestId } : {};
+  const request = context ? { requestId: context.requestId } : {};
+  const traced = traceLogFields();
+  return traced.traceId ? { ...request, ...traced } : request;
 }
 
 export function createLogger(service: string, level: string = 'info'): Logger {

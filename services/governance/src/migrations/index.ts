@@ -1,4 +1,9 @@
-import { idempotencyMigration, outboxInboxMigration, type Migration } from '@trellis/shared';
+import {
+  idempotencyMigration,
+  outboxInboxMigration,
+  outboxTraceContextMigration,
+  type Migration,
+} from '@trellis/shared';
 import { governanceMigration } from './0001-governance.ts';
 import { auditMigration } from './0002-audit.ts';
 import { invitationsApprovalsMigration } from './0003-invitations-approvals.ts';
@@ -10,4 +15,5 @@ export const migrations: Migration[] = [
   auditMigration,
   invitationsApprovalsMigration,
   idempotencyMigration,
+  outboxTraceContextMigration,
 ];

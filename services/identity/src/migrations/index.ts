@@ -1,4 +1,9 @@
-import { idempotencyMigration, outboxInboxMigration, type Migration } from '@trellis/shared';
+import {
+  idempotencyMigration,
+  outboxInboxMigration,
+  outboxTraceContextMigration,
+  type Migration,
+} from '@trellis/shared';
 import { identityMigration } from './0001-identity.ts';
 import { loginThrottleMigration } from './0002-login-throttle.ts';
 
@@ -8,4 +13,5 @@ export const migrations: Migration[] = [
   identityMigration,
   loginThrottleMigration,
   idempotencyMigration,
+  outboxTraceContextMigration,
 ];

@@ -1,4 +1,9 @@
-import { idempotencyMigration, outboxInboxMigration, type Migration } from '@trellis/shared';
+import {
+  idempotencyMigration,
+  outboxInboxMigration,
+  outboxTraceContextMigration,
+  type Migration,
+} from '@trellis/shared';
 import { workMigration } from './0001-work.ts';
 import { sprintsMigration } from './0002-sprints.ts';
 import { listFilterColumnsMigration } from './0003-list-filter-columns.ts';
@@ -10,4 +15,5 @@ export const migrations: Migration[] = [
   sprintsMigration,
   listFilterColumnsMigration,
   idempotencyMigration,
+  outboxTraceContextMigration,
 ];
