@@ -404,12 +404,23 @@ const { person } = await import('../e2e/support/people.ts');
 const jaeger = tracing
   ? await (await import('../e2e/support/private-jaeger.ts')).startPrivateJaeger()
   : undefined;
-const traces: Record<string, string> = jaeger ? { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl } : {};
+// A sampler of the caller's (OTEL_TRACES_SAMPLER=parentbased_traceidratio, …_ARG=0.1) goes to every service.
+const sampling = Object.fromEntries(
+  ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((name) => {
+    const value = process.env[name];
+    return value ? [[name, value]] : [];
+  }),
+);
+const traces: Record<string, string> = jaeger
+  ? { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, ...sampling }
+  : {};
 const profile = (name: string): Record<string, string> => ({
   ...traces,
   ...(cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(cpuProfileDir, name)}` } : {}),
 });
-console.log(`tracing: ${jaeger ? `on, to a Jaeger of the benchmark's own (${jaeger.url})` : 'off'}`);
+console.log(
+  `tracing: ${jaeger ? `on, to a Jaeger of the benchmark's own (${jaeger.url}), sampler ${sampling.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'} ${sampling.OTEL_TRACES_SAMPLER_ARG ?? ''}` : 'off'}`,
+);
 const suite = await startSuite({
   logLevel: 'error',
   env: {

@@ -193,6 +193,8 @@ describe('one trace per user action, across HTTP and Kafka (Jaeger)', () => {
       (s) => s.service === 'notify' && s.name === 'work.task process' && s.kind === 'consumer',
     );
     assert.ok(descends(spans, consumed, publish), 'the consumer continues the producer’s span');
+    const stored = JSON.stringify(await jaeger.trace(client.traceId));
+    for (const who of [alice, bob]) assert.ok(!stored.includes(who.token), 'no access token in any span');
   });
 
   test('a comment mentioning someone: gateway → collab (HTTP, Mongo) → outbox relay → Kafka → notify (consume, Mongo)', async (t) => {

@@ -144,7 +144,8 @@ export async function up(started = new Set<string>(), options: StackOptions = {}
   say(`  MongoDB     ${redact(endpoints.mongoUrl)} (FerretDB)`);
   say(`  SMTP        ${endpoints.smtpHost}:${endpoints.smtpPort}`);
   say(`  MailDev UI  ${endpoints.maildevUrl}`);
-  if (options.tracing) say(`  Jaeger UI   ${endpoints.jaegerUrl} (OTLP in at ${endpoints.otlpUrl})`);
+  if (options.tracing)
+    say(`  Jaeger      ${endpoints.jaegerUrl} (query API; OTLP in at ${endpoints.otlpUrl})`);
   return started;
 }
 

@@ -193,7 +193,10 @@ function printBanner(tracing: boolean): void {
   say(`\nTrellis is up: gateway at ${serviceUrl(gateway)}`);
   for (const service of others) say(`  ${service.name.padEnd(11)} ${serviceUrl(service)}`);
   say(`  ${'MailDev UI'.padEnd(11)} ${endpoints.maildevUrl}`);
-  if (tracing) say(`  ${'Jaeger UI'.padEnd(11)} ${endpoints.jaegerUrl}`);
+  if (tracing)
+    say(
+      `  ${'Jaeger'.padEnd(11)} ${endpoints.jaegerUrl}/api/traces?service=gateway (query API; see docs/observability.md)`,
+    );
   say('Restart one service: npm run service -- restart <name>. Press Ctrl-C to stop.\n');
 }
 

@@ -1,13 +1,12 @@
 // promtool (Prometheus's rule checker), built with `go` from the Go module proxy into the cache the
 // way infra/local/ builds FerretDB: once per machine, version-keyed, in a temp dir renamed into place.
 // `npm run stack:provision` builds it (CI); the observability test builds it if it is still missing.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { buildIntoCache, cachePath } from '../local/cache.ts';
-import { paths } from '../local/config.ts';
-import { step, UserError, type Progress } from '../local/log.ts';
-import { run, tail } from '../local/proc.ts';
+import { goBuild } from '../local/go.ts';
+import { step, type Progress } from '../local/log.ts';
 
 /** The Go module version of github.com/prometheus/prometheus (v0.316.0 is Prometheus 3.16.0's). */
 export const PROMETHEUS_MODULE_VERSION = 'v0.316.0';
@@ -25,27 +24,23 @@ export const isPromtoolProvisioned = (): boolean => existsSync(promtoolPath);
  */
 export async function provisionPromtool(progress: Progress): Promise<void> {
   console.log('  go  │ building promtool (a few minutes on 2 cores, once per machine)…');
-  const buildLog = paths.log('provision-promtool');
-  mkdirSync(dirname(buildLog), { recursive: true });
-  const lines: string[] = [];
-  let packages = 0;
-  await buildIntoCache(CACHE_ENTRY, async (dir) => {
-    const module = `github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}`;
-    const code = await run('go', ['install', '-v', '-tags', 'remove_all_sd', module], {
-      env: { ...process.env, GOBIN: dir, GOFLAGS: '-buildvcs=false' },
-      // -v names each package as it is compiled: a cheap progress counter.
-      onLine: (line) => {
-        lines.push(line);
-        if (line.startsWith('go: downloading')) progress(`downloading ${line.split(' ')[2] ?? ''}`);
-        else progress(`${++packages} packages compiled`);
+  await buildIntoCache(CACHE_ENTRY, (dir) =>
+    goBuild(
+      {
+        name: 'promtool',
+        args: [
+          'install',
+          '-v',
+          '-tags',
+          'remove_all_sd',
+          `github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}`,
+        ],
+        output: join(dir, 'promtool'),
+        env: { GOBIN: dir },
       },
-    });
-    writeFileSync(buildLog, `${lines.join('\n')}\n`);
-    if (code !== 0 || !existsSync(join(dir, 'promtool')))
-      throw new UserError(
-        `go install promtool failed (exit ${code}); last lines of ${buildLog}:\n${tail(buildLog, 30)}`,
-      );
-  });
+      progress,
+    ),
+  );
 }
 
 /** The path of promtool, built first (with progress) when this machine has none yet. */

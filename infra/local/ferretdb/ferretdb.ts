@@ -1,17 +1,18 @@
 // FerretDB v1.24.0 (MongoDB wire protocol on PostgreSQL), built with `go` from the
 // wrapper program in this folder into the cache. It keeps its data in the database
 // `ferretdb` of the stack's PostgreSQL (or of the server DATABASE_URL names).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 import mongoose from 'mongoose';
 
 import { buildIntoCache, cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, external, paths, ports, redact } from '../config.ts';
+import { goBuild } from '../go.ts';
 import { UserError, type Progress } from '../log.ts';
 import { ensureDatabases, postgres } from '../postgres/postgres.ts';
-import { run, spawnDaemon, tail, waitUntil } from '../proc.ts';
+import { spawnDaemon, waitUntil } from '../proc.ts';
 import { withDatabase } from '../services.ts';
 
 /** FerretDB's version, then the wrapper's revision: bump `-w<n>` whenever a file of the wrapper changes. */
@@ -40,28 +41,17 @@ function backendUrl(): string {
 
 async function provision(progress: Progress): Promise<void> {
   console.log('  go  │ building FerretDB (about a minute on 2 cores)…');
-  const buildLog = paths.log('provision-ferretdb');
-  // Not left to Kafka's provisioning, which skips everything when its jars are cached.
-  mkdirSync(dirname(buildLog), { recursive: true });
-  const lines: string[] = [];
-  let packages = 0;
-  await buildIntoCache(CACHE_ENTRY, async (dir) => {
-    // -v names each package as it is compiled: a cheap progress counter.
-    const code = await run('go', ['build', '-v', '-o', join(dir, 'ferretdb'), '.'], {
-      cwd: import.meta.dirname,
-      onLine: (line) => {
-        lines.push(line);
-        if (line.startsWith('go: downloading')) progress(`downloading ${line.split(' ')[2] ?? ''}`);
-        else progress(`${++packages} packages compiled`);
+  await buildIntoCache(CACHE_ENTRY, (dir) =>
+    goBuild(
+      {
+        name: 'ferretdb',
+        args: ['build', '-v', '-o', join(dir, 'ferretdb'), '.'],
+        output: join(dir, 'ferretdb'),
+        cwd: import.meta.dirname,
       },
-    });
-    writeFileSync(buildLog, `${lines.join('\n')}\n`);
-    if (code !== 0) {
-      throw new UserError(
-        `go build failed (exit ${code}); last lines of ${buildLog}:\n${tail(buildLog, 30)}`,
-      );
-    }
-  });
+      progress,
+    ),
+  );
 }
 
 async function start(progress: Progress): Promise<number> {

@@ -1,14 +1,15 @@
 // Jaeger v1.75.0 — its v2 binary (`cmd/jaeger`, built on the OpenTelemetry Collector) — built with
 // `go` from the Go module proxy into the cache, like FerretDB. It receives OTLP over HTTP and keeps
 // spans in memory: the trace backend of `npm start -- --tracing` and of the tracing e2e test.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { buildIntoCache, cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, paths, ports } from '../config.ts';
-import { step, UserError, type Progress } from '../log.ts';
-import { run, spawnDaemon, tail } from '../proc.ts';
+import { goBuild } from '../go.ts';
+import { step, type Progress } from '../log.ts';
+import { spawnDaemon } from '../proc.ts';
 
 /** Jaeger's version, then the build's revision: bump `-b<n>` whenever go.mod or the build changes. */
 const CACHE_ENTRY = 'jaeger-1.75.0-b1';
@@ -20,31 +21,18 @@ export const isJaegerProvisioned = (): boolean => existsSync(binary);
 
 async function provision(progress: Progress): Promise<void> {
   console.log('  go  │ building Jaeger (several minutes on 2 cores, once per machine)…');
-  const buildLog = paths.log('provision-jaeger');
-  mkdirSync(dirname(buildLog), { recursive: true });
-  const lines: string[] = [];
-  let packages = 0;
-  await buildIntoCache(CACHE_ENTRY, async (dir) => {
-    // -v names each package as it is compiled: a cheap progress counter (about 900 of them).
-    const code = await run(
-      'go',
-      ['build', '-v', '-o', join(dir, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'],
+  await buildIntoCache(CACHE_ENTRY, (dir) =>
+    goBuild(
       {
+        name: 'jaeger',
+        // About 2 300 packages; the Go build cache makes a rebuild a matter of seconds.
+        args: ['build', '-v', '-o', join(dir, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'],
+        output: join(dir, 'jaeger'),
         cwd: import.meta.dirname,
-        env: { ...process.env, GOFLAGS: '-buildvcs=false' },
-        onLine: (line) => {
-          lines.push(line);
-          if (line.startsWith('go: downloading')) progress(`downloading ${line.split(' ')[2] ?? ''}`);
-          else progress(`${++packages} packages compiled`);
-        },
       },
-    );
-    writeFileSync(buildLog, `${lines.join('\n')}\n`);
-    if (code !== 0 || !existsSync(join(dir, 'jaeger')))
-      throw new UserError(
-        `go build of Jaeger failed (exit ${code}); last lines of ${buildLog}:\n${tail(buildLog, 30)}`,
-      );
-  });
+      progress,
+    ),
+  );
 }
 
 /** Builds Jaeger first (with progress) when this machine has none yet. */

@@ -19,6 +19,9 @@ import {
   type Span,
   type TextMapGetter,
 } from '@opentelemetry/api';
+// Types only: the SDK itself loads (dynamically) only when tracing is on.
+import type * as SdkTraceModule from '@opentelemetry/sdk-trace';
+import type { Sampler } from '@opentelemetry/sdk-trace';
 
 /** W3C trace context (`traceparent`, maybe `tracestate`) as kept with an outbox row and sent in headers. */
 export type TraceCarrier = Record<string, string>;
@@ -27,6 +30,21 @@ let enabled = false;
 let shutdownProvider: (() => Promise<void>) | undefined;
 
 const tracer = () => trace.getTracer('trellis');
+
+/** Query parameters whose values never reach a span: ours (as in logs), and the instrumentation's own list. */
+const REDACTED_QUERY_PARAMS = [
+  'access_token',
+  'refresh_token',
+  'token',
+  'code',
+  'sig',
+  'Signature',
+  'AWSAccessKeyId',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+];
 
 /** Paths no trace is made for: probes and scrapes, many per second and of no interest. */
 const UNTRACED_PATH = /^\/(health|metrics)(\/|$|\?)/;
@@ -40,6 +58,49 @@ function configuredEndpoint(): string | undefined {
   if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol))
     throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
   return endpoint;
+}
+
+type SdkTrace = typeof SdkTraceModule;
+
+function envNumber(name: string, min: number, max: number): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new Error(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+/**
+ * The sampler the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name (the SDK's 3.x
+ * TracerProvider reads no env itself). Default: parentbased_always_on — every trace, and a caller's
+ * `traceparent` decides for its own requests.
+ */
+function sampler(sdk: SdkTrace) {
+  const name = process.env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_always_on';
+  const ratio = () => new sdk.TraceIdRatioBasedSampler(envNumber('OTEL_TRACES_SAMPLER_ARG', 0, 1) ?? 1);
+  const samplers: Record<string, () => Sampler> = {
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: ratio,
+    parentbased_always_on: () => new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
+    parentbased_always_off: () => new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() }),
+    parentbased_traceidratio: () => new sdk.ParentBasedSampler({ root: ratio() }),
+  };
+  const make = samplers[name];
+  if (!make)
+    throw new Error(`OTEL_TRACES_SAMPLER must be one of ${Object.keys(samplers).join(', ')}, got "${name}"`);
+  return make();
+}
+
+/** The batch processor's OTEL_BSP_* settings (defaults: the specification's). */
+function batchOptions() {
+  return {
+    scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY', 1, 600_000) ?? 5_000,
+    exportTimeoutMillis: envNumber('OTEL_BSP_EXPORT_TIMEOUT', 1, 600_000) ?? 30_000,
+    maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE', 1, 1_000_000) ?? 2_048,
+    maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, 1_000_000) ?? 512,
+  };
 }
 
 /**
@@ -56,7 +117,7 @@ export async function startTracing(service: string): Promise<void> {
     { AsyncLocalStorageContextManager },
     { W3CTraceContextPropagator },
     { resourceFromAttributes },
-    { BatchSpanProcessor, TracerProvider },
+    sdk,
     { OTLPTraceExporter },
     { registerInstrumentations },
     { HttpInstrumentation },
@@ -77,11 +138,11 @@ export async function startTracing(service: string): Promise<void> {
     import('@opentelemetry/instrumentation-mongodb'),
     import('@opentelemetry/instrumentation-undici'),
   ]);
-  const provider = new TracerProvider({
+  const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ 'service.name': process.env.OTEL_SERVICE_NAME?.trim() || service }),
-    // The exporter reads the endpoint (and headers, timeout) from the standard OTEL_* variables; the
-    // processor reads OTEL_BSP_* (the tests shorten its 5 s delay).
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
+    sampler: sampler(sdk),
+    // The exporter reads the endpoint (and headers, timeout) from the standard OTEL_* variables.
+    spanProcessors: [new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batchOptions() })],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -90,6 +151,9 @@ export async function startTracing(service: string): Promise<void> {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => UNTRACED_PATH.test(req.url ?? ''),
+        // Spans keep the query string: credentials in it (a WebSocket's `?access_token=`) are masked.
+        redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
+        redactedQueryParams: REDACTED_QUERY_PARAMS,
         // A service's own calls outside any trace (JWKS refreshes, health probes of its peers).
         requireParentforOutgoingSpans: true,
       }),
