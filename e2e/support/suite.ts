@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../infra/local/proc.ts';
 import { serviceLog } from './secret-watch.ts';
-import { withDatabase } from '../../infra/local/services.ts';
+import { SERVICE_NODE_OPTIONS, withDatabase } from '../../infra/local/services.ts';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
@@ -122,6 +122,8 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
         }
       : {}),
     ...options.env?.[name],
+    // A caller's options (a benchmark's --cpu-prof) come on top of every service's own.
+    NODE_OPTIONS: [SERVICE_NODE_OPTIONS, options.env?.[name]?.NODE_OPTIONS].filter(Boolean).join(' '),
   });
   // Mongo database names are fixed per suite, so a restarted service finds its data again.
   const mongoEnv = new Map(MONGO_SERVICES.map((name) => [name, envFor(name).MONGO_URL ?? '']));
@@ -131,11 +133,11 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
 
   async function start(name: ServiceName): Promise<void> {
     const env = { ...envFor(name), ...(mongoEnv.has(name) ? { MONGO_URL: mongoEnv.get(name) ?? '' } : {}) };
-    const child = spawn(
-      process.execPath,
-      ['--disable-warning=TimeoutNegativeWarning', join(repo, 'services', name, 'src', 'main.ts')],
-      { cwd: join(repo, 'services', name), env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [join(repo, 'services', name, 'src', 'main.ts')], {
+      cwd: join(repo, 'services', name),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     processes.set(name, child);
     const logFile = serviceLog(label, name);
     const append = (chunk: Buffer) => {

@@ -43,8 +43,9 @@ FROM node:24-slim AS runtime
 ARG SERVICE
 ARG PORT
 # kafkajs 2.2.4 set a negative timer on Node 24 (kafkajs#1751), an idle loop that cost CPU; shared patches the loop (shared/README.md), and Node still silences only that warning.
+# A young generation of at most 3 × 8 MiB, not sized from the node's memory (SERVICE_NODE_OPTIONS in infra/local/services.ts).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning \
+    NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning --max-semi-space-size=8" \
     PORT=${PORT}
 WORKDIR /app
 # Files stay owned by root: the service user can read but not change its code.

@@ -55,9 +55,19 @@ export function withDatabase(url: string, database: string): string {
   return `${match[1]}/${database}${match[2] ?? ''}`;
 }
 
-/** kafkajs 2.2.4 trips Node 24's TimeoutNegativeWarning on every connection: harmless noise. */
+/**
+ * The Node options of every service process — `npm start`, the tests' and benchmarks' suites, the
+ * Docker image (infra/docker/service.Dockerfile, checked equal by infra/test). kafkajs 2.2.4 trips
+ * Node 24's TimeoutNegativeWarning on every connection: harmless noise. A semi-space of 8 MiB caps
+ * the young generation at 24 MiB: V8 sizes it from the machine's memory otherwise (up to 3 × 32 MiB
+ * on 24 GiB), and a busy gateway's RSS grew by 60 % over a 10-minute soak to a plateau of 400 MiB
+ * that bought nothing (docs/performance.md, the drills).
+ */
+export const SERVICE_NODE_OPTIONS = '--disable-warning=TimeoutNegativeWarning --max-semi-space-size=8';
+
+/** SERVICE_NODE_OPTIONS after the caller's own NODE_OPTIONS. */
 export function quietNodeOptions(): string {
-  return [env('NODE_OPTIONS'), '--disable-warning=TimeoutNegativeWarning'].filter(Boolean).join(' ');
+  return [env('NODE_OPTIONS'), SERVICE_NODE_OPTIONS].filter(Boolean).join(' ');
 }
 
 /** What a test run needs to reach the stack (admin URLs: tests create their own databases). */

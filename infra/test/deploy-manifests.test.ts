@@ -16,6 +16,7 @@ import {
   templatePath,
 } from '../docker/render-dockerfiles.ts';
 import type { ServiceName } from '../docker/render-dockerfiles.ts';
+import { SERVICE_NODE_OPTIONS } from '../local/services.ts';
 import type { ZodType } from 'zod';
 
 // ---- the env contract: what each service reads at start-up
@@ -372,6 +373,11 @@ test('each service Dockerfile: node:24-slim, multi-stage, non-root, its own port
       `${service}: no EXPOSE`,
     );
     assert.ok(runtime.some((s) => s.keyword === 'ENV' && /NODE_ENV=production/.test(s.args)));
+    // The image runs with the Node options of every other launcher (npm start, the tests' suites).
+    assert.ok(
+      runtime.some((s) => s.keyword === 'ENV' && s.args.includes(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`)),
+      `${service}: ENV NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`,
+    );
     const healthcheck = runtime.find((s) => s.keyword === 'HEALTHCHECK');
     assert.match(healthcheck?.args ?? '', /\/health\/live/, `${service}: HEALTHCHECK on /health/live`);
     assert.equal(runtime.find((s) => s.keyword === 'STOPSIGNAL')?.args, 'SIGTERM');
