@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import {
   captureTraceContext,
   outsideTraces,
+  parseTraceCarrier,
   relaySpans,
-  type TraceCarrier,
 } from '../observability/tracing.ts';
 import type { EventEnvelope } from './envelope.ts';
 import type { EventBus } from './kafka.ts';
@@ -241,9 +241,7 @@ export class MongoOutbox implements OutboxWriter {
       .limit(BATCH)
       .lean<OutboxEntry[]>();
     if (entries.length === 0) return 0;
-    const spans = relaySpans(
-      entries.map((entry) => (entry.trace ? (JSON.parse(entry.trace) as TraceCarrier) : null)),
-    );
+    const spans = relaySpans(entries.map((entry) => parseTraceCarrier(entry.trace)));
     try {
       await this.bus.publish(
         entries.map((entry, i) => {

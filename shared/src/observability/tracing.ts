@@ -190,6 +190,17 @@ export function outsideTraces<T>(fn: () => T): T {
 
 const fromCarrier = (carrier: TraceCarrier): Context => propagation.extract(ROOT_CONTEXT, carrier);
 
+/** A carrier kept as JSON text; null when absent or unreadable (a trace never holds an event back). */
+export function parseTraceCarrier(text: string | undefined): TraceCarrier | null {
+  if (!text) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as TraceCarrier) : null;
+  } catch {
+    return null;
+  }
+}
+
 function failed(span: Span, err: unknown): void {
   span.recordException(err instanceof Error ? err : String(err));
   span.setStatus({ code: SpanStatusCode.ERROR });
