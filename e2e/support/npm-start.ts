@@ -1,6 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { deleteTopicsWithPrefix, stack, uniqueName, waitFor } from '@trellis/shared/testing';
+import {
+  deleteTopicsWithPrefix,
+  stack,
+  TEST_TOPIC_PARTITIONS,
+  uniqueName,
+  waitFor,
+} from '@trellis/shared/testing';
 import { freePort, serviceChildPid } from '../../infra/local/proc.ts';
 import { dropStackDatabases, SERVICES, type ServiceName } from './suite.ts';
 
@@ -37,6 +43,7 @@ export async function startNpmStart(
     GATEWAY_METRICS_PORT: String(await freePort()),
     TRELLIS_DB_PREFIX: prefix,
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
+    KAFKA_TOPIC_PARTITIONS: String(TEST_TOPIC_PARTITIONS),
     LOG_LEVEL: 'warn',
     ...options.env,
   };

@@ -98,6 +98,7 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     PORT: String(ports[name]),
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+    KAFKA_TOPIC_PARTITIONS: String(kafka.partitions),
     ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
     ...(MONGO_SERVICES.includes(name)
       ? { MONGO_URL: kept ? `${stack.mongoUrl}${kept}_${name}` : testMongoUrl(`${name}`) }

@@ -21,7 +21,14 @@ import type { ZodType } from 'zod';
 
 // ---- the env contract: what each service reads at start-up
 
-const COMMON_ENV = ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'NODE_ENV', 'OTEL_EXPORTER_OTLP_ENDPOINT'];
+const COMMON_ENV = [
+  'PORT',
+  'KAFKA_BROKERS',
+  'KAFKA_TOPIC_PARTITIONS',
+  'LOG_LEVEL',
+  'NODE_ENV',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+];
 
 /** Gateway variable → the service it points at. */
 const UPSTREAM_ENV: Record<string, ServiceName> = {
@@ -724,6 +731,28 @@ test('the Ingress exposes the API, the WebSocket and /health, never /metrics or 
     for (const url of ['/metrics', '/health/live', '/health/ready', '/'])
       assert.ok(!reached(url), `Ingress ${ingress.name} must not route ${url}`);
   }
+});
+
+test('no HorizontalPodAutoscaler scales a service past the partitions of the topics it consumes', () => {
+  const config = ofKind('ConfigMap').find((m) => m.name === 'trellis-config');
+  if (config === undefined) assert.fail('no trellis-config ConfigMap');
+  // Every topic a service creates gets KAFKA_TOPIC_PARTITIONS partitions: a consumer group's replicas
+  // past that count would sit idle.
+  const partitions = Number(
+    text(mapping(config.body['data'], 'data')['KAFKA_TOPIC_PARTITIONS'], 'partitions'),
+  );
+  assert.ok(Number.isInteger(partitions) && partitions >= 1, `KAFKA_TOPIC_PARTITIONS=${partitions}`);
+  const hpas = ofKind('HorizontalPodAutoscaler');
+  assert.ok(hpas.length > 0);
+  for (const hpa of hpas) {
+    const max = Number(spec(hpa)['maxReplicas']);
+    assert.ok(max <= partitions, `${hpa.name}: maxReplicas ${max} > ${partitions} partitions per topic`);
+  }
+  assert.equal(
+    composeEnv('work').get('KAFKA_TOPIC_PARTITIONS'),
+    String(partitions),
+    'compose creates the same',
+  );
 });
 
 test('gateway upstream URLs in the ConfigMap point at Services on their ports', () => {

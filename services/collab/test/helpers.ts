@@ -71,6 +71,7 @@ export async function startCollab(options: { governance?: InternalClient; work?:
   const kafka: TestKafka = {
     brokers: stack.kafkaBrokers,
     topicPrefix: bus.prefix,
+    partitions: bus.partitions,
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
   const reader = await TopicReader.start(kafka, [...COLLAB_TOPICS]);

@@ -27,6 +27,7 @@ export async function startGovernance() {
   const kafka: TestKafka = {
     brokers: stack.kafkaBrokers,
     topicPrefix: bus.prefix,
+    partitions: bus.partitions,
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
   return { harness, app, models, services, signer, kafka, close: () => harness.close() };

@@ -45,6 +45,7 @@ export async function startIdentity(env: Record<string, string> = {}) {
   const kafka: TestKafka = {
     brokers: stack.kafkaBrokers,
     topicPrefix: bus.prefix,
+    partitions: bus.partitions,
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
   return { harness, app, models, keys, services, kafka, config, close: () => harness.close() };

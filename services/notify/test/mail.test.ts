@@ -234,6 +234,7 @@ describe('mail delivery', () => {
       {
         brokers: stack.kafkaBrokers,
         topicPrefix: harness.runtime.bus.prefix,
+        partitions: harness.runtime.bus.partitions,
         groupId: (name) => `${name}-${randomUUID()}`,
       },
       ['identity.mail.dlq'],

@@ -179,7 +179,11 @@ describe('realtime hub', () => {
     const connection = await connectMongo(mongoUrl, logger);
     const bus = createBus(
       'notify',
-      { KAFKA_BROKERS: deployment.brokers, KAFKA_TOPIC_PREFIX: deployment.topicPrefix },
+      {
+        KAFKA_BROKERS: deployment.brokers,
+        KAFKA_TOPIC_PREFIX: deployment.topicPrefix,
+        KAFKA_TOPIC_PARTITIONS: deployment.partitions,
+      },
       logger,
     );
     connections.push(connection);

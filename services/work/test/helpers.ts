@@ -69,6 +69,7 @@ export function readTopics(work: Work, topics: string[]): Promise<TopicReader> {
     {
       brokers: stack.kafkaBrokers,
       topicPrefix: work.harness.runtime.bus.prefix,
+      partitions: work.harness.runtime.bus.partitions,
       groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
     },
     topics,

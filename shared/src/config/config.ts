@@ -37,6 +37,8 @@ export const baseEnvSchema = z.object({
   KAFKA_BROKERS: commaList,
   /** Prefixes every topic name; lets test runs and shared clusters stay apart. */
   KAFKA_TOPIC_PREFIX: z.string().default(''),
+  /** Partitions of the topics a service creates: the most replicas of a consumer group that get work. */
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1_000).default(12),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 // Side effect: stops kafkajs's idle 1 ms timer loop in every connection (see the file).
 import './kafkajs-request-queue.ts';
 import type { CommittingGroup, EventBusSettings } from './kafka-types.ts';
-import { dlqTopic } from './topics.ts';
+import { DEFAULT_TOPIC_PARTITIONS, dlqTopic } from './topics.ts';
 
 const KAFKA_LOG_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -17,6 +17,8 @@ const KAFKA_LOG_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** The client `EventBus` is built on (kafka.ts): its producer and consumers extend it. */
 export class EventBusAdmin {
   readonly prefix: string;
+  /** Partitions of the topics this bus creates. */
+  readonly partitions: number;
   protected readonly kafka: Kafka;
   protected readonly logger: Logger;
   protected admin: Admin | undefined;
@@ -24,6 +26,7 @@ export class EventBusAdmin {
 
   constructor(settings: EventBusSettings) {
     this.prefix = settings.topicPrefix ?? '';
+    this.partitions = settings.partitions ?? DEFAULT_TOPIC_PARTITIONS;
     this.logger = settings.logger.child({ component: 'kafka' });
     const kafkaLogger = this.logger;
     this.kafka = new Kafka({
@@ -71,7 +74,7 @@ export class EventBusAdmin {
   }
 
   /** Creates the topics (and their DLQs) if missing, so consumers never race topic auto-creation. */
-  async ensureTopics(topics: string[], numPartitions = 3): Promise<void> {
+  async ensureTopics(topics: string[], numPartitions = this.partitions): Promise<void> {
     const admin = await this.connectedAdmin();
     const wanted = [...new Set(topics.flatMap((t) => [this.topic(t), this.topic(dlqTopic(t))]))];
     await this.retryTransient('create topics', async () => {

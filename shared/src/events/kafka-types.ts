@@ -7,6 +7,8 @@ export interface EventBusSettings {
   clientId: string;
   /** Prepended to every topic and group id (test isolation, shared clusters). */
   topicPrefix?: string;
+  /** Partitions of the topics this bus creates (default DEFAULT_TOPIC_PARTITIONS, 12). */
+  partitions?: number;
   logger: Logger;
 }
 

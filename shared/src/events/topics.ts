@@ -1,3 +1,11 @@
+/**
+ * Partitions of each topic a service creates (`KAFKA_TOPIC_PARTITIONS`): the most replicas of one
+ * consumer group that all get work (architecture.md §7). No HorizontalPodAutoscaler goes above it
+ * (infra/test). A topic keeps the count it was created with: growing one later moves keys between
+ * partitions, so a subject's events could be read out of order while the old ones drain.
+ */
+export const DEFAULT_TOPIC_PARTITIONS = 12;
+
 /** Topics per aggregate (architecture.md §3). Dead letters go to `<topic>.dlq`. */
 export const TOPICS = [
   'identity.user',

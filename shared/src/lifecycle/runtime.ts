@@ -19,6 +19,8 @@ import { closeServer, installShutdown, listen, type ShutdownStep } from './shutd
 export interface KafkaConfig {
   KAFKA_BROKERS: string[];
   KAFKA_TOPIC_PREFIX: string;
+  /** Partitions of the topics the service creates (default 12). */
+  KAFKA_TOPIC_PARTITIONS?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createBus(service: string, config: KafkaConfig, logger: Logger):
     brokers: config.KAFKA_BROKERS,
     clientId: service,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
+    ...(config.KAFKA_TOPIC_PARTITIONS ? { partitions: config.KAFKA_TOPIC_PARTITIONS } : {}),
     logger,
   });
 }

@@ -32,7 +32,12 @@ export async function postgresHarness(
     service,
     logger,
     migrations,
-    config: { DATABASE_URL: db.url, KAFKA_BROKERS: kafka.brokers, KAFKA_TOPIC_PREFIX: kafka.topicPrefix },
+    config: {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: kafka.brokers,
+      KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+      KAFKA_TOPIC_PARTITIONS: kafka.partitions,
+    },
   });
   return {
     runtime,
@@ -55,6 +60,7 @@ export async function mongoHarness(service: string): Promise<Harness<MongoRuntim
       MONGO_URL: testMongoUrl(service),
       KAFKA_BROKERS: kafka.brokers,
       KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+      KAFKA_TOPIC_PARTITIONS: kafka.partitions,
     },
   });
   return {

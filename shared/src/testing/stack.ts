@@ -79,8 +79,13 @@ export async function dropMongoDatabase(url: string): Promise<void> {
 export interface TestKafka {
   brokers: string[];
   topicPrefix: string;
+  /** Partitions of the test's topics: 3, not the services' 12 — a test run creates thousands of topics. */
+  partitions: number;
   groupId: (name: string) => string;
 }
+
+/** See `TestKafka.partitions`. */
+export const TEST_TOPIC_PARTITIONS = 3;
 
 /** A topic prefix and group-id factory unique to this run. */
 export function testKafka(label: string): TestKafka {
@@ -88,6 +93,7 @@ export function testKafka(label: string): TestKafka {
   return {
     brokers: stack.kafkaBrokers,
     topicPrefix,
+    partitions: TEST_TOPIC_PARTITIONS,
     groupId: (name) => `${name}-${randomBytes(3).toString('hex')}`,
   };
 }
@@ -99,7 +105,13 @@ export async function testBus(
   logger: Logger,
   topics: string[],
 ): Promise<EventBus> {
-  const bus = new EventBus({ brokers: kafka.brokers, clientId, topicPrefix: kafka.topicPrefix, logger });
+  const bus = new EventBus({
+    brokers: kafka.brokers,
+    clientId,
+    topicPrefix: kafka.topicPrefix,
+    partitions: kafka.partitions,
+    logger,
+  });
   await bus.ensureTopics(topics);
   return bus;
 }
