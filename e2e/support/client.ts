@@ -53,7 +53,7 @@ export function apiClient(baseUrl: string) {
     if (options.raw !== undefined) payload = options.raw;
     else if (options.body !== undefined) payload = JSON.stringify(options.body);
     if (payload !== undefined) headers['content-type'] ??= 'application/json';
-    noteSent(payload);
+    noteSent(options.raw ?? options.body);
     const response = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: payload });
     const text = await response.text();
     const received = bodyOf(text);

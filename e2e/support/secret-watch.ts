@@ -36,13 +36,20 @@ function collect(value: unknown, fields: ReadonlySet<string>, found: Secret[], d
   }
 }
 
+/** The watch's folder, made on first use. */
+let made = false;
+function watchDir(path: string): string {
+  if (!made) mkdirSync(path, { recursive: true });
+  made = true;
+  return path;
+}
+
 function note(body: unknown, fields: ReadonlySet<string>): void {
   if (!dir) return;
   const found: Secret[] = [];
   collect(body, fields, found);
   if (found.length === 0) return;
-  mkdirSync(dir, { recursive: true });
-  appendFileSync(join(dir, SECRETS_FILE), found.map((s) => `${JSON.stringify(s)}\n`).join(''));
+  appendFileSync(join(watchDir(dir), SECRETS_FILE), found.map((s) => `${JSON.stringify(s)}\n`).join(''));
 }
 
 /** Notes the secrets of a request body (JSON text or a value) the e2e clients send. */
@@ -62,8 +69,7 @@ export const noteReceived = (body: unknown): void => note(body, RECEIVED);
 /** Where a suite's service writes its output for the watch; undefined when the watch is off. */
 export function serviceLog(suite: string, service: string): WriteStream | undefined {
   if (!dir) return undefined;
-  mkdirSync(dir, { recursive: true });
-  return createWriteStream(join(dir, `${suite}-${service}.log`), { flags: 'a' });
+  return createWriteStream(join(watchDir(dir), `${suite}-${service}.log`), { flags: 'a' });
 }
 
 export interface WatchReport {

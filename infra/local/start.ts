@@ -38,8 +38,6 @@ interface Running {
   crashes: CrashPolicy;
   /** Set while a requested restart replaces the process: its exit is not a crash. */
   restarting: boolean;
-  /** It sends spans to the stack's Jaeger. */
-  tracing: boolean;
 }
 
 const mainFile = (service: Service) => join(serviceDir(service), 'src', 'main.ts');
@@ -73,15 +71,12 @@ function tracingAsked(args: string[]): boolean {
   return flag || env('TRELLIS_TRACING') === 'true';
 }
 
-function childEnv(service: Service, tracing: boolean): NodeJS.ProcessEnv {
+function childEnv(service: Service): NodeJS.ProcessEnv {
   // Our own env may hold the admin URLs; each service gets only its database.
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   delete inherited.DATABASE_URL;
   delete inherited.MONGO_URL;
-  // An endpoint the user set (an OTel Collector of theirs) wins over the stack's Jaeger.
-  const traces =
-    tracing && !env('OTEL_EXPORTER_OTLP_ENDPOINT') ? { OTEL_EXPORTER_OTLP_ENDPOINT: endpoints.otlpUrl } : {};
-  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service), ...traces };
+  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
 }
 
 type OnExit = (code: number | null, signal: string | null) => void;
@@ -91,7 +86,7 @@ function spawnService(running: Running, onExit: OnExit): void {
   const { service, index } = running;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: serviceDir(service),
-    env: childEnv(service, running.tracing),
+    env: childEnv(service),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.child = child;
@@ -202,6 +197,9 @@ function printBanner(tracing: boolean): void {
 
 export async function start(args: string[] = []): Promise<number> {
   const tracing = tracingAsked(args);
+  // Every service inherits it; an endpoint the user set (an OTel Collector of theirs) wins over ours.
+  if (tracing && !env('OTEL_EXPORTER_OTLP_ENDPOINT'))
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoints.otlpUrl;
   await checkServices();
   const started = new Set<string>();
   const running: Running[] = [];
@@ -275,7 +273,6 @@ export async function start(args: string[] = []): Promise<number> {
         recent: [],
         crashes: new CrashPolicy(),
         restarting: false,
-        tracing,
       };
       running.push(entry);
       spawnService(entry, onExit(entry));

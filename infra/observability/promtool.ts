@@ -2,9 +2,8 @@
 // way infra/local/ builds FerretDB: once per machine, version-keyed, in a temp dir renamed into place.
 // `npm run stack:provision` builds it (CI); the observability test builds it if it is still missing.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
-import { buildIntoCache, cachePath } from '../local/cache.ts';
+import { cachePath } from '../local/cache.ts';
 import { goBuild } from '../local/go.ts';
 import { step, type Progress } from '../local/log.ts';
 
@@ -22,26 +21,18 @@ export const isPromtoolProvisioned = (): boolean => existsSync(promtoolPath);
  * plugins (AWS, Azure, GCE, …) that rule checks never use: a third of the build. Still a few minutes
  * on 2 cores the first time (the Kubernetes client, which promtool imports itself, is most of it).
  */
-export async function provisionPromtool(progress: Progress): Promise<void> {
-  console.log('  go  │ building promtool (a few minutes on 2 cores, once per machine)…');
-  await buildIntoCache(CACHE_ENTRY, (dir) =>
-    goBuild(
-      {
-        name: 'promtool',
-        args: [
-          'install',
-          '-v',
-          '-tags',
-          'remove_all_sd',
-          `github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}`,
-        ],
-        output: join(dir, 'promtool'),
-        env: { GOBIN: dir },
-      },
-      progress,
-    ),
+export const provisionPromtool = (progress: Progress): Promise<void> =>
+  goBuild(
+    {
+      name: 'promtool',
+      entry: CACHE_ENTRY,
+      announce: 'building promtool (a few minutes on 2 cores, once per machine)…',
+      mode: 'install',
+      target: `github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}`,
+      tags: ['remove_all_sd'],
+    },
+    progress,
   );
-}
 
 /** The path of promtool, built first (with progress) when this machine has none yet. */
 export async function ensurePromtool(): Promise<string> {

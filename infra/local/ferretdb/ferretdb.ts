@@ -2,11 +2,10 @@
 // wrapper program in this folder into the cache. It keeps its data in the database
 // `ferretdb` of the stack's PostgreSQL (or of the server DATABASE_URL names).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 import mongoose from 'mongoose';
 
-import { buildIntoCache, cachePath } from '../cache.ts';
+import { cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, external, paths, ports, redact } from '../config.ts';
 import { goBuild } from '../go.ts';
@@ -39,20 +38,18 @@ function backendUrl(): string {
   return url.toString();
 }
 
-async function provision(progress: Progress): Promise<void> {
-  console.log('  go  │ building FerretDB (about a minute on 2 cores)…');
-  await buildIntoCache(CACHE_ENTRY, (dir) =>
-    goBuild(
-      {
-        name: 'ferretdb',
-        args: ['build', '-v', '-o', join(dir, 'ferretdb'), '.'],
-        output: join(dir, 'ferretdb'),
-        cwd: import.meta.dirname,
-      },
-      progress,
-    ),
+const provision = (progress: Progress): Promise<void> =>
+  goBuild(
+    {
+      name: 'ferretdb',
+      entry: CACHE_ENTRY,
+      announce: 'building FerretDB (about a minute on 2 cores)…',
+      mode: 'build',
+      target: '.',
+      cwd: import.meta.dirname,
+    },
+    progress,
   );
-}
 
 async function start(progress: Progress): Promise<number> {
   // The components start side by side; this one needs PostgreSQL first.

@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { buildIntoCache, cachePath } from '../cache.ts';
+import { cachePath } from '../cache.ts';
 import type { Component } from '../component.ts';
 import { endpoints, paths, ports } from '../config.ts';
 import { goBuild } from '../go.ts';
@@ -19,21 +19,19 @@ const stackDir = paths.config('jaeger');
 
 export const isJaegerProvisioned = (): boolean => existsSync(binary);
 
-async function provision(progress: Progress): Promise<void> {
-  console.log('  go  │ building Jaeger (several minutes on 2 cores, once per machine)…');
-  await buildIntoCache(CACHE_ENTRY, (dir) =>
-    goBuild(
-      {
-        name: 'jaeger',
-        // About 2 300 packages; the Go build cache makes a rebuild a matter of seconds.
-        args: ['build', '-v', '-o', join(dir, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'],
-        output: join(dir, 'jaeger'),
-        cwd: import.meta.dirname,
-      },
-      progress,
-    ),
+const provision = (progress: Progress): Promise<void> =>
+  goBuild(
+    {
+      name: 'jaeger',
+      entry: CACHE_ENTRY,
+      announce: 'building Jaeger (several minutes on 2 cores, once per machine)…',
+      // About 2 300 packages; the Go build cache makes a rebuild a matter of seconds.
+      mode: 'build',
+      target: 'github.com/jaegertracing/jaeger/cmd/jaeger',
+      cwd: import.meta.dirname,
+    },
+    progress,
   );
-}
 
 /** Builds Jaeger first (with progress) when this machine has none yet. */
 export async function ensureJaeger(): Promise<void> {

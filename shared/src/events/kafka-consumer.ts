@@ -1,15 +1,10 @@
 // The event bus's consuming side: consumers that validate, retry and dead-letter each event.
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  PartitionAssigners,
-  type Consumer,
-  type IHeaders,
-  type KafkaMessage,
-  type PartitionAssigner,
-} from 'kafkajs';
+import { PartitionAssigners, type Consumer, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
 import { runWithRequestContext } from '../http/request-context.ts';
 import { consumeInSpan } from '../observability/tracing.ts';
 import { envelopeSchema } from './envelope.ts';
+import { headerText } from './kafka-headers.ts';
 import { OffsetCommitter, runHandlers, type MessageHandler } from './kafka-consumer-run.ts';
 import { EventBusProducer } from './kafka-producer.ts';
 import type {
@@ -32,12 +27,6 @@ const BATCH_MIN_BYTES = 128 * 1024;
 
 /** How often consumers commit the offsets they have handled (see `OffsetCommitter`). */
 const COMMIT_INTERVAL_MS = 1_000;
-
-function headerText(headers: IHeaders | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
-}
 
 /** Consuming, on top of the producer (for the dead-letter topics); `EventBus` (kafka.ts) extends it. */
 export class EventBusConsumers extends EventBusProducer {

@@ -22,6 +22,8 @@ import {
 // Types only: the SDK itself loads (dynamically) only when tracing is on.
 import type * as SdkTraceModule from '@opentelemetry/sdk-trace';
 import type { Sampler } from '@opentelemetry/sdk-trace';
+import type { IHeaders } from 'kafkajs';
+import { headerText } from '../events/kafka-headers.ts';
 
 /** W3C trace context (`traceparent`, maybe `tracestate`) as kept with an outbox row and sent in headers. */
 export type TraceCarrier = Record<string, string>;
@@ -206,6 +208,15 @@ function failed(span: Span, err: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
+/** Ends the spans of one send, each marked failed when `err` is given. */
+function endAll(spans: Array<Span | undefined>, err: unknown): void {
+  for (const span of spans) {
+    if (!span) continue;
+    if (err !== undefined) failed(span, err);
+    span.end();
+  }
+}
+
 /**
  * Spans for one relay pass of an outbox: one `outbox relay` span per row that was written in a
  * trace, child of that trace. `carrier(i)` is the context the row's message should be sent under;
@@ -227,13 +238,7 @@ export function relaySpans(traces: Array<TraceCarrier | null | undefined>): {
       propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
       return carrier;
     },
-    end: (err) => {
-      for (const span of spans) {
-        if (!span) continue;
-        if (err !== undefined) failed(span, err);
-        span.end();
-      }
-    },
+    end: (err) => endAll(spans, err),
   };
 }
 
@@ -270,23 +275,12 @@ export function produceSpans(
     propagation.inject(trace.setSpan(ROOT_CONTEXT, span), message.headers);
     spans.push(span);
   }
-  return (err) => {
-    for (const span of spans) {
-      if (err !== undefined) failed(span, err);
-      span.end();
-    }
-  };
+  return (err) => endAll(spans, err);
 }
 
-type KafkaHeaders = Record<string, Buffer | string | Array<Buffer | string> | undefined>;
-
-const kafkaHeaderGetter: TextMapGetter<KafkaHeaders> = {
+const kafkaHeaderGetter: TextMapGetter<IHeaders> = {
   keys: (carrier) => Object.keys(carrier),
-  get: (carrier, key) => {
-    const value = carrier[key];
-    const first = Array.isArray(value) ? value[0] : value;
-    return first === undefined ? undefined : first.toString();
-  },
+  get: headerText,
 };
 
 /**
@@ -300,7 +294,7 @@ export function consumeInSpan<T>(
     group: string;
     eventId: string;
     eventType: string;
-    headers: KafkaHeaders | undefined;
+    headers: IHeaders | undefined;
   },
   fn: () => Promise<T>,
 ): Promise<T> {
