@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
+import { asRuntimeRole, migrateServiceDatabases } from '../../infra/local/migrations.ts';
 import { freePort } from '../../infra/local/proc.ts';
 import { serviceLog } from './secret-watch.ts';
 import { SERVICE_NODE_OPTIONS, withDatabase } from '../../infra/local/services.ts';
@@ -19,25 +20,36 @@ import {
 export const SERVICES = ['identity', 'governance', 'work', 'collab', 'notify', 'gateway'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-const POSTGRES_SERVICES: ServiceName[] = ['identity', 'governance', 'work'];
+/** The gateway's database holds the rate-limit counters its replicas share (RATE_LIMIT_STORE=postgres). */
+const POSTGRES_SERVICES: ServiceName[] = ['identity', 'governance', 'work', 'gateway'];
 const MONGO_SERVICES: ServiceName[] = ['collab', 'notify'];
 const repo = join(import.meta.dirname, '..', '..');
 
 export interface Suite {
+  /** The first gateway replica's URL. */
   gatewayUrl: string;
+  /** Each service's first replica's URL. */
   urls: Record<ServiceName, string>;
+  /** Every replica's URL, per service (one each unless `replicas` was given). */
+  replicaUrls: Record<ServiceName, string[]>;
   /** Where each service's `GET /metrics` answers: the gateway's on its metrics port, not the public one. */
   metricsUrls: Record<ServiceName, string>;
   /** Prepended to this suite's topics and consumer groups. */
   topicPrefix: string;
-  /** SIGKILLs a service (a crash, not a drain). */
-  kill: (name: ServiceName) => Promise<void>;
-  /** Starts a stopped service again on the same port and waits until it is ready. */
-  start: (name: ServiceName) => Promise<void>;
+  /** SIGKILLs a service's replicas, or the one at `replica` (a crash, not a drain). */
+  kill: (name: ServiceName, replica?: number) => Promise<void>;
+  /** SIGTERMs one replica (a drain) and waits until it has exited. */
+  stop: (name: ServiceName, replica: number) => Promise<void>;
+  /** Starts a service's stopped replicas (or the one) again on their ports and waits until ready. */
+  start: (name: ServiceName, replica?: number) => Promise<void>;
+  /** The last output of a service's replicas. */
   logs: (name: ServiceName) => string;
-  /** The running process of a service (a benchmark reads its CPU time), undefined when stopped. */
-  pid: (name: ServiceName) => number | undefined;
-  /** A PostgreSQL service's own database (for checks no API offers, e.g. tampering with the audit log). */
+  /** The running process of a replica (a benchmark reads its CPU time), undefined when stopped. */
+  pid: (name: ServiceName, replica?: number) => number | undefined;
+  /**
+   * A PostgreSQL service's own database as its owner (for checks no API offers, e.g. tampering with
+   * the audit log); the service itself connects as the runtime role.
+   */
   databaseUrl: (name: ServiceName) => string;
   close: () => Promise<void>;
 }
@@ -55,7 +67,15 @@ export interface SuiteOptions {
    * later suite with the same label finds their data again (a benchmark's seeded volumes).
    */
   keptAs?: string;
+  /**
+   * Processes per service (default 1, or E2E_REPLICAS), each on its own port, as `npm start --
+   * --replicas=N`; or a count per service (the others one).
+   */
+  replicas?: number | Partial<Record<ServiceName, number>>;
 }
+
+/** With several replicas, a stopping one serves this long, not ready, so the gateway stops using it first. */
+const DRAIN_MS_AT_REPLICAS = '2500';
 
 /**
  * The whole suite as real processes, exactly as `npm start` runs it, but on free ports with fresh
@@ -77,29 +97,47 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
         ? await keptDatabase(`${kept}_${name}`)
         : await createTestDatabase(`${label}_${name}`.slice(0, 40)),
     );
+  // The migration step, as each database's owner, before any service starts (as the runtime role).
+  await migrateServiceDatabases(
+    stack.adminDatabaseUrl,
+    [...databases].map(([service, db]) => ({ service, ownerUrl: db.url })),
+  );
+  const asked = options.replicas ?? Number(process.env.E2E_REPLICAS ?? 1);
+  const countOf = (name: ServiceName) => (typeof asked === 'number' ? asked : (asked[name] ?? 1));
+  const several = SERVICES.some((name) => countOf(name) > 1);
+  const freePorts = async (count: number) => Promise.all(Array.from({ length: count }, () => freePort()));
   const ports = Object.fromEntries(
-    await Promise.all(SERVICES.map(async (name) => [name, await freePort()])),
-  ) as Record<ServiceName, number>;
-  const urls = Object.fromEntries(
-    SERVICES.map((name) => [name, `http://127.0.0.1:${ports[name]}`]),
-  ) as Record<ServiceName, string>;
-  const gatewayMetricsPort = await freePort();
+    await Promise.all(SERVICES.map(async (name) => [name, await freePorts(countOf(name))])),
+  ) as Record<ServiceName, number[]>;
+  const replicaUrls = Object.fromEntries(
+    SERVICES.map((name) => [name, ports[name].map((port) => `http://127.0.0.1:${port}`)]),
+  ) as Record<ServiceName, string[]>;
+  const urls = Object.fromEntries(SERVICES.map((name) => [name, replicaUrls[name][0]])) as Record<
+    ServiceName,
+    string
+  >;
+  const gatewayMetricsPorts = await freePorts(countOf('gateway'));
   const metricsUrls = Object.fromEntries(
     SERVICES.map((name) => [
       name,
-      name === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}/metrics` : `${urls[name]}/metrics`,
+      name === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPorts[0]}/metrics` : `${urls[name]}/metrics`,
     ]),
   ) as Record<ServiceName, string>;
+  /** A service's replicas as the comma list the *_URL settings take. */
+  const listOf = (name: ServiceName) => replicaUrls[name].join(',');
 
-  const envFor = (name: ServiceName): Record<string, string> => ({
+  const envFor = (name: ServiceName, replica: number): Record<string, string> => ({
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'test',
     LOG_LEVEL: options.logLevel ?? process.env.E2E_LOG_LEVEL ?? 'warn',
-    PORT: String(ports[name]),
+    PORT: String(ports[name][replica]),
+    ...(several ? { SHUTDOWN_DRAIN_MS: DRAIN_MS_AT_REPLICAS } : {}),
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
     KAFKA_TOPIC_PARTITIONS: String(kafka.partitions),
-    ...(POSTGRES_SERVICES.includes(name) ? { DATABASE_URL: databases.get(name)?.url ?? '' } : {}),
+    ...(POSTGRES_SERVICES.includes(name)
+      ? { DATABASE_URL: asRuntimeRole(databases.get(name)?.url ?? '') }
+      : {}),
     ...(MONGO_SERVICES.includes(name)
       ? { MONGO_URL: kept ? `${stack.mongoUrl}${kept}_${name}` : testMongoUrl(`${name}`) }
       : {}),
@@ -107,18 +145,19 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       ? {
           SMTP_HOST: stack.smtpHost,
           SMTP_PORT: String(stack.smtpPort),
-          APP_URL: `http://127.0.0.1:${ports.gateway}`,
+          APP_URL: urls.gateway,
         }
       : {}),
-    ...(name !== 'gateway' && name !== 'identity' ? { IDENTITY_URL: urls.identity } : {}),
-    ...(['work', 'collab', 'notify'].includes(name) ? { GOVERNANCE_URL: urls.governance } : {}),
-    ...(name === 'collab' || name === 'notify' ? { WORK_URL: urls.work } : {}),
-    ...(name === 'notify' ? { COLLAB_URL: urls.collab } : {}),
+    ...(name !== 'gateway' && name !== 'identity' ? { IDENTITY_URL: listOf('identity') } : {}),
+    ...(['work', 'collab', 'notify'].includes(name) ? { GOVERNANCE_URL: listOf('governance') } : {}),
+    ...(name === 'collab' || name === 'notify' ? { WORK_URL: listOf('work') } : {}),
+    ...(name === 'notify' ? { COLLAB_URL: listOf('collab') } : {}),
     ...(name === 'gateway'
       ? {
-          METRICS_PORT: String(gatewayMetricsPort),
+          RATE_LIMIT_STORE: 'postgres',
+          METRICS_PORT: String(gatewayMetricsPorts[replica]),
           ...Object.fromEntries(
-            SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, urls[s]]),
+            SERVICES.filter((s) => s !== 'gateway').map((s) => [`${s.toUpperCase()}_URL`, listOf(s)]),
           ),
         }
       : {}),
@@ -127,20 +166,32 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     NODE_OPTIONS: [SERVICE_NODE_OPTIONS, options.env?.[name]?.NODE_OPTIONS].filter(Boolean).join(' '),
   });
   // Mongo database names are fixed per suite, so a restarted service finds its data again.
-  const mongoEnv = new Map(MONGO_SERVICES.map((name) => [name, envFor(name).MONGO_URL ?? '']));
+  const mongoEnv = new Map(MONGO_SERVICES.map((name) => [name, envFor(name, 0).MONGO_URL ?? '']));
 
-  const processes = new Map<ServiceName, ChildProcess>();
+  /** Running processes by `<service>#<replica>`. */
+  const processes = new Map<string, ChildProcess>();
   const output = new Map<ServiceName, string>();
+  const key = (name: ServiceName, replica: number) => `${name}#${replica}`;
+  const indexes = (name: ServiceName, replica: number | undefined) =>
+    replica === undefined ? Array.from({ length: countOf(name) }, (_, i) => i) : [replica];
 
-  async function start(name: ServiceName): Promise<void> {
-    const env = { ...envFor(name), ...(mongoEnv.has(name) ? { MONGO_URL: mongoEnv.get(name) ?? '' } : {}) };
+  async function start(name: ServiceName, replica?: number): Promise<void> {
+    const stopped = indexes(name, replica).filter((index) => !processes.has(key(name, index)));
+    await Promise.all(stopped.map((index) => startOne(name, index)));
+  }
+
+  async function startOne(name: ServiceName, replica: number): Promise<void> {
+    const env = {
+      ...envFor(name, replica),
+      ...(mongoEnv.has(name) ? { MONGO_URL: mongoEnv.get(name) ?? '' } : {}),
+    };
     const child = spawn(process.execPath, [join(repo, 'services', name, 'src', 'main.ts')], {
       cwd: join(repo, 'services', name),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    processes.set(name, child);
-    const logFile = serviceLog(label, name);
+    processes.set(key(name, replica), child);
+    const logFile = serviceLog(label, countOf(name) > 1 ? `${name}-${replica + 1}` : name);
     const append = (chunk: Buffer) => {
       output.set(name, ((output.get(name) ?? '') + chunk.toString()).slice(-20_000));
       logFile?.write(chunk);
@@ -155,7 +206,9 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
       async () => {
         if (exited) throw new Error(`${name} exited during start:\n${output.get(name) ?? ''}`);
         try {
-          const response = await fetch(`${urls[name]}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+          const response = await fetch(`${replicaUrls[name][replica]}/health/ready`, {
+            signal: AbortSignal.timeout(1_000),
+          });
           return response.ok;
         } catch {
           return false;
@@ -165,14 +218,16 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     );
   }
 
-  async function stop(name: ServiceName, signal: NodeJS.Signals): Promise<void> {
-    const child = processes.get(name);
+  async function stopOne(id: string, signal: NodeJS.Signals): Promise<void> {
+    const child = processes.get(id);
+    processes.delete(id);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
-    processes.delete(name);
   }
+  const stop = (name: ServiceName, signal: NodeJS.Signals, replica?: number) =>
+    Promise.all(indexes(name, replica).map((index) => stopOne(key(name, index), signal)));
 
   try {
     for (const name of SERVICES) await start(name);
@@ -184,19 +239,21 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
   return {
     gatewayUrl: urls.gateway,
     urls,
+    replicaUrls,
     metricsUrls,
     topicPrefix: kafka.topicPrefix,
     start,
-    kill: (name) => stop(name, 'SIGKILL'),
+    kill: async (name, replica) => void (await stop(name, 'SIGKILL', replica)),
+    stop: async (name, replica) => void (await stop(name, 'SIGTERM', replica)),
     logs: (name) => output.get(name) ?? '',
-    pid: (name) => processes.get(name)?.pid,
+    pid: (name, replica = 0) => processes.get(key(name, replica))?.pid,
     databaseUrl: (name) => {
       const db = databases.get(name);
       if (!db) throw new Error(`${name} has no PostgreSQL database`);
       return db.url;
     },
     close: async () => {
-      await Promise.all([...processes.keys()].map((name) => stop(name, 'SIGTERM')));
+      await Promise.all([...processes.keys()].map((id) => stopOne(id, 'SIGTERM')));
       if (kept) return;
       await Promise.all([...databases.values()].map((db) => db.drop()));
       await Promise.all(

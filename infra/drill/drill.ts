@@ -15,7 +15,15 @@ import { childPids, freePort } from '../local/proc.ts';
 import { stackEnv } from '../local/services.ts';
 import { downStarted, up } from '../local/stack.ts';
 
-const DRILLS = ['kafka-outage', 'postgres-crash', 'notify-outage', 'kill-service', 'soak'] as const;
+const DRILLS = [
+  'kafka-outage',
+  'postgres-crash',
+  'notify-outage',
+  'kill-service',
+  'soak',
+  'rolling-restart',
+  'kill-replica',
+] as const;
 type Drill = (typeof DRILLS)[number];
 const SERVICE_NAMES = ['gateway', 'identity', 'governance', 'work', 'collab', 'notify'] as const;
 type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -27,8 +35,9 @@ if (!drillArg || !(DRILLS as readonly string[]).includes(drillArg)) {
 }
 const drill = drillArg as Drill;
 const target = (drillArgs[0] ?? 'work') as ServiceName;
-if (drill === 'kill-service' && !(SERVICE_NAMES as readonly string[]).includes(target))
-  throw new UserError(`kill-service: no service ${target}`);
+const ON_A_SERVICE: Drill[] = ['kill-service', 'rolling-restart', 'kill-replica'];
+if (ON_A_SERVICE.includes(drill) && !(SERVICE_NAMES as readonly string[]).includes(target))
+  throw new UserError(`${drill}: no service ${target}`);
 /** How long after the fault ends the consumers may take to catch up before the drill calls it. */
 const RECOVERY_LIMIT_MS = Number(env('DRILL_RECOVERY_LIMIT_S') ?? 180) * 1000;
 
@@ -46,7 +55,9 @@ const { apiClient } = await import('../../e2e/support/client.ts');
 const { startSuite } = await import('../../e2e/support/suite.ts');
 const { startPrivateKafka } = await import('../../e2e/support/private-kafka.ts');
 const { stack, waitFor } = await import('@trellis/shared/testing');
-const { drained, inboxAssignments, LiveFeed, world, Writer } = await import('./probes.ts');
+const { drained, LiveFeed, world, Writer } = await import('./probes.ts');
+const { verdict } = await import('./verdict.ts');
+type Outcome = Awaited<ReturnType<typeof verdict>>;
 type World = Awaited<ReturnType<typeof world>>;
 type WriterT = InstanceType<typeof Writer>;
 type FeedT = InstanceType<typeof LiveFeed>;
@@ -63,60 +74,6 @@ const suiteOptions = (more: { kafkaBrokers?: string[] } = {}) => ({
   onOutput: keepLogs,
 });
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
-
-interface Outcome {
-  lost: number;
-  duplicated: number;
-}
-
-/**
- * After the fault: every acknowledged write is still there; its notification reached the inbox and
- * the live feed exactly once (waiting up to 30 s for stragglers); none arrived for a failed write.
- */
-async function verdict(w: World, writer: WriterT, feed: FeedT): Promise<Outcome> {
-  const acknowledged = [...writer.acknowledged.values()];
-  const ids = new Set(acknowledged.map((c) => c.id));
-  let missingWrites = 0;
-  for (const created of acknowledged) {
-    const res = await w.api.get(`/tasks/${created.id}`, w.owner.token);
-    if (res.status !== 200) missingWrites += 1;
-  }
-  const inbox = await waitFor(
-    async () => {
-      const counts = await inboxAssignments(w);
-      return acknowledged.every((c) => counts.has(c.id)) ? counts : undefined;
-    },
-    { what: 'every notification', timeoutMs: 30_000, intervalMs: 1_000 },
-  ).catch(() => inboxAssignments(w));
-  await waitFor(() => acknowledged.every((c) => feed.counts.has(c.key)), {
-    what: 'every live event',
-    timeoutMs: 10_000,
-    intervalMs: 250,
-  }).catch(() => undefined);
-  const missingInbox = acknowledged.filter((c) => !inbox.has(c.id)).length;
-  const duplicateInbox = [...inbox.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-  // A notification for a task that was not acknowledged is fine if the task exists (its answer was
-  // lost on the way); for one that does not, an event left for a write that never committed.
-  let phantoms = 0;
-  for (const id of [...inbox.keys()].filter((id) => !ids.has(id)))
-    if ((await w.api.get(`/tasks/${id}`, w.owner.token)).status !== 200) phantoms += 1;
-  const missingFeed = acknowledged.filter((c) => !feed.counts.has(c.key)).length;
-  const duplicateFeed = [...feed.counts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-  say(`  writes:        ${acknowledged.length} acknowledged, ${missingWrites} missing afterwards`);
-  say(
-    `  inbox:         ${inbox.size} task.assigned, ${missingInbox} missing, ${duplicateInbox} duplicated, ${phantoms} for a task that does not exist`,
-  );
-  say(
-    `  live feed:     ${feed.counts.size} notification.created, ${missingFeed} missing, ${duplicateFeed} duplicated, ${feed.resets} resets`,
-  );
-  if (writer.reusedKeys > 0) say(`  task keys:     ${writer.reusedKeys} given twice`);
-  if (writer.failed > 0)
-    say(`  failures:      ${[...writer.failures].map(([what, n]) => `${what} ×${n}`).join(', ')}`);
-  return {
-    lost: missingWrites + missingInbox + missingFeed + phantoms,
-    duplicated: duplicateInbox + duplicateFeed,
-  };
-}
 
 function report(writer: WriterT, outcome: Outcome, recoveryMs: number | undefined): number {
   const recovery = recoveryMs === undefined ? `> ${seconds(RECOVERY_LIMIT_MS)}` : seconds(recoveryMs);
@@ -161,7 +118,7 @@ async function faultDrill(
   fault: (w: World) => Promise<void>,
 ): Promise<number> {
   const run = await underLoad(gatewayUrl, brokers, topicPrefix, rate, fault);
-  const outcome = await verdict(run.w, run.writer, run.feed);
+  const outcome = await verdict(run.w, [run.writer], run.feed);
   await run.feed.stop();
   return report(run.writer, outcome, run.recoveryMs);
 }
@@ -261,7 +218,7 @@ async function killService(): Promise<number> {
     say(
       `  reads:         ${others.map((n) => `${n} ${errors.get(n) ?? 0}/${reads.get(n) ?? 0}`).join(', ')} errors/reads (the others); ${target} ${errors.get(target) ?? 0}/${reads.get(target) ?? 0}`,
     );
-    const outcome = await verdict(run.w, run.writer, run.feed);
+    const outcome = await verdict(run.w, [run.writer], run.feed);
     await run.feed.stop();
     const code = report(run.writer, outcome, recoveryMs);
     return otherErrors === 0 && (recoveryMs ?? Infinity) <= 10_000 ? code : 1;
@@ -360,7 +317,7 @@ async function soak(): Promise<number> {
     const drainedAt = await step('every consumer group at lag 0', () =>
       drained(stack.kafkaBrokers, suite.topicPrefix, RECOVERY_LIMIT_MS),
     );
-    const outcome = await verdict(w, writer, feed);
+    const outcome = await verdict(w, [writer], feed);
     await feed.stop();
     const toSocket = [...writer.acknowledged.values()]
       .map((c) => (feed.arrivedAt.get(c.key) ?? NaN) - c.sentAt)
@@ -449,6 +406,14 @@ const drills: Record<Drill, () => Promise<number>> = {
   'notify-outage': notifyOutage,
   'kill-service': killService,
   soak,
+  'rolling-restart': async () => {
+    const { replicaDrill } = await import('./replicas.ts');
+    return replicaDrill('rolling-restart', target, suiteOptions(), RECOVERY_LIMIT_MS);
+  },
+  'kill-replica': async () => {
+    const { replicaDrill } = await import('./replicas.ts');
+    return replicaDrill('kill-replica', target, suiteOptions(), RECOVERY_LIMIT_MS);
+  },
 };
 
 let code = 1;

@@ -1,5 +1,6 @@
 // What a drill measures with: a paced writer that records every answer, the assignee's inbox and
 // live feed counted per task, and the suite's consumer lag. Imported after the stack's env is set.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { ApiClient } from '../../e2e/support/client.ts';
@@ -53,15 +54,20 @@ export class Writer {
   /** Keys answered twice: a key given again after a crash lost the write that first had it. */
   reusedKeys = 0;
   readonly failures = new Map<string, number>();
+  /** When each failure happened (performance.now). */
+  readonly failedAtTimes: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
   private readonly gatewayUrl: string;
   private readonly w: World;
+  private readonly idempotencyKeys: boolean;
 
-  constructor(gatewayUrl: string, w: World) {
+  /** `idempotencyKeys`: each create carries a key of its own (the gateway may then send it again). */
+  constructor(gatewayUrl: string, w: World, options: { idempotencyKeys?: boolean } = {}) {
     this.gatewayUrl = gatewayUrl;
     this.w = w;
+    this.idempotencyKeys = options.idempotencyKeys ?? false;
   }
 
   get failed(): number {
@@ -86,7 +92,11 @@ export class Writer {
     try {
       const res = await fetch(`${this.gatewayUrl}/api/v1/projects/${this.w.projectId}/tasks`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.w.owner.token}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${this.w.owner.token}`,
+          'content-type': 'application/json',
+          ...(this.idempotencyKeys ? { 'idempotency-key': randomUUID() } : {}),
+        },
         body: JSON.stringify({ title: `Drill ${this.sent}`, assigneeId: this.w.assignee.id }),
         signal: AbortSignal.timeout(10_000),
       });
@@ -100,6 +110,7 @@ export class Writer {
   }
 
   private count(what: string): void {
+    this.failedAtTimes.push(performance.now());
     this.failures.set(what, (this.failures.get(what) ?? 0) + 1);
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { endpoints, env, envPort, paths, redact } from './config.ts';
 import { UserError } from './log.ts';
+import { asRuntimeRole } from './migrations.ts';
 
 /** Upstream → the services that call it (JWKS, internal fallback endpoints). */
 const INTERNAL_UPSTREAMS: Record<string, string[]> = {
@@ -27,7 +28,8 @@ function service(name: string, defaultPort: number, store?: Service['store']): S
 }
 
 export const services: Service[] = [
-  service('gateway', 8080),
+  // Its database holds the rate-limit counters its replicas share (RATE_LIMIT_STORE=postgres below).
+  service('gateway', 8080, 'postgres'),
   service('identity', 8081, 'postgres'),
   service('governance', 8082, 'postgres'),
   service('work', 8083, 'postgres'),
@@ -35,9 +37,59 @@ export const services: Service[] = [
   service('notify', 8085, 'mongo'),
 ];
 
+/** Replica k of a service listens on its port + k × REPLICA_PORT_STEP (8083, 8183, …). */
+export const REPLICA_PORT_STEP = 100;
+
+/**
+ * Processes per service: `npm start -- --replicas=N`, else TRELLIS_REPLICAS, else 1. At most the
+ * topics' partitions would use: more would sit idle in their consumer groups.
+ */
+export function replicaCount(args: string[] = []): number {
+  const flag = args.find((arg) => arg.startsWith('--replicas='))?.slice('--replicas='.length);
+  const value = flag ?? env('TRELLIS_REPLICAS') ?? '1';
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > 12)
+    throw new UserError(`--replicas / TRELLIS_REPLICAS must be a whole number from 1 to 12 (got ${value})`);
+  return count;
+}
+
+/** One process of a service: `work`, or `work#2` for the second of several. */
+export interface Replica {
+  service: Service;
+  /** 0 for the first. */
+  index: number;
+  port: number;
+  name: string;
+}
+
+export function replicasOf(service: Service, count: number): Replica[] {
+  return Array.from({ length: count }, (_, index) => ({
+    service,
+    index,
+    port: service.port + index * REPLICA_PORT_STEP,
+    name: count > 1 ? `${service.name}#${index + 1}` : service.name,
+  }));
+}
+
+export function replicaUrl(replica: Pick<Replica, 'port'>): string {
+  return `http://127.0.0.1:${replica.port}`;
+}
+
+/** The first replica's URL (the only one's, at one replica). */
 export function serviceUrl(service: Service): string {
   return `http://127.0.0.1:${service.port}`;
 }
+
+/** Every replica's URL, as the comma list the services' *_URL settings take. */
+function serviceUrls(service: Service, count: number): string {
+  return replicasOf(service, count).map(replicaUrl).join(',');
+}
+
+/**
+ * With several replicas, a stopping one goes on serving (not ready) this long before it closes its
+ * port: more than two of the gateway's health-check intervals (1 s), so it is out of rotation first.
+ */
+const DRAIN_MS_AT_REPLICAS = 2_500;
 
 export function serviceDir(service: Service): string {
   return join(paths.repo, 'services', service.name);
@@ -82,19 +134,21 @@ export function stackEnv(): Record<string, string> {
   };
 }
 
-export function serviceEnv(service: Service): Record<string, string> {
+/** The env of one replica (`index` of `count`) of a service. */
+export function serviceEnv(service: Service, index = 0, count = 1): Record<string, string> {
   const vars: Record<string, string> = {
     // Loopback, whatever HOST the shell exports: nothing here is meant for the network.
     // GATEWAY_HOST opens the gateway alone (0.0.0.0: the API from other machines).
     HOST: (service.name === 'gateway' ? env('GATEWAY_HOST') : undefined) ?? '127.0.0.1',
-    PORT: String(service.port),
+    PORT: String(service.port + index * REPLICA_PORT_STEP),
     KAFKA_BROKERS: endpoints.kafkaBrokers,
     KAFKA_TOPIC_PREFIX: env('KAFKA_TOPIC_PREFIX') ?? '',
     LOG_LEVEL: env('LOG_LEVEL') ?? 'info',
     NODE_ENV: env('NODE_ENV') ?? 'development',
   };
   if (service.store === 'postgres') {
-    vars.DATABASE_URL = withDatabase(endpoints.databaseUrl, databaseName(service));
+    // As the runtime role: the migration step (migrations.ts) ran as the owner before.
+    vars.DATABASE_URL = asRuntimeRole(withDatabase(endpoints.databaseUrl, databaseName(service)));
   }
   if (service.store === 'mongo') {
     vars.MONGO_URL = withDatabase(endpoints.mongoUrl, databaseName(service));
@@ -112,14 +166,18 @@ export function serviceEnv(service: Service): Record<string, string> {
   // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
   // also ask governance (collab and notify also work, notify also collab) for what their projections
   // have not seen yet.
-  const urlOf = (name: string) => serviceUrl(services.find((other) => other.name === name) ?? service);
+  if (count > 1) vars.SHUTDOWN_DRAIN_MS = env('SHUTDOWN_DRAIN_MS') ?? String(DRAIN_MS_AT_REPLICAS);
+  const urlOf = (name: string) =>
+    serviceUrls(services.find((other) => other.name === name) ?? service, count);
   for (const [upstream, readers] of Object.entries(INTERNAL_UPSTREAMS))
     if (readers.includes(service.name)) vars[`${upstream.toUpperCase()}_URL`] = urlOf(upstream);
   if (service.name === 'gateway') {
     // `/metrics` is not on the public port (architecture.md §8): on this one, loopback only.
-    vars.METRICS_PORT = String(envPort('GATEWAY_METRICS_PORT', 9464));
+    vars.METRICS_PORT = String(envPort('GATEWAY_METRICS_PORT', 9464) + index);
+    // One rate-limit count per caller for every replica (services/gateway/README.md).
+    vars.RATE_LIMIT_STORE = 'postgres';
     for (const upstream of services.filter((other) => other !== service)) {
-      vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrl(upstream);
+      vars[`${upstream.name.toUpperCase()}_URL`] = serviceUrls(upstream, count);
     }
   }
   return vars;

@@ -10,15 +10,21 @@ import { styleText } from 'node:util';
 
 import { endpoints, env, paths } from './config.ts';
 import { say, seconds, step, UserError } from './log.ts';
+import { migrateServiceDatabases } from './migrations.ts';
 import { ensureDatabases } from './postgres/postgres.ts';
 import { portInUse, waitUntil } from './proc.ts';
 import {
   databaseName,
   quietNodeOptions,
   serviceDir,
+  replicaCount,
+  replicasOf,
+  replicaUrl,
   serviceEnv,
   services,
   serviceUrl,
+  type Replica,
+  withDatabase,
   type Service,
 } from './services.ts';
 import { downStarted, up } from './stack.ts';
@@ -26,10 +32,12 @@ import { CrashPolicy, listenForCommands, MAX_CRASHES, CRASH_WINDOW_MS } from './
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
+/** Two of the gateway's health-check intervals: a restarted replica is back in its rotation. */
+const ROTATION_WAIT_MS = 2_000;
 const COLOURS = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red'] as const;
 
 interface Running {
-  service: Service;
+  replica: Replica;
   /** Its colour in the log. */
   index: number;
   child: ChildProcess;
@@ -42,16 +50,16 @@ interface Running {
 
 const mainFile = (service: Service) => join(serviceDir(service), 'src', 'main.ts');
 
-async function checkServices(): Promise<void> {
+async function checkServices(count: number): Promise<void> {
   const missing = services.filter((service) => !existsSync(mainFile(service)));
   if (missing.length > 0) {
     const files = missing.map((service) => relative(paths.repo, mainFile(service)));
     throw new UserError(`cannot start Trellis: missing ${files.join(', ')}`);
   }
-  for (const service of services) {
-    if (await portInUse(service.port)) {
+  for (const replica of services.flatMap((service) => replicasOf(service, count))) {
+    if (await portInUse(replica.port)) {
       throw new UserError(
-        `${service.name}: port ${service.port} is already in use. Stop that process, or set ${service.portEnv} to a free port.`,
+        `${replica.name}: port ${replica.port} is already in use. Stop that process, or set ${replica.service.portEnv} to a free port.`,
       );
     }
   }
@@ -62,35 +70,48 @@ async function createDatabases(): Promise<void> {
   for (const name of await ensureDatabases(names)) say(`✓ created database ${name}`);
 }
 
+/** Each service's migration step, as its owner; the services then run as the runtime role. */
+async function migrateDatabases(): Promise<void> {
+  await migrateServiceDatabases(
+    endpoints.databaseUrl,
+    services
+      .filter(({ store }) => store === 'postgres')
+      .map((service) => ({
+        service: service.name,
+        ownerUrl: withDatabase(endpoints.databaseUrl, databaseName(service)),
+      })),
+  );
+}
+
 /** `--tracing` (or TRELLIS_TRACING=true): Jaeger runs too, and every service sends it spans. */
 function tracingAsked(args: string[]): boolean {
   const flag = args.includes('--tracing');
-  const unknown = args.filter((arg) => arg !== '--tracing');
+  const unknown = args.filter((arg) => arg !== '--tracing' && !arg.startsWith('--replicas='));
   if (unknown.length > 0)
-    throw new UserError(`unknown option ${unknown.join(' ')} (npm start -- [--tracing])`);
+    throw new UserError(`unknown option ${unknown.join(' ')} (npm start -- [--tracing] [--replicas=N])`);
   return flag || env('TRELLIS_TRACING') === 'true';
 }
 
-function childEnv(service: Service): NodeJS.ProcessEnv {
+function childEnv({ service, index }: Replica, count: number): NodeJS.ProcessEnv {
   // Our own env may hold the admin URLs; each service gets only its database.
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   delete inherited.DATABASE_URL;
   delete inherited.MONGO_URL;
-  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service) };
+  return { ...inherited, NODE_OPTIONS: quietNodeOptions(), ...serviceEnv(service, index, count) };
 }
 
 type OnExit = (code: number | null, signal: string | null) => void;
 
 /** Starts (or starts again) the service's process; `onExit` hears about it while it is the current one. */
-function spawnService(running: Running, onExit: OnExit): void {
-  const { service, index } = running;
+function spawnService(running: Running, onExit: OnExit, count: number): void {
+  const { replica, index } = running;
   const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: serviceDir(service),
-    env: childEnv(service),
+    cwd: serviceDir(replica.service),
+    env: childEnv(replica, count),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.child = child;
-  const prefix = styleText(COLOURS[index % COLOURS.length] ?? 'cyan', `${service.name.padEnd(10)} │ `);
+  const prefix = styleText(COLOURS[index % COLOURS.length] ?? 'cyan', `${replica.name.padEnd(12)} │ `);
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       running.recent.push(line);
@@ -111,9 +132,9 @@ const lastLines = (running: Running) =>
     .map((line) => `  │ ${line}`)
     .join('\n');
 
-async function awaitReady(service: Service, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-  if (!(await waitUntil(() => isReady(service), timeoutMs)))
-    throw new UserError(`${service.name} not ready after ${timeoutMs / 1000}s`);
+async function awaitReady(replica: Replica, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  if (!(await waitUntil(() => isReady(replica), timeoutMs)))
+    throw new UserError(`${replica.name} not ready after ${timeoutMs / 1000}s`);
 }
 
 /** Stops one service gracefully (SIGKILL after STOP_TIMEOUT_MS). */
@@ -129,9 +150,9 @@ async function stopOne(running: Running): Promise<void> {
 
 const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
-async function isReady(service: Service): Promise<boolean> {
+async function isReady(replica: Replica): Promise<boolean> {
   try {
-    const response = await fetch(`${serviceUrl(service)}/health/ready`, {
+    const response = await fetch(`${replicaUrl(replica)}/health/ready`, {
       signal: AbortSignal.timeout(1_000),
     });
     return response.status === 200;
@@ -140,16 +161,16 @@ async function isReady(service: Service): Promise<boolean> {
   }
 }
 
-async function awaitServices(): Promise<void> {
+async function awaitServices(replicas: Replica[]): Promise<void> {
   const began = performance.now();
-  const pending = new Set(services);
+  const pending = new Set(replicas);
   let nextReport = began + 5_000;
   while (pending.size > 0) {
     await Promise.all(
-      [...pending].map(async (service) => {
-        if (await isReady(service)) {
-          pending.delete(service);
-          say(`✓ ${service.name} ready (${seconds(began)})`);
+      [...pending].map(async (replica) => {
+        if (await isReady(replica)) {
+          pending.delete(replica);
+          say(`✓ ${replica.name} ready (${seconds(began)})`);
         }
       }),
     );
@@ -169,12 +190,12 @@ async function awaitServices(): Promise<void> {
 async function stopServices(running: Running[]): Promise<void> {
   const alive = running.filter(({ child }) => !hasExited(child));
   if (alive.length === 0) return;
-  await step(`stop services (${alive.map(({ service }) => service.name).join(', ')})`, async () => {
+  await step(`stop services (${alive.map(({ replica }) => replica.name).join(', ')})`, async () => {
     for (const { child } of alive) child.kill('SIGTERM');
     const stopped = await waitUntil(() => alive.every(({ child }) => hasExited(child)), STOP_TIMEOUT_MS);
     if (!stopped) {
-      for (const { child, service } of alive.filter(({ child }) => !hasExited(child))) {
-        say(`! ${service.name} ignored SIGTERM for ${STOP_TIMEOUT_MS / 1000}s: SIGKILL`);
+      for (const { child, replica } of alive.filter(({ child }) => !hasExited(child))) {
+        say(`! ${replica.name} ignored SIGTERM for ${STOP_TIMEOUT_MS / 1000}s: SIGKILL`);
         child.kill('SIGKILL');
       }
       await waitUntil(() => alive.every(({ child }) => hasExited(child)), 5_000);
@@ -182,25 +203,30 @@ async function stopServices(running: Running[]): Promise<void> {
   });
 }
 
-function printBanner(tracing: boolean): void {
+function printBanner(tracing: boolean, count: number): void {
   const [gateway, ...others] = services;
   if (!gateway) return;
+  const urls = (service: Service) => replicasOf(service, count).map(replicaUrl).join(', ');
   say(`\nTrellis is up: gateway at ${serviceUrl(gateway)}`);
-  for (const service of others) say(`  ${service.name.padEnd(11)} ${serviceUrl(service)}`);
+  if (count > 1) say(`  ${'gateways'.padEnd(11)} ${urls(gateway)} (${count} replicas of every service)`);
+  for (const service of others) say(`  ${service.name.padEnd(11)} ${urls(service)}`);
   say(`  ${'MailDev UI'.padEnd(11)} ${endpoints.maildevUrl}`);
   if (tracing)
     say(
       `  ${'Jaeger'.padEnd(11)} ${endpoints.jaegerUrl}/api/traces?service=gateway (query API; see docs/observability.md)`,
     );
-  say('Restart one service: npm run service -- restart <name>. Press Ctrl-C to stop.\n');
+  say(
+    `Restart one service: npm run service -- restart <name>${count > 1 ? ' (one replica at a time; <name>#<n>: one)' : ''}. Press Ctrl-C to stop.\n`,
+  );
 }
 
 export async function start(args: string[] = []): Promise<number> {
   const tracing = tracingAsked(args);
+  const count = replicaCount(args);
   // Every service inherits it; an endpoint the user set (an OTel Collector of theirs) wins over ours.
   if (tracing && !env('OTEL_EXPORTER_OTLP_ENDPOINT'))
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoints.otlpUrl;
-  await checkServices();
+  await checkServices(count);
   const started = new Set<string>();
   const running: Running[] = [];
   let stopping: Promise<never> | undefined;
@@ -229,6 +255,8 @@ export async function start(args: string[] = []): Promise<number> {
     if (stopping) return await stopping;
     await step('create service databases', createDatabases);
     if (stopping) return await stopping;
+    await step('migrate service databases', migrateDatabases);
+    if (stopping) return await stopping;
 
     const onExit =
       (running: Running): OnExit =>
@@ -239,7 +267,7 @@ export async function start(args: string[] = []): Promise<number> {
         if (!supervising) {
           void shutdown(
             1,
-            `✗ ${running.service.name} exited (${how}); its last lines:\n${lastLines(running)}`,
+            `✗ ${running.replica.name} exited (${how}); its last lines:\n${lastLines(running)}`,
           );
           return;
         }
@@ -247,58 +275,69 @@ export async function start(args: string[] = []): Promise<number> {
         if (delay === undefined) {
           void shutdown(
             1,
-            `✗ ${running.service.name} crashed ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} min: giving up; its last lines:\n${lastLines(running)}`,
+            `✗ ${running.replica.name} crashed ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} min: giving up; its last lines:\n${lastLines(running)}`,
           );
           return;
         }
         say(
-          `✗ ${running.service.name} exited (${how}); starting it again in ${delay / 1000}s (crash ${running.crashes.recent} of ${MAX_CRASHES} allowed in ${CRASH_WINDOW_MS / 60_000} min); its last lines:\n${lastLines(running)}`,
+          `✗ ${running.replica.name} exited (${how}); starting it again in ${delay / 1000}s (crash ${running.crashes.recent} of ${MAX_CRASHES} allowed in ${CRASH_WINDOW_MS / 60_000} min); its last lines:\n${lastLines(running)}`,
         );
         setTimeout(() => {
           // Stopping, or already started again by a requested restart meanwhile.
           if (stopping || !hasExited(running.child)) return;
           const began = performance.now();
-          spawnService(running, onExit(running));
-          awaitReady(running.service).then(
-            () => say(`✓ ${running.service.name} is back (${seconds(began)})`),
+          spawnService(running, onExit(running), count);
+          awaitReady(running.replica).then(
+            () => say(`✓ ${running.replica.name} is back (${seconds(began)})`),
             (error: unknown) => say(`! ${(error as Error).message}`),
           );
         }, delay).unref();
       };
     for (const [index, service] of services.entries()) {
-      const entry: Running = {
-        service,
-        index,
-        child: undefined as unknown as ChildProcess,
-        recent: [],
-        crashes: new CrashPolicy(),
-        restarting: false,
-      };
-      running.push(entry);
-      spawnService(entry, onExit(entry));
-    }
-    await listenForCommands(async (command) => {
-      const [verb, name] = command.split(/\s+/);
-      const target = running.find(({ service }) => service.name === name);
-      if (verb !== 'restart' || !target) {
-        throw new Error(`unknown command "${command}" (restart <${services.map((s) => s.name).join('|')}>)`);
+      for (const replica of replicasOf(service, count)) {
+        const entry: Running = {
+          replica,
+          index,
+          child: undefined as unknown as ChildProcess,
+          recent: [],
+          crashes: new CrashPolicy(),
+          restarting: false,
+        };
+        running.push(entry);
+        spawnService(entry, onExit(entry), count);
       }
-      if (target.restarting) throw new Error(`${name} is already restarting`);
+    }
+    const restartOne = async (target: Running) => {
       const began = performance.now();
       target.restarting = true;
       try {
-        say(`↻ restarting ${name} (asked by npm run service)`);
+        say(`↻ restarting ${target.replica.name} (asked by npm run service)`);
         await stopOne(target);
       } finally {
         target.restarting = false;
       }
       // From here the new process is supervised like any other: a crash is restarted.
-      spawnService(target, onExit(target));
-      await awaitReady(target.service);
-      say(`✓ ${name} restarted (${seconds(began)})`);
+      spawnService(target, onExit(target), count);
+      await awaitReady(target.replica);
+      say(`✓ ${target.replica.name} restarted (${seconds(began)})`);
+    };
+    await listenForCommands(async (command) => {
+      const [verb, name] = command.split(/\s+/);
+      // `work`: every replica of it, one at a time; `work#2`: that one.
+      const targets = running.filter(({ replica }) => replica.name === name || replica.service.name === name);
+      if (verb !== 'restart' || targets.length === 0) {
+        throw new Error(`unknown command "${command}" (restart <${services.map((s) => s.name).join('|')}>)`);
+      }
+      if (targets.some((target) => target.restarting)) throw new Error(`${name} is already restarting`);
+      const began = performance.now();
+      for (const [i, target] of targets.entries()) {
+        await restartOne(target);
+        // Back in the gateway's rotation (its next health check) before the next one stops.
+        if (i < targets.length - 1) await sleep(ROTATION_WAIT_MS);
+      }
       return `${name} restarted and ready in ${seconds(began)}`;
     });
-    await step('wait for services (/health/ready)', awaitServices);
+    await step('wait for services (/health/ready)', () => awaitServices(running.map((r) => r.replica)));
   } catch (error) {
     if (stopping) return await stopping;
     const message = error instanceof UserError ? error.message : (error as Error).stack;
@@ -306,6 +345,6 @@ export async function start(args: string[] = []): Promise<number> {
   }
   if (stopping) return await stopping;
   supervising = true;
-  printBanner(tracing);
+  printBanner(tracing, count);
   return await new Promise<never>(() => undefined); // runs until a signal or a service exits
 }

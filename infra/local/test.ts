@@ -2,7 +2,7 @@
 // runner over shared/ and services/. Stops what it started and exits with the
 // runner's code.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,8 +67,10 @@ export async function test(args: string[]): Promise<number> {
   ];
   say(`→ node ${runnerArgs.join(' ')}`);
   // The e2e suites' service logs and the secrets their clients handled, for the watch below.
-  const e2eLogs = join(paths.home, 'logs', 'e2e-run');
-  rmSync(e2eLogs, { recursive: true, force: true });
+  // One folder per run, so two runs side by side do not clear each other's; those of runs that
+  // have ended are cleared here.
+  const e2eLogs = join(paths.home, 'logs', `e2e-run-${process.pid}`);
+  clearEndedRuns(join(paths.home, 'logs'));
   runner = spawn(process.execPath, runnerArgs, {
     cwd: paths.repo,
     stdio: 'inherit',
@@ -121,5 +123,24 @@ export async function clearStaleTopics(): Promise<void> {
     if (deleted > 0) say(`✓ deleted ${deleted} test topics of earlier runs`);
   } catch (error) {
     say(`! could not delete old test topics: ${(error as Error).message}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the log folders of e2e runs whose process is gone. */
+function clearEndedRuns(logs: string): void {
+  if (!existsSync(logs)) return;
+  for (const name of readdirSync(logs)) {
+    const pid = Number(/^e2e-run(?:-(\d+))?$/.exec(name)?.[1] ?? NaN);
+    if (/^e2e-run/.test(name) && !(Number.isInteger(pid) && alive(pid)))
+      rmSync(join(logs, name), { recursive: true, force: true });
   }
 }

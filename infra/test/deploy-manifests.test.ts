@@ -40,7 +40,8 @@ const UPSTREAM_ENV: Record<string, ServiceName> = {
 };
 
 const SERVICE_ENV: Record<ServiceName, string[]> = {
-  gateway: Object.keys(UPSTREAM_ENV),
+  // Its database holds the rate-limit counters its replicas share.
+  gateway: [...Object.keys(UPSTREAM_ENV), 'RATE_LIMIT_STORE', 'DATABASE_URL'],
   identity: ['DATABASE_URL', 'CODE_SECRET', 'KEY_ENCRYPTION_SECRET'],
   governance: ['DATABASE_URL', 'IDENTITY_URL'],
   work: ['DATABASE_URL', 'IDENTITY_URL', 'GOVERNANCE_URL'],
@@ -50,7 +51,7 @@ const SERVICE_ENV: Record<ServiceName, string[]> = {
 
 /** Compose services each app service must wait for. */
 const COMPOSE_DEPENDENCIES: Record<ServiceName, string[]> = {
-  gateway: ['kafka', 'identity', 'governance', 'work', 'collab', 'notify'],
+  gateway: ['postgres', 'kafka', 'identity', 'governance', 'work', 'collab', 'notify'],
   identity: ['postgres', 'kafka'],
   governance: ['postgres', 'kafka', 'identity'],
   work: ['postgres', 'kafka', 'identity', 'governance'],
@@ -206,12 +207,19 @@ test('compose services restart and wait for healthy dependencies', () => {
   }
 });
 
-test('every depends_on target exists and has a healthcheck', () => {
+test('every depends_on target exists: a one-shot to complete, anything else with a healthcheck', () => {
   for (const name of Object.keys(composeServices)) {
-    for (const dep of composeDependsOn(name).keys()) {
+    for (const [dep, condition] of composeDependsOn(name)) {
       assert.ok(isMapping(composeServices[dep]), `${name} depends on unknown service ${dep}`);
+      if (condition === 'service_completed_successfully') {
+        assert.equal(composeService(dep)['restart'], 'no', `${dep} (awaited by ${name}) must be a one-shot`);
+        continue;
+      }
       const healthcheck = composeService(dep)['healthcheck'];
-      assert.ok(isMapping(healthcheck), `${dep} (needed by ${name}) has no healthcheck`);
+      assert.ok(
+        isMapping(healthcheck) && healthcheck['disable'] !== true,
+        `${dep} (needed by ${name}) has no healthcheck`,
+      );
     }
   }
 });
@@ -219,7 +227,7 @@ test('every depends_on target exists and has a healthcheck', () => {
 test('compose healthchecks are well-formed commands', () => {
   for (const name of Object.keys(composeServices)) {
     const healthcheck = composeService(name)['healthcheck'];
-    if (healthcheck === undefined) continue;
+    if (healthcheck === undefined || mapping(healthcheck, name)['disable'] === true) continue;
     const command = list(mapping(healthcheck, `${name} healthcheck`)['test'], `${name} healthcheck.test`);
     assert.ok(['CMD', 'CMD-SHELL'].includes(String(command[0])), `${name} healthcheck must start with CMD`);
     // A stray ": " in an unquoted YAML item turns it into a mapping.
@@ -263,7 +271,7 @@ test('the postgres init script creates every database the services connect to', 
   const created = new Set([...script.matchAll(/CREATE\s+DATABASE\s+"?(\w+)"?/gi)].map((m) => m[1]));
 
   const wanted = SERVICE_NAMES.filter((s) => SERVICE_ENV[s].includes('DATABASE_URL'));
-  assert.deepEqual(wanted, ['identity', 'governance', 'work']);
+  assert.deepEqual(wanted, ['gateway', 'identity', 'governance', 'work']);
   for (const service of wanted) {
     const url = new URL(text(composeEnv(service).get('DATABASE_URL'), `${service} DATABASE_URL`));
     const database = url.pathname.slice(1);
@@ -271,8 +279,20 @@ test('the postgres init script creates every database the services connect to', 
     assert.ok(created.has(database), `${hostPath} does not create ${database}`);
     assert.equal(url.hostname, 'postgres');
     assert.equal(url.port, '5432');
-    assert.equal(url.username, postgresEnv.get('POSTGRES_USER'));
-    assert.equal(url.password, postgresEnv.get('POSTGRES_PASSWORD'));
+    // The service's runtime role, created by the script; its migration step connects as the owner.
+    const role = new RegExp(`CREATE\\s+ROLE\\s+${url.username}\\s+LOGIN\\s+PASSWORD\\s+'([^']*)'`, 'i');
+    assert.equal(
+      script.match(role)?.[1],
+      url.password,
+      `${hostPath} creates ${url.username} with its password`,
+    );
+    const owner = new URL(
+      text(composeEnv(`${service}-migrate`).get('DATABASE_URL'), `${service}-migrate URL`),
+    );
+    assert.equal(owner.host, url.host);
+    assert.equal(owner.pathname, url.pathname);
+    assert.equal(owner.username, postgresEnv.get('POSTGRES_USER'));
+    assert.equal(owner.password, postgresEnv.get('POSTGRES_PASSWORD'));
   }
   for (const service of SERVICE_NAMES.filter((s) => SERVICE_ENV[s].includes('MONGO_URL'))) {
     const url = new URL(text(composeEnv(service).get('MONGO_URL'), `${service} MONGO_URL`));
@@ -755,6 +775,39 @@ test('no HorizontalPodAutoscaler scales a service past the partitions of the top
   );
 });
 
+test('a replica stops within its grace period: preStop, drain and every shutdown step', () => {
+  const config = ofKind('ConfigMap').find((m) => m.name === 'trellis-config');
+  if (config === undefined) assert.fail('no trellis-config ConfigMap');
+  const data = mapping(config.body['data'], 'data');
+  const drainMs = Number(text(data['SHUTDOWN_DRAIN_MS'], 'SHUTDOWN_DRAIN_MS'));
+  const timeoutMs = Number(text(data['SHUTDOWN_TIMEOUT_MS'], 'SHUTDOWN_TIMEOUT_MS'));
+  // The drain is one of the steps the timeout bounds, with room left for the others.
+  assert.ok(drainMs > 0 && drainMs + 5_000 <= timeoutMs, `drain ${drainMs} ms within ${timeoutMs} ms`);
+  for (const deployment of ofKind('Deployment')) {
+    const grace = Number(podSpec(deployment)['terminationGracePeriodSeconds']) * 1000;
+    for (const container of containers(deployment)) {
+      const preStop = mapping(mapping(container['lifecycle'], 'lifecycle')['preStop'], 'preStop');
+      const command = list(mapping(preStop['exec'], 'exec')['command'], 'command').map(String);
+      const sleepMs = command[0] === 'sleep' ? Number(command[1]) * 1000 : 0;
+      assert.ok(
+        sleepMs + timeoutMs <= grace,
+        `${deployment.name}: preStop ${sleepMs} ms + shutdown ${timeoutMs} ms > grace ${grace} ms`,
+      );
+    }
+  }
+  assert.equal(composeEnv('work').get('SHUTDOWN_DRAIN_MS'), String(drainMs), 'compose drains the same');
+});
+
+test('the gateway counts rate limits in PostgreSQL wherever it runs replicas', () => {
+  // With the in-process store each replica would grant the whole limit again.
+  assert.equal(composeEnv('gateway').get('RATE_LIMIT_STORE'), 'postgres', 'compose');
+  const gateway = ofKind('Deployment').find((d) => d.name === 'gateway');
+  if (gateway === undefined) assert.fail('no gateway Deployment');
+  const env = containers(gateway).flatMap((c) => list(c['env'] ?? [], 'env').map((e) => mapping(e, 'env')));
+  const store = env.find((e) => e['name'] === 'RATE_LIMIT_STORE');
+  assert.equal(store?.['value'], 'postgres', 'the Deployment, which its HPA scales');
+});
+
 test('gateway upstream URLs in the ConfigMap point at Services on their ports', () => {
   const config = ofKind('ConfigMap').find((m) => m.name === 'trellis-config');
   if (config === undefined) assert.fail('no trellis-config ConfigMap');
@@ -786,4 +839,186 @@ test("each service's own config schema accepts its compose environment (NODE_ENV
       `${service} would refuse to start: ${result.success ? '' : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
+});
+
+// ---- migrations: a step of their own, as the migration role; services run as a runtime role
+
+/** The services that connect to PostgreSQL: each has a migration step and a runtime role. */
+const postgresServices = SERVICE_NAMES.filter((s) => SERVICE_ENV[s].includes('DATABASE_URL'));
+
+function envEntries(container: Mapping): Mapping[] {
+  return list(container['env'] ?? [], 'env').map((e) => mapping(e, 'env entry'));
+}
+
+/** The Secret key an env variable is read from, if it is. */
+function secretKeyOf(container: Mapping, variable: string): string | undefined {
+  const entry = envEntries(container).find((e) => e['name'] === variable);
+  const ref = isMapping(entry?.['valueFrom']) ? entry['valueFrom']['secretKeyRef'] : undefined;
+  return isMapping(ref) ? text(ref['key'], `${variable} secretKeyRef.key`) : undefined;
+}
+
+function secretValue(key: string): string {
+  const secret = ofKind('Secret').find((m) => m.name === 'trellis-datastores');
+  if (secret === undefined) assert.fail('no trellis-datastores Secret');
+  return text(optionalMapping(secret.body['stringData'], 'stringData')[key], `Secret key ${key}`);
+}
+
+/**
+ * Why a Deployment would run migrations or hold the migration role: a container (init containers
+ * too) whose command or args name a migration, an env variable from a `*_MIGRATION_*` Secret key, or
+ * a whole Secret that holds one. Empty when it runs as a service should.
+ */
+function migrationViolations(deployment: Manifest): string[] {
+  const pod = podSpec(deployment);
+  const found: string[] = [];
+  for (const container of [
+    ...list(pod['initContainers'] ?? [], 'initContainers'),
+    ...list(pod['containers'], 'containers'),
+  ]) {
+    const c = mapping(container, `${deployment.name} container`);
+    const name = `${deployment.name}/${String(c['name'])}`;
+    const argv = [...list(c['command'] ?? [], 'command'), ...list(c['args'] ?? [], 'args')].map(String);
+    if (argv.some((arg) => /migrat/i.test(arg))) found.push(`${name} runs ${argv.join(' ')}`);
+    for (const entry of envEntries(c)) {
+      const key = secretKeyOf(c, text(entry['name'], 'env name'));
+      if (key !== undefined && /MIGRATION/.test(key))
+        found.push(`${name} gets ${String(entry['name'])} from ${key}`);
+    }
+    for (const source of list(c['envFrom'] ?? [], 'envFrom')) {
+      const ref = mapping(source, 'envFrom entry')['secretRef'];
+      const keys = isMapping(ref) ? dataKeys('Secret', text(ref['name'], 'secretRef.name')) : undefined;
+      const held = [...(keys ?? [])].filter((key) => /MIGRATION/.test(key));
+      if (held.length > 0) found.push(`${name} gets a whole Secret holding ${held.join(', ')}`);
+    }
+  }
+  return found;
+}
+
+/** The same for a compose service: what it runs, and whether it connects as the databases' owner. */
+function composeMigrationViolations(name: string, command: unknown, env: Map<string, string>): string[] {
+  const found: string[] = [];
+  const argv = command === undefined ? [] : Array.isArray(command) ? command.map(String) : [String(command)];
+  if (argv.some((arg) => /migrat/i.test(arg))) found.push(`${name} runs ${argv.join(' ')}`);
+  const url = env.get('DATABASE_URL');
+  if (url && new URL(url).username === composeEnv('postgres').get('POSTGRES_USER'))
+    found.push(`${name} connects as the migration role`);
+  return found;
+}
+
+test('compose runs each PostgreSQL service’s migration step once, before the service starts', () => {
+  for (const service of postgresServices) {
+    const stepName = `${service}-migrate`;
+    const step = composeService(stepName);
+    assert.deepEqual(
+      step['build'],
+      composeService(service)['build'],
+      `${stepName} builds ${service}'s image`,
+    );
+    assert.deepEqual(step['command'], ['node', `services/${service}/src/migrate.ts`], `${stepName} command`);
+    assert.ok(existsSync(path.join(repoRoot, 'services', service, 'src', 'migrate.ts')));
+    assert.equal(step['restart'], 'no', `${stepName} runs once`);
+    assert.equal(composeDependsOn(stepName).get('postgres'), 'service_healthy');
+    assert.equal(composeDependsOn(service).get(stepName), 'service_completed_successfully', service);
+    const runtime = new URL(text(composeEnv(service).get('DATABASE_URL'), `${service} DATABASE_URL`));
+    assert.equal(
+      composeEnv(stepName).get('DATABASE_RUNTIME_ROLE'),
+      runtime.username,
+      `${stepName} grants it`,
+    );
+  }
+});
+
+test('each PostgreSQL Deployment has a migration Job: its image, the migration role, its runtime role granted', () => {
+  const withDatabase = ofKind('Deployment').filter((d) =>
+    containers(d).some((c) => envEntries(c).some((e) => e['name'] === 'DATABASE_URL')),
+  );
+  assert.deepEqual(withDatabase.map((d) => d.name).sort(), [...postgresServices].sort());
+  for (const deployment of withDatabase) {
+    const jobName = `${deployment.name}-migrate`;
+    const job = ofKind('Job').find((j) => j.name === jobName);
+    if (job === undefined) assert.fail(`no Job ${jobName}`);
+    const pod = mapping(mapping(spec(job)['template'], `${jobName} template`)['spec'], `${jobName} pod`);
+    assert.equal(pod['restartPolicy'], 'Never', jobName);
+    assert.equal(mapping(pod['securityContext'], `${jobName} securityContext`)['runAsNonRoot'], true);
+    const [container, ...others] = list(pod['containers'], `${jobName} containers`).map((c) =>
+      mapping(c, 'c'),
+    );
+    if (container === undefined || others.length > 0) assert.fail(`${jobName}: one container`);
+    const service = containers(deployment)[0] ?? {};
+    assert.equal(container['image'], service['image'], `${jobName} runs the service's image`);
+    assert.deepEqual(container['command'], ['node', `services/${deployment.name}/src/migrate.ts`]);
+    const security = mapping(container['securityContext'], `${jobName} container securityContext`);
+    assert.equal(security['readOnlyRootFilesystem'], true, jobName);
+    assert.equal(security['allowPrivilegeEscalation'], false, jobName);
+
+    const migrationKey = secretKeyOf(container, 'DATABASE_URL');
+    assert.equal(migrationKey, `${deployment.name.toUpperCase()}_MIGRATION_DATABASE_URL`, jobName);
+    const runtimeKey = secretKeyOf(service, 'DATABASE_URL');
+    if (runtimeKey === undefined) assert.fail(`${deployment.name}: DATABASE_URL from the Secret`);
+    const migrationUrl = new URL(secretValue(migrationKey));
+    const runtimeUrl = new URL(secretValue(runtimeKey));
+    assert.equal(migrationUrl.pathname, runtimeUrl.pathname, `${jobName} migrates the service's database`);
+    assert.notEqual(migrationUrl.username, runtimeUrl.username, `${deployment.name}: two roles`);
+    const role = envEntries(container).find((e) => e['name'] === 'DATABASE_RUNTIME_ROLE')?.['value'];
+    assert.equal(role, runtimeUrl.username, `${jobName} grants the role ${deployment.name} connects as`);
+  }
+});
+
+test('no Deployment or compose service runs migrations or holds the migration role (seeded ones are caught)', () => {
+  for (const deployment of ofKind('Deployment'))
+    assert.deepEqual(migrationViolations(deployment), [], deployment.name);
+  for (const service of SERVICE_NAMES)
+    assert.deepEqual(
+      composeMigrationViolations(service, composeService(service)['command'], composeEnv(service)),
+      [],
+      service,
+    );
+
+  const work = ofKind('Deployment').find((d) => d.name === 'work');
+  if (work === undefined) assert.fail('no work Deployment');
+  const seeded = (change: (pod: Mapping, container: Mapping) => void): string => {
+    const copy = structuredClone(work);
+    const pod = podSpec(copy);
+    change(pod, containers(copy)[0] ?? {});
+    return migrationViolations(copy).join('\n');
+  };
+  assert.match(
+    seeded((_, c) => (c['command'] = ['node', 'services/work/src/migrate.ts'])),
+    /work\/work runs node services\/work\/src\/migrate\.ts/,
+  );
+  assert.match(
+    seeded((_, c) => (c['args'] = ['--run-migrations'])),
+    /runs --run-migrations/,
+  );
+  assert.match(
+    seeded(
+      (pod, c) => (pod['initContainers'] = [{ ...c, name: 'schema', command: ['npm', 'run', 'migrate'] }]),
+    ),
+    /work\/schema runs npm run migrate/,
+  );
+  assert.match(
+    seeded((_, c) => {
+      const entry = envEntries(c).find((e) => e['name'] === 'DATABASE_URL');
+      if (entry)
+        entry['valueFrom'] = {
+          secretKeyRef: { name: 'trellis-datastores', key: 'WORK_MIGRATION_DATABASE_URL' },
+        };
+    }),
+    /gets DATABASE_URL from WORK_MIGRATION_DATABASE_URL/,
+  );
+  assert.match(
+    seeded((_, c) => (c['envFrom'] = [{ secretRef: { name: 'trellis-datastores' } }])),
+    /gets a whole Secret holding .*WORK_MIGRATION_DATABASE_URL/,
+  );
+
+  assert.match(
+    composeMigrationViolations('work', ['node', 'services/work/src/migrate.ts'], composeEnv('work')).join(),
+    /work runs node services\/work\/src\/migrate\.ts/,
+  );
+  const asOwner = new Map(composeEnv('work'));
+  asOwner.set('DATABASE_URL', text(composeEnv('work-migrate').get('DATABASE_URL'), 'work-migrate URL'));
+  assert.match(
+    composeMigrationViolations('work', undefined, asOwner).join(),
+    /work connects as the migration role/,
+  );
 });

@@ -1,15 +1,15 @@
 import { z } from 'zod';
-import { baseEnvSchema, loadConfig, mongoEnvSchema } from '@trellis/shared';
+import { baseEnvSchema, loadConfig, mongoEnvSchema, serviceUrls } from '@trellis/shared';
 
 export const configSchema = baseEnvSchema.extend({
   ...mongoEnvSchema.shape,
   PORT: z.coerce.number().int().min(0).max(65535).default(8084),
   /** Identity's base URL: access tokens are verified against its JWKS (`/api/v1/auth/jwks`). */
-  IDENTITY_URL: z.url(),
+  IDENTITY_URL: serviceUrls,
   /** Governance's base URL: the membership fallback (`/internal/orgs/{orgId}/members/{userId}`). */
-  GOVERNANCE_URL: z.url(),
+  GOVERNANCE_URL: serviceUrls,
   /** Work's base URL: the project and task fallbacks (`/internal/projects/{id}`, `/internal/tasks/{id}`). */
-  WORK_URL: z.url(),
+  WORK_URL: serviceUrls,
   /** How long one fallback call may take before its breaker counts a failure. */
   GOVERNANCE_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
   WORK_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),

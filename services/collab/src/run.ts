@@ -31,7 +31,7 @@ const outbox = new MongoOutbox({
 });
 outbox.start();
 
-const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const resolveKey = remoteJwks({ identityUrls: config.IDENTITY_URL });
 const governance = new InternalClient({
   name: 'governance',
   baseUrl: config.GOVERNANCE_URL,

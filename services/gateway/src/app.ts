@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Express } from 'express';
 import cors from 'cors';
+import type { Store } from 'express-rate-limit';
 import {
   createServiceApp,
   type KeyResolver,
@@ -15,7 +16,8 @@ import { aggregateHealth } from './health/aggregate.ts';
 import { apiRateLimit, bodySizeLimit } from './limits/limits.ts';
 import { UpstreamBreakers } from './routing/breakers.ts';
 import { apiProxy } from './routing/proxy.ts';
-import type { UpstreamUrls } from './routing/upstreams.ts';
+import { UpstreamPool } from './routing/targets.ts';
+import { UPSTREAMS, type UpstreamUrls } from './routing/upstreams.ts';
 
 export interface AppDeps {
   config: Pick<
@@ -31,6 +33,7 @@ export interface AppDeps {
     | 'BREAKER_RESET_MS'
     | 'BREAKER_FAILURES_PER_CALLER'
     | 'TRUSTED_PROXIES'
+    | 'UPSTREAM_HEALTH_INTERVAL_MS'
   >;
   logger: Logger;
   readiness: ReadinessCheck[];
@@ -39,11 +42,15 @@ export interface AppDeps {
   isRevoked: (jti: string) => boolean;
   /** The registry the metrics port serves (with the bus's metrics); new when absent. */
   metrics?: Metrics;
+  /** Where the rate limit counts (`openRateLimitStore`); absent: in this process. */
+  rateLimitStore?: Store;
 }
 
 export interface GatewayApp {
   app: Express;
   breakers: UpstreamBreakers;
+  /** Every upstream's targets and which are in rotation; its health checks run until `stop()`. */
+  pool: UpstreamPool;
   /** Not served on the public port: `main.ts` serves them on METRICS_PORT. */
   metrics: Metrics;
   /** The client address as `req.ip` decides it, for WebSocket upgrades (which bypass express). */
@@ -75,6 +82,13 @@ export function buildApp(deps: AppDeps): GatewayApp {
     // The edge: only the proxies in front of it may tell it who the client is (README, "Client address").
     trustProxy: { addresses: config.TRUSTED_PROXIES },
   });
+  const pool = new UpstreamPool(
+    deps.upstreams,
+    { healthIntervalMs: config.UPSTREAM_HEALTH_INTERVAL_MS, healthTimeoutMs: config.HEALTH_TIMEOUT_MS },
+    logger,
+    metrics.registry,
+  );
+  pool.start();
   const breakers = new UpstreamBreakers(
     {
       errorPercent: config.BREAKER_ERROR_PERCENT,
@@ -84,6 +98,7 @@ export function buildApp(deps: AppDeps): GatewayApp {
     },
     logger,
     metrics.registry,
+    Object.fromEntries(UPSTREAMS.map((u) => [u, pool.targets[u].map((target) => target.name)])),
   );
 
   app.use(
@@ -111,7 +126,16 @@ export function buildApp(deps: AppDeps): GatewayApp {
   app.use(stripIdentityHeaders());
   app.use(bodySizeLimit(config.BODY_LIMIT_BYTES));
   app.use(requireAccessToken({ resolveKey: deps.resolveKey, isRevoked: deps.isRevoked }));
-  app.use(apiRateLimit({ perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP }));
-  app.use(apiProxy({ upstreams: deps.upstreams, timeoutMs: config.PROXY_TIMEOUT_MS, breakers, logger }));
-  return { app: finish(), breakers, metrics, clientAddress };
+  const callerLimits = { perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP };
+  app.use(apiRateLimit(callerLimits, deps.rateLimitStore));
+  app.use(
+    apiProxy({
+      pool,
+      timeoutMs: config.PROXY_TIMEOUT_MS,
+      breakers,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      logger,
+    }),
+  );
+  return { app: finish(), breakers, pool, metrics, clientAddress };
 }

@@ -11,6 +11,7 @@ import {
 } from '@trellis/shared';
 import { buildApp } from './app.ts';
 import { readConfig } from './config.ts';
+import { openRateLimitStore } from './limits/rate-limit-store.ts';
 import { webSocketGate } from './routing/websocket.ts';
 import { upstreamUrls } from './routing/upstreams.ts';
 
@@ -20,19 +21,23 @@ const bus = createBus('gateway', config, logger);
 const metrics = createMetrics('gateway');
 observeEventBus(metrics.registry, bus);
 const upstreams = upstreamUrls(config);
-const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL}/api/v1/auth/jwks` });
+const resolveKey = remoteJwks({ identityUrls: config.IDENTITY_URL });
+
+// RATE_LIMIT_STORE=postgres: one count per caller for every replica (README, "Rate limits across replicas").
+const rateLimits = await openRateLimitStore(config, logger, metrics.registry);
 
 // Every replica learns every revocation (the same feed every service follows).
 const revocations = await followRevocations(bus, 'gateway');
 
-const { app, breakers, clientAddress } = buildApp({
+const { app, breakers, pool, clientAddress } = buildApp({
   config,
   logger,
-  readiness: [{ name: 'kafka', check: () => bus.ping(), critical: false }],
+  readiness: [{ name: 'kafka', check: () => bus.ping(), critical: false }, ...rateLimits.readiness],
   upstreams,
   resolveKey,
   isRevoked: revocations.isRevoked,
   metrics,
+  rateLimitStore: rateLimits.store,
 });
 // Before the public port opens; it stops last, so a drain can still be watched.
 const metricsServer = await serveMetrics({
@@ -41,22 +46,32 @@ const metricsServer = await serveMetrics({
   port: config.METRICS_PORT,
   logger,
 });
+const webSockets = webSocketGate({
+  pool,
+  resolveKey,
+  revocations,
+  breakers,
+  clientAddress,
+  timeoutMs: config.PROXY_TIMEOUT_MS,
+  logger,
+});
 await serve({
   app,
   config,
   logger,
-  onUpgrade: webSocketGate({
-    notifyUrl: config.NOTIFY_URL,
-    resolveKey,
-    revocations,
-    breakers,
-    clientAddress,
-    timeoutMs: config.PROXY_TIMEOUT_MS,
-    logger,
-  }),
+  onUpgrade: webSockets,
+  // Once the drain is over: relayed sockets would keep the server from closing.
+  beforeHttpClose: [{ name: 'websockets', run: webSockets.closeAll }],
   stopSteps: [
-    { name: 'breakers', run: async () => breakers.shutdown() },
+    {
+      name: 'breakers',
+      run: async () => {
+        pool.stop();
+        breakers.shutdown();
+      },
+    },
     { name: 'kafka', run: () => bus.close() },
+    ...rateLimits.stopSteps,
     { name: 'metrics', run: () => metricsServer.close() },
   ],
 });

@@ -34,3 +34,22 @@ test('TRUSTED_PROXIES takes addresses, CIDRs and keywords, and refuses anything 
     },
   );
 });
+
+test('RATE_LIMIT_STORE is memory by default; postgres needs DATABASE_URL, said at start-up', () => {
+  assert.equal(readConfig(required).RATE_LIMIT_STORE, 'memory');
+  const url = 'postgres://trellis:secret@127.0.0.1:5432/trellis_gateway';
+  const shared = readConfig({ ...required, RATE_LIMIT_STORE: 'postgres', DATABASE_URL: url });
+  assert.equal(shared.DATABASE_URL, url);
+  assert.throws(
+    () => readConfig({ ...required, RATE_LIMIT_STORE: 'postgres', BREAKER_VOLUME: '0' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.issues.sort(), [
+        'BREAKER_VOLUME: Too small: expected number to be >0',
+        'DATABASE_URL: required when RATE_LIMIT_STORE=postgres',
+      ]);
+      return true;
+    },
+  );
+  assert.throws(() => readConfig({ ...required, RATE_LIMIT_STORE: 'redis' }), ConfigError);
+});

@@ -17,7 +17,13 @@ import {
 import { assertProblem, testLogger } from '@trellis/shared/testing';
 import { buildApp, type AppDeps, type GatewayApp } from '../src/app.ts';
 import { webSocketGate } from '../src/routing/websocket.ts';
-import { ROUTE_PREFIXES, UPSTREAMS, upstreamFor, type UpstreamUrls } from '../src/routing/upstreams.ts';
+import {
+  ROUTE_PREFIXES,
+  UPSTREAMS,
+  upstreamFor,
+  type Upstream,
+  type UpstreamUrls,
+} from '../src/routing/upstreams.ts';
 import { closedPort, stopServers, testSigner } from '@trellis/shared/testing';
 
 const signer = testSigner();
@@ -33,7 +39,15 @@ const config: AppDeps['config'] = {
   BREAKER_RESET_MS: 5_000,
   BREAKER_FAILURES_PER_CALLER: 5,
   TRUSTED_PROXIES: [],
+  UPSTREAM_HEALTH_INTERVAL_MS: 60_000,
 };
+
+/** Upstreams as the tests give them: one URL each, or a list of targets. */
+type TestUpstreams = Record<Upstream, string | string[]>;
+const asLists = (urls: TestUpstreams): UpstreamUrls =>
+  Object.fromEntries(
+    Object.entries(urls).map(([name, url]) => [name, typeof url === 'string' ? [url] : url]),
+  ) as UpstreamUrls;
 
 /** The loopback address of a supertest client, as the gateway's socket sees it. */
 const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$/;
@@ -41,7 +55,7 @@ const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$/;
 describe('gateway', () => {
   const servers: Server[] = [];
   const revocations = new RevocationList();
-  let upstreams: UpstreamUrls;
+  let upstreams: Record<Upstream, string>;
   let gateway: express.Express;
   const seen: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
   const bearer = (token = signer.sign()) => ({ Authorization: `Bearer ${token}` });
@@ -66,15 +80,15 @@ describe('gateway', () => {
     return `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
   }
 
-  function gatewayWith(overrides: Partial<AppDeps> = {}) {
+  function gatewayWith(overrides: Partial<Omit<AppDeps, 'upstreams'>> & { upstreams?: TestUpstreams } = {}) {
     return buildApp({
       config,
       logger: testLogger('gateway'),
       readiness: [],
-      upstreams,
       resolveKey: signer.resolveKey,
       isRevoked: revocations.isRevoked,
       ...overrides,
+      upstreams: asLists(overrides.upstreams ?? upstreams),
     });
   }
 
@@ -533,11 +547,13 @@ describe('gateway', () => {
     /** A gateway front whose /ws goes to `notifyUrl`; returns its port. */
     async function front(notifyUrl: string): Promise<number> {
       const server = createServer(gateway);
-      const { breakers, clientAddress } = gatewayWith();
+      const { breakers, clientAddress, pool } = gatewayWith({
+        upstreams: { ...upstreams, notify: notifyUrl },
+      });
       server.on(
         'upgrade',
         webSocketGate({
-          notifyUrl,
+          pool,
           resolveKey: signer.resolveKey,
           revocations,
           breakers,

@@ -22,7 +22,7 @@ const { sequelize, outbox } = runtime;
 // The topics governance publishes to exist before the outbox relay first needs them.
 await runtime.bus.ensureTopics([...new Set(Object.values(governanceEvents).map((event) => event.topic))]);
 const models = defineModels(sequelize);
-const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const resolveKey = remoteJwks({ identityUrls: config.IDENTITY_URL });
 
 const deps = {
   logger,

@@ -4,12 +4,12 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import {
   createEvent,
+  createSequelize,
   defineEvent,
   outboxInboxMigration,
   outboxTraceContextMigration,
-  type PostgresRuntime,
 } from '@trellis/shared';
-import { postgresHarness, waitFor, type Harness } from '@trellis/shared/testing';
+import { postgresHarness, waitFor, type PostgresHarness } from '@trellis/shared/testing';
 import { AuditBatcher } from '../src/audit/audit.batcher.ts';
 import { AuditLog } from '../src/audit/audit.service.ts';
 import { startAuditSubscription } from '../src/audit/audit.subscription.ts';
@@ -27,7 +27,9 @@ const touched = defineEvent({
 });
 
 describe('audit log', () => {
-  let harness: Harness<PostgresRuntime>;
+  let harness: PostgresHarness;
+  /** The database's owner: the service's own role may not disable the append-only trigger. */
+  let owner: ReturnType<typeof createSequelize>;
   let audit: AuditLog;
   const event = (orgId: string | null, n: number, extra: Record<string, unknown> = {}) =>
     createEvent(touched, 'test', {
@@ -62,9 +64,13 @@ describe('audit log', () => {
       auditMigration,
     ]);
     audit = new AuditLog({ sequelize: harness.runtime.sequelize });
+    owner = createSequelize(harness.ownerUrl, harness.logger);
   });
 
-  after(() => harness.close());
+  after(async () => {
+    await owner.close();
+    await harness.close();
+  });
 
   test('each org has its own gap-free chain, in append order, that verifies', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
@@ -166,15 +172,15 @@ describe('audit log', () => {
       /append-only/,
     );
     // A database administrator bypassing the trigger:
-    await sequelize.transaction(async (transaction) => {
-      await sequelize.query('ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only', {
+    await owner.transaction(async (transaction) => {
+      await owner.query('ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only', {
         transaction,
       });
-      await sequelize.query(`UPDATE audit_entries SET data = '{"n": 99}' WHERE org_id = :org AND seq = 2`, {
+      await owner.query(`UPDATE audit_entries SET data = '{"n": 99}' WHERE org_id = :org AND seq = 2`, {
         replacements: { org },
         transaction,
       });
-      await sequelize.query('ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only', {
+      await owner.query('ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only', {
         transaction,
       });
     });
@@ -182,18 +188,17 @@ describe('audit log', () => {
   });
 
   test('entries removed from the end are noticed', async () => {
-    const { sequelize } = harness.runtime;
     const org = randomUUID();
     for (let i = 1; i <= 3; i += 1) await append(event(org, i));
-    await sequelize.transaction(async (transaction) => {
-      await sequelize.query('ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only', {
+    await owner.transaction(async (transaction) => {
+      await owner.query('ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only', {
         transaction,
       });
-      await sequelize.query('DELETE FROM audit_entries WHERE org_id = :org AND seq = 3', {
+      await owner.query('DELETE FROM audit_entries WHERE org_id = :org AND seq = 3', {
         replacements: { org },
         transaction,
       });
-      await sequelize.query('ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only', {
+      await owner.query('ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only', {
         transaction,
       });
     });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, loadConfig, mongoEnvSchema } from '@trellis/shared';
+import { baseEnvSchema, loadConfig, mongoEnvSchema, serviceUrls } from '@trellis/shared';
 import { parseSchedule } from './webhooks/webhook.rules.ts';
 
 const schedule = z.string().transform((text, ctx) => {
@@ -25,13 +25,13 @@ export const configSchema = baseEnvSchema
     /** Notification mails in flight at once per replica (the queue behind the consumers). */
     MAIL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(16),
     /** Identity's base URL: access tokens are verified against its JWKS (`/api/v1/auth/jwks`). */
-    IDENTITY_URL: z.url(),
+    IDENTITY_URL: serviceUrls,
     /** Governance's base URL: the membership fallback (`/internal/orgs/{orgId}/members/{userId}`). */
-    GOVERNANCE_URL: z.url(),
+    GOVERNANCE_URL: serviceUrls,
     /** Work's base URL: the project and task fallback (`/internal/projects/{id}`, `/internal/tasks/{id}`). */
-    WORK_URL: z.url(),
+    WORK_URL: serviceUrls,
     /** Collab's base URL: the chat channel fallback (`/internal/channels/{id}`). */
-    COLLAB_URL: z.url(),
+    COLLAB_URL: serviceUrls,
     /** How long a fallback call may take before its breaker counts a failure. */
     FALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
     /** Where links in mails point (the client app or the gateway); invitation links carry `token=`. */

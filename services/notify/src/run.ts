@@ -21,7 +21,7 @@ const runtime = await startMongoRuntime({ service: 'notify', config, logger });
 // The topic notify publishes to (webhook changes) exists before its relay first needs it.
 await runtime.bus.ensureTopics([...new Set(Object.values(notifyEvents).map((event) => event.topic))]);
 const mailer = createMailer(config);
-const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const resolveKey = remoteJwks({ identityUrls: config.IDENTITY_URL });
 const timeoutMs = config.FALLBACK_TIMEOUT_MS;
 const governance = new InternalClient({
   name: 'governance',
@@ -58,7 +58,7 @@ await serve({
   config,
   logger,
   onUpgrade: (req, socket, head) => realtime.handleUpgrade(req, socket, head),
-  // Open sockets would keep the HTTP server from closing: the hub closes them (1001) first.
+  // Open sockets would keep the HTTP server from closing: the hub closes them (1012) first.
   beforeHttpClose: [{ name: 'websocket hub', run: () => realtime.stop() }],
   stopSteps: [
     { name: 'notify consumers', run: () => Promise.all(consumers.map((c) => c.stop())) },

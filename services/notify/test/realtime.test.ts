@@ -707,12 +707,12 @@ describe('realtime hub', () => {
       await healthy.waitFor((m) => m.type === 'pong', 'pong');
     });
 
-    test('stop closes every socket with 1001', async () => {
+    test('stop closes every socket with 1012 (Service Restart)', async () => {
       const client = await connect(small.url, randomUUID());
       await client.waitFor((m) => m.type === 'welcome', 'welcome');
       await small.realtime.stop();
       await waitFor(() => client.closed, { what: 'close' });
-      assert.equal(client.closed?.code, 1001);
+      assert.equal(client.closed?.code, 1012);
       assert.equal((await upgradeAttempt(`${small.url}/ws?access_token=${signer.sign()}`)).status, 503);
     });
   });

@@ -19,7 +19,7 @@ const runtime = await startPostgresRuntime({ service: 'work', config, logger, mi
 const { sequelize, outbox } = runtime;
 // The topics work publishes to exist before the outbox relay first needs them.
 await runtime.bus.ensureTopics([...new Set(Object.values(workEvents).map((event) => event.topic))]);
-const resolveKey = remoteJwks({ url: `${config.IDENTITY_URL.replace(/\/$/, '')}/api/v1/auth/jwks` });
+const resolveKey = remoteJwks({ identityUrls: config.IDENTITY_URL });
 const governance = new GovernanceClient({
   baseUrl: config.GOVERNANCE_URL,
   timeoutMs: config.GOVERNANCE_TIMEOUT_MS,

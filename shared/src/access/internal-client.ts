@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
+import { serviceFetch } from '../http/service-urls.ts';
 
 type Get = (path: string, authorization: string) => Promise<unknown>;
 
@@ -14,12 +15,18 @@ export class InternalClient {
   private readonly breaker: CircuitBreaker<Parameters<Get>, unknown>;
   private readonly logger: Logger;
 
-  constructor(options: { name: string; baseUrl: string; timeoutMs?: number; logger: Logger }) {
-    const base = options.baseUrl.replace(/\/$/, '');
+  /** `baseUrl`: the service's, or those of its replicas (tried in turn: see `serviceFetch`). */
+  constructor(options: {
+    name: string;
+    baseUrl: string | readonly string[];
+    timeoutMs?: number;
+    logger: Logger;
+  }) {
+    const fetchFrom = serviceFetch(typeof options.baseUrl === 'string' ? [options.baseUrl] : options.baseUrl);
     const timeoutMs = options.timeoutMs ?? 1000;
     this.logger = options.logger.child({ component: `${options.name}-client` });
     const get: Get = async (path, authorization) => {
-      const res = await fetch(`${base}${path}`, {
+      const res = await fetchFrom(path, {
         headers: { authorization, accept: 'application/json' },
         signal: AbortSignal.timeout(timeoutMs),
       });

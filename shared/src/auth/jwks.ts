@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { serviceFetch } from '../http/service-urls.ts';
 import type { KeyResolver } from './access-token.ts';
 
 const jwksSchema = z.object({
@@ -11,7 +12,8 @@ const jwksSchema = z.object({
 });
 
 export interface RemoteJwksOptions {
-  url: string;
+  /** identity's base URL, or those of its replicas (tried in turn: see `serviceFetch`). */
+  identityUrls: readonly string[];
   /** Known keys are refreshed at most this often in the background of a lookup. */
   cacheTtlMs?: number;
   /** An unknown `kid` triggers a refetch, but never more often than this (no refetch storms). */
@@ -24,15 +26,16 @@ export interface RemoteJwksOptions {
  * once, rate-limited, so forged kids cannot make us hammer identity.
  */
 export function remoteJwks(options: RemoteJwksOptions): KeyResolver {
-  const { url, cacheTtlMs = 10 * 60_000, minRefetchIntervalMs = 5_000, timeoutMs = 2_000 } = options;
+  const { identityUrls, cacheTtlMs = 10 * 60_000, minRefetchIntervalMs = 5_000, timeoutMs = 2_000 } = options;
   let keys = new Map<string, KeyObject>();
   let fetchedAt = 0;
   let inFlight: Promise<void> | undefined;
+  const get = serviceFetch(identityUrls);
 
   const refresh = () => {
     inFlight ??= (async () => {
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        const response = await get('/api/v1/auth/jwks', { signal: AbortSignal.timeout(timeoutMs) });
         if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
         const { keys: jwks } = jwksSchema.parse(await response.json());
         keys = new Map(jwks.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));

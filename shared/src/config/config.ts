@@ -20,6 +20,15 @@ export const commaSeparated = (value: string): string[] =>
 
 const commaList = z.string().min(1).transform(commaSeparated);
 
+/**
+ * The base URLs of another service: one (a Kubernetes Service, a load balancer) or a comma list of
+ * its replicas (the local stack at `--replicas=N`), each http(s).
+ */
+export const serviceUrls = z
+  .string()
+  .transform(commaSeparated)
+  .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1, 'at least one URL'));
+
 /** Settings every service reads. */
 export const baseEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -40,6 +49,12 @@ export const baseEnvSchema = z.object({
   /** Partitions of the topics a service creates: the most replicas of a consumer group that get work. */
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1_000).default(12),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * On SIGTERM, how long the service goes on serving while `/health/ready` answers 503, so the
+   * gateway (or Kubernetes' endpoints) stops sending it requests before it closes its port. 0 with
+   * one replica; more than the gateway's UPSTREAM_HEALTH_INTERVAL_MS with several.
+   */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(0),
 });
 
 export const postgresEnvSchema = z.object({

@@ -30,14 +30,14 @@ export interface Migration {
 const MIGRATION_LOCK_KEY = 7_243_001;
 const LOCK_POLL_MS = 200;
 
+/** Where umzug records what has run: one row per applied migration, by name. */
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
 /**
- * Runs pending migrations in order, recording them in `schema_migrations`. Safe to call on every
- * start, by several replicas at once: one runs them while the others wait for it.
+ * Runs pending migrations in order, recording them in `schema_migrations`. Run by the migration step
+ * (`runMigrationJob`) as the migration role, never by a service at start-up; safe when several run at
+ * once (a retried Job beside the first): one runs them while the others wait for it.
  *
- * The lock is a session advisory lock on a connection of its own, and a waiting replica polls for
- * it (`pg_try_advisory_lock`) instead of blocking in a statement. A blocked statement holds a
- * snapshot, and `CREATE INDEX CONCURRENTLY` in the running replica's migration waits for every
- * older snapshot: a blocking wait made two replicas starting together wait for each other forever.
  * Migrations themselves run outside any transaction, statement by statement (a multi-statement
  * query is one implicit transaction), so they may build indexes CONCURRENTLY.
  */
@@ -49,9 +49,30 @@ export async function migrate(
   const umzug = new Umzug<MigrationContext>({
     migrations: migrations.map((m) => ({ name: m.name, up: ({ context }) => m.up(context) })),
     context: { sequelize },
-    storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
+    storage: new SequelizeStorage({ sequelize, tableName: MIGRATIONS_TABLE }),
     logger: undefined,
   });
+  return withMigrationLock(sequelize, logger, async () => {
+    const names = (await umzug.up()).map((m) => m.name);
+    if (names.length) logger.info({ migrations: names }, 'migrations applied');
+    return names;
+  });
+}
+
+/**
+ * Runs `work` while holding the database's migration lock, so migrations and grants never run
+ * twice at once.
+ *
+ * The lock is a session advisory lock on a connection of its own, and a waiting caller polls for
+ * it (`pg_try_advisory_lock`) instead of blocking in a statement. A blocked statement holds a
+ * snapshot, and `CREATE INDEX CONCURRENTLY` in the running migration waits for every older
+ * snapshot: a blocking wait made two migrators starting together wait for each other forever.
+ */
+export async function withMigrationLock<T>(
+  sequelize: Sequelize,
+  logger: Logger,
+  work: () => Promise<T>,
+): Promise<T> {
   const { connectionManager } = sequelize;
   const connection = (await connectionManager.getConnection({ type: 'write' })) as Client;
   let locked = false;
@@ -62,12 +83,10 @@ export async function migrate(
       ]);
       locked = rows[0]?.locked === true;
       if (locked) break;
-      if (!waited) logger.info('waiting for another replica to finish its migrations');
+      if (!waited) logger.info('waiting for another migrator to finish');
       await sleep(LOCK_POLL_MS);
     }
-    const names = (await umzug.up()).map((m) => m.name);
-    if (names.length) logger.info({ migrations: names }, 'migrations applied');
-    return names;
+    return await work();
   } finally {
     // Unlocked, the connection goes back to the pool. If the unlock fails (or an error left the lock
     // unconfirmed) the connection is closed instead: that ends the session, and its lock with it.
@@ -83,6 +102,23 @@ export async function migrate(
     if (unlocked) connectionManager.releaseConnection(connection);
     else await connectionManager.destroyConnection(connection);
   }
+}
+
+/**
+ * The migrations of `migrations` not recorded in `schema_migrations` (all of them when the table is
+ * missing), in order. Reads only: a runtime role without DDL rights can ask.
+ */
+export async function pendingMigrations(sequelize: Sequelize, migrations: Migration[]): Promise<string[]> {
+  const [[table]] = (await sequelize.query('SELECT to_regclass(:table) AS found', {
+    replacements: { table: MIGRATIONS_TABLE },
+  })) as [Array<{ found: string | null }>, unknown];
+  if (!table?.found) return migrations.map((m) => m.name);
+  const [rows] = (await sequelize.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)) as [
+    Array<{ name: string }>,
+    unknown,
+  ];
+  const applied = new Set(rows.map((row) => row.name));
+  return migrations.map((m) => m.name).filter((name) => !applied.has(name));
 }
 
 /** The outbox and inbox tables every PostgreSQL service needs; include it first in its migration list. */

@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { redactUrl } from '../logging/logger.ts';
+import { closeConnectionsWhileDraining, isDraining } from '../lifecycle/drain.ts';
 import { forwardedClient, GATEWAY_HOP, proxyTrust, type TrustProxy } from './client-address.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { storableInput } from './input.ts';
@@ -154,6 +155,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const metrics = options.metrics ?? createMetrics(service);
   dependencyGauge(metrics, readiness);
 
+  app.use(closeConnectionsWhileDraining());
   app.use(requestId());
   app.use(accessLog(logger));
   app.use(metrics.middleware);
@@ -163,6 +165,10 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     res.json({ status: 'ok' });
   });
   app.get('/health/ready', async (_req, res) => {
+    if (isDraining()) {
+      res.status(503).json({ status: 'draining' });
+      return;
+    }
     const readinessState = await readinessOf(readiness);
     res.status(readinessState.status === 'unavailable' ? 503 : 200).json(readinessState);
   });

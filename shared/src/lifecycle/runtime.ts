@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import type { Connection } from 'mongoose';
@@ -6,7 +7,8 @@ import type { Logger } from 'pino';
 import type { Sequelize } from 'sequelize';
 import { followRevocations, type RevocationList } from '../auth/revocations.ts';
 import { connectMongo, pingMongo } from '../db/mongo.ts';
-import { createSequelize, migrate, type Migration } from '../db/postgres.ts';
+import { PendingMigrationsError, requireMigrated } from '../db/migration-job.ts';
+import { createSequelize, type Migration } from '../db/postgres.ts';
 import { EventBus } from '../events/kafka.ts';
 import type { EventConsumer } from '../events/kafka-types.ts';
 import { PgOutbox } from '../events/pg-outbox.ts';
@@ -14,6 +16,7 @@ import { createMetrics, type Metrics } from '../http/metrics.ts';
 import type { ReadinessCheck } from '../http/service-app.ts';
 import { observeEventBus } from '../observability/event-metrics.ts';
 import { mongoOutboxBacklog, observeOutbox, pgOutboxBacklog } from '../observability/outbox-metrics.ts';
+import { startDraining } from './drain.ts';
 import { closeServer, installShutdown, listen, type ShutdownStep } from './shutdown.ts';
 
 export interface KafkaConfig {
@@ -52,7 +55,11 @@ export interface PostgresRuntime extends Runtime {
   outbox: PgOutbox;
 }
 
-/** Connects PostgreSQL and Kafka, runs migrations, starts the outbox relay and follows revocations. */
+/**
+ * Connects PostgreSQL and Kafka, starts the outbox relay and follows revocations. The database must
+ * be migrated already (the migration step, `runMigrationJob`): with a migration of `migrations`
+ * pending it throws PendingMigrationsError and the service does not start.
+ */
 export async function startPostgresRuntime(options: {
   service: string;
   config: KafkaConfig & { DATABASE_URL: string };
@@ -62,7 +69,14 @@ export async function startPostgresRuntime(options: {
   const { service, config, logger } = options;
   const sequelize = createSequelize(config.DATABASE_URL, logger);
   await sequelize.authenticate();
-  await migrate(sequelize, options.migrations, logger);
+  try {
+    await requireMigrated({ service, sequelize, migrations: options.migrations, logger });
+  } catch (err) {
+    if (err instanceof PendingMigrationsError)
+      logger.fatal({ database: err.database, pending: err.pending }, err.message);
+    await sequelize.close();
+    throw err;
+  }
   const bus = createBus(service, config, logger);
   const metrics = createMetrics(service);
   observeEventBus(metrics.registry, bus);
@@ -134,7 +148,7 @@ export async function startMongoRuntime(options: {
 export async function serve(options: {
   app: Express;
   /** Where to listen (`HOST`: loopback unless the deployment says otherwise) and how long a shutdown may take. */
-  config: { HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number };
+  config: { HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number; SHUTDOWN_DRAIN_MS?: number };
   logger: Logger;
   stopSteps: ShutdownStep[];
   /** HTTP upgrades (WebSockets) bypass express; this handles them. */
@@ -147,8 +161,18 @@ export async function serve(options: {
 }): Promise<void> {
   const server = createServer(options.app);
   if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
-  const { HOST: host, PORT, SHUTDOWN_TIMEOUT_MS } = options.config;
+  const { HOST: host, PORT, SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DRAIN_MS = 0 } = options.config;
   installShutdown(options.logger, SHUTDOWN_TIMEOUT_MS, [
+    {
+      name: 'drain',
+      run: async () => {
+        startDraining();
+        if (SHUTDOWN_DRAIN_MS > 0) {
+          options.logger.info({ ms: SHUTDOWN_DRAIN_MS }, 'draining: not ready, still serving');
+          await sleep(SHUTDOWN_DRAIN_MS);
+        }
+      },
+    },
     ...(options.beforeHttpClose ?? []),
     { name: 'http', run: () => closeServer(server) },
     ...options.stopSteps,

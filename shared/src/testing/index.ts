@@ -1,6 +1,7 @@
 export * from './stack.ts';
 export * from './topic-reader.ts';
 export * from './service-harness.ts';
+export * from './runtime-role.ts';
 export * from './http-assertions.ts';
 export * from './access-tokens.ts';
 export * from './stale-topics.ts';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { Router } from 'express';
+import { serviceFetch } from '@trellis/shared';
 import { UPSTREAMS, upstreamFor, type Upstream, type UpstreamUrls } from '../routing/upstreams.ts';
 
 interface OpenApiDocument {
@@ -43,6 +44,10 @@ function ownPaths(upstream: Upstream, paths: Record<string, unknown>): Record<st
 export function apiDocs(upstreams: UpstreamUrls, timeoutMs: number, cacheMs = 30_000): Router {
   const router = Router();
   let cached: { at: number; document: unknown } | undefined;
+  const fetchers = Object.fromEntries(UPSTREAMS.map((u) => [u, serviceFetch(upstreams[u])])) as Record<
+    Upstream,
+    ReturnType<typeof serviceFetch>
+  >;
 
   async function merged(): Promise<unknown> {
     if (cached && Date.now() - cached.at < cacheMs) return cached.document;
@@ -53,7 +58,7 @@ export function apiDocs(upstreams: UpstreamUrls, timeoutMs: number, cacheMs = 30
     await Promise.all(
       UPSTREAMS.map(async (upstream) => {
         try {
-          const response = await fetch(`${upstreams[upstream]}/openapi.json`, {
+          const response = await fetchers[upstream]('/openapi.json', {
             signal: AbortSignal.timeout(timeoutMs),
           });
           if (!response.ok) throw new Error(String(response.status));

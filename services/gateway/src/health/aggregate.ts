@@ -24,10 +24,22 @@ async function readiness(url: string, timeoutMs: number): Promise<UpstreamState>
   }
 }
 
-/** Asks every upstream's readiness in parallel; one slow service cannot delay the answer past the timeout. */
+/** An upstream of several targets: up when all are, down when none can serve, degraded between. */
+function combined(states: UpstreamState[]): UpstreamState {
+  if (states.every((state) => state === 'up')) return 'up';
+  return states.some((state) => state !== 'down') ? 'degraded' : 'down';
+}
+
+/**
+ * Asks every target's readiness in parallel; one slow service cannot delay the answer past the
+ * timeout.
+ */
 export async function aggregateHealth(upstreams: UpstreamUrls, timeoutMs: number): Promise<AggregateHealth> {
   const states = await Promise.all(
-    UPSTREAMS.map(async (name) => [name, await readiness(upstreams[name], timeoutMs)] as const),
+    UPSTREAMS.map(async (name) => {
+      const targets = await Promise.all(upstreams[name].map((url) => readiness(url, timeoutMs)));
+      return [name, combined(targets)] as const;
+    }),
   );
   const services = Object.fromEntries(states) as Record<Upstream, UpstreamState>;
   const status = states.every(([, state]) => state === 'up') ? 'ok' : 'degraded';

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import { rateLimit, ipKeyGenerator, type Store } from 'express-rate-limit';
 import { AppError } from '@trellis/shared';
 
 /**
@@ -24,16 +24,29 @@ export function callerKey(req: { user?: { id: string }; ip?: string }): string {
   return req.user ? `user:${req.user.id}` : `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
 }
 
+export interface CallerLimits {
+  perUser: number;
+  perIp: number;
+}
+
+/** A `callerKey`'s budget per window: a store is told the key, not the limit. */
+export function callerLimit(limits: CallerLimits): (key: string) => number {
+  return (key) => (key.startsWith('user:') ? limits.perUser : limits.perIp);
+}
+
 /**
  * Fixed one-minute windows, keyed by user when a verified token is present and by client IP
  * otherwise; answers carry `RateLimit-*` headers (IETF draft 6) and 429s carry `Retry-After`.
- * Counters live in this process: with several gateway replicas each enforces its own share.
+ * Without a `store` the counters live in this process (express-rate-limit's MemoryStore): with
+ * several gateway replicas each would enforce its own share, hence `SharedRateLimitStore`.
  */
-export function apiRateLimit(limits: { perUser: number; perIp: number }): RequestHandler {
+export function apiRateLimit(limits: CallerLimits, store?: Store): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
+    // What `callerLimit` says of `callerKey(req)`, without building the key twice.
     limit: (req) => (req.user ? limits.perUser : limits.perIp),
     keyGenerator: callerKey,
+    ...(store ? { store } : {}),
     standardHeaders: 'draft-6',
     legacyHeaders: false,
     skip: (req) => !req.path.startsWith('/api/v1/'),

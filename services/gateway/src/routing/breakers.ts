@@ -104,11 +104,17 @@ type Work = () => Promise<CallOutcome>;
 
 class UpstreamFailure extends Error {}
 
+interface Guard {
+  breaker: CircuitBreaker<[Work], void>;
+  budget: CallerBudget;
+}
+
 /**
- * One opossum breaker per upstream. A proxied call counts as failed only when `isUpstreamFailure`
- * says so; every other answer counts as a success. While a breaker is open, calls are refused at
- * once (503) instead of piling onto a sick service; after `resetMs` one trial call decides whether
- * it closes again.
+ * One opossum breaker per target of each upstream (each replica, when the gateway is given several).
+ * A proxied call counts as failed only when `isUpstreamFailure` says so; every other answer counts as
+ * a success. While a breaker is open, its target takes no calls: the proxy sends them to another
+ * target, or answers 503 at once when none is left, instead of piling onto a sick service; after
+ * `resetMs` one trial call decides whether it closes again.
  *
  * No single caller can open a breaker for everyone: each may add at most `failuresPerCaller`
  * failures per minute (`CallerBudget`). A caller past their budget is still served while the
@@ -118,75 +124,101 @@ class UpstreamFailure extends Error {}
  */
 export class UpstreamBreakers {
   readonly retryAfterSeconds: number;
-  private readonly guards: Map<Upstream, { breaker: CircuitBreaker<[Work], void>; budget: CallerBudget }>;
+  private readonly guards = new Map<string, Guard>();
+  private readonly defaults = new Map<Upstream, string>();
   private readonly unseen: Counter<'upstream'>;
+  private readonly create: (upstream: Upstream, target: string) => Guard;
 
-  constructor(settings: BreakerSettings, logger: Logger, registry: Registry) {
+  /** `targets`: the target names (`host:port`) of each upstream; one named `default` when absent. */
+  constructor(
+    settings: BreakerSettings,
+    logger: Logger,
+    registry: Registry,
+    targets: Partial<Record<Upstream, string[]>> = {},
+  ) {
     this.retryAfterSeconds = Math.max(1, Math.ceil(settings.resetMs / 1000));
     const open = new Gauge({
       name: 'gateway_breaker_open',
-      help: '1 while the circuit breaker of an upstream is open',
-      labelNames: ['upstream'] as const,
+      help: '1 while the circuit breaker of an upstream target is open',
+      labelNames: ['upstream', 'target'] as const,
       registers: [registry],
     });
     const state = new Gauge({
       name: 'gateway_breaker_state',
-      help: '1 for the state the circuit breaker of an upstream is in (closed, open, half_open), 0 for the others',
-      labelNames: ['upstream', 'state'] as const,
+      help: '1 for the state the circuit breaker of an upstream target is in (closed, open, half_open), 0 for the others',
+      labelNames: ['upstream', 'target', 'state'] as const,
       registers: [registry],
     });
-    const enter = (upstream: Upstream, current: BreakerState) => {
-      open.set({ upstream }, current === 'open' ? 1 : 0);
-      for (const each of BREAKER_STATES) state.set({ upstream, state: each }, each === current ? 1 : 0);
-    };
     this.unseen = new Counter({
       name: 'gateway_breaker_unseen_failures_total',
       help: 'Upstream failures the breaker did not count: their caller had used up BREAKER_FAILURES_PER_CALLER',
       labelNames: ['upstream'] as const,
       registers: [registry],
     });
-    this.guards = new Map(
-      UPSTREAMS.map((upstream) => {
-        const breaker = new CircuitBreaker<[Work], void>(
-          async (work) => {
-            const outcome = await work();
-            if (isUpstreamFailure(outcome)) throw new UpstreamFailure(`${upstream}: ${outcome.kind}`);
-          },
-          {
-            name: upstream,
-            timeout: false, // the proxy has its own timeout, reported as 504
-            errorThresholdPercentage: settings.errorPercent,
-            volumeThreshold: settings.volume,
-            resetTimeout: settings.resetMs,
-            rollingCountTimeout: 10_000,
-          },
-        );
-        enter(upstream, 'closed');
-        breaker.on('open', () => {
-          enter(upstream, 'open');
-          logger.warn({ upstream }, 'circuit breaker opened');
-        });
-        breaker.on('halfOpen', () => {
-          enter(upstream, 'half_open');
-          logger.info({ upstream }, 'circuit breaker half-open: trying one call');
-        });
-        breaker.on('close', () => {
-          enter(upstream, 'closed');
-          logger.info({ upstream }, 'circuit breaker closed');
-        });
-        return [upstream, { breaker, budget: new CallerBudget(settings.failuresPerCaller) }];
-      }),
-    );
+    this.create = (upstream, target) => {
+      const enter = (current: BreakerState) => {
+        open.set({ upstream, target }, current === 'open' ? 1 : 0);
+        for (const each of BREAKER_STATES)
+          state.set({ upstream, target, state: each }, each === current ? 1 : 0);
+      };
+      const breaker = new CircuitBreaker<[Work], void>(
+        async (work) => {
+          const outcome = await work();
+          if (isUpstreamFailure(outcome)) throw new UpstreamFailure(`${upstream}: ${outcome.kind}`);
+        },
+        {
+          name: `${upstream} ${target}`,
+          timeout: false, // the proxy has its own timeout, reported as 504
+          errorThresholdPercentage: settings.errorPercent,
+          volumeThreshold: settings.volume,
+          resetTimeout: settings.resetMs,
+          rollingCountTimeout: 10_000,
+        },
+      );
+      enter('closed');
+      breaker.on('open', () => {
+        enter('open');
+        logger.warn({ upstream, target }, 'circuit breaker opened');
+      });
+      breaker.on('halfOpen', () => {
+        enter('half_open');
+        logger.info({ upstream, target }, 'circuit breaker half-open: trying one call');
+      });
+      breaker.on('close', () => {
+        enter('closed');
+        logger.info({ upstream, target }, 'circuit breaker closed');
+      });
+      return { breaker, budget: new CallerBudget(settings.failuresPerCaller) };
+    };
+    for (const upstream of UPSTREAMS) {
+      const names = targets[upstream] ?? ['default'];
+      this.defaults.set(upstream, names[0] ?? 'default');
+      for (const name of names) this.guard(upstream, name);
+    }
+  }
+
+  private guard(upstream: Upstream, target = this.defaults.get(upstream) ?? 'default'): Guard {
+    const key = `${upstream} ${target}`;
+    let guard = this.guards.get(key);
+    if (!guard) {
+      guard = this.create(upstream, target);
+      this.guards.set(key, guard);
+    }
+    return guard;
+  }
+
+  /** Whether a call to the target would be let through now: its breaker is not open. */
+  admits(upstream: Upstream, target?: string): boolean {
+    return !this.guard(upstream, target).breaker.opened;
   }
 
   /**
-   * Runs `work` for `caller` (`user:…` or `ip:…`) through the upstream's breaker; resolves false
-   * when the breaker refused it (the caller is owed a 503), true once `work` has answered the call.
+   * Runs `work` for `caller` (`user:…` or `ip:…`) through the breaker of the upstream's target;
+   * resolves false when the breaker refused it (the caller is owed a 503, or another target), true
+   * once `work` has answered the call.
    */
-  async run(upstream: Upstream, caller: string, work: Work): Promise<boolean> {
-    const guard = this.guards.get(upstream);
-    if (!guard) throw new Error(`no breaker for ${upstream}`);
-    const { breaker, budget } = guard;
+  async run(upstream: Upstream, caller: string, work: Work, target?: string): Promise<boolean> {
+    const { breaker, budget } = this.guard(upstream, target);
     if (!budget.reserve(caller)) {
       if (!breaker.closed) return false;
       if (isUpstreamFailure(await work())) this.unseen.inc({ upstream });

@@ -22,7 +22,8 @@ export const NESTED_ROUTES: { upstream: Upstream; pattern: RegExp }[] = [
   { upstream: 'work', pattern: /^orgs\/[^/?#]+\/policy(?:[/?#]|$)/ },
 ];
 
-export type UpstreamUrls = Record<Upstream, string>;
+/** Each upstream's target base URLs (its replicas, or one address that balances them). */
+export type UpstreamUrls = Record<Upstream, string[]>;
 
 export function upstreamUrls(config: Config): UpstreamUrls {
   return {

@@ -16,9 +16,11 @@ import { removeIdentityHeaders, verifyUnrevoked } from '../auth/gateway-auth.ts'
 import { callerKey } from '../limits/limits.ts';
 import type { CallOutcome, UpstreamBreakers } from './breakers.ts';
 import { forwardClientAddress, timedOut504, unavailable } from './proxy.ts';
+import type { Target, UpstreamPool } from './targets.ts';
 
 export interface WebSocketGateOptions {
-  notifyUrl: string;
+  /** notify's targets: each upgrade goes to the next one in rotation whose breaker admits it. */
+  pool: UpstreamPool;
   resolveKey: KeyResolver;
   /** The revocation list: refused tokens, and news of each new revocation. */
   revocations: { isRevoked: (jti: string) => boolean; onRevoked: (listener: (jti: string) => void) => void };
@@ -45,6 +47,7 @@ function refuse(socket: Duplex, error: AppError, requestId: string): void {
 /** An upgrade on its way to notify: settles once notify has answered it (or failed to). */
 interface Pending {
   requestId: string;
+  target: Target;
   settle: (outcome: CallOutcome) => void;
   timedOut: boolean;
 }
@@ -68,7 +71,7 @@ export function webSocketGate(options: WebSocketGateOptions) {
   const socketsByJti = new Map<string, Set<Duplex>>();
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    target: options.notifyUrl,
+    router: (req) => pending.get(req)?.target.proxy ?? '',
     changeOrigin: true,
     ws: true,
     on: {
@@ -93,11 +96,9 @@ export function webSocketGate(options: WebSocketGateOptions) {
         const upgrade = pending.get(req);
         logger.warn({ err, upstream: 'notify', requestId: upgrade?.requestId }, 'websocket proxy error');
         if (!upgrade) return;
-        upgrade.settle(
-          upgrade.timedOut
-            ? { kind: 'timedOut' }
-            : { kind: 'failed', code: (err as NodeJS.ErrnoException).code },
-        );
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ECONNREFUSED') options.pool.eject(upgrade.target, 'connection refused');
+        upgrade.settle(upgrade.timedOut ? { kind: 'timedOut' } : { kind: 'failed', code });
         // Nothing was relayed yet (an error after the upgrade finds no pending entry).
         const problem = upgrade.timedOut
           ? timedOut504('notify')
@@ -124,7 +125,7 @@ export function webSocketGate(options: WebSocketGateOptions) {
   });
 
   const check = { verify: cachedTokenVerifier(options.resolveKey), isRevoked: options.revocations.isRevoked };
-  return async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+  const handle = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== '/ws' && !url.pathname.startsWith('/ws/')) {
@@ -143,6 +144,11 @@ export function webSocketGate(options: WebSocketGateOptions) {
     forwardClientAddress(req.headers, options.clientAddress(req));
     req.headers['x-request-id'] = requestId;
     track(user.jti, socket);
+    const target = options.pool.pick('notify', new Set(), (t) => breakers.admits('notify', t.name));
+    if (!target) {
+      refuse(socket, unavailable('notify', breakers.retryAfterSeconds), requestId);
+      return;
+    }
     const admitted = await breakers.run(
       'notify',
       callerKey({ user }),
@@ -152,10 +158,21 @@ export function webSocketGate(options: WebSocketGateOptions) {
             pending.delete(req);
             resolve(outcome);
           };
-          pending.set(req, { requestId, settle, timedOut: false });
+          pending.set(req, { requestId, target, settle, timedOut: false });
           proxy.upgrade(req, socket as never, head);
         }),
+      target.name,
     );
     if (!admitted) refuse(socket, unavailable('notify', breakers.retryAfterSeconds), requestId);
   };
+  /**
+   * Cuts every relayed socket, for a stopping gateway: open sockets would keep its server from
+   * closing. The gateway relays frames without parsing them, so it cannot write a close frame in
+   * between: clients see the connection drop (1006), reconnect (to another gateway replica) and
+   * resume from their last seq (api.md §9).
+   */
+  const closeAll = async () => {
+    for (const sockets of socketsByJti.values()) for (const socket of sockets) socket.destroy();
+  };
+  return Object.assign(handle, { closeAll });
 }

@@ -60,8 +60,8 @@ export const serverMessagesDocumented: Same<ServerMessage, z.infer<typeof server
 
 /** Why the server closes a socket; a client reconnects (with a fresh token for 4001) and resumes with `since`. */
 export const CLOSE = {
-  /** The replica is shutting down. */
-  goingAway: 1001,
+  /** The replica is shutting down (a drain, a rolling restart): reconnect now, to another one. */
+  serviceRestart: 1012,
   /** Delivery failed on our side (e.g. the history could not be read). */
   internalError: 1011,
   /** The access token the socket was opened with has expired. */

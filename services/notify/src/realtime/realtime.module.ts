@@ -90,7 +90,7 @@ export interface Realtime {
   start(): Promise<void>;
   /** Where the public topics' consumer stands in its group (alone: no other replica has sockets). */
   membership(): GroupMembership;
-  /** Closes every socket (1001), stops the consumers and the timers. */
+  /** Closes every socket (1012 Service Restart), stops the consumers and the timers. */
   stop(): Promise<void>;
   /** One run of the retention job; returns how many entries were deleted. */
   pruneHistory(now?: Date): Promise<number>;
@@ -372,7 +372,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       accepting = false;
       fanOut.stop();
       for (const timer of timers.splice(0)) clearInterval(timer);
-      await hub.closeAll(CLOSE.goingAway, 'server shutting down');
+      await hub.closeAll(CLOSE.serviceRestart, 'service restart: reconnect and resume');
       await source?.stop();
       source = undefined;
       await consumer?.stop();

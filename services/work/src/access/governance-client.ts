@@ -11,7 +11,7 @@ export type { MembershipSnapshot } from '@trellis/shared';
 export class GovernanceClient {
   private readonly client: InternalClient;
 
-  constructor(options: { baseUrl: string; timeoutMs?: number; logger: Logger }) {
+  constructor(options: { baseUrl: string | readonly string[]; timeoutMs?: number; logger: Logger }) {
     this.client = new InternalClient({ name: 'governance', ...options });
   }
 
