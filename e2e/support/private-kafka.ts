@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@trellis/shared/testing';
 import { brokerAnswers, startBroker } from '../../infra/local/kafka/kafka.ts';
-import { freePort } from '../../infra/local/proc.ts';
+import { freePort, pidRunning } from '../../infra/local/proc.ts';
 
 export interface PrivateKafka {
   brokers: string[];
@@ -12,15 +12,6 @@ export interface PrivateKafka {
   /** Starts it again on the same ports and data, and waits until it answers. */
   start: () => Promise<void>;
   close: () => Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -40,14 +31,14 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
   const brokers = [`127.0.0.1:${layout.port}`];
   let pid: number | undefined;
   // A test that dies early must not leave a JVM behind.
-  const reap = () => pid !== undefined && alive(pid) && process.kill(pid, 'SIGKILL');
+  const reap = () => pid !== undefined && pidRunning(pid) && process.kill(pid, 'SIGKILL');
   process.once('exit', reap);
 
   const kill = async () => {
     if (pid === undefined) return;
     const stopping = pid;
     process.kill(stopping, 'SIGKILL');
-    await waitFor(async () => !alive(stopping), { what: 'the private broker to die', intervalMs: 50 });
+    await waitFor(async () => !pidRunning(stopping), { what: 'the private broker to die', intervalMs: 50 });
     pid = undefined;
   };
   const start = async () => {

@@ -4,7 +4,12 @@ import pg from 'pg';
 import { asRuntimeRole, migrateServiceDatabases } from '../../infra/local/migrations.ts';
 import { freePort } from '../../infra/local/proc.ts';
 import { serviceLog } from './secret-watch.ts';
-import { SERVICE_NODE_OPTIONS, withDatabase } from '../../infra/local/services.ts';
+import {
+  DRAIN_MS_AT_REPLICAS,
+  SERVICE_NODE_OPTIONS,
+  SHUTDOWN_TIMEOUT_MS_AT_REPLICAS,
+  withDatabase,
+} from '../../infra/local/services.ts';
 import {
   createTestDatabase,
   deleteTopicsWithPrefix,
@@ -74,9 +79,6 @@ export interface SuiteOptions {
   replicas?: number | Partial<Record<ServiceName, number>>;
 }
 
-/** With several replicas, a stopping one serves this long, not ready, so the gateway stops using it first. */
-const DRAIN_MS_AT_REPLICAS = '2500';
-
 /**
  * The whole suite as real processes, exactly as `npm start` runs it, but on free ports with fresh
  * databases and a unique topic prefix, so end-to-end tests and benchmarks never share state.
@@ -131,7 +133,13 @@ export async function startSuite(options: SuiteOptions = {}): Promise<Suite> {
     NODE_ENV: 'test',
     LOG_LEVEL: options.logLevel ?? process.env.E2E_LOG_LEVEL ?? 'warn',
     PORT: String(ports[name][replica]),
-    ...(several ? { SHUTDOWN_DRAIN_MS: DRAIN_MS_AT_REPLICAS } : {}),
+    // As npm start at several replicas: a stopping one drains first (infra/local/services.ts).
+    ...(several
+      ? {
+          SHUTDOWN_DRAIN_MS: String(DRAIN_MS_AT_REPLICAS),
+          SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS_AT_REPLICAS),
+        }
+      : {}),
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
     KAFKA_TOPIC_PARTITIONS: String(kafka.partitions),

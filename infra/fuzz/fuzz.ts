@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { apiClient } from '../../e2e/support/client.ts';
 import { env, paths } from '../local/config.ts';
 import { say, seconds, step, warn } from '../local/log.ts';
+import { pidRunning } from '../local/proc.ts';
 import { stackEnv } from '../local/services.ts';
 import { downStarted, up } from '../local/stack.ts';
 import { targetConfig, type OpenApiDocument } from './config.ts';
@@ -92,16 +93,7 @@ async function checkServices(after: Target): Promise<void> {
       .catch(() => false);
     if (ready) continue;
     const pid = suite.pid(name);
-    const alive =
-      pid !== undefined &&
-      (() => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      })();
+    const alive = pid !== undefined && pidRunning(pid);
     casualties.push(
       `${name} ${alive ? 'stopped answering' : 'died'} while fuzzing ${after}; last lines of ${relative(paths.repo, logs.file(name))}:\n` +
         suite.logs(name).trimEnd().split('\n').slice(-15).join('\n'),

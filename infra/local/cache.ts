@@ -5,25 +5,17 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path';
 
 import { paths } from './config.ts';
+import { pidRunning } from './proc.ts';
 
 export function cachePath(entry: string, ...rest: string[]): string {
   return join(paths.cache, entry, ...rest);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Temp dirs of builds whose process died (Ctrl-C, crash). */
 function removeAbandonedBuilds(entry: string): void {
   for (const name of readdirSync(paths.cache)) {
     const match = name.startsWith(`${entry}.tmp-`) && /\.tmp-(\d+)$/.exec(name);
-    if (match && !isRunning(Number(match[1]))) {
+    if (match && !pidRunning(Number(match[1]))) {
       rmSync(join(paths.cache, name), { recursive: true, force: true });
     }
   }

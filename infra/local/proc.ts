@@ -40,16 +40,22 @@ export function removePid(file: string): void {
   rmSync(file, { force: true });
 }
 
+/** True when a process of that pid exists (whatever it is: see `isAlive` for ours). */
+export function pidRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * True when `pid` runs and its command line contains `marker` (a path under
  * TRELLIS_HOME), so a recycled pid or a zombie is never mistaken for ours.
  */
 export function isAlive(pid: number, marker: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
+  if (!pidRunning(pid)) return false;
   if (!existsSync('/proc')) return true; // no procfs (macOS): trust the signal probe
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(marker);

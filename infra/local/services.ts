@@ -86,10 +86,16 @@ function serviceUrls(service: Service, count: number): string {
 }
 
 /**
- * With several replicas, a stopping one goes on serving (not ready) this long before it closes its
- * port: more than two of the gateway's health-check intervals (1 s), so it is out of rotation first.
+ * With several replicas, a stopping one goes on serving (not ready, every answer `Connection: close`)
+ * this long before it closes its port: longer than the gateways' health-check interval (1 s), so it is
+ * out of their rotation, and than the 5 s keep-alive timeout of its idle connections, so every
+ * caller's pooled connection to it has either been closed by that timeout — which clients expect,
+ * from the `Keep-Alive` header — or told to close by an answer. Closing idle connections sooner
+ * would meet a request already on its way on one of them.
  */
-const DRAIN_MS_AT_REPLICAS = 2_500;
+export const DRAIN_MS_AT_REPLICAS = 6_000;
+/** The whole stop, the drain included, at several replicas (the default, 10 s, is one replica's). */
+export const SHUTDOWN_TIMEOUT_MS_AT_REPLICAS = 20_000;
 
 export function serviceDir(service: Service): string {
   return join(paths.repo, 'services', service.name);
@@ -166,7 +172,10 @@ export function serviceEnv(service: Service, index = 0, count = 1): Record<strin
   // Services that verify access tokens themselves fetch identity's JWKS; work, collab and notify
   // also ask governance (collab and notify also work, notify also collab) for what their projections
   // have not seen yet.
-  if (count > 1) vars.SHUTDOWN_DRAIN_MS = env('SHUTDOWN_DRAIN_MS') ?? String(DRAIN_MS_AT_REPLICAS);
+  if (count > 1) {
+    vars.SHUTDOWN_DRAIN_MS = env('SHUTDOWN_DRAIN_MS') ?? String(DRAIN_MS_AT_REPLICAS);
+    vars.SHUTDOWN_TIMEOUT_MS = env('SHUTDOWN_TIMEOUT_MS') ?? String(SHUTDOWN_TIMEOUT_MS_AT_REPLICAS);
+  }
   const urlOf = (name: string) =>
     serviceUrls(services.find((other) => other.name === name) ?? service, count);
   for (const [upstream, readers] of Object.entries(INTERNAL_UPSTREAMS))

@@ -31,7 +31,8 @@ import { downStarted, up } from './stack.ts';
 import { CrashPolicy, listenForCommands, MAX_CRASHES, CRASH_WINDOW_MS } from './supervisor.ts';
 
 const READY_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 10_000;
+/** More than a service's own shutdown timeout (20 s at several replicas, the drain included). */
+const STOP_TIMEOUT_MS = 25_000;
 /** Two of the gateway's health-check intervals: a restarted replica is back in its rotation. */
 const ROTATION_WAIT_MS = 2_000;
 const COLOURS = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red'] as const;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { findLeaks } from '../../e2e/support/secret-watch.ts';
 import { deleteStaleTestTopics } from '../../shared/src/testing/stale-topics.ts';
 import { paths } from './config.ts';
+import { pidRunning } from './proc.ts';
 import { say, UserError } from './log.ts';
 import { quietNodeOptions, stackEnv } from './services.ts';
 import { downStarted, up } from './stack.ts';
@@ -126,21 +127,12 @@ export async function clearStaleTopics(): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Removes the log folders of e2e runs whose process is gone. */
 function clearEndedRuns(logs: string): void {
   if (!existsSync(logs)) return;
   for (const name of readdirSync(logs)) {
     const pid = Number(/^e2e-run(?:-(\d+))?$/.exec(name)?.[1] ?? NaN);
-    if (/^e2e-run/.test(name) && !(Number.isInteger(pid) && alive(pid)))
+    if (/^e2e-run/.test(name) && !(Number.isInteger(pid) && pidRunning(pid)))
       rmSync(join(logs, name), { recursive: true, force: true });
   }
 }

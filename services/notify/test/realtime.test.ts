@@ -473,6 +473,22 @@ describe('realtime hub', () => {
     );
   });
 
+  test('a subscribe with since after live events on the same socket sends nothing twice', async () => {
+    // The user channel is subscribed on connect; a resuming client then asks for it again with the
+    // seq it saw before, while events it has just been sent live are still on their way to it.
+    const userId = randomUUID();
+    const channel = `user:${userId}`;
+    for (let i = 0; i < 3; i += 1) await a.append(channel, event());
+    const client = await connect(urlA, userId);
+    await client.subscribed(channel);
+    for (let i = 0; i < 3; i += 1) await b.append(channel, event());
+    assert.deepEqual(await client.seqsUpTo(channel, 6), [4, 5, 6], 'live after connecting');
+    client.send({ type: 'subscribe', channel, since: 1 });
+    await a.append(channel, event());
+    assert.deepEqual(await client.seqsUpTo(channel, 7), [4, 5, 6, 2, 3, 7], 'what it lacked, then live');
+    assert.equal(new Set(client.events(channel).map((m) => m.seq)).size, 6, 'no seq twice');
+  });
+
   test('events reach sockets in seq order even when the internal topic carries them out of order', async () => {
     const userId = randomUUID();
     const channel = access.grant(`task:${randomUUID()}`, userId);

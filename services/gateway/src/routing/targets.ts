@@ -91,6 +91,11 @@ export class UpstreamPool {
     admits: (target: Target) => boolean,
   ): Target | undefined {
     const all = this.targets[upstream];
+    if (all.length === 1) {
+      // One target (a Kubernetes Service): nothing to choose, and nothing allocated per request.
+      const only = all[0] as Target;
+      return !tried.has(only) && admits(only) ? only : undefined;
+    }
     const start = this.cursor.get(upstream) ?? 0;
     this.cursor.set(upstream, (start + 1) % all.length);
     const ordered = all.map((_, i) => all[(start + i) % all.length] as Target);

@@ -9,6 +9,7 @@ import {
   type ErrorCode,
   type ServerMessage,
 } from './protocol.ts';
+import { addToIndex, deleteFromIndex } from './set-index.ts';
 
 export type AccessVerdict = 'ok' | 'NOT_FOUND' | 'FORBIDDEN';
 
@@ -43,6 +44,11 @@ interface Subscription {
   channel: string;
   /** The last seq this socket has been sent on the channel (set when the subscription starts). */
   lastSeq: number;
+  /**
+   * The seqs this socket was sent on the channel since the subscription (re)started, a contiguous
+   * range: a later `subscribe` with an older `since` does not send them again.
+   */
+  sent?: { from: number; to: number };
   active: boolean;
   /** Everything sent for this (socket, channel) runs through this chain, one step at a time. */
   tail: Promise<void>;
@@ -99,7 +105,7 @@ export class Hub {
       expiry: setTimeout(() => ws.close(CLOSE.tokenExpired, 'access token expired'), expiresInMs),
     };
     this.clients.add(client);
-    this.indexAdd(this.byUser, user.id, client);
+    addToIndex(this.byUser, user.id, client);
     ws.on('pong', () => {
       client.alive = true;
     });
@@ -271,6 +277,10 @@ export class Hub {
   }
 
   private async start(sub: Subscription, since: number | undefined): Promise<void> {
+    // What the socket already has (the user channel it was subscribed to on connect, before the
+    // client's own subscribe with `since` arrived): replayed events skip it, none comes twice.
+    const already = sub.sent;
+    sub.sent = undefined;
     const current = await this.deps.history.lastSeq(sub.channel);
     this.send(sub.client, { type: 'subscribed', channel: sub.channel, seq: current });
     if (since === undefined || since >= current) {
@@ -281,18 +291,19 @@ export class Hub {
       return;
     }
     sub.lastSeq = since;
-    await this.catchUp(sub, current);
+    await this.catchUp(sub, current, already);
   }
 
   /**
    * Sends the retained events after `sub.lastSeq` up to `upTo`, in order. When they are not all
    * there any more (retention), the socket gets `reset` and continues from `upTo`.
    */
-  private async catchUp(sub: Subscription, upTo: number): Promise<void> {
+  private async catchUp(sub: Subscription, upTo: number, already?: Subscription['sent']): Promise<void> {
     for await (const { seq, event } of this.deps.history.range(sub.channel, sub.lastSeq, upTo)) {
       if (!sub.active) return;
       if (seq !== sub.lastSeq + 1) break;
-      this.sendEvent(sub, seq, event, false);
+      if (already && seq >= already.from && seq <= already.to) this.markSent(sub, seq);
+      else this.sendEvent(sub, seq, event, false);
     }
     if (sub.active && sub.lastSeq < upTo) {
       this.send(sub.client, { type: 'reset', channel: sub.channel });
@@ -321,7 +332,7 @@ export class Hub {
   private register(client: Client, channel: string): Subscription {
     const sub: Subscription = { client, channel, lastSeq: 0, active: true, tail: Promise.resolve() };
     client.subscriptions.set(channel, sub);
-    this.indexAdd(this.byChannel, channel, sub);
+    addToIndex(this.byChannel, channel, sub);
     return sub;
   }
 
@@ -329,7 +340,7 @@ export class Hub {
   private end(sub: Subscription): void {
     sub.active = false;
     if (sub.client.subscriptions.get(sub.channel) === sub) sub.client.subscriptions.delete(sub.channel);
-    this.indexDelete(this.byChannel, sub.channel, sub);
+    deleteFromIndex(this.byChannel, sub.channel, sub);
   }
 
   private enqueue(sub: Subscription, step: () => Promise<void>): void {
@@ -342,7 +353,7 @@ export class Hub {
     clearTimeout(client.expiry);
     for (const sub of [...client.subscriptions.values()]) this.end(sub);
     this.clients.delete(client);
-    this.indexDelete(this.byUser, client.userId, client);
+    deleteFromIndex(this.byUser, client.userId, client);
   }
 
   /**
@@ -358,8 +369,14 @@ export class Hub {
   private sendEvent(sub: Subscription, seq: number, event: RealtimeEvent, live: boolean): void {
     if (!sub.active) return;
     this.send(sub.client, { type: 'event', channel: sub.channel, seq, event });
-    sub.lastSeq = seq;
+    this.markSent(sub, seq);
     this.deps.onEventDelivered?.(event, live);
+  }
+
+  private markSent(sub: Subscription, seq: number): void {
+    sub.lastSeq = seq;
+    sub.sent =
+      sub.sent && seq === sub.sent.to + 1 ? { from: sub.sent.from, to: seq } : { from: seq, to: seq };
   }
 
   private error(client: Client, code: ErrorCode, message: string, channel?: string): void {
@@ -376,17 +393,5 @@ export class Hub {
       return;
     }
     ws.send(JSON.stringify(message));
-  }
-
-  private indexAdd<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-    const set = index.get(key) ?? new Set<V>();
-    set.add(value);
-    index.set(key, set);
-  }
-
-  private indexDelete<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-    const set = index.get(key);
-    set?.delete(value);
-    if (set?.size === 0) index.delete(key);
   }
 }
