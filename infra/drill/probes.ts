@@ -105,7 +105,7 @@ export class Writer {
         this.acknowledged.set(body.key, { id: body.id, key: body.key, sentAt });
       else this.count(String(res.status));
     } catch (error) {
-      this.count((error as Error).name === 'TimeoutError' ? 'timeout' : 'connection');
+      this.count((error as Error).name === 'TimeoutError' ? 'timeout' : `connection ${failureCause(error)}`);
     }
   }
 
@@ -113,6 +113,12 @@ export class Writer {
     this.failedAtTimes.push(performance.now());
     this.failures.set(what, (this.failures.get(what) ?? 0) + 1);
   }
+}
+
+/** Why a fetch failed without an answer: its cause's code (ECONNRESET, UND_ERR_SOCKET, …). */
+export function failureCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
 /** `task.assigned` notifications in the assignee's inbox, counted per task id. */

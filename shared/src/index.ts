@@ -15,6 +15,7 @@ export * from './observability/metrics-server.ts';
 export * from './observability/outbox-metrics.ts';
 export * from './observability/scrape-cache.ts';
 export * from './lifecycle/shutdown.ts';
+export * from './lifecycle/drain.ts';
 export * from './db/postgres.ts';
 export * from './db/migration-job.ts';
 export * from './db/mongo.ts';

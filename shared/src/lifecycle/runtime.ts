@@ -17,7 +17,7 @@ import type { ReadinessCheck } from '../http/service-app.ts';
 import { observeEventBus } from '../observability/event-metrics.ts';
 import { mongoOutboxBacklog, observeOutbox, pgOutboxBacklog } from '../observability/outbox-metrics.ts';
 import { startDraining } from './drain.ts';
-import { closeServer, installShutdown, listen, type ShutdownStep } from './shutdown.ts';
+import { closeServer, installShutdown, listen, unusedConnections, type ShutdownStep } from './shutdown.ts';
 
 export interface KafkaConfig {
   KAFKA_BROKERS: string[];
@@ -161,6 +161,7 @@ export async function serve(options: {
 }): Promise<void> {
   const server = createServer(options.app);
   if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
+  const unused = unusedConnections(server);
   const { HOST: host, PORT, SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DRAIN_MS = 0 } = options.config;
   installShutdown(options.logger, SHUTDOWN_TIMEOUT_MS, [
     {
@@ -174,7 +175,7 @@ export async function serve(options: {
       },
     },
     ...(options.beforeHttpClose ?? []),
-    { name: 'http', run: () => closeServer(server) },
+    { name: 'http', run: () => closeServer(server, unused) },
     ...options.stopSteps,
   ]);
   const port = await listen(server, PORT, host);

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { stopTracing } from '../observability/tracing.ts';
 
@@ -30,8 +31,10 @@ export function installShutdown(
     void (async () => {
       let failed = reason !== 'SIGTERM' && reason !== 'SIGINT';
       for (const step of steps) {
+        const began = performance.now();
         try {
           await step.run();
+          logger.info({ step: step.name, ms: Math.round(performance.now() - began) }, 'shutdown step done');
         } catch (err) {
           failed = true;
           logger.error({ err, step: step.name }, 'shutdown step failed');
@@ -68,9 +71,32 @@ export function listen(server: Server, port: number, host: string): Promise<numb
   });
 }
 
-export function closeServer(server: Server): Promise<void> {
+/**
+ * The server's connections that have not carried a request (nor an upgrade) yet. `server.close()`
+ * closes idle keep-alive connections, but waits for these — a client's or a balancer's connection
+ * opened ahead of use — until their headers time out (60 s), past any shutdown timeout.
+ */
+export function unusedConnections(server: Server): { destroy: () => void } {
+  const unused = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  const used = (req: IncomingMessage) => unused.delete(req.socket);
+  server.on('request', used);
+  server.on('upgrade', used);
+  return { destroy: () => unused.forEach((socket) => socket.destroy()) };
+}
+
+/**
+ * Stops accepting connections and resolves once the open ones are gone: idle and never-used ones
+ * are closed at once, those with a request in flight after its answer (which says `Connection:
+ * close` since the drain began).
+ */
+export function closeServer(server: Server, unused?: { destroy: () => void }): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close((err) => (err ? reject(err) : resolve()));
     server.closeIdleConnections();
+    unused?.destroy();
   });
 }

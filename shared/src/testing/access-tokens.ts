@@ -37,5 +37,5 @@ export async function closedPort(): Promise<number> {
 
 export async function stopServers(servers: Server[]): Promise<void> {
   for (const server of servers) server.closeAllConnections();
-  await Promise.all(servers.map(closeServer));
+  await Promise.all(servers.map((server) => closeServer(server)));
 }

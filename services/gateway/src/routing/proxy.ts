@@ -2,7 +2,7 @@ import { Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerRespo
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
-import { AppError, problemBody, PROBLEM_CONTENT_TYPE, type Logger } from '@trellis/shared';
+import { AppError, isDraining, problemBody, PROBLEM_CONTENT_TYPE, type Logger } from '@trellis/shared';
 import { callerKey } from '../limits/limits.ts';
 import type { CallOutcome, UpstreamBreakers } from './breakers.ts';
 import { keepBody, replayableBody } from './replay.ts';
@@ -127,6 +127,10 @@ export function apiProxy(options: ProxyOptions): RequestHandler {
         });
       },
       proxyRes: (proxyRes, req) => {
+        // `Connection` is hop-by-hop, but http-proxy copies the upstream's `keep-alive` onto the
+        // client's answer: while this gateway drains, it says `close` instead, so the client's
+        // connection ends after this answer and none is left to hold the shutdown.
+        if (isDraining()) proxyRes.headers.connection = 'close';
         attempts.get(req)?.report({ kind: 'answered', status: proxyRes.statusCode ?? 502 });
       },
       error: (err, req, target) => {
