@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@trellis/shared/testing';
 import { apiClient, assertProblem, type ApiClient } from './support/client.ts';
-import { join, person, type Person } from './support/people.ts';
+import { join, newOrg, person, type Person } from './support/people.ts';
 import { Socket, type ServerMessage } from './support/socket.ts';
 import { startSuite, type Suite } from './support/suite.ts';
 
@@ -48,13 +47,7 @@ describe('every service at 2 replicas', () => {
     [alice, bob, carol, dave] = (await Promise.all(
       ['Alice Owner', 'Bob Assignee', 'Carol Admin', 'Dave Member'].map((n) => person(api, n)),
     )) as [Person, Person, Person, Person];
-    const org = await api.post<{ id: string }>(
-      '/orgs',
-      { name: `Twice ${randomUUID().slice(0, 6)}` },
-      alice.token,
-    );
-    assert.equal(org.status, 201);
-    orgId = org.body.id;
+    orgId = await newOrg(api, alice, 'Twice');
     // Invitations: the mail goes out from one notify replica, the acceptance lands on any governance one.
     await join(api, orgId, alice, bob, 'MEMBER');
     await join(api, orgId, alice, carol, 'ADMIN');

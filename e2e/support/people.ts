@@ -62,3 +62,14 @@ export async function join(api: ApiClient, orgId: string, inviter: Person, invit
   );
   assert.deepEqual(accepted, { orgId, role });
 }
+
+/** A new org of the owner's, named `<prefix> <random>`: its id. */
+export async function newOrg(api: ApiClient, owner: Person, prefix: string): Promise<string> {
+  const org = await api.post<{ id: string }>(
+    '/orgs',
+    { name: `${prefix} ${randomUUID().slice(0, 6)}` },
+    owner.token,
+  );
+  assert.equal(org.status, 201, JSON.stringify(org.body));
+  return org.body.id;
+}

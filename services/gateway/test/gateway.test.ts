@@ -16,6 +16,7 @@ import {
 } from '@trellis/shared';
 import { assertProblem, testLogger } from '@trellis/shared/testing';
 import { buildApp, type AppDeps, type GatewayApp } from '../src/app.ts';
+import { testSettings } from './settings.ts';
 import { webSocketGate } from '../src/routing/websocket.ts';
 import {
   ROUTE_PREFIXES,
@@ -27,20 +28,7 @@ import {
 import { closedPort, stopServers, testSigner } from '@trellis/shared/testing';
 
 const signer = testSigner();
-const config: AppDeps['config'] = {
-  PROXY_TIMEOUT_MS: 300,
-  HEALTH_TIMEOUT_MS: 500,
-  BODY_LIMIT_BYTES: 1_000,
-  RATE_LIMIT_PER_USER: 1_000,
-  RATE_LIMIT_PER_IP: 1_000,
-  CORS_ORIGINS: '*',
-  BREAKER_ERROR_PERCENT: 50,
-  BREAKER_VOLUME: 100,
-  BREAKER_RESET_MS: 5_000,
-  BREAKER_FAILURES_PER_CALLER: 5,
-  TRUSTED_PROXIES: [],
-  UPSTREAM_HEALTH_INTERVAL_MS: 60_000,
-};
+const config = testSettings;
 
 /** Upstreams as the tests give them: one URL each, or a list of targets. */
 type TestUpstreams = Record<Upstream, string | string[]>;

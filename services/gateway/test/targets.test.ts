@@ -4,22 +4,17 @@ import { after, describe, test } from 'node:test';
 import { listen } from '@trellis/shared';
 import { closedPort, stopServers, testLogger, testSigner } from '@trellis/shared/testing';
 import { buildApp, type AppDeps } from '../src/app.ts';
+import { testSettings } from './settings.ts';
 import { UPSTREAMS, type Upstream, type UpstreamUrls } from '../src/routing/upstreams.ts';
 
 const signer = testSigner();
 const config: AppDeps['config'] = {
+  ...testSettings,
   PROXY_TIMEOUT_MS: 2_000,
-  HEALTH_TIMEOUT_MS: 500,
   BODY_LIMIT_BYTES: 10_000,
   RATE_LIMIT_PER_USER: 100_000,
   RATE_LIMIT_PER_IP: 100_000,
-  CORS_ORIGINS: '*',
-  BREAKER_ERROR_PERCENT: 50,
-  BREAKER_VOLUME: 100,
-  BREAKER_RESET_MS: 5_000,
   BREAKER_FAILURES_PER_CALLER: 100,
-  TRUSTED_PROXIES: [],
-  UPSTREAM_HEALTH_INTERVAL_MS: 60_000, // the tests run the checks themselves (pool.checkAll)
 };
 const bearer = () => ({ Authorization: `Bearer ${signer.sign()}` });
 
