@@ -177,3 +177,27 @@ export async function requireMigrated(options: {
       'connected as a role that may change the schema: run the service as the runtime role (see "Migrations" in its README)',
     );
 }
+
+/**
+ * A service's PostgreSQL connection at start-up: connected, and checked by `requireMigrated`; on a
+ * refusal the pending migrations are logged (fatal), the pool closed and the error thrown.
+ */
+export async function openMigratedDatabase(options: {
+  service: string;
+  url: string;
+  migrations: Migration[];
+  logger: Logger;
+}): Promise<Sequelize> {
+  const { service, url, migrations, logger } = options;
+  const sequelize = createSequelize(url, logger);
+  try {
+    await sequelize.authenticate();
+    await requireMigrated({ service, sequelize, migrations, logger });
+    return sequelize;
+  } catch (err) {
+    if (err instanceof PendingMigrationsError)
+      logger.fatal({ database: err.database, pending: err.pending }, err.message);
+    await sequelize.close();
+    throw err;
+  }
+}

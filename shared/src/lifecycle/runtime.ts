@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import type { Sequelize } from 'sequelize';
 import { followRevocations, type RevocationList } from '../auth/revocations.ts';
 import { connectMongo, pingMongo } from '../db/mongo.ts';
-import { PendingMigrationsError, requireMigrated } from '../db/migration-job.ts';
-import { createSequelize, type Migration } from '../db/postgres.ts';
+import { openMigratedDatabase } from '../db/migration-job.ts';
+import type { Migration } from '../db/postgres.ts';
 import { EventBus } from '../events/kafka.ts';
 import type { EventConsumer } from '../events/kafka-types.ts';
 import { PgOutbox } from '../events/pg-outbox.ts';
@@ -67,16 +67,12 @@ export async function startPostgresRuntime(options: {
   migrations: Migration[];
 }): Promise<PostgresRuntime> {
   const { service, config, logger } = options;
-  const sequelize = createSequelize(config.DATABASE_URL, logger);
-  await sequelize.authenticate();
-  try {
-    await requireMigrated({ service, sequelize, migrations: options.migrations, logger });
-  } catch (err) {
-    if (err instanceof PendingMigrationsError)
-      logger.fatal({ database: err.database, pending: err.pending }, err.message);
-    await sequelize.close();
-    throw err;
-  }
+  const sequelize = await openMigratedDatabase({
+    service,
+    url: config.DATABASE_URL,
+    migrations: options.migrations,
+    logger,
+  });
   const bus = createBus(service, config, logger);
   const metrics = createMetrics(service);
   observeEventBus(metrics.registry, bus);

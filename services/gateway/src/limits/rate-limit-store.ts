@@ -2,9 +2,7 @@ import type { Store } from 'express-rate-limit';
 import type { Registry } from 'prom-client';
 import {
   ConfigError,
-  createSequelize,
-  PendingMigrationsError,
-  requireMigrated,
+  openMigratedDatabase,
   type Logger,
   type ReadinessCheck,
   type ShutdownStep,
@@ -37,16 +35,12 @@ export async function openRateLimitStore(
   // readConfig refuses this already; a shared store is never quietly downgraded to a local one.
   if (config.DATABASE_URL === undefined)
     throw new ConfigError(['DATABASE_URL: required when RATE_LIMIT_STORE=postgres']);
-  const sequelize = createSequelize(config.DATABASE_URL, logger);
-  try {
-    await sequelize.authenticate();
-    await requireMigrated({ service: 'gateway', sequelize, migrations, logger });
-  } catch (err) {
-    if (err instanceof PendingMigrationsError)
-      logger.fatal({ database: err.database, pending: err.pending }, err.message);
-    await sequelize.close();
-    throw err;
-  }
+  const sequelize = await openMigratedDatabase({
+    service: 'gateway',
+    url: config.DATABASE_URL,
+    migrations,
+    logger,
+  });
   const store = new SharedRateLimitStore({
     sequelize,
     limitFor: callerLimit({ perUser: config.RATE_LIMIT_PER_USER, perIp: config.RATE_LIMIT_PER_IP }),
